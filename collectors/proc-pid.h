@@ -1,0 +1,91 @@
+/* Per-process identity from /proc/PID: stat (comm, flags, start time), cmdline, exe and
+ * cgroup, plus the systemd unit derived from the cgroup path. Pure parsers and the process
+ * walk that reads them together with smaps_rollup. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fileio.h"
+#include "proc-root.h"
+#include "smaps-rollup.h"
+
+#define PROC_COMM_MAX 64        /* TASK_COMM_LEN is 16; comm may be escaped by the kernel */
+#define PROC_CMDLINE_MAX 4096   /* longer command lines are truncated, marked with "…" */
+#define PF_KTHREAD 0x00200000u  /* include/linux/sched.h */
+
+typedef struct ProcStat {
+        char comm[PROC_COMM_MAX];
+        char state;
+        uint32_t ppid;
+        uint32_t flags;                 /* task flags (PF_*) */
+        uint64_t start_time_ticks;      /* field 22, clock ticks since boot */
+} ProcStat;
+
+/* Pure parser of /proc/PID/stat: comm is between the first '(' and the last ')', fields are
+ * parsed after the last ')'. Returns 0, -EBADMSG, -ERANGE. */
+int proc_stat_parse(const char *buf, size_t len, ProcStat *ret);
+
+/* Pure: /proc/PID/cmdline (NUL-separated args) to one string with arguments joined by single
+ * spaces, truncated to PROC_CMDLINE_MAX bytes. An empty cmdline gives "". Returns 0 or -ENOMEM;
+ * *ret is owned by the caller. */
+int proc_cmdline_parse(const char *buf, size_t len, char **ret);
+
+/* Pure: the cgroup v2 path ("0::/system.slice/foo.service") of /proc/PID/cgroup; on a v1 or
+ * hybrid system the name=systemd line ("1:name=systemd:/…"). Returns 0, -ENODATA (neither
+ * line), -EBADMSG, -ENOMEM; *ret owned by the caller. */
+int proc_cgroup_parse(const char *buf, size_t len, char **ret);
+
+/* Pure: the systemd unit a cgroup path belongs to, as systemd's cg_path_get_unit() does: the
+ * first path component that is a unit name and not a slice ("/system.slice/foo.service/x" →
+ * "foo.service", "/user.slice/user-0.slice/user@0.service/app.slice/a.scope" →
+ * "user@0.service"). Returns 1 and *ret (owned by the caller) when found, 0 when the path holds
+ * no unit (e.g. "/" or "/init.scope" gives "init.scope"), -ENOMEM. */
+int cgroup_path_get_unit(const char *path, char **ret);
+
+/* One process as a sweep records it. Strings are owned by the struct (proc_sample_done()). */
+typedef struct ProcSample {
+        pid_t pid;
+        uint64_t start_time_ticks;
+        char comm[PROC_COMM_MAX];
+        char *exe;              /* target of PID/exe; NULL when unreadable */
+        char *cmdline;          /* joined arguments; "" when empty */
+        char *cgroup;           /* NULL when unreadable */
+        char *unit;             /* NULL when the cgroup names no unit */
+        SmapsRollup rollup;
+} ProcSample;
+
+void proc_sample_done(ProcSample *s);
+
+/* Why processes were not sampled; one counter per reason. */
+typedef struct ProcScanStats {
+        unsigned sampled;
+        unsigned kernel_threads;        /* PF_KTHREAD, skipped by design */
+        unsigned no_mm;                 /* empty smaps_rollup: zombie or exiting */
+        unsigned vanished;              /* -ENOENT/-ESRCH while reading */
+        unsigned denied;                /* -EACCES/-EPERM */
+        unsigned malformed;             /* -EBADMSG/-ERANGE/-E2BIG from a parser */
+} ProcScanStats;
+
+static inline unsigned proc_scan_stats_skipped(const ProcScanStats *s) {
+        return s->vanished + s->denied + s->malformed;
+}
+
+/* Called once per sampled process. The sample is valid only during the call. A negative return
+ * stops the walk and is returned by proc_scan(). */
+typedef int (*ProcScanFunc)(const ProcSample *sample, void *userdata);
+
+/* Reads one process through its directory fd (opened O_PATH|O_DIRECTORY under the proc root):
+ * stat, smaps_rollup, cmdline, exe, cgroup. Returns 0 and fills *ret; 1 when it is a kernel
+ * thread (nothing else read); -ENODATA (no memory map), -ENOENT/-ESRCH, -EACCES/-EPERM,
+ * -EBADMSG/-ERANGE/-E2BIG, -ENOMEM. buf is scratch. */
+int proc_sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcSample *ret);
+
+/* Walks every numeric directory under the proc root in ascending PID order, reads each process
+ * with proc_sample_read() and calls func for each one sampled. Per-process failures are counted
+ * in *ret_stats, never returned. Returns 0, a negative errno when the proc root cannot be
+ * listed or -ENOMEM, or what func returned. */
+int proc_scan(const ProcRoot *root, ReadBuf *buf, ProcScanFunc func, void *userdata,
+              ProcScanStats *ret_stats);

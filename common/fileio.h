@@ -1,0 +1,29 @@
+/* Reading whole procfs/sysfs files relative to a directory fd into a reusable buffer. Files are
+ * read with one pread() loop (procfs generates content per read call, so the buffer grows until
+ * a read returns 0), NUL-terminated, and capped: a file larger than max is -E2BIG. */
+#pragma once
+
+#include <stddef.h>
+
+/* A growable byte buffer owned by its user and reused across reads; data is always
+ * NUL-terminated after a successful read. */
+typedef struct ReadBuf {
+        char *data;
+        size_t size;      /* bytes of content, excluding the terminating NUL */
+        size_t allocated;
+} ReadBuf;
+
+#define READ_BUF_INIT ((ReadBuf) {})
+
+void read_buf_done(ReadBuf *b);
+
+/* Reads dirfd/path into b (replacing its content). Returns 0, -ENOENT/-ESRCH (vanished),
+ * -EACCES/-EPERM, -E2BIG (more than max bytes), -ENOMEM or another -errno from open/read. */
+int read_file_at(int dirfd, const char *path, size_t max, ReadBuf *b);
+
+/* Reads the first line of dirfd/path (trailing newline and blanks removed) into a new string
+ * owned by the caller. Same errors as read_file_at(), with a 64 KiB cap. */
+int read_line_at(int dirfd, const char *path, char **ret);
+
+/* Reads the symlink dirfd/path into a new string owned by the caller. -ENOENT, -EACCES, … */
+int readlink_at_malloc(int dirfd, const char *path, char **ret);

@@ -1,0 +1,175 @@
+/* Implementation of common/parse-util.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "macro.h"
+#include "parse-util.h"
+
+int safe_atou64(const char *s, uint64_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (!s || !isdigit((unsigned char) s[0]))
+                return -EBADMSG;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (*end != '\0')
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+int safe_atoi64(const char *s, int64_t *ret) {
+        long long v;
+        char *end;
+
+        if (!s || !(isdigit((unsigned char) s[0]) || (s[0] == '-' && isdigit((unsigned char) s[1]))))
+                return -EBADMSG;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (*end != '\0')
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+int safe_atou32(const char *s, uint32_t *ret) {
+        uint64_t v;
+        int r;
+
+        r = safe_atou64(s, &v);
+        if (r < 0)
+                return r;
+        if (v > UINT32_MAX)
+                return -ERANGE;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+int safe_atod(const char *s, double *ret) {
+        double v;
+        char *end;
+
+        if (!s || !*s || isspace((unsigned char) s[0]))
+                return -EBADMSG;
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (*end != '\0' || !isfinite(v))
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+int parse_u64_prefix(const char *buf, size_t len, uint64_t *ret) {
+        uint64_t v = 0;
+        size_t i = 0, start;
+
+        while (i < len && (buf[i] == ' ' || buf[i] == '\t'))
+                i++;
+        start = i;
+        for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
+                unsigned d = (unsigned) (buf[i] - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+        }
+        if (i == start)
+                return -EBADMSG;
+        *ret = v;
+        return (int) MIN(i, (size_t) INT_MAX);
+}
+
+int parse_boolean(const char *s, bool *ret) {
+        static const char *const yes[] = { "1", "yes", "true", "on" };
+        static const char *const no[] = { "0", "no", "false", "off" };
+
+        for (size_t i = 0; i < 4; i++) {
+                if (strcasecmp(s, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcasecmp(s, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EBADMSG;
+}
+
+int parse_duration_usec(const char *s, uint64_t *ret) {
+        static const struct {
+                const char *suffix;
+                uint64_t usec;
+        } units[] = {
+                { "ms", 1000ULL },         { "s", 1000000ULL },        { "sec", 1000000ULL },
+                { "m", 60000000ULL },      { "min", 60000000ULL },     { "h", 3600000000ULL },
+                { "d", 86400000000ULL },   { "w", 604800000000ULL },   { "", 1000000ULL },
+        };
+        uint64_t v;
+        size_t i = 0;
+        int r;
+
+        if (!s)
+                return -EBADMSG;
+        r = parse_u64_prefix(s, strlen(s), &v);
+        if (r < 0)
+                return r;
+        if (s[0] == ' ' || s[0] == '\t')
+                return -EBADMSG;
+        i = (size_t) r;
+        for (size_t u = 0; u < ELEMENTSOF(units); u++) {
+                if (strcmp(s + i, units[u].suffix) != 0)
+                        continue;
+                if (v > UINT64_MAX / units[u].usec)
+                        return -ERANGE;
+                *ret = v * units[u].usec;
+                return 0;
+        }
+        return -EBADMSG;
+}
+
+int parse_listen_address(const char *s, char *addr, size_t addr_size, uint16_t *ret_port) {
+        const char *colon, *host;
+        size_t host_len;
+        uint32_t port;
+        int r;
+
+        if (!s || !*s)
+                return -EBADMSG;
+        if (s[0] == '[') {
+                const char *close = strchr(s, ']');
+                if (!close || close[1] != ':')
+                        return -EBADMSG;
+                host = s + 1;
+                host_len = (size_t) (close - host);
+                colon = close + 1;
+        } else {
+                colon = strrchr(s, ':');
+                if (!colon || strchr(s, ':') != colon)
+                        return -EBADMSG;
+                host = s;
+                host_len = (size_t) (colon - s);
+        }
+        if (host_len == 0 || host_len >= addr_size)
+                return -EBADMSG;
+        r = safe_atou32(colon + 1, &port);
+        if (r < 0)
+                return -EBADMSG;
+        if (port > 65535)
+                return -ERANGE;
+        memcpy(addr, host, host_len);
+        addr[host_len] = '\0';
+        *ret_port = (uint16_t) port;
+        return 0;
+}

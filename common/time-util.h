@@ -1,0 +1,16 @@
+/* Time in microseconds, the one time unit of mapstatd (see STYLE.md: `_usec`). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define USEC_PER_SEC 1000000ULL
+#define USEC_PER_MSEC 1000ULL
+
+uint64_t now_usec(clockid_t clock);
+
+/* Formats a CLOCK_REALTIME microsecond timestamp as RFC 3339 UTC ("2026-11-21T20:19:42.123Z")
+ * into buf; returns buf. */
+char *format_timestamp_rfc3339(char *buf, size_t size, uint64_t usec);
+#define RFC3339_MAX 40

@@ -1,0 +1,29 @@
+/* Process identity across epochs: a key that never involves a PID, so that the same program is
+ * matched before and after a reboot. Pure string functions. */
+#pragma once
+
+#include <stddef.h>
+
+typedef enum IdentityMode {
+        IDENTITY_MODE_EXE_ARGS,         /* exe path + normalized arguments (default) */
+        IDENTITY_MODE_EXE,              /* exe path only */
+        IDENTITY_MODE_COMM,             /* comm */
+        IDENTITY_MODE_UNIT,             /* systemd unit, falling back to exe path */
+        _IDENTITY_MODE_MAX,
+        _IDENTITY_MODE_INVALID = -22 /* -EINVAL */,
+} IdentityMode;
+
+/* "exe-args", "exe", "comm", "unit". */
+const char *identity_mode_to_string(IdentityMode m);
+IdentityMode identity_mode_from_string(const char *s);
+
+/* Normalizes a joined command line for matching: drops argv[0] (the exe stands for it), replaces
+ * every run of decimal digits by '#' (PIDs, ports, timestamps and temp names differ per boot) and
+ * truncates to 512 bytes. "/usr/bin/foo --pid=1234 -x" → "--pid=# -x". *ret owned by caller. */
+int identity_normalize_args(const char *cmdline, char **ret);
+
+/* Builds the identity key for a process: "<mode>:<value>" where value is, by mode: exe (or
+ * "[comm]" when the exe is unreadable) followed by a NUL-free " " and the normalized arguments;
+ * exe; comm; unit (or exe when no unit). Never empty. *ret owned by the caller. -ENOMEM. */
+int identity_key_build(IdentityMode mode, const char *comm, const char *exe, const char *cmdline,
+                       const char *unit, char **ret);

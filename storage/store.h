@@ -1,0 +1,154 @@
+/* The SQLite store: schema and migrations, the sweep writer and the queries behind the HTTP API.
+ * One Store is one connection and is used by one thread only: the daemon owns a read-write
+ * Store for writing sweeps, the web server opens its own read-only Store. The schema and the
+ * retention rule are documented at the top of storage/schema.c. Errors are mapped from SQLite
+ * once, in store.c: -EBADMSG corrupt or foreign database, -EPROTONOSUPPORT newer schema,
+ * -EBUSY locked, -ENOSPC full, -EACCES/-EROFS not writable, -EIO anything else; the SQLite
+ * message of the last failure is kept for /healthz (store_last_error()). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compare.h"
+#include "macro.h"
+#include "kernel-id.h"
+#include "meminfo.h"
+#include "proc-pid.h"
+
+typedef struct Store Store;
+
+typedef enum StoreMode {
+        STORE_READ_WRITE,       /* create if missing, migrate forward */
+        STORE_READ_ONLY,        /* must exist and be at the current schema version */
+} StoreMode;
+
+/* The schema version this build writes (PRAGMA user_version). */
+#define STORE_SCHEMA_VERSION 1
+
+/* Opens (and in read-write mode creates or migrates) the database at path. A file that is not
+ * SQLite, is SQLite but not a mapstatd database (application_id), or is corrupt is refused with
+ * -EBADMSG; a newer schema with -EPROTONOSUPPORT; neither is ever modified. On failure, if
+ * reterr is not NULL, *reterr gets a human-readable reason (caller frees). */
+int store_open(Store **ret, const char *path, StoreMode mode, char **reterr);
+Store *store_free(Store *s);
+DEFINE_CLEANUP_FUNC(Store, store_free);
+
+/* The SQLite message of the most recent failure on this connection, or NULL. */
+const char *store_last_error(const Store *s);
+
+/* Returns the epoch for this kernel identity, creating it when boot_id, release and mapcount
+ * mode match no existing epoch. *ret_created is true when it was created. Also updates the
+ * epoch's last-seen time. */
+int store_epoch_ensure(Store *s, const KernelId *k, uint64_t now_usec, int64_t *ret_epoch_id,
+                       bool *ret_created);
+
+/* A sweep is written between store_sweep_begin() and store_sweep_commit() in one transaction;
+ * store_sweep_abort() rolls it back (also safe when nothing was begun). */
+int store_sweep_begin(Store *s, int64_t epoch_id, uint64_t start_usec);
+/* identity_key: from identity_key_build(); the identity row is created on first sight. */
+int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_key);
+int store_sweep_add_meminfo(Store *s, const Meminfo *m);
+
+typedef struct SweepSummary {
+        uint64_t duration_usec;
+        unsigned sampled;
+        unsigned skipped;               /* vanished + denied + malformed */
+        unsigned vanished, denied, malformed;
+} SweepSummary;
+
+/* Computes the per-identity aggregates of this sweep (sums and per-process medians), records the
+ * summary and commits. Returns the sweep id (> 0) or a negative errno (the sweep is rolled
+ * back). */
+int64_t store_sweep_commit(Store *s, const SweepSummary *summary);
+void store_sweep_abort(Store *s);
+
+/* Retention: deletes per-process samples and sweeps older than cutoff_usec, except that the
+ * newest keep_per_epoch sweeps of every epoch (with their per-identity aggregates and meminfo)
+ * are kept for good, so a baseline survives any retention. Returns the number of sweeps
+ * deleted. */
+int store_prune(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch);
+
+/* ---- queries (used by web/ on a read-only Store) ---- */
+
+typedef struct EpochInfo {
+        int64_t id;
+        char *boot_id, *release, *version;
+        char *mapcount_mode;            /* mapcount_mode_to_string() */
+        uint64_t page_size;
+        char *config_source, *config_lines;     /* may be NULL */
+        uint64_t first_seen_usec, last_seen_usec;
+        uint64_t first_sweep_usec, last_sweep_usec;     /* 0 when no sweep */
+        uint64_t sweeps;                /* sweeps stored for this epoch */
+        size_t n_settings;
+        KernelSetting *settings;        /* THP settings, key/value */
+} EpochInfo;
+
+void epoch_info_done(EpochInfo *e);
+void epoch_info_array_free(EpochInfo *a, size_t n);
+
+/* All epochs, oldest first. *ret is freed with epoch_info_array_free(). */
+int store_list_epochs(Store *s, EpochInfo **ret, size_t *ret_n);
+
+/* The default candidate (the epoch of the latest sweep) and baseline (the most recent earlier
+ * epoch whose release or mapcount mode differs from the candidate's). Returns 0; a side that
+ * does not exist is set to 0. */
+int store_default_epochs(Store *s, int64_t *ret_baseline, int64_t *ret_candidate);
+
+typedef struct IdentityInfo {
+        int64_t id;
+        char *key, *comm, *exe, *cmdline, *unit;        /* exe, unit may be NULL */
+} IdentityInfo;
+
+void identity_info_done(IdentityInfo *i);
+
+/* Looks one identity up. -ENOENT when absent. */
+int store_get_identity(Store *s, int64_t identity_id, IdentityInfo *ret);
+
+/* Every identity's per-sweep aggregates within one epoch, sorted by identity id, as compare/
+ * wants them. *ret_series[i].points point into *ret_points; free both with free(). -ENOENT when
+ * the epoch does not exist. */
+int store_epoch_identity_series(Store *s, int64_t epoch_id, IdentitySeries **ret_series,
+                                size_t *ret_n, IdentityPoint **ret_points);
+
+/* One meminfo field over one epoch's sweeps, normalized by MemTotal. */
+typedef struct SystemSeries {
+        char name[MEMINFO_NAME_MAX];
+        size_t n;
+        SeriesPoint *points;    /* points into the array returned with it */
+} SystemSeries;
+
+/* Every kB meminfo field of the epoch, sorted by name. Free with free() on both. */
+int store_epoch_system_series(Store *s, int64_t epoch_id, SystemSeries **ret_series,
+                              size_t *ret_n, SeriesPoint **ret_points);
+
+/* Per identity in the latest sweep: the summed smaps_rollup and the PIDs. */
+typedef struct ProcessGroup {
+        IdentityInfo identity;
+        size_t n_pids;
+        int32_t *pids;
+        uint64_t kb[_SMAPS_FIELD_MAX];
+        uint32_t present;               /* fields present in every process of the group */
+        size_t n_extra;
+        SmapsExtra extra[SMAPS_EXTRA_MAX];      /* unknown fields, summed by name */
+} ProcessGroup;
+
+void process_group_array_free(ProcessGroup *a, size_t n);
+
+/* Identities of the latest sweep ordered by summed Pss descending then id, from offset, at
+ * most limit of them. *ret_total gets the number of identities in that sweep, *ret_sweep_id the
+ * sweep (0 when no sweep yet: empty result). */
+int store_latest_process_groups(Store *s, size_t limit, size_t offset, ProcessGroup **ret,
+                                size_t *ret_n, size_t *ret_total, int64_t *ret_sweep_id);
+
+typedef struct StoreHealth {
+        int64_t last_sweep_id;          /* 0 when none */
+        uint64_t last_sweep_usec;       /* start time */
+        uint64_t last_duration_usec;
+        unsigned last_sampled, last_skipped;
+        uint64_t sweeps_stored;
+        int64_t current_epoch_id;
+} StoreHealth;
+
+int store_health(Store *s, StoreHealth *ret);

@@ -1,0 +1,47 @@
+/* The HTTP/JSON server (libmicrohttpd, one internal polling thread). It reads through its own
+ * read-only Store and never writes. Routes: GET /report, /processes, /epochs, /healthz; other
+ * paths 404, other methods 405, every error body JSON. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compare.h"
+#include "identity.h"
+#include "macro.h"
+
+/* What the daemon knows and the database does not: shared between the sweep thread (writer) and
+ * the HTTP thread (reader) under the mutex. */
+typedef struct WebStatus {
+        pthread_mutex_t lock;
+        uint64_t started_usec;
+        uint64_t interval_usec;
+        uint64_t last_sweep_usec;       /* start of the last attempted sweep; 0 if none */
+        uint64_t last_duration_usec;
+        unsigned sampled, vanished, denied, malformed, kernel_threads;
+        char storage_error[512];        /* "" when the last commit succeeded */
+        unsigned consecutive_failures;
+        Thresholds thresholds;          /* report defaults; replaced on reload */
+        IdentityMode identity_mode;
+} WebStatus;
+
+void web_status_init(WebStatus *s);
+void web_status_done(WebStatus *s);
+
+typedef struct WebServer WebServer;
+
+/* Creates a listening TCP socket bound to addr:port (numeric IPv4 or IPv6), SO_REUSEADDR,
+ * O_CLOEXEC, backlog 64. Returns the fd, or -EADDRINUSE, -EADDRNOTAVAIL, -EACCES, -EBADMSG (not
+ * a numeric address), … */
+int web_listen(const char *addr, uint16_t port);
+
+/* Starts serving on listen_fd (taken over: closed by web_server_free(), also on failure).
+ * db_path is opened read-only per server. status is borrowed and must outlive the server.
+ * Returns 0 or a negative errno with *reterr (caller frees) saying why. */
+int web_server_start(WebServer **ret, int listen_fd, const char *db_path, WebStatus *status,
+                     char **reterr);
+
+/* Stops the thread, closes connections and the listener. NULL-safe; returns NULL. */
+WebServer *web_server_free(WebServer *s);
+DEFINE_CLEANUP_FUNC(WebServer, web_server_free);
