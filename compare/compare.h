@@ -68,8 +68,12 @@ void metric_delta_compute(const SeriesStats *before, const SeriesStats *after,
                           const Thresholds *t, MetricDelta *ret);
 
 /* Formats one reason line for a flagged delta into buf: "Shared/Rss 45.0% → 30.1% (-14.9 points,
- * -1536 kB; noise ±0.2 points)". Returns buf. */
-char *metric_delta_reason(const char *name, const MetricDelta *d, char *buf, size_t size);
+ * -1536 kB; noise ±0.2 points)". name is the metric ("Shared", "AnonPages"), base_name what it
+ * is normalized by ("Rss", "MemTotal"). Percentages and points use one decimal, kB none; both
+ * deltas carry an explicit sign. Truncated (still NUL-terminated) if size is too small.
+ * Returns buf. */
+char *metric_delta_reason(const char *name, const char *base_name, const MetricDelta *d,
+                          char *buf, size_t size);
 
 /* One sweep of one identity: the figures summed over its processes. */
 typedef struct IdentityPoint {
@@ -98,8 +102,11 @@ typedef struct IdentityComparison {
  * to ret (capacity: MIN(n_before, n_after) entries) one entry per common identity, in
  * identity_id order, and returns how many; appeared/disappeared identity ids are written to
  * ret_appeared (capacity n_after) and ret_disappeared (capacity n_before) with their counts.
- * Returns the number of compared identities, or -ENOMEM (scratch) or -EINVAL (lists not
- * sorted). */
+ * Returns the number of compared identities, or -ENOMEM (scratch), -EINVAL (lists not
+ * sorted, or an id repeated within one list) or -E2BIG (more than INT_MAX could be compared).
+ * ret_appeared/ret_n_appeared and ret_disappeared/ret_n_disappeared may be NULL (as pairs)
+ * when not wanted. Nothing is written on failure. A common identity with no points on one
+ * side is compared but never flagged. */
 int compare_identities(const IdentitySeries *before, size_t n_before,
                        const IdentitySeries *after, size_t n_after, const Thresholds *t,
                        IdentityComparison *ret, int64_t *ret_appeared, size_t *ret_n_appeared,

@@ -17,13 +17,23 @@ typedef enum IdentityMode {
 const char *identity_mode_to_string(IdentityMode m);
 IdentityMode identity_mode_from_string(const char *s);
 
+/* Longest normalized argument string, in bytes (without the NUL). */
+#define IDENTITY_ARGS_MAX 512
+
 /* Normalizes a joined command line for matching: drops argv[0] (the exe stands for it), replaces
  * every run of decimal digits by '#' (PIDs, ports, timestamps and temp names differ per boot) and
- * truncates to 512 bytes. "/usr/bin/foo --pid=1234 -x" → "--pid=# -x". *ret owned by caller. */
+ * truncates to 512 bytes. "/usr/bin/foo --pid=1234 -x" → "--pid=# -x". argv[0] is the text up to
+ * the first space; the spaces after it are dropped too. A NULL or one-word cmdline gives "". The
+ * cut never splits a valid UTF-8 character (the result may then be a few bytes shorter). *ret
+ * owned by caller. Returns 0 or -ENOMEM. */
 int identity_normalize_args(const char *cmdline, char **ret);
 
 /* Builds the identity key for a process: "<mode>:<value>" where value is, by mode: exe (or
  * "[comm]" when the exe is unreadable) followed by a NUL-free " " and the normalized arguments;
- * exe; comm; unit (or exe when no unit). Never empty. *ret owned by the caller. -ENOMEM. */
+ * exe; comm; unit (or exe when no unit). Never empty. *ret owned by the caller. -ENOMEM.
+ * Details: comm is required; exe, cmdline and unit may be NULL, and "" counts as absent. The " "
+ * before the arguments is left out when they normalize to "" ("exe-args:/usr/bin/foo"). The exe
+ * and unit modes fall back to "[comm]" when there is no exe either. Returns 0, -ENOMEM, or
+ * -EINVAL for a mode outside the enum. */
 int identity_key_build(IdentityMode mode, const char *comm, const char *exe, const char *cmdline,
                        const char *unit, char **ret);
