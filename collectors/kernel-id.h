@@ -24,7 +24,8 @@ MapcountMode mapcount_mode_from_string(const char *s);
  * CONFIG_NO_PAGE_MAPCOUNT=y → NO; CONFIG_PAGE_MAPCOUNT=y → PAGE; neither line: PAGE when the
  * kernel is older than 6.15 or has no CONFIG_TRANSPARENT_HUGEPAGE=y, UNKNOWN otherwise (kernels
  * after the planned removal of the option print neither). The matching CONFIG_*PAGE_MAPCOUNT
- * lines (also "# … is not set") are copied to *ret_lines (caller owns; "" when none). */
+ * lines (also "# … is not set") are copied to *ret_lines (caller owns; "" when none).
+ * Returns 0, -EBADMSG when the release is needed and unparseable, -ENOMEM. */
 int mapcount_mode_from_config(const char *config, size_t len, const char *release,
                               MapcountMode *ret_mode, char **ret_lines);
 
@@ -32,7 +33,8 @@ int mapcount_mode_from_config(const char *config, size_t len, const char *releas
 int kernel_release_parse(const char *release, unsigned *ret_major, unsigned *ret_minor);
 
 /* Pure: the selected value of a sysfs choice file ("always [madvise] never" → "madvise"), or the
- * whole trimmed content when nothing is bracketed. *ret owned by the caller. */
+ * whole trimmed content when nothing is bracketed. *ret owned by the caller. Returns 0,
+ * -EBADMSG (unbalanced brackets or a NUL byte), -ENOMEM. */
 int sysfs_choice_parse(const char *buf, size_t len, char **ret);
 
 typedef struct KernelSetting {
@@ -58,6 +60,7 @@ typedef struct KernelId {
  * else is optional and left NULL/0/UNKNOWN when unreadable. The config is read from
  * config.gz under the proc root (gzip) or config-RELEASE under the boot root. */
 int kernel_id_read(const ProcRoot *root, KernelId *ret);
+/* Frees everything *k owns and resets it (mode UNKNOWN); accepts NULL. */
 void kernel_id_done(KernelId *k);
 
 /* Reads only release and boot_id (cheap, once per sweep to notice a changed kernel). Both

@@ -45,6 +45,9 @@ int proc_cgroup_parse(const char *buf, size_t len, char **ret);
  * no unit (e.g. "/" or "/init.scope" gives "init.scope"), -ENOMEM. */
 int cgroup_path_get_unit(const char *path, char **ret);
 
+/* Pure: removes the " (deleted)" the kernel appends to the exe link of a replaced binary. */
+void exe_strip_deleted(char *exe);
+
 /* One process as a sweep records it. Strings are owned by the struct (proc_sample_done()). */
 typedef struct ProcSample {
         pid_t pid;
@@ -57,6 +60,7 @@ typedef struct ProcSample {
         SmapsRollup rollup;
 } ProcSample;
 
+/* Frees the strings of *s and zeroes it; accepts NULL and a zeroed sample. */
 void proc_sample_done(ProcSample *s);
 
 /* Why processes were not sampled; one counter per reason. */

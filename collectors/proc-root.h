@@ -3,6 +3,8 @@
  * takes exactly the same code path as the live system. */
 #pragma once
 
+#include <errno.h>
+
 typedef struct ProcRoot {
         int proc_fd;    /* O_PATH|O_DIRECTORY */
         int sys_fd;     /* -EBADF when the sys root could not be opened */
@@ -15,7 +17,10 @@ typedef struct ProcRoot {
 #define PROC_ROOT_INIT ((ProcRoot) { .proc_fd = -EBADF, .sys_fd = -EBADF, .boot_fd = -EBADF })
 
 /* Opens the three roots. The proc root must exist (-ENOENT, -ENOTDIR, -EACCES otherwise);
- * a missing sys or boot root is not an error, its fd stays -EBADF. Strings are copied. */
+ * a missing sys or boot root is not an error, its fd stays -EBADF (also when its path is NULL).
+ * Strings are copied. */
 int proc_root_open(ProcRoot *ret, const char *proc_path, const char *sys_path,
                    const char *boot_path);
+/* Closes the fds and frees the paths; leaves *root as PROC_ROOT_INIT. Accepts NULL and an
+ * already released root. */
 void proc_root_done(ProcRoot *root);

@@ -65,6 +65,33 @@ int read_file_at(int dirfd, const char *path, size_t max, ReadBuf *b) {
         return 0;
 }
 
+int read_file_prefix_at(int dirfd, const char *path, size_t max, ReadBuf *b) {
+        _cleanup_close_ int fd = -EBADF;
+        size_t size = 0;
+        int r;
+
+        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        r = read_buf_reserve(b, max + 1);
+        if (r < 0)
+                return r;
+        while (size < max) {
+                ssize_t n = pread(fd, b->data + size, max - size, (off_t) size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+        }
+        b->data[size] = '\0';
+        b->size = size;
+        return 0;
+}
+
 int read_line_at(int dirfd, const char *path, char **ret) {
         _cleanup_(read_buf_done) ReadBuf b = READ_BUF_INIT;
         size_t n;

@@ -21,6 +21,11 @@ void read_buf_done(ReadBuf *b);
  * -EACCES/-EPERM, -E2BIG (more than max bytes), -ENOMEM or another -errno from open/read. */
 int read_file_at(int dirfd, const char *path, size_t max, ReadBuf *b);
 
+/* Reads at most max bytes of dirfd/path into b (replacing its content); unlike read_file_at() a
+ * longer file is not an error, for files of which only the beginning matters (a cmdline can be
+ * megabytes long; the page size is in the first lines of smaps). Same errors otherwise. */
+int read_file_prefix_at(int dirfd, const char *path, size_t max, ReadBuf *b);
+
 /* Reads the first line of dirfd/path (trailing newline and blanks removed) into a new string
  * owned by the caller. Same errors as read_file_at(), with a 64 KiB cap. */
 int read_line_at(int dirfd, const char *path, char **ret);

@@ -36,7 +36,7 @@ int log_get_max_level(void) {
         return max_level;
 }
 
-static void log_write(int level, int error, const char *fmt, va_list ap) {
+_printf_(3, 0) static void log_write(int level, int error, const char *fmt, va_list ap) {
         char msg[2048];
         int saved = errno;
 

@@ -73,3 +73,9 @@ static inline void fclosep(FILE **f) {
         })
 
 #define STRLEN(s) (sizeof("" s "") - 1)
+
+/* free() that returns NULL, for "p = mfree(p);". */
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}

@@ -1,0 +1,285 @@
+/* Tests for collectors/kernel-id: release parsing, the mapcount rule on config excerpts, sysfs
+ * choice files, kernel_id_read() on the captured 6.18 tree, the 4.19 and NO_PAGE_MAPCOUNT
+ * variants and the bad trees, and on this machine's own /proc, /sys and /boot. */
+#include <errno.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "kernel-id.h"
+#include "macro.h"
+#include "test.h"
+
+static void test_mode_strings(void) {
+        for (int m = 0; m < _MAPCOUNT_MODE_MAX; m++)
+                ASSERT_INT_EQ(mapcount_mode_from_string(mapcount_mode_to_string(m)), m);
+        ASSERT_STR_EQ(mapcount_mode_to_string(MAPCOUNT_MODE_PAGE), "page_mapcount");
+        ASSERT_STR_EQ(mapcount_mode_to_string(MAPCOUNT_MODE_NO_PAGE), "no_page_mapcount");
+        ASSERT_STR_EQ(mapcount_mode_to_string(MAPCOUNT_MODE_UNKNOWN), "unknown");
+        ASSERT_NULL(mapcount_mode_to_string(_MAPCOUNT_MODE_MAX));
+        ASSERT_NULL(mapcount_mode_to_string(_MAPCOUNT_MODE_INVALID));
+        ASSERT_INT_EQ(mapcount_mode_from_string("PAGE"), _MAPCOUNT_MODE_INVALID);
+        ASSERT_INT_EQ(mapcount_mode_from_string(NULL), _MAPCOUNT_MODE_INVALID);
+}
+
+static void test_release(void) {
+        static const struct {
+                const char *s;
+                int r;
+                unsigned major, minor;
+        } cases[] = {
+                { "6.18.44-fc-v657", 0, 6, 18 },
+                { "4.19.0-27-amd64", 0, 4, 19 },
+                { "6.15", 0, 6, 15 },
+                { "6.14-rc1", 0, 6, 14 },
+                { "10.0.0", 0, 10, 0 },
+                { "6", -EBADMSG, 0, 0 },
+                { "6.", -EBADMSG, 0, 0 },
+                { "v6.1", -EBADMSG, 0, 0 },
+                { " 6.1", -EBADMSG, 0, 0 },
+                { "", -EBADMSG, 0, 0 },
+                { "6.x", -EBADMSG, 0, 0 },
+                { "99999999999999999999.1", -EBADMSG, 0, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                unsigned major = 777, minor = 777;
+
+                ASSERT_INT_EQ(kernel_release_parse(cases[i].s, &major, &minor), cases[i].r);
+                ASSERT_INT_EQ(major, cases[i].r == 0 ? cases[i].major : 777);
+                ASSERT_INT_EQ(minor, cases[i].r == 0 ? cases[i].minor : 777);
+        }
+        ASSERT_INT_EQ(kernel_release_parse(NULL, &(unsigned) { 0 }, &(unsigned) { 0 }),
+                      -EBADMSG);
+}
+
+static void test_config_rule(void) {
+        static const struct {
+                const char *config;
+                const char *release;
+                int r;
+                MapcountMode mode;
+                const char *lines;
+        } cases[] = {
+                { "CONFIG_TRANSPARENT_HUGEPAGE=y\n# CONFIG_NO_PAGE_MAPCOUNT is not set\n"
+                  "CONFIG_PAGE_MAPCOUNT=y\n", "6.18.0", 0, MAPCOUNT_MODE_PAGE,
+                  "# CONFIG_NO_PAGE_MAPCOUNT is not set\nCONFIG_PAGE_MAPCOUNT=y" },
+                { "CONFIG_TRANSPARENT_HUGEPAGE=y\nCONFIG_NO_PAGE_MAPCOUNT=y\n", "6.18.0", 0,
+                  MAPCOUNT_MODE_NO_PAGE, "CONFIG_NO_PAGE_MAPCOUNT=y" },
+                /* neither line, THP, >= 6.15: after the planned removal of the option */
+                { "CONFIG_TRANSPARENT_HUGEPAGE=y\n", "7.2.0", 0, MAPCOUNT_MODE_UNKNOWN, "" },
+                { "CONFIG_TRANSPARENT_HUGEPAGE=y\n", "6.15", 0, MAPCOUNT_MODE_UNKNOWN, "" },
+                { "CONFIG_TRANSPARENT_HUGEPAGE=y\n", "6.14.3", 0, MAPCOUNT_MODE_PAGE, "" },
+                { "CONFIG_TRANSPARENT_HUGEPAGE=y", "4.19.0-27-amd64", 0, MAPCOUNT_MODE_PAGE, "" },
+                { "# CONFIG_TRANSPARENT_HUGEPAGE is not set\n", "6.18.0", 0, MAPCOUNT_MODE_PAGE,
+                  "" },
+                { "", "6.18.0", 0, MAPCOUNT_MODE_PAGE, "" },
+                { "CONFIG_TRANSPARENT_HUGEPAGE=y\n", "garbage", -EBADMSG, 0, NULL },
+                /* the release only matters when the config does not decide */
+                { "CONFIG_PAGE_MAPCOUNT=y\n", "garbage", 0, MAPCOUNT_MODE_PAGE,
+                  "CONFIG_PAGE_MAPCOUNT=y" },
+                /* look-alikes */
+                { "CONFIG_NO_PAGE_MAPCOUNT=n\nCONFIG_TRANSPARENT_HUGEPAGE=y\n", "6.18", 0,
+                  MAPCOUNT_MODE_UNKNOWN, "" },
+                { "CONFIG_NO_PAGE_MAPCOUNT_X=y\nXCONFIG_NO_PAGE_MAPCOUNT=y\n", "6.18", 0,
+                  MAPCOUNT_MODE_PAGE, "" },
+                { "CONFIG_NO_PAGE_MAPCOUNT=y\r\n", "6.18", 0, MAPCOUNT_MODE_NO_PAGE,
+                  "CONFIG_NO_PAGE_MAPCOUNT=y" },
+                { "CONFIG_TRANSPARENT_HUGEPAGE_MADVISE=y\n", "6.18", 0, MAPCOUNT_MODE_PAGE, "" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                MapcountMode mode = 99;
+                char *lines = NULL;
+                int r;
+
+                r = mapcount_mode_from_config(cases[i].config, strlen(cases[i].config),
+                                              cases[i].release, &mode, &lines);
+                if (r != cases[i].r)
+                        fprintf(stderr, "case %zu\n", i);
+                ASSERT_INT_EQ(r, cases[i].r);
+                if (r == 0) {
+                        ASSERT_INT_EQ(mode, cases[i].mode);
+                        ASSERT_STR_EQ(lines, cases[i].lines);
+                } else {
+                        ASSERT_INT_EQ(mode, 99);
+                        ASSERT_NULL(lines);
+                }
+                free(lines);
+        }
+}
+
+static void test_sysfs_choice(void) {
+        static const struct {
+                const char *s;
+                int r;
+                const char *value;
+        } cases[] = {
+                { "always [madvise] never\n", 0, "madvise" },
+                { "[always] madvise never\n", 0, "always" },
+                { "always defer defer+madvise [madvise] never\n", 0, "madvise" },
+                { "always within_size advise [never] deny force\n", 0, "never" },
+                { "1\n", 0, "1" },
+                { "  hello world \n", 0, "hello world" },
+                { "", 0, "" },
+                { "always [madvise never\n", -EBADMSG, NULL },
+                { "always [mad[vise] never\n", -EBADMSG, NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *v = NULL;
+
+                ASSERT_INT_EQ(sysfs_choice_parse(cases[i].s, strlen(cases[i].s), &v), cases[i].r);
+                if (cases[i].r == 0)
+                        ASSERT_STR_EQ(v, cases[i].value);
+                else
+                        ASSERT_NULL(v);
+                free(v);
+        }
+        ASSERT_INT_EQ(sysfs_choice_parse("a\0b", 3, &(char *) { NULL }), -EBADMSG);
+}
+
+static int open_tree(ProcRoot *root, const char *name) {
+        char proc[512], sys[512], boot[512];
+
+        (void) snprintf(proc, sizeof proc, "%s/%s/proc", FIXTURES_DIR, name);
+        (void) snprintf(sys, sizeof sys, "%s/%s/sys", FIXTURES_DIR, name);
+        (void) snprintf(boot, sizeof boot, "%s/%s/boot", FIXTURES_DIR, name);
+        return proc_root_open(root, proc, sys, boot);
+}
+
+static const char *setting(const KernelId *k, const char *key) {
+        for (size_t i = 0; i < k->n_settings; i++)
+                if (strcmp(k->settings[i].key, key) == 0)
+                        return k->settings[i].value;
+        return NULL;
+}
+
+/* Golden values: tests/fixtures/README.md, "linux-6.18-page". */
+static void test_fixture_6_18(void) {
+        _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT;
+        _cleanup_(kernel_id_done) KernelId k = {};
+        _cleanup_free_ char *release = NULL, *boot_id = NULL;
+
+        ASSERT_INT_EQ(open_tree(&root, "linux-6.18-page"), 0);
+        ASSERT_INT_EQ(root.boot_fd, -EBADF);
+        ASSERT_INT_EQ(kernel_id_read(&root, &k), 0);
+        ASSERT_STR_EQ(k.release, "6.18.44-fc-v657");
+        ASSERT_STR_EQ(k.version, "Linux version 6.18.44-fc-v657 (builder@sandboxing) (gcc (GCC) "
+                                 "15.3.0, GNU ld (GNU Binutils) 2.46) #1 SMP PREEMPT_DYNAMIC @0");
+        ASSERT_STR_EQ(k.boot_id, "5ae0942d-1cc6-4f98-bbd3-6c5f3d306bac");
+        ASSERT_U64_EQ(k.page_size, 4096);     /* from self/smaps: 1/smaps was not readable */
+        ASSERT_INT_EQ(k.mapcount_mode, MAPCOUNT_MODE_PAGE);
+        ASSERT_STR_EQ(k.config_source, "proc/config.gz");
+        ASSERT_STR_EQ(k.config_lines,
+                      "# CONFIG_NO_PAGE_MAPCOUNT is not set\nCONFIG_PAGE_MAPCOUNT=y");
+        ASSERT_INT_EQ(k.n_settings, 20);
+        ASSERT_STR_EQ(setting(&k, "transparent_hugepage/enabled"), "madvise");
+        ASSERT_STR_EQ(setting(&k, "transparent_hugepage/defrag"), "madvise");
+        ASSERT_STR_EQ(setting(&k, "transparent_hugepage/shmem_enabled"), "never");
+        ASSERT_STR_EQ(setting(&k, "transparent_hugepage/hugepages-2048kB/enabled"), "inherit");
+        ASSERT_STR_EQ(setting(&k, "transparent_hugepage/hugepages-2048kB/shmem_enabled"),
+                      "inherit");
+        ASSERT_STR_EQ(setting(&k, "transparent_hugepage/hugepages-64kB/enabled"), "never");
+        ASSERT_STR_EQ(setting(&k, "transparent_hugepage/hugepages-8kB/shmem_enabled"), "never");
+        ASSERT_NULL(setting(&k, "transparent_hugepage/hugepages-8kB/enabled"));
+        for (size_t i = 1; i < k.n_settings; i++)
+                ASSERT_TRUE(strcmp(k.settings[i - 1].key, k.settings[i].key) < 0);
+        ASSERT_STR_EQ(k.settings[0].key, "transparent_hugepage/defrag");
+        ASSERT_STR_EQ(k.settings[k.n_settings - 1].key, "transparent_hugepage/shmem_enabled");
+
+        ASSERT_INT_EQ(kernel_id_read_quick(&root, &release, &boot_id), 0);
+        ASSERT_STR_EQ(release, k.release);
+        ASSERT_STR_EQ(boot_id, k.boot_id);
+}
+
+static void test_fixture_4_19(void) {
+        _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT;
+        _cleanup_(kernel_id_done) KernelId k = {};
+
+        ASSERT_INT_EQ(open_tree(&root, "linux-4.19-old"), 0);
+        ASSERT_INT_EQ(kernel_id_read(&root, &k), 0);
+        ASSERT_STR_EQ(k.release, "4.19.0-27-amd64");
+        ASSERT_STR_EQ(k.boot_id, "0b3f6c9e-2d41-4f7a-9c55-7e1a2b3c4d5e");
+        ASSERT_U64_EQ(k.page_size, 4096);     /* from 1/smaps */
+        ASSERT_INT_EQ(k.mapcount_mode, MAPCOUNT_MODE_PAGE);
+        ASSERT_STR_EQ(k.config_source, "boot/config-4.19.0-27-amd64");
+        ASSERT_STR_EQ(k.config_lines, "");
+        ASSERT_INT_EQ(k.n_settings, 3);
+        ASSERT_STR_EQ(setting(&k, "transparent_hugepage/enabled"), "madvise");
+}
+
+static void test_fixture_nopage(void) {
+        _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT;
+        _cleanup_(kernel_id_done) KernelId k = {};
+
+        ASSERT_INT_EQ(open_tree(&root, "linux-6.18-nopage"), 0);
+        ASSERT_INT_EQ(root.sys_fd, -EBADF);
+        ASSERT_INT_EQ(kernel_id_read(&root, &k), 0);
+        ASSERT_STR_EQ(k.release, "6.18.44-fc-v657");
+        ASSERT_INT_EQ(k.mapcount_mode, MAPCOUNT_MODE_NO_PAGE);
+        ASSERT_STR_EQ(k.config_source, "proc/config.gz");
+        ASSERT_STR_EQ(k.config_lines, "CONFIG_NO_PAGE_MAPCOUNT=y");
+        ASSERT_U64_EQ(k.page_size, 0);        /* no smaps in this tree */
+        ASSERT_INT_EQ(k.n_settings, 0);
+        ASSERT_NULL(k.settings);
+}
+
+static void test_fixture_bad(void) {
+        _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT, root2 = PROC_ROOT_INIT;
+        _cleanup_(kernel_id_done) KernelId k = {};
+        KernelId untouched = { .release = (char *) "sentinel" };
+        char *release = NULL, *boot_id = NULL;
+
+        ASSERT_INT_EQ(open_tree(&root, "bad/boot-id"), 0);
+        ASSERT_INT_EQ(kernel_id_read(&root, &untouched), -EBADMSG);
+        ASSERT_STR_EQ(untouched.release, "sentinel");
+        ASSERT_INT_EQ(kernel_id_read_quick(&root, &release, &boot_id), -EBADMSG);
+        ASSERT_NULL(release);
+        ASSERT_NULL(boot_id);
+
+        /* A proc root without osrelease. */
+        ASSERT_INT_EQ(open_tree(&root2, "bad/scan"), 0);
+        ASSERT_INT_EQ(kernel_id_read(&root2, &untouched), -ENOENT);
+
+        /* A truncated config.gz falls back to boot/config-RELEASE. */
+        proc_root_done(&root);
+        ASSERT_INT_EQ(open_tree(&root, "bad/config-gz"), 0);
+        ASSERT_INT_EQ(kernel_id_read(&root, &k), 0);
+        ASSERT_STR_EQ(k.config_source, "boot/config-6.18.44-fc-v657");
+        ASSERT_INT_EQ(k.mapcount_mode, MAPCOUNT_MODE_NO_PAGE);
+        ASSERT_STR_EQ(k.config_lines, "CONFIG_NO_PAGE_MAPCOUNT=y");
+}
+
+/* This machine: a 6.18 kernel built with CONFIG_PAGE_MAPCOUNT (tests/fixtures/README.md). */
+static void test_live(void) {
+        _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT;
+        _cleanup_(kernel_id_done) KernelId k = {};
+        struct utsname u;
+
+        if (proc_root_open(&root, "/proc", "/sys", "/boot") < 0)
+                test_skip("/proc is not available");
+        ASSERT_INT_EQ(kernel_id_read(&root, &k), 0);
+        ASSERT_INT_EQ(uname(&u), 0);
+        ASSERT_STR_EQ(k.release, u.release);
+        ASSERT_INT_EQ(strlen(k.boot_id), 36);
+        ASSERT_U64_EQ(k.page_size, (uint64_t) sysconf(_SC_PAGESIZE));
+        ASSERT_TRUE(k.version && strstr(k.version, u.release));
+        if (!k.config_source)
+                test_skip("no /proc/config.gz or /boot/config-$(uname -r) on this machine");
+        ASSERT_STR_EQ(mapcount_mode_to_string(k.mapcount_mode), "page_mapcount");
+        ASSERT_TRUE(setting(&k, "transparent_hugepage/enabled") != NULL);
+}
+
+int main(void) {
+        test_mode_strings();
+        test_release();
+        test_config_rule();
+        test_sysfs_choice();
+        test_fixture_6_18();
+        test_fixture_4_19();
+        test_fixture_nopage();
+        test_fixture_bad();
+        test_live();
+        return test_exit();
+}
