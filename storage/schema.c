@@ -1,0 +1,305 @@
+/* The on-disk format of the mapstatd database and its migrations. store_open() inspects a file
+ * with schema_inspect() before writing anything to it and brings it to STORE_SCHEMA_VERSION with
+ * schema_migrate(). The comment below is the reference for every table.
+ *
+ * FILE
+ *   An SQLite 3 database. PRAGMA application_id = 0x6D617073 ('maps') marks it as ours;
+ *   PRAGMA user_version is the schema version (STORE_SCHEMA_VERSION in store.h).
+ *   Connection settings (per connection, not stored): journal_mode=WAL, synchronous=NORMAL,
+ *   foreign_keys=ON, busy_timeout=5000 ms, cache_size=-512 (512 KiB: the daemon stays under
+ *   10 MiB RSS). With WAL and synchronous=NORMAL a committed transaction survives SIGKILL of the
+ *   daemon; only an OS crash or power loss can lose the most recent transactions (never the
+ *   database's consistency).
+ *
+ * UNITS
+ *   Every time is CLOCK_REALTIME in microseconds (*_usec); every memory figure is in kB as the
+ *   kernel prints it (*_kb, kB = 1024 bytes); start_time_ticks is clock ticks since boot (stat
+ *   field 22); page_size is in bytes.
+ *
+ * TABLES
+ *   epochs            One row per kernel identity: (boot_id, release, mapcount_mode) is UNIQUE,
+ *                     and a change of any of them starts a new epoch. id INTEGER PRIMARY KEY;
+ *                     version (proc/version), page_size (bytes, NULL when unknown),
+ *                     mapcount_mode ("page_mapcount", "no_page_mapcount", "unknown"),
+ *                     config_source and config_lines (where the kernel config was read and its
+ *                     CONFIG_*PAGE_MAPCOUNT lines, NULL when no config), first_seen_usec and
+ *                     last_seen_usec (when the daemon saw this identity). Never deleted.
+ *   epoch_settings    The THP/mTHP settings of an epoch: PRIMARY KEY (epoch_id, key), key the
+ *                     path under sys/kernel/mm/ ("transparent_hugepage/enabled"), value the
+ *                     selected value. WITHOUT ROWID. Never deleted.
+ *   sweeps            One row per sweep: id INTEGER PRIMARY KEY, epoch_id, start_usec,
+ *                     duration_usec, and the process counters sampled, skipped (= vanished +
+ *                     denied + malformed), vanished, denied, malformed. Index (epoch_id,
+ *                     start_usec). The row is inserted when the sweep begins and completed at
+ *                     commit, in the same transaction. The latest sweep is the highest id.
+ *   identities        One row per identity key (compare/identity.h; never involves a PID), so
+ *                     one program is matched across epochs: key TEXT UNIQUE, the latest comm,
+ *                     exe, cmdline and unit seen with it, first_seen_usec and last_seen_usec
+ *                     (sweep start times). Upserted per process. Never deleted.
+ *   processes         One row per process instance within an epoch: UNIQUE (epoch_id, pid,
+ *                     start_time_ticks), so a reused PID is a new row. identity_id, and the
+ *                     latest comm, exe, cmdline, cgroup and unit. Upserted per process per sweep;
+ *                     deleted by retention when no process_samples row refers to it.
+ *   process_samples   Raw smaps_rollup of one process in one sweep: PRIMARY KEY (sweep_id,
+ *                     process_id); present is the bitmask of fields the kernel printed (bit n =
+ *                     SmapsField n); one column per SmapsField, named in snake case with _kb:
+ *                     rss_kb, pss_kb, pss_dirty_kb, pss_anon_kb, pss_file_kb, pss_shmem_kb,
+ *                     shared_clean_kb, shared_dirty_kb, private_clean_kb, private_dirty_kb,
+ *                     referenced_kb, anonymous_kb, ksm_kb, lazyfree_kb, anon_huge_pages_kb,
+ *                     shmem_pmd_mapped_kb, file_pmd_mapped_kb, shared_hugetlb_kb,
+ *                     private_hugetlb_kb, swap_kb, swap_pss_kb, locked_kb; NULL where absent.
+ *                     Index (process_id): retention deletes processes rows, and the foreign key
+ *                     check of each deletion looks children up by process_id.
+ *   process_extra     smaps_rollup fields this build does not know, kept rather than dropped:
+ *                     PRIMARY KEY (sweep_id, process_id, name), kb. WITHOUT ROWID. References
+ *                     its process_samples row.
+ *   identity_samples  Per sweep and identity, computed in SQL when the sweep commits: PRIMARY KEY
+ *                     (sweep_id, identity_id); processes (count); present (bitwise AND of the
+ *                     members' present); the same 22 *_kb columns as sums over the members
+ *                     (absent counts as 0; NULL only when no member has the field);
+ *                     median_rss_kb and median_pss_kb, the lower median over the members.
+ *   meminfo_samples   /proc/meminfo per sweep: PRIMARY KEY (sweep_id, name), value (kB when
+ *                     is_kb = 1, else a count such as HugePages_Total). WITHOUT ROWID.
+ *
+ * RETENTION (store_prune())
+ *   process_samples and process_extra of sweeps older than the cutoff are deleted. Sweeps older
+ *   than the cutoff are deleted with their identity_samples and meminfo_samples, except the
+ *   newest keep_per_epoch sweeps of every epoch, whose aggregates stay for good so that a
+ *   baseline survives any retention. processes rows no sample refers to are deleted.
+ *   identities, epochs and epoch_settings are never deleted.
+ *
+ * MIGRATIONS
+ *   schema_migrations[i] takes user_version i to i + 1 and runs in its own BEGIN IMMEDIATE
+ *   transaction together with "PRAGMA user_version = i + 1", so a crash leaves the file at a
+ *   version, never between two. Step 0 creates the schema of version 1 and sets application_id.
+ *   A step's text is frozen once released: a change is a new step appended to the array (and
+ *   STORE_SCHEMA_VERSION raised). A file is migrated only when opened read-write; a read-only
+ *   open requires the current version. A file with a newer user_version, a foreign
+ *   application_id, or application_id 0 with tables in it is refused and left untouched. */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "macro.h"
+#include "schema.h"
+#include "store.h"
+
+#define STORE_COLUMN_NAME_(c) #c,
+const char *const store_smaps_columns[_SMAPS_FIELD_MAX] = {
+        STORE_SMAPS_COLUMNS(STORE_COLUMN_NAME_)
+};
+#define STORE_COUNT_ONE_(c) + 1
+static_assert(0 STORE_SMAPS_COLUMNS(STORE_COUNT_ONE_) == _SMAPS_FIELD_MAX,
+              "one column per SmapsField");
+static_assert(_SMAPS_FIELD_MAX == 22, "STORE_PRESENT_AND_SQL has one term per SmapsField");
+
+static const char *const schema_migrations[] = {
+        /* 0 → 1: the initial schema. */
+        "PRAGMA application_id = 1835102323;\n" /* 0x6D617073 */
+        "CREATE TABLE epochs (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        boot_id TEXT NOT NULL,\n"
+        "        release TEXT NOT NULL,\n"
+        "        version TEXT,\n"
+        "        page_size INTEGER,\n"
+        "        mapcount_mode TEXT NOT NULL,\n"
+        "        config_source TEXT,\n"
+        "        config_lines TEXT,\n"
+        "        first_seen_usec INTEGER NOT NULL,\n"
+        "        last_seen_usec INTEGER NOT NULL,\n"
+        "        UNIQUE (boot_id, release, mapcount_mode)\n"
+        ");\n"
+        "CREATE TABLE epoch_settings (\n"
+        "        epoch_id INTEGER NOT NULL REFERENCES epochs (id),\n"
+        "        key TEXT NOT NULL,\n"
+        "        value TEXT NOT NULL,\n"
+        "        PRIMARY KEY (epoch_id, key)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TABLE sweeps (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        epoch_id INTEGER NOT NULL REFERENCES epochs (id),\n"
+        "        start_usec INTEGER NOT NULL,\n"
+        "        duration_usec INTEGER,\n"
+        "        sampled INTEGER,\n"
+        "        skipped INTEGER,\n"
+        "        vanished INTEGER,\n"
+        "        denied INTEGER,\n"
+        "        malformed INTEGER\n"
+        ");\n"
+        "CREATE INDEX sweeps_epoch_start ON sweeps (epoch_id, start_usec);\n"
+        "CREATE TABLE identities (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        key TEXT NOT NULL UNIQUE,\n"
+        "        comm TEXT,\n"
+        "        exe TEXT,\n"
+        "        cmdline TEXT,\n"
+        "        unit TEXT,\n"
+        "        first_seen_usec INTEGER NOT NULL,\n"
+        "        last_seen_usec INTEGER NOT NULL\n"
+        ");\n"
+        "CREATE TABLE processes (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        epoch_id INTEGER NOT NULL REFERENCES epochs (id),\n"
+        "        pid INTEGER NOT NULL,\n"
+        "        start_time_ticks INTEGER NOT NULL,\n"
+        "        identity_id INTEGER NOT NULL REFERENCES identities (id),\n"
+        "        comm TEXT,\n"
+        "        exe TEXT,\n"
+        "        cmdline TEXT,\n"
+        "        cgroup TEXT,\n"
+        "        unit TEXT,\n"
+        "        UNIQUE (epoch_id, pid, start_time_ticks)\n"
+        ");\n"
+        "CREATE TABLE process_samples (\n"
+        "        sweep_id INTEGER NOT NULL REFERENCES sweeps (id),\n"
+        "        process_id INTEGER NOT NULL REFERENCES processes (id),\n"
+        "        present INTEGER NOT NULL,\n"
+        "        rss_kb INTEGER,\n"
+        "        pss_kb INTEGER,\n"
+        "        pss_dirty_kb INTEGER,\n"
+        "        pss_anon_kb INTEGER,\n"
+        "        pss_file_kb INTEGER,\n"
+        "        pss_shmem_kb INTEGER,\n"
+        "        shared_clean_kb INTEGER,\n"
+        "        shared_dirty_kb INTEGER,\n"
+        "        private_clean_kb INTEGER,\n"
+        "        private_dirty_kb INTEGER,\n"
+        "        referenced_kb INTEGER,\n"
+        "        anonymous_kb INTEGER,\n"
+        "        ksm_kb INTEGER,\n"
+        "        lazyfree_kb INTEGER,\n"
+        "        anon_huge_pages_kb INTEGER,\n"
+        "        shmem_pmd_mapped_kb INTEGER,\n"
+        "        file_pmd_mapped_kb INTEGER,\n"
+        "        shared_hugetlb_kb INTEGER,\n"
+        "        private_hugetlb_kb INTEGER,\n"
+        "        swap_kb INTEGER,\n"
+        "        swap_pss_kb INTEGER,\n"
+        "        locked_kb INTEGER,\n"
+        "        PRIMARY KEY (sweep_id, process_id)\n"
+        ");\n"
+        "CREATE INDEX process_samples_process ON process_samples (process_id);\n"
+        "CREATE TABLE process_extra (\n"
+        "        sweep_id INTEGER NOT NULL,\n"
+        "        process_id INTEGER NOT NULL,\n"
+        "        name TEXT NOT NULL,\n"
+        "        kb INTEGER NOT NULL,\n"
+        "        PRIMARY KEY (sweep_id, process_id, name),\n"
+        "        FOREIGN KEY (sweep_id, process_id)\n"
+        "                REFERENCES process_samples (sweep_id, process_id)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TABLE identity_samples (\n"
+        "        sweep_id INTEGER NOT NULL REFERENCES sweeps (id),\n"
+        "        identity_id INTEGER NOT NULL REFERENCES identities (id),\n"
+        "        processes INTEGER NOT NULL,\n"
+        "        present INTEGER NOT NULL,\n"
+        "        rss_kb INTEGER,\n"
+        "        pss_kb INTEGER,\n"
+        "        pss_dirty_kb INTEGER,\n"
+        "        pss_anon_kb INTEGER,\n"
+        "        pss_file_kb INTEGER,\n"
+        "        pss_shmem_kb INTEGER,\n"
+        "        shared_clean_kb INTEGER,\n"
+        "        shared_dirty_kb INTEGER,\n"
+        "        private_clean_kb INTEGER,\n"
+        "        private_dirty_kb INTEGER,\n"
+        "        referenced_kb INTEGER,\n"
+        "        anonymous_kb INTEGER,\n"
+        "        ksm_kb INTEGER,\n"
+        "        lazyfree_kb INTEGER,\n"
+        "        anon_huge_pages_kb INTEGER,\n"
+        "        shmem_pmd_mapped_kb INTEGER,\n"
+        "        file_pmd_mapped_kb INTEGER,\n"
+        "        shared_hugetlb_kb INTEGER,\n"
+        "        private_hugetlb_kb INTEGER,\n"
+        "        swap_kb INTEGER,\n"
+        "        swap_pss_kb INTEGER,\n"
+        "        locked_kb INTEGER,\n"
+        "        median_rss_kb INTEGER,\n"
+        "        median_pss_kb INTEGER,\n"
+        "        PRIMARY KEY (sweep_id, identity_id)\n"
+        ");\n"
+        "CREATE TABLE meminfo_samples (\n"
+        "        sweep_id INTEGER NOT NULL REFERENCES sweeps (id),\n"
+        "        name TEXT NOT NULL,\n"
+        "        value INTEGER NOT NULL,\n"
+        "        is_kb INTEGER NOT NULL,\n"
+        "        PRIMARY KEY (sweep_id, name)\n"
+        ") WITHOUT ROWID;\n",
+};
+
+static_assert(ELEMENTSOF(schema_migrations) == STORE_SCHEMA_VERSION,
+              "one migration step per schema version");
+
+int schema_inspect(Store *s, SchemaInfo *ret) {
+        int64_t application_id, user_version, n_objects;
+        int r;
+
+        assert(s);
+        assert(ret);
+
+        r = store_query_int64(s, "PRAGMA application_id", &application_id);
+        if (r < 0)
+                return r;
+        r = store_query_int64(s, "PRAGMA user_version", &user_version);
+        if (r < 0)
+                return r;
+        r = store_query_int64(s, "SELECT count(*) FROM sqlite_master", &n_objects);
+        if (r < 0)
+                return r;
+
+        *ret = (SchemaInfo) {
+                .application_id = application_id,
+                .user_version = user_version,
+                .n_objects = n_objects,
+        };
+        return 0;
+}
+
+static int schema_step(Store *s, int64_t from) {
+        char bump[64];
+        int r;
+
+        assert(from >= 0 && from < STORE_SCHEMA_VERSION);
+
+        r = store_exec(s, schema_migrations[from]);
+        if (r < 0)
+                return r;
+        (void) snprintf(bump, sizeof bump, "PRAGMA user_version = %" PRIi64, from + 1);
+        return store_exec(s, bump);
+}
+
+int schema_migrate(Store *s) {
+        int r;
+
+        assert(s);
+
+        for (;;) {
+                int64_t version;
+
+                r = store_run(s, STORE_STMT_BEGIN);
+                if (r < 0)
+                        return r;
+
+                /* Read again under the write lock: another writer may have migrated already. */
+                r = store_query_int64(s, "PRAGMA user_version", &version);
+                if (r >= 0 && version > STORE_SCHEMA_VERSION)
+                        r = -EPROTONOSUPPORT;
+                if (r >= 0 && version == STORE_SCHEMA_VERSION) {
+                        r = store_run(s, STORE_STMT_COMMIT);
+                        if (r >= 0)
+                                return 0;
+                }
+                if (r >= 0 && version < 0)
+                        r = -EBADMSG;
+                if (r >= 0)
+                        r = schema_step(s, version);
+                if (r >= 0)
+                        r = store_run(s, STORE_STMT_COMMIT);
+                if (r < 0) {
+                        store_rollback(s);
+                        return r;
+                }
+        }
+}

@@ -38,6 +38,11 @@ DEFINE_CLEANUP_FUNC(Store, store_free);
 /* The SQLite message of the most recent failure on this connection, or NULL. */
 const char *store_last_error(const Store *s);
 
+/* The schema version (user_version) the file had when store_open() opened it: 0 when the
+ * database was just created, STORE_SCHEMA_VERSION when nothing was migrated, anything between
+ * when it was migrated (for the "schema migrated" journal event). */
+int store_opened_version(const Store *s);
+
 /* Returns the epoch for this kernel identity, creating it when boot_id, release and mapcount
  * mode match no existing epoch. *ret_created is true when it was created. Also updates the
  * epoch's last-seen time. */
@@ -50,6 +55,13 @@ int store_sweep_begin(Store *s, int64_t epoch_id, uint64_t start_usec);
 /* identity_key: from identity_key_build(); the identity row is created on first sight. */
 int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_key);
 int store_sweep_add_meminfo(Store *s, const Meminfo *m);
+/* Both add functions are all-or-nothing (a savepoint each) and return 0, -EINVAL (no sweep
+ * open, NULL key, more entries than the struct can hold), -ERANGE (a figure above INT64_MAX),
+ * or a storage error; -EIO includes a constraint violation such as the same process twice in
+ * one sweep. After such a failure the sweep can still be committed without that process; when
+ * SQLite has dropped the whole transaction (disk full, I/O error) every further call and the
+ * commit return that error and the sweep is rolled back. store_sweep_begin() returns -EBUSY
+ * while a sweep is open and -EROFS on a read-only Store. */
 
 typedef struct SweepSummary {
         uint64_t duration_usec;

@@ -1,0 +1,102 @@
+/* Internal to storage/: the Store object shared by store.c, schema.c and store-query.c, the one
+ * conversion of SQLite result codes to -errno (store_error(), in store.c) and small statement
+ * helpers. Nothing here is part of the API; store.h is the contract. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* Statements prepared once per connection (on first use) and reused: the sweep path and the
+ * transaction control around it. */
+typedef enum StoreStatement {
+        STORE_STMT_BEGIN,
+        STORE_STMT_COMMIT,
+        STORE_STMT_ROLLBACK,
+        STORE_STMT_SAVEPOINT,
+        STORE_STMT_RELEASE,
+        STORE_STMT_ROLLBACK_TO,
+        STORE_STMT_EPOCH_FIND,
+        STORE_STMT_EPOCH_INSERT,
+        STORE_STMT_EPOCH_TOUCH,
+        STORE_STMT_SETTING_INSERT,
+        STORE_STMT_SWEEP_INSERT,
+        STORE_STMT_SWEEP_FINISH,
+        STORE_STMT_IDENTITY_UPSERT,
+        STORE_STMT_PROCESS_UPSERT,
+        STORE_STMT_SAMPLE_INSERT,
+        STORE_STMT_EXTRA_INSERT,
+        STORE_STMT_MEMINFO_INSERT,
+        STORE_STMT_IDENTITY_AGGREGATE,
+        _STORE_STMT_MAX,
+} StoreStatement;
+
+struct Store {
+        sqlite3 *db;
+        char *path;
+        StoreMode mode;
+        int opened_version;             /* user_version found at open */
+        char *last_error;               /* sqlite3_errmsg() of the last failure, or NULL */
+        sqlite3_stmt *statements[_STORE_STMT_MAX];
+
+        /* The open sweep: sweep_id > 0 between store_sweep_begin() and commit/abort. */
+        int64_t sweep_id;
+        uint64_t sweep_start_usec;
+        int64_t sweep_epoch_id;
+        int sweep_error;                /* < 0 once SQLite dropped the transaction: abort only */
+};
+
+/* The one place an SQLite result code becomes -errno: keeps sqlite3_errmsg() for
+ * store_last_error() and returns -EBUSY, -ENOSPC, -EROFS, -EACCES, -ENOENT, -EBADMSG, -ENOMEM
+ * or -EIO. rc must be an error code (not SQLITE_OK, SQLITE_ROW or SQLITE_DONE). */
+int store_error(Store *s, int rc);
+
+/* The cached statement id, prepared on first use. Reset it after use (_cleanup_reset_). */
+int store_statement(Store *s, StoreStatement id, sqlite3_stmt **ret);
+/* Steps and resets a cached statement that returns no rows. */
+int store_run(Store *s, StoreStatement id);
+/* Prepares a one-off statement (finalize it, _cleanup_finalize_). */
+int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret);
+/* Returns 1 for a row, 0 when done, or -errno. */
+int store_step(Store *s, sqlite3_stmt *st);
+/* Rolls back the open transaction, if any, keeping last_error (the failure that caused it). */
+void store_rollback(Store *s);
+/* Runs SQL text without parameters (may hold several statements). */
+int store_exec(Store *s, const char *sql);
+/* Runs a query returning one integer; -ENODATA when it returns no row. */
+int store_query_int64(Store *s, const char *sql, int64_t *ret);
+
+/* Binders: 0 or -errno. A NULL string binds SQL NULL; a value above INT64_MAX is -ERANGE. */
+int store_bind_int64(Store *s, sqlite3_stmt *st, int i, int64_t v);
+int store_bind_uint64(Store *s, sqlite3_stmt *st, int i, uint64_t v);
+int store_bind_text(Store *s, sqlite3_stmt *st, int i, const char *v);
+int store_bind_null(Store *s, sqlite3_stmt *st, int i);
+
+/* Column readers: SQL NULL (and, for the unsigned one, a negative value) reads as 0. */
+static inline int64_t store_column_int64(sqlite3_stmt *st, int i) {
+        return sqlite3_column_int64(st, i);
+}
+static inline uint64_t store_column_uint64(sqlite3_stmt *st, int i) {
+        int64_t v = sqlite3_column_int64(st, i);
+
+        return v < 0 ? 0 : (uint64_t) v;
+}
+/* A copy of a text column (NULL for SQL NULL) owned by the caller. 0 or -ENOMEM. */
+int store_column_strdup(sqlite3_stmt *st, int i, char **ret);
+
+static inline void store_statement_resetp(sqlite3_stmt **st) {
+        if (*st) {
+                (void) sqlite3_reset(*st);
+                (void) sqlite3_clear_bindings(*st);
+        }
+}
+#define _cleanup_reset_ _cleanup_(store_statement_resetp)
+
+static inline void store_statement_finalizep(sqlite3_stmt **st) {
+        if (*st)
+                (void) sqlite3_finalize(*st);
+}
+#define _cleanup_finalize_ _cleanup_(store_statement_finalizep)
