@@ -1,0 +1,370 @@
+/* One handler per endpoint: /healthz, /epochs, /processes and /report's parameters. Each checks
+ * its query parameters (the server already rejected unknown ones), reads through the read-only
+ * Store and answers JSON; /report's body is built by report.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "parse-util.h"
+#include "time-util.h"
+#include "web-internal.h"
+
+#define PROCESSES_LIMIT_DEFAULT 100
+#define PROCESSES_LIMIT_MAX 10000
+
+/* ---- parameter parsing ---- */
+
+/* Each parser leaves *ret untouched when the parameter is absent. Returns 1 when the value (or
+ * the default) is usable, 0 when reply now holds the 400 naming parameter and value, -ENOMEM. */
+
+static int param_reject(WebReply *reply, const char *name, const char *value,
+                        const char *expected) {
+        int r;
+
+        r = web_reply_error(reply, MHD_HTTP_BAD_REQUEST,
+                            "invalid value '%.200s' for parameter '%s': expected %s",
+                            value, name, expected);
+        return r < 0 ? r : 0;
+}
+
+static int param_parse_u64(const WebParams *p, const char *name, uint64_t min, uint64_t max,
+                           const char *expected, uint64_t *ret, WebReply *reply) {
+        const char *value = web_params_get(p, name);
+        uint64_t v;
+
+        if (!value)
+                return 1;
+        if (safe_atou64(value, &v) < 0 || v < min || v > max)
+                return param_reject(reply, name, value, expected);
+        *ret = v;
+        return 1;
+}
+
+static int param_parse_threshold(const WebParams *p, const char *name, double *ret,
+                                 WebReply *reply) {
+        const char *value = web_params_get(p, name);
+        Thresholds check;
+        double v;
+
+        if (!value)
+                return 1;
+        if (safe_atod(value, &v) < 0)
+                return param_reject(reply, name, value, "a non-negative finite number");
+
+        /* compare/ owns the rule; every threshold obeys the same one, so checking the value in
+         * all three places checks it for this parameter. */
+        check = (Thresholds) { .min_delta_kb = v, .min_delta_points = v, .noise_factor = v };
+        if (thresholds_validate(&check) < 0)
+                return param_reject(reply, name, value, "a non-negative finite number");
+        *ret = v;
+        return 1;
+}
+
+/* ---- /healthz ---- */
+
+static json_t *last_sweep_to_json(const WebStatusSnapshot *st) {
+        if (st->last_sweep_usec == 0)
+                return json_null();
+
+        return json_pack("{s:o, s:o, s:I, s:I, s:{s:I, s:I, s:I}, s:I}",
+                         "time", json_timestamp(st->last_sweep_usec),
+                         "duration_seconds", json_seconds(st->last_duration_usec),
+                         "processes_sampled", (json_int_t) st->sampled,
+                         "processes_skipped",
+                         (json_int_t) ((uint64_t) st->vanished + st->denied + st->malformed),
+                         "skipped",
+                         "vanished", (json_int_t) st->vanished,
+                         "denied", (json_int_t) st->denied,
+                         "malformed", (json_int_t) st->malformed,
+                         "kernel_threads", (json_int_t) st->kernel_threads);
+}
+
+static int route_healthz(WebServer *s, const WebParams *p, WebReply *reply) {
+        _cleanup_free_ char *read_error = NULL;
+        WebReply store_reply = {};
+        WebStatusSnapshot st;
+        StoreHealth health = {};
+        const char *state, *storage_error = NULL;
+        bool have_health = false;
+        uint64_t now;
+        Store *store;
+        int r;
+
+        (void) p;
+        web_status_snapshot(s->status, &st);
+
+        /* The health document is answered even when the database cannot be read: that is then
+         * the storage error it reports. */
+        r = web_server_get_store(s, &store, &store_reply);
+        web_reply_done(&store_reply);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                read_error = strdup(s->store_open_error ?: strerror(-r));
+        else {
+                r = store_health(store, &health);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        read_error = strdup(store_last_error(store) ?: strerror(-r));
+                else
+                        have_health = true;
+        }
+        if (!have_health && !read_error)
+                return -ENOMEM;
+
+        if (st.storage_error[0] != '\0')
+                storage_error = st.storage_error;
+        else if (read_error)
+                storage_error = read_error;
+
+        if (storage_error)
+                state = "degraded";
+        else if (st.last_sweep_usec == 0)
+                state = "starting";
+        else
+                state = "ok";
+
+        now = now_usec(CLOCK_REALTIME);
+        return web_reply_json(reply,
+                              storage_error ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
+                              json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
+                                        "status", state,
+                                        "last_sweep", last_sweep_to_json(&st),
+                                        "sweeps_stored",
+                                        have_health ? json_integer((json_int_t) health.sweeps_stored)
+                                                    : json_null(),
+                                        "epoch",
+                                        have_health && health.current_epoch_id > 0
+                                                ? json_integer(health.current_epoch_id)
+                                                : json_null(),
+                                        "storage_error", json_string_lossy(storage_error),
+                                        "interval_seconds", json_seconds(st.interval_usec),
+                                        "uptime_seconds",
+                                        json_seconds(now > st.started_usec ? now - st.started_usec : 0)));
+}
+
+/* ---- /epochs ---- */
+
+static json_t *epoch_settings_to_json(const EpochInfo *e) {
+        _cleanup_json_ json_t *thp = json_object();
+
+        if (!thp)
+                return NULL;
+        for (size_t i = 0; i < e->n_settings; i++)
+                if (json_object_set_new(thp, e->settings[i].key,
+                                        json_string_lossy(e->settings[i].value)) < 0)
+                        return NULL;
+        return TAKE_PTR(thp);
+}
+
+static json_t *epoch_info_to_json(const EpochInfo *e) {
+        return json_pack("{s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o}",
+                         "id", (json_int_t) e->id,
+                         "boot_id", json_string_lossy(e->boot_id),
+                         "release", json_string_lossy(e->release),
+                         "version", json_string_lossy(e->version),
+                         "mapcount_mode", json_string_lossy(e->mapcount_mode),
+                         "page_size", (json_int_t) e->page_size,
+                         "config_source", json_string_lossy(e->config_source),
+                         "config_lines", json_string_lossy(e->config_lines),
+                         "first_seen", json_timestamp(e->first_seen_usec),
+                         "last_seen", json_timestamp(e->last_seen_usec),
+                         "first_sweep", json_timestamp(e->first_sweep_usec),
+                         "last_sweep", json_timestamp(e->last_sweep_usec),
+                         "sweeps", (json_int_t) e->sweeps,
+                         "thp", epoch_settings_to_json(e));
+}
+
+static int route_epochs(WebServer *s, const WebParams *p, WebReply *reply) {
+        _cleanup_json_ json_t *list = NULL;
+        EpochInfo *epochs = NULL;
+        size_t n = 0;
+        Store *store;
+        int r;
+
+        (void) p;
+        r = web_server_get_store(s, &store, reply);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+
+        r = store_list_epochs(store, &epochs, &n);
+        if (r < 0)
+                return web_reply_store_error(reply, store, r);
+
+        list = json_array();
+        for (size_t i = 0; list && i < n; i++)
+                if (json_array_append_new(list, epoch_info_to_json(&epochs[i])) < 0) {
+                        json_decref(TAKE_PTR(list));
+                        break;
+                }
+        epoch_info_array_free(epochs, n);
+        if (!list)
+                return -ENOMEM;
+
+        return web_reply_json(reply, MHD_HTTP_OK, json_pack("{s:o}", "epochs", TAKE_PTR(list)));
+}
+
+/* ---- /processes ---- */
+
+static json_t *pids_to_json(const ProcessGroup *g) {
+        _cleanup_json_ json_t *a = json_array();
+
+        if (!a)
+                return NULL;
+        for (size_t i = 0; i < g->n_pids; i++)
+                if (json_array_append_new(a, json_integer(g->pids[i])) < 0)
+                        return NULL;
+        return TAKE_PTR(a);
+}
+
+static json_t *rollup_to_json(const ProcessGroup *g) {
+        _cleanup_json_ json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        for (SmapsField f = 0; f < _SMAPS_FIELD_MAX; f++) {
+                if (!(g->present & (1u << f)))
+                        continue;
+                if (json_object_set_new(o, smaps_field_to_string(f),
+                                        json_integer((json_int_t) g->kb[f])) < 0)
+                        return NULL;
+        }
+        for (size_t i = 0; i < g->n_extra && i < SMAPS_EXTRA_MAX; i++) {
+                char name[SMAPS_NAME_MAX + 1];
+
+                /* Names come from the kernel (ASCII); copy to guarantee termination. */
+                memcpy(name, g->extra[i].name, SMAPS_NAME_MAX);
+                name[SMAPS_NAME_MAX] = '\0';
+                if (json_object_set_new(o, name, json_integer((json_int_t) g->extra[i].kb)) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(o);
+}
+
+static json_t *process_group_to_json(const ProcessGroup *g) {
+        return json_pack("{s:o, s:o, s:o}",
+                         "identity", identity_to_json(&g->identity),
+                         "pids", pids_to_json(g),
+                         "smaps_rollup", rollup_to_json(g));
+}
+
+static int route_processes(WebServer *s, const WebParams *p, WebReply *reply) {
+        _cleanup_json_ json_t *list = NULL;
+        uint64_t limit = PROCESSES_LIMIT_DEFAULT, offset = 0;
+        ProcessGroup *groups = NULL;
+        size_t n = 0, total = 0;
+        int64_t sweep_id = 0;
+        Store *store;
+        int r;
+
+        r = param_parse_u64(p, "limit", 1, PROCESSES_LIMIT_MAX, "an integer from 1 to 10000",
+                            &limit, reply);
+        if (r <= 0)
+                return r;
+        r = param_parse_u64(p, "offset", 0, INT64_MAX, "a non-negative integer", &offset, reply);
+        if (r <= 0)
+                return r;
+
+        r = web_server_get_store(s, &store, reply);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+
+        r = store_latest_process_groups(store, (size_t) limit, (size_t) offset, &groups, &n,
+                                        &total, &sweep_id);
+        if (r < 0)
+                return web_reply_store_error(reply, store, r);
+
+        list = json_array();
+        for (size_t i = 0; list && i < n; i++)
+                if (json_array_append_new(list, process_group_to_json(&groups[i])) < 0) {
+                        json_decref(TAKE_PTR(list));
+                        break;
+                }
+        process_group_array_free(groups, n);
+        if (!list)
+                return -ENOMEM;
+
+        return web_reply_json(reply, MHD_HTTP_OK,
+                              json_pack("{s:o, s:I, s:I, s:I, s:o}",
+                                        "sweep", sweep_id > 0 ? json_integer(sweep_id) : json_null(),
+                                        "total", (json_int_t) total,
+                                        "limit", (json_int_t) limit,
+                                        "offset", (json_int_t) offset,
+                                        "processes", TAKE_PTR(list)));
+}
+
+/* ---- /report ---- */
+
+static int route_report(WebServer *s, const WebParams *p, WebReply *reply) {
+        WebStatusSnapshot st;
+        ReportRequest req;
+        uint64_t baseline = 0, candidate = 0;
+        Store *store;
+        int r;
+
+        web_status_snapshot(s->status, &st);
+        req = (ReportRequest) {
+                .thresholds = st.thresholds,
+                .identity_mode = st.identity_mode,
+        };
+
+        r = param_parse_u64(p, "baseline", 1, INT64_MAX, "a positive epoch id", &baseline, reply);
+        if (r <= 0)
+                return r;
+        r = param_parse_u64(p, "candidate", 1, INT64_MAX, "a positive epoch id", &candidate,
+                            reply);
+        if (r <= 0)
+                return r;
+        r = param_parse_threshold(p, "min_delta_kb", &req.thresholds.min_delta_kb, reply);
+        if (r <= 0)
+                return r;
+        r = param_parse_threshold(p, "min_delta_points", &req.thresholds.min_delta_points, reply);
+        if (r <= 0)
+                return r;
+        r = param_parse_threshold(p, "noise_factor", &req.thresholds.noise_factor, reply);
+        if (r <= 0)
+                return r;
+
+        if (baseline != 0 && baseline == candidate) {
+                r = web_reply_error(reply, MHD_HTTP_BAD_REQUEST,
+                                    "baseline and candidate are the same epoch (%" PRIu64 ")",
+                                    baseline);
+                return r < 0 ? r : 0;
+        }
+        req.baseline = (int64_t) baseline;
+        req.candidate = (int64_t) candidate;
+
+        r = web_server_get_store(s, &store, reply);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+
+        return report_build(store, &req, reply);
+}
+
+/* ---- the table ---- */
+
+static const char *const no_params[] = { NULL };
+static const char *const processes_params[] = { "limit", "offset", NULL };
+static const char *const report_params[] = {
+        "baseline", "candidate", "min_delta_kb", "min_delta_points", "noise_factor", NULL,
+};
+
+static const WebRoute routes[] = {
+        { "/healthz",   no_params,              route_healthz },
+        { "/epochs",    no_params,              route_epochs },
+        { "/processes", processes_params,       route_processes },
+        { "/report",    report_params,          route_report },
+};
+
+const WebRoute *web_route_find(const char *path) {
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++)
+                if (strcmp(routes[i].path, path) == 0)
+                        return &routes[i];
+        return NULL;
+}

@@ -15,9 +15,10 @@
  * the HTTP thread (reader) under the mutex. */
 typedef struct WebStatus {
         pthread_mutex_t lock;
-        uint64_t started_usec;
+        uint64_t started_usec;          /* CLOCK_REALTIME; web_status_init() sets it to now */
         uint64_t interval_usec;
-        uint64_t last_sweep_usec;       /* start of the last attempted sweep; 0 if none */
+        uint64_t last_sweep_usec;       /* CLOCK_REALTIME start of the last attempted sweep; 0 if
+                                         * none (/healthz says "starting" until it is set) */
         uint64_t last_duration_usec;
         unsigned sampled, vanished, denied, malformed, kernel_threads;
         char storage_error[512];        /* "" when the last commit succeeded */
@@ -26,6 +27,9 @@ typedef struct WebStatus {
         IdentityMode identity_mode;
 } WebStatus;
 
+/* Initializes the mutex, zeroes the figures, sets started_usec to now, the thresholds to
+ * THRESHOLDS_DEFAULT and the identity mode to IDENTITY_MODE_EXE_ARGS. web_status_done() destroys
+ * the mutex (after web_server_free()). */
 void web_status_init(WebStatus *s);
 void web_status_done(WebStatus *s);
 
@@ -37,8 +41,14 @@ typedef struct WebServer WebServer;
 int web_listen(const char *addr, uint16_t port);
 
 /* Starts serving on listen_fd (taken over: closed by web_server_free(), also on failure).
- * db_path is opened read-only per server. status is borrowed and must outlive the server.
- * Returns 0 or a negative errno with *reterr (caller frees) saying why. */
+ * listen_fd must be a listening stream socket (from web_listen() or socket activation); it is
+ * made non-blocking and close-on-exec. db_path is opened read-only by the HTTP thread on the
+ * first request that needs it (and again after a failure): a database that cannot be opened
+ * makes those requests answer 503, it does not fail the start. status is borrowed and must
+ * outlive the server. The HTTP thread is created with every asynchronous signal blocked, so
+ * it never takes the daemon's SIGTERM/SIGHUP. Returns 0, or -ENOTSOCK/-EINVAL (not a listening stream socket), -ENOMEM,
+ * -EIO (libmicrohttpd failed) with *reterr (caller frees; may be NULL if out of memory) saying
+ * why. */
 int web_server_start(WebServer **ret, int listen_fd, const char *db_path, WebStatus *status,
                      char **reterr);
 

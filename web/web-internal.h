@@ -1,0 +1,124 @@
+/* What server.c, routes.c and report.c share: the server object, the route table, the reply a
+ * handler fills and the JSON helpers. Everything here runs on the one HTTP thread, except
+ * web_status_snapshot(), which takes the WebStatus lock. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "compare.h"
+#include "identity.h"
+#include "macro.h"
+#include "server.h"
+#include "store.h"
+
+/* json_decrefp() comes with jansson (>= 2.9). */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+struct WebServer {
+        struct MHD_Daemon *daemon;
+        char *db_path;
+        WebStatus *status;              /* borrowed */
+        Store *store;                   /* opened lazily by the HTTP thread, used only by it */
+        char *store_open_error;         /* why the last open failed; NULL once open */
+        bool store_failing;             /* the last open failed: logged once, retried per request */
+};
+
+/* Most parameters any route accepts. */
+#define WEB_PARAMS_MAX 8
+
+/* The query parameters of one request, checked against the route's list: values[i] belongs to
+ * names[i] and is NULL when the parameter was not given. The strings belong to libmicrohttpd and
+ * live as long as the request. */
+typedef struct WebParams {
+        const char *const *names;
+        const char *values[WEB_PARAMS_MAX];
+} WebParams;
+
+/* Returns the value of the named parameter, or NULL when it was not given. */
+const char *web_params_get(const WebParams *p, const char *name);
+
+/* The answer a handler produces: an HTTP status and a JSON body (owned). */
+typedef struct WebReply {
+        unsigned status;
+        json_t *body;
+} WebReply;
+
+void web_reply_done(WebReply *r);
+
+/* Sets the reply; takes over body (also on failure). Returns 0 or -ENOMEM (body NULL). */
+int web_reply_json(WebReply *r, unsigned status, json_t *body);
+
+/* Sets the reply to {"error": message, "status": status}. Returns 0 or -ENOMEM. */
+int web_reply_error(WebReply *r, unsigned status, const char *fmt, ...) _printf_(3, 4);
+
+/* Sets a 503 reply for a storage failure, with the store's last SQLite message when there is
+ * one, else the errno text. -ENOMEM is passed back unchanged (the caller answers 500); other
+ * errors return 0. */
+int web_reply_store_error(WebReply *r, const Store *store, int error);
+
+/* Returns the server's read-only Store in *ret, opening it on first use. When it cannot be
+ * opened, sets a 503 reply naming the reason (also kept in s->store_open_error) and returns a
+ * negative errno (-ENOMEM: no reply could be built); the next request tries again. Only to be
+ * called on the HTTP thread. */
+int web_server_get_store(WebServer *s, Store **ret, WebReply *reply);
+
+/* The figures of WebStatus, copied under its lock. */
+typedef struct WebStatusSnapshot {
+        uint64_t started_usec, interval_usec;
+        uint64_t last_sweep_usec, last_duration_usec;
+        unsigned sampled, vanished, denied, malformed, kernel_threads;
+        char storage_error[sizeof(((WebStatus *) NULL)->storage_error)];
+        unsigned consecutive_failures;
+        Thresholds thresholds;
+        IdentityMode identity_mode;
+} WebStatusSnapshot;
+
+void web_status_snapshot(WebStatus *s, WebStatusSnapshot *ret);
+
+/* A handler fills reply (a result or an error) and returns 0, or returns a negative errno
+ * (-ENOMEM) when it could not even build a reply; the server then answers 500. */
+typedef int (*WebHandler)(WebServer *s, const WebParams *p, WebReply *reply);
+
+typedef struct WebRoute {
+        const char *path;
+        const char *const *params;      /* accepted parameter names, NULL-terminated */
+        WebHandler handler;
+} WebRoute;
+
+/* The route for an exact path, or NULL. */
+const WebRoute *web_route_find(const char *path);
+
+/* /report, after its parameters were parsed: baseline/candidate 0 mean "the default". */
+typedef struct ReportRequest {
+        int64_t baseline, candidate;
+        Thresholds thresholds;
+        IdentityMode identity_mode;
+} ReportRequest;
+
+/* Builds the /report answer (or its 400/503 error) into reply. Returns 0 or -ENOMEM. */
+int report_build(Store *store, const ReportRequest *req, WebReply *reply);
+
+/* ---- JSON helpers (NULL on allocation failure) ---- */
+
+/* A JSON string from text that may not be UTF-8 (process names, command lines, request paths):
+ * invalid bytes become U+FFFD. NULL text gives JSON null. */
+json_t *json_string_lossy(const char *s);
+
+/* RFC 3339 UTC string, or JSON null for 0 ("never"). */
+json_t *json_timestamp(uint64_t usec);
+
+/* Seconds as a real. */
+json_t *json_seconds(uint64_t usec);
+
+/* value rounded to the given decimals, as a real; null when not finite. */
+json_t *json_rounded(double value, unsigned decimals);
+
+/* kB rounded to one decimal: an integer when whole, else a real; null when not finite. */
+json_t *json_kb(double kb);
+
+/* {"id", "key", "comm", "exe", "cmdline", "unit"}. */
+json_t *identity_to_json(const IdentityInfo *i);
