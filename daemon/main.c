@@ -1,0 +1,400 @@
+/* mapstatd entry point: options, preconditions (proc root, database, listener), then an
+ * sd-event loop that runs a sweep every interval, answers SIGHUP with a reload and SIGTERM with
+ * a clean stop, and keeps the HTTP server's status current. Exit codes: 0 success, 1 runtime
+ * failure, 2 bad usage or configuration. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "catalog-ids.h"
+#include "config.h"
+#include "log.h"
+#include "options.h"
+#include "parse-util.h"
+#include "proc-root.h"
+#include "server.h"
+#include "store.h"
+#include "sweep.h"
+#include "time-util.h"
+
+#define EXIT_USAGE 2
+#define PRUNE_EVERY_USEC (3600ULL * USEC_PER_SEC)
+
+typedef struct Daemon {
+        int argc;
+        char **argv;
+        Options options;
+        char *config_path;
+        char *db_path;
+        ProcRoot root;
+        Store *store;
+        Sweeper sweeper;
+        WebStatus status;
+        WebServer *web;
+        sd_event *event;
+        sd_event_source *timer;
+        uint64_t last_prune_usec;
+        bool storage_failing;
+} Daemon;
+
+static void daemon_done(Daemon *d) {
+        d->timer = sd_event_source_unref(d->timer);
+        d->event = sd_event_unref(d->event);
+        d->web = web_server_free(d->web);
+        sweeper_done(&d->sweeper);
+        d->store = store_free(d->store);
+        web_status_done(&d->status);
+        proc_root_done(&d->root);
+        options_done(&d->options);
+        free(d->config_path);
+        free(d->db_path);
+}
+
+static void publish_status(Daemon *d, const SweepResult *res, int r) {
+        pthread_mutex_lock(&d->status.lock);
+        d->status.interval_usec = d->options.interval_usec;
+        d->status.thresholds = d->options.thresholds;
+        d->status.identity_mode = d->options.identity_mode;
+        if (res) {
+                d->status.last_sweep_usec = res->start_usec;
+                d->status.last_duration_usec = res->duration_usec;
+                d->status.sampled = res->stats.sampled;
+                d->status.vanished = res->stats.vanished;
+                d->status.denied = res->stats.denied;
+                d->status.malformed = res->stats.malformed;
+                d->status.kernel_threads = res->stats.kernel_threads;
+        }
+        if (r < 0) {
+                const char *detail = d->store ? store_last_error(d->store) : NULL;
+                snprintf(d->status.storage_error, sizeof d->status.storage_error, "%s%s%s",
+                         strerror(-r), detail ? ": " : "", detail ? detail : "");
+                d->status.consecutive_failures++;
+        } else {
+                d->status.storage_error[0] = '\0';
+                d->status.consecutive_failures = 0;
+        }
+        pthread_mutex_unlock(&d->status.lock);
+}
+
+/* Runs one sweep and reports it: journal events for a new epoch and for storage failing or
+ * recovering (each once, when it starts and when it clears), STATUS= for systemd. */
+static int daemon_sweep(Daemon *d, SweepResult *ret) {
+        SweepResult res = {};
+        int r;
+
+        r = sweeper_run(&d->sweeper, &res);
+        publish_status(d, r < 0 ? NULL : &res, r);
+        if (r < 0) {
+                if (log_state_changed(&d->storage_failing, true)) {
+                        const char *detail = store_last_error(d->store);
+                        (void) log_struct_id(LOG_ERR, MESSAGE_ID_STORAGE_FAILING, NULL,
+                                             "Failed to record sweep in '%s': %s%s%s, will retry",
+                                             d->db_path, strerror(-r), detail ? ": " : "",
+                                             detail ? detail : "");
+                }
+                (void) sd_notifyf(false, "STATUS=Sweep failed: %s", strerror(-r));
+                return r;
+        }
+        if (log_state_changed(&d->storage_failing, false))
+                (void) log_struct_id(LOG_NOTICE, MESSAGE_ID_STORAGE_RECOVERED, NULL,
+                                     "Recording sweeps in '%s' again", d->db_path);
+
+        const KernelId *k = sweeper_kernel(&d->sweeper);
+        if (res.new_epoch) {
+                char f_epoch[64], f_release[300], f_mode[64], f_boot[80];
+                const char *fields[] = { f_epoch, f_release, f_mode, f_boot, NULL };
+
+                snprintf(f_epoch, sizeof f_epoch, "MAPSTATD_EPOCH=%lld", (long long) res.epoch_id);
+                snprintf(f_release, sizeof f_release, "MAPSTATD_RELEASE=%s", k->release);
+                snprintf(f_mode, sizeof f_mode, "MAPSTATD_MAPCOUNT_MODE=%s",
+                         mapcount_mode_to_string(k->mapcount_mode));
+                snprintf(f_boot, sizeof f_boot, "MAPSTATD_BOOT_ID=%s", k->boot_id);
+                (void) log_struct_id(LOG_NOTICE, MESSAGE_ID_NEW_EPOCH, fields,
+                                     "New kernel epoch %lld: release %s, %s, boot_id %s",
+                                     (long long) res.epoch_id, k->release,
+                                     mapcount_mode_to_string(k->mapcount_mode), k->boot_id);
+        }
+        log_debug("Sweep %lld: %u processes sampled, %u skipped (%u vanished, %u denied, "
+                  "%u malformed) in %.3f s",
+                  (long long) res.sweep_id, res.stats.sampled, proc_scan_stats_skipped(&res.stats),
+                  res.stats.vanished, res.stats.denied, res.stats.malformed,
+                  (double) res.duration_usec / USEC_PER_SEC);
+        (void) sd_notifyf(false, "STATUS=%u processes, epoch %lld (%s, %s), last sweep %.2f s",
+                          res.stats.sampled, (long long) res.epoch_id, k->release,
+                          mapcount_mode_to_string(k->mapcount_mode),
+                          (double) res.duration_usec / USEC_PER_SEC);
+
+        if (res.start_usec - d->last_prune_usec >= PRUNE_EVERY_USEC &&
+            res.start_usec > d->options.retention_usec) {
+                r = store_prune(d->store, res.start_usec - d->options.retention_usec,
+                                d->options.keep_per_epoch);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to prune samples older than the retention: "
+                                          "%m, will retry");
+                else {
+                        d->last_prune_usec = res.start_usec;
+                        if (r > 0)
+                                log_debug("Pruned %d sweeps past the retention", r);
+                }
+        }
+        if (ret)
+                *ret = res;
+        return 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Daemon *d = userdata;
+        int r;
+
+        (void) daemon_sweep(d, NULL);
+
+        /* Fixed rate from the planned time; after a slow sweep, never queue a burst. */
+        uint64_t now = now_usec(CLOCK_MONOTONIC), next = usec + d->options.interval_usec;
+        if (next < now)
+                next = now + d->options.interval_usec;
+        r = sd_event_source_set_time(s, next);
+        if (r < 0)
+                return log_error_errno(r, "Failed to schedule the next sweep: %m");
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Daemon *d = userdata;
+
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
+        log_info("Received %s, stopping", si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        return sd_event_exit(d->event, 0);
+}
+
+/* Re-reads the configuration (defaults < file < the original command line) and applies it
+ * only when all of it is valid; settings that need a restart are kept and said so. */
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Daemon *d = userdata;
+        _cleanup_free_ char *err = NULL, *config = NULL;
+        OptionsAction action;
+        Options n;
+        int r;
+
+        (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu",
+                          (unsigned long long) now_usec(CLOCK_MONOTONIC));
+        r = options_init(&n);
+        if (r >= 0)
+                r = options_parse(d->argc, d->argv, &n, &action, &config, &err);
+        if (r < 0) {
+                log_error("Failed to reload configuration: %s, keeping the current one",
+                          err ? err : strerror(-r));
+                options_done(&n);
+                (void) sd_notify(false, "READY=1");
+                return 0;
+        }
+
+#define KEEP(field, name)                                                                        \
+        do {                                                                                     \
+                if ((n.field || d->options.field) &&                                             \
+                    (!n.field || !d->options.field || strcmp(n.field, d->options.field) != 0))   \
+                        log_warning("%s= changed; it applies after a restart", name);            \
+                free(n.field);                                                                   \
+                n.field = d->options.field;                                                      \
+                d->options.field = NULL;                                                         \
+        } while (0)
+        KEEP(db_path, "Database");
+        KEEP(listen, "Listen");
+        KEEP(proc_root, "ProcRoot");
+        KEEP(sys_root, "SysRoot");
+        KEEP(boot_root, "BootRoot");
+#undef KEEP
+
+        options_done(&d->options);
+        d->options = n;
+        log_set_max_level(d->options.log_level);
+        d->sweeper.identity_mode = d->options.identity_mode;
+        publish_status(d, NULL, d->storage_failing ? -EIO : 0);
+        log_info("Reloaded configuration%s%s%s: interval %.1f s, identity %s", config ? " from '" : "",
+                 config ? config : "", config ? "'" : "",
+                 (double) d->options.interval_usec / USEC_PER_SEC,
+                 identity_mode_to_string(d->options.identity_mode));
+        (void) sd_notify(false, "READY=1");
+        return 0;
+}
+
+/* The listener: a socket passed by systemd (or the test harness) wins over --listen. */
+static int acquire_listener(Daemon *d, char *where, size_t where_size) {
+        char addr[64];
+        uint16_t port;
+        int n, fd, r;
+
+        n = sd_listen_fds(true);
+        if (n < 0)
+                return log_error_errno(n, "Failed to read the sockets passed by systemd: %m");
+        if (n > 1)
+                return log_error_errno(EINVAL, "Received %d sockets from systemd, expected one", n);
+        if (n == 1) {
+                fd = SD_LISTEN_FDS_START;
+                r = sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1);
+                if (r <= 0)
+                        return log_error_errno(r < 0 ? r : EINVAL,
+                                               "The socket passed by systemd is not a listening "
+                                               "stream socket");
+                snprintf(where, where_size, "socket passed by systemd");
+                return fd;
+        }
+
+        r = parse_listen_address(d->options.listen, addr, sizeof addr, &port);
+        if (r < 0)
+                return log_error_errno(r, "Invalid listen address '%s'", d->options.listen);
+        fd = web_listen(addr, port);
+        if (fd == -EADDRINUSE)
+                return log_error_errno(fd, "Failed to listen on %s: port %u is already in use "
+                                       "(node_exporter's default is also 9100); choose another "
+                                       "address with --listen ADDR:PORT or Listen= in the "
+                                       "configuration file",
+                                       d->options.listen, port);
+        if (fd < 0)
+                return log_error_errno(fd, "Failed to listen on %s: %m", d->options.listen);
+        snprintf(where, where_size, "%s", d->options.listen);
+        return fd;
+}
+
+static int open_database(Daemon *d) {
+        _cleanup_free_ char *err = NULL;
+        bool is_default;
+        int r;
+
+        r = options_db_path(&d->options, &d->db_path, &is_default);
+        if (r < 0)
+                return log_error_errno(r, "Out of memory");
+        /* Only the built-in default directory is created; a user's path must exist. */
+        if (is_default && mkdir(DEFAULT_DB_DIR, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create '%s': %m", DEFAULT_DB_DIR);
+
+        r = store_open(&d->store, d->db_path, STORE_READ_WRITE, &err);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open database '%s': %s", d->db_path,
+                                       err ? err : strerror(-r));
+        return 0;
+}
+
+static int run_once(Daemon *d) {
+        SweepResult res;
+        int r;
+
+        r = daemon_sweep(d, &res);
+        if (r < 0)
+                return r;
+        printf("{\"sweep\": %lld, \"epoch\": %lld, \"new_epoch\": %s, \"processes_sampled\": %u, "
+               "\"processes_skipped\": %u, \"duration_seconds\": %.3f}\n",
+               (long long) res.sweep_id, (long long) res.epoch_id,
+               res.new_epoch ? "true" : "false", res.stats.sampled,
+               proc_scan_stats_skipped(&res.stats), (double) res.duration_usec / USEC_PER_SEC);
+        return 0;
+}
+
+static int run_daemon(Daemon *d) {
+        _cleanup_free_ char *err = NULL;
+        char where[128];
+        sigset_t mask;
+        int fd, r;
+
+        /* Blocked before any thread exists, so that only the event loop's signalfd sees them. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(errno, "Failed to block signals: %m");
+
+        fd = acquire_listener(d, where, sizeof where);
+        if (fd < 0)
+                return fd;
+        r = web_server_start(&d->web, fd, d->db_path, &d->status, &err);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the HTTP server: %s",
+                                       err ? err : strerror(-r));
+
+        r = sd_event_default(&d->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate event loop: %m");
+        r = sd_event_add_signal(d->event, NULL, SIGTERM, on_sigterm, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGINT, on_sigterm, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch signals: %m");
+        /* The watchdog is pinged from this loop, which is the sweep loop: a stuck sweep stops
+         * the pings and systemd restarts the service. */
+        r = sd_event_set_watchdog(d->event, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enable the watchdog: %m");
+        r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, 0, 0, on_timer, d);
+        if (r < 0)
+                return log_error_errno(r, "Failed to schedule sweeps: %m");
+
+        log_info("Listening on %s, database '%s', sweeping '%s' every %.1f s", where, d->db_path,
+                 d->root.proc_path, (double) d->options.interval_usec / USEC_PER_SEC);
+        (void) sd_notify(false, "READY=1\nSTATUS=Waiting for the first sweep");
+
+        r = sd_event_loop(d->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        log_info("Stopped");
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_free_ char *err = NULL;
+        Daemon d = { .argc = argc, .argv = argv, .root = PROC_ROOT_INIT };
+        OptionsAction action;
+        int r, ret;
+
+        log_open();
+        web_status_init(&d.status);
+
+        r = options_init(&d.options);
+        if (r >= 0)
+                r = options_parse(argc, argv, &d.options, &action, &d.config_path, &err);
+        if (r < 0) {
+                fprintf(stderr, "mapstatd: %s\n", err ? err : strerror(-r));
+                if (r == -EINVAL)
+                        fprintf(stderr, "Try 'mapstatd --help' for more information.\n");
+                daemon_done(&d);
+                return r == -ENOMEM ? EXIT_FAILURE : EXIT_USAGE;
+        }
+        if (action == OPTIONS_HELP || action == OPTIONS_VERSION) {
+                if (action == OPTIONS_HELP)
+                        options_help();
+                else
+                        printf("mapstatd %s\n", PACKAGE_VERSION);
+                daemon_done(&d);
+                return EXIT_SUCCESS;
+        }
+        log_set_max_level(d.options.log_level);
+        d.status.started_usec = now_usec(CLOCK_REALTIME);
+        publish_status(&d, NULL, 0);
+
+        r = proc_root_open(&d.root, d.options.proc_root, d.options.sys_root, d.options.boot_root);
+        if (r < 0) {
+                log_error_errno(r, "Failed to open proc root '%s': %m", d.options.proc_root);
+                daemon_done(&d);
+                return EXIT_USAGE;
+        }
+
+        r = open_database(&d);
+        if (r < 0) {
+                daemon_done(&d);
+                return EXIT_FAILURE;
+        }
+        sweeper_init(&d.sweeper, &d.root, d.store, d.options.identity_mode);
+
+        r = action == OPTIONS_ONCE ? run_once(&d) : run_daemon(&d);
+        ret = r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        daemon_done(&d);
+        return ret;
+}

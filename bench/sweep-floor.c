@@ -1,0 +1,69 @@
+/* The kernel floor of a sweep: reads exactly the procfs files one mapstatd sweep reads (for
+ * every PID: stat, smaps_rollup, cmdline, exe, cgroup; then meminfo) with the same pread-sized
+ * buffers, and does nothing with the bytes. What mapstatd costs above this is its own work. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char buf[256 * 1024];
+static size_t bytes;
+
+static void slurp(int dirfd, const char *name) {
+        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+        ssize_t n;
+        off_t off = 0;
+
+        if (fd < 0)
+                return;
+        while ((n = pread(fd, buf, sizeof buf, off)) > 0) {
+                off += n;
+                bytes += (size_t) n;
+        }
+        close(fd);
+}
+
+int main(int argc, char *argv[]) {
+        const char *root = argc > 1 ? argv[1] : "/proc";
+        int proc_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int list_fd;
+        DIR *d;
+        struct dirent *de;
+        unsigned n = 0;
+
+        if (proc_fd < 0) {
+                perror(root);
+                return 1;
+        }
+        list_fd = openat(proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        d = fdopendir(list_fd);
+        if (!d) {
+                perror("fdopendir");
+                return 1;
+        }
+        while ((de = readdir(d))) {
+                char link[PATH_MAX];
+                int pid_fd;
+
+                if (de->d_name[0] < '0' || de->d_name[0] > '9')
+                        continue;
+                pid_fd = openat(proc_fd, de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (pid_fd < 0)
+                        continue;
+                slurp(pid_fd, "stat");
+                slurp(pid_fd, "smaps_rollup");
+                slurp(pid_fd, "cmdline");
+                (void) !readlinkat(pid_fd, "exe", link, sizeof link);
+                slurp(pid_fd, "cgroup");
+                close(pid_fd);
+                n++;
+        }
+        closedir(d);
+        slurp(proc_fd, "meminfo");
+        printf("{\"processes\": %u, \"bytes\": %zu}\n", n, bytes);
+        return 0;
+}

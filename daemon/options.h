@@ -1,0 +1,57 @@
+/* The daemon's settings: defaults, the configuration file ([Section] Key=value, libinih) and
+ * the command line, in that order of precedence. One table describes every setting once, so
+ * the file and the command line share their validators and their wording. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compare.h"
+#include "identity.h"
+
+#define DEFAULT_DB_DIR "/var/lib/mapstatd"
+#define DEFAULT_DB_NAME "mapstatd.db"
+#define DEFAULT_LISTEN "127.0.0.1:9100"
+#define DEFAULT_CONFIG_FILE "/etc/mapstatd/mapstatd.conf"
+
+typedef struct Options {
+        char *db_path;                  /* NULL: $STATE_DIRECTORY/mapstatd.db or the default */
+        char *listen;                   /* "ADDR:PORT" */
+        uint64_t interval_usec;
+        char *proc_root, *sys_root, *boot_root;
+        uint64_t retention_usec;
+        uint32_t keep_per_epoch;
+        IdentityMode identity_mode;
+        Thresholds thresholds;
+        int log_level;
+} Options;
+
+/* Fills o with the built-in defaults (strings allocated). -ENOMEM. */
+int options_init(Options *o);
+void options_done(Options *o);
+
+typedef enum OptionsAction {
+        OPTIONS_RUN,
+        OPTIONS_ONCE,
+        OPTIONS_HELP,
+        OPTIONS_VERSION,
+} OptionsAction;
+
+/* Parses the command line on top of o (the defaults): --config FILE (or the default file when
+ * it exists) is loaded first, then every other option overrides it. On success *ret_action says
+ * what to do and *ret_config_path (caller frees; NULL when no file was read) names the file.
+ * On failure *reterr (caller frees; may be NULL on -ENOMEM) is one line naming the option or
+ * FILE:LINE and the value; o may be partly modified. Used again on SIGHUP with the same argv. */
+int options_parse(int argc, char *argv[], Options *o, OptionsAction *ret_action,
+                  char **ret_config_path, char **reterr);
+
+/* Loads a configuration file over o. Returns 0, -ENOENT when it does not exist, or -EBADMSG
+ * with *reterr = "FILE:LINE: reason" (caller frees). On failure o is unchanged. */
+int options_load_file(Options *o, const char *path, char **reterr);
+
+/* Prints --help to stdout. */
+void options_help(void);
+
+/* The database path to use: o->db_path, else $STATE_DIRECTORY/mapstatd.db, else the default.
+ * *ret_is_default tells whether the built-in default was chosen. Caller frees. */
+int options_db_path(const Options *o, char **ret, bool *ret_is_default);

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Sets up a Debian 12 machine for mapstatd and runs it or its tests. Run as root.
+#   scripts/dev.sh run [DAEMON OPTIONS]   install deps, build, run the daemon in the foreground
+#   scripts/dev.sh test                   install deps, build (plain and ASan/UBSan), run every
+#                                         test suite in both builds, print "N passed, N failed"
+#   scripts/dev.sh deps | build           the individual steps
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+PACKAGES=(build-essential meson ninja-build pkg-config python3 util-linux
+          libsystemd-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libinih-dev zlib1g-dev)
+
+deps() {
+        local missing=()
+        for p in "${PACKAGES[@]}"; do
+                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+                        missing+=("$p")
+        done
+        if [ ${#missing[@]} -gt 0 ]; then
+                echo "Installing: ${missing[*]}"
+                apt-get update -qq
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                        "${missing[@]}" >/dev/null
+        fi
+}
+
+build() {
+        [ -d build ] || meson setup build -Dwerror=true >/dev/null
+        ninja -C build >/dev/null
+}
+
+build_asan() {
+        [ -d build-asan ] || meson setup build-asan -Dwerror=true \
+                -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+        ninja -C build-asan >/dev/null
+}
+
+# Counts results from meson's test log: "N passed, N failed, N skipped".
+count() {
+        python3 - "$@" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)["result"]
+            if r in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif r == "SKIP":
+                skipped += 1
+            else:
+                failed += 1
+print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+PY
+}
+
+tests() {
+        local rc=0
+        build
+        build_asan
+        meson test -C build --print-errorlogs || rc=1
+        # The sanitizer build runs the same suites; leaks fail the test.
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+                meson test -C build-asan --print-errorlogs || rc=1
+        count build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+        return $rc
+}
+
+case "${1:-}" in
+deps) deps ;;
+build) deps; build ;;
+run)
+        shift
+        deps
+        build
+        exec build/daemon/mapstatd "$@"
+        ;;
+test) deps; tests ;;
+*)
+        echo "usage: $0 run [OPTIONS] | test | deps | build" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,183 @@
+"""Bad input: each case gets a clear message, a non-zero exit, and touches no existing data."""
+import hashlib
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import unittest
+
+from harness import BIN, TIMEOUT, Daemon, main, run_once
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class BadInputTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="mapstatd-bad-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_missing_directory(self):
+        db = os.path.join(self.tmp, "no", "such", "dir", "x.db")
+        r = run_once(["--db", db])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(db, r.stderr)
+        self.assertRegex(r.stderr, "does not exist|No such file")
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "no")))
+
+    def test_unwritable_directory(self):
+        ro = os.path.join(self.tmp, "ro")
+        os.mkdir(ro, 0o555)
+        db = os.path.join(ro, "x.db")
+        if os.geteuid() == 0:
+            # Root ignores directory modes: run the daemon as nobody instead.
+            os.chmod(self.tmp, 0o755)
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BIN, "--once",
+                   "--db", db]
+        else:
+            cmd = [BIN, "--once", "--db", db]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(db, r.stderr)
+        self.assertRegex(r.stderr, "[Pp]ermission denied|read-only|not writable")
+        self.assertEqual(os.listdir(ro), [])
+
+    def test_garbage_database(self):
+        db = os.path.join(self.tmp, "garbage.db")
+        with open(db, "wb") as f:
+            f.write(os.urandom(8192))
+        before = digest(db)
+        r = run_once(["--db", db])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(db, r.stderr)
+        self.assertRegex(r.stderr, "not a (mapstatd )?database|corrupt")
+        self.assertEqual(digest(db), before)
+        self.assertFalse(os.path.exists(db + "-wal"))
+
+    def test_corrupt_database(self):
+        db = os.path.join(self.tmp, "corrupt.db")
+        r = run_once(["--db", db])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Keep the header, destroy the pages behind it.
+        with open(db, "r+b") as f:
+            f.seek(100)
+            f.write(b"\xff" * 3000)
+        before = digest(db)
+        r = run_once(["--db", db])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(db, r.stderr)
+        self.assertRegex(r.stderr, "corrupt|malformed|not a (mapstatd )?database")
+        self.assertEqual(digest(db), before)
+
+    def test_foreign_database(self):
+        db = os.path.join(self.tmp, "foreign.db")
+        con = sqlite3.connect(db)
+        con.execute("CREATE TABLE accounts(id INTEGER PRIMARY KEY, owner TEXT)")
+        con.execute("INSERT INTO accounts VALUES (1, 'alice')")
+        con.commit()
+        con.close()
+        before = digest(db)
+        r = run_once(["--db", db])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, "not a mapstatd database")
+        self.assertEqual(digest(db), before)
+
+    def test_newer_schema(self):
+        db = os.path.join(self.tmp, "newer.db")
+        self.assertEqual(run_once(["--db", db]).returncode, 0)
+        con = sqlite3.connect(db)
+        con.execute("PRAGMA user_version = 999")
+        con.close()
+        before = digest(db)
+        r = run_once(["--db", db])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("999", r.stderr)
+        self.assertEqual(digest(db), before)
+
+    def test_port_in_use(self):
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        try:
+            db = os.path.join(self.tmp, "x.db")
+            r = subprocess.run([BIN, "--db", db, "--listen", "127.0.0.1:%d" % port],
+                               capture_output=True, text=True, timeout=TIMEOUT,
+                               env={k: v for k, v in os.environ.items()
+                                    if not k.startswith(("LISTEN_", "NOTIFY_"))})
+        finally:
+            holder.close()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(str(port), r.stderr)
+        self.assertIn("--listen", r.stderr)
+        self.assertIn("already in use", r.stderr)
+
+    def test_bad_option_values(self):
+        db = os.path.join(self.tmp, "x.db")
+        cases = [
+            (["--interval", "abc"], "--interval"),
+            (["--interval", "0"], "--interval"),
+            (["--listen", "localhost"], "--listen"),
+            (["--listen", "127.0.0.1:99999"], "--listen"),
+            (["--identity", "pid"], "--identity"),
+            (["--min-delta-kb", "-5"], "--min-delta-kb"),
+            (["--retention", "1s"], "--retention"),
+            (["--no-such-option"], "no-such-option"),
+            (["--proc-root", os.path.join(self.tmp, "nowhere")], "nowhere"),
+            (["--config", os.path.join(self.tmp, "missing.conf")], "missing.conf"),
+        ]
+        for args, needle in cases:
+            with self.subTest(args=args):
+                r = run_once(["--db", db, *args])
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(needle, r.stderr)
+                self.assertEqual(len(r.stderr.strip().splitlines()) <= 2, True, r.stderr)
+        self.assertFalse(os.path.exists(db))
+
+    def test_bad_config_file(self):
+        conf = os.path.join(self.tmp, "bad.conf")
+        db = os.path.join(self.tmp, "x.db")
+        for text, needle in (("[Daemon]\nInterval=soon\n", ":2:"),
+                             ("[Daemon]\nNoSuchKey=1\n", "NoSuchKey"),
+                             ("[Nope]\nInterval=5\n", "Nope"),
+                             ("Interval 5\n", ":1:")):
+            with self.subTest(text=text):
+                with open(conf, "w") as f:
+                    f.write(text)
+                r = run_once(["--db", db, "--config", conf])
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(conf, r.stderr)
+                self.assertIn(needle, r.stderr)
+        self.assertFalse(os.path.exists(db))
+
+    def test_config_file_and_override(self):
+        conf = os.path.join(self.tmp, "good.conf")
+        db = os.path.join(self.tmp, "x.db")
+        with open(conf, "w") as f:
+            f.write("[Daemon]\nInterval=1h\n[Report]\nMinDeltaKB=4096\n")
+        with Daemon(["--config", conf, "--min-delta-kb", "2048"], db=db) as d:
+            d.wait_sweeps(1)
+            _, doc = d.get("/healthz")
+            self.assertEqual(doc["interval_seconds"], 3600)
+            _, rep = d.get("/report")
+            self.assertEqual(rep["thresholds"]["min_delta_kb"], 2048)
+
+    def test_help_and_version(self):
+        r = subprocess.run([BIN, "--help"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        for opt in ("--db", "--listen", "--interval", "--proc-root", "--sys-root", "--once",
+                    "--config", "--version"):
+            self.assertIn(opt, r.stdout)
+        r = subprocess.run([BIN, "--version"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^mapstatd \d+\.\d+")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Every HTTP endpoint and error path against a real daemon sweeping the real /proc."""
+import os
+import signal
+import socket
+import unittest
+
+from harness import Daemon, main
+
+
+class HttpTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(["--interval", "1h"]).start()
+        cls.d.wait_sweeps(1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.close()
+
+    def test_healthz(self):
+        status, doc = self.d.get("/healthz")
+        self.assertEqual(status, 200)
+        self.assertEqual(doc["status"], "ok")
+        self.assertGreaterEqual(doc["sweeps_stored"], 1)
+        self.assertIsNone(doc["storage_error"])
+        last = doc["last_sweep"]
+        self.assertGreater(last["processes_sampled"], 1)
+        self.assertGreaterEqual(last["duration_seconds"], 0)
+        self.assertIn("T", last["time"])
+        for k in ("vanished", "denied", "malformed"):
+            self.assertIn(k, last["skipped"])
+        self.assertEqual(doc["interval_seconds"], 3600)
+
+    def test_head(self):
+        status, headers, body = self.d.request("/healthz", method="HEAD", raw=True)
+        self.assertEqual(status, 200)
+        self.assertEqual(body, b"")
+
+    def test_processes(self):
+        status, doc = self.d.get("/processes")
+        self.assertEqual(status, 200)
+        self.assertGreater(doc["total"], 1)
+        self.assertEqual(doc["limit"], 100)
+        self.assertEqual(doc["offset"], 0)
+        self.assertEqual(len(doc["processes"]), min(100, doc["total"]))
+        # The daemon samples itself: find it by PID.
+        mine = [p for p in doc["processes"] if self.d.proc.pid in p["pids"]]
+        self.assertEqual(len(mine), 1, doc["processes"][:3])
+        entry = mine[0]
+        self.assertEqual(entry["identity"]["comm"], "mapstatd")
+        self.assertTrue(entry["identity"]["exe"].endswith("/mapstatd"))
+        self.assertIn("--interval", entry["identity"]["cmdline"])
+        for field in ("Rss", "Pss", "Pss_Anon", "Shared_Clean", "Private_Dirty", "Swap"):
+            self.assertIn(field, entry["smaps_rollup"])
+        self.assertGreater(entry["smaps_rollup"]["Rss"], 0)
+        self.assertIn("unit", entry["identity"])
+
+    def test_processes_paging(self):
+        _, full = self.d.get("/processes?limit=10000")
+        status, page = self.d.get("/processes?limit=2&offset=1")
+        self.assertEqual(status, 200)
+        self.assertEqual(len(page["processes"]), min(2, full["total"] - 1))
+        self.assertEqual(page["processes"][0]["identity"]["id"],
+                         full["processes"][1]["identity"]["id"])
+        status, past = self.d.get("/processes?offset=%d" % (full["total"] + 5))
+        self.assertEqual(status, 200)
+        self.assertEqual(past["processes"], [])
+
+    def test_epochs(self):
+        status, doc = self.d.get("/epochs")
+        self.assertEqual(status, 200)
+        self.assertEqual(len(doc["epochs"]), 1)
+        e = doc["epochs"][0]
+        self.assertEqual(e["release"], os.uname().release)
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            self.assertEqual(e["boot_id"], f.read().strip())
+        self.assertIn(e["mapcount_mode"], ("page_mapcount", "no_page_mapcount", "unknown"))
+        self.assertEqual(e["page_size"], os.sysconf("SC_PAGE_SIZE"))
+        self.assertGreaterEqual(e["sweeps"], 1)
+        if os.path.exists("/sys/kernel/mm/transparent_hugepage/enabled"):
+            self.assertIn("transparent_hugepage/enabled", e["thp"])
+
+    def test_report_without_baseline(self):
+        status, doc = self.d.get("/report")
+        self.assertEqual(status, 200)
+        for key in ("baseline", "candidate", "flagged", "appeared", "disappeared", "system",
+                    "thresholds"):
+            self.assertIn(key, doc)
+        self.assertIsNone(doc["baseline"])
+        self.assertEqual(doc["candidate"]["release"], os.uname().release)
+        self.assertEqual(doc["flagged"], [])
+        self.assertIn("message", doc)
+        self.assertEqual(doc["thresholds"],
+                         {"min_delta_kb": 1024, "min_delta_points": 1.0, "noise_factor": 3.0})
+
+    def test_bad_parameters(self):
+        cases = [
+            "/report?baseline=999", "/report?candidate=0", "/report?baseline=abc",
+            "/report?min_delta_kb=-1", "/report?noise_factor=abc", "/report?min_delta_points=",
+            "/report?bogus=1", "/processes?limit=0", "/processes?limit=10001",
+            "/processes?offset=-1", "/processes?limit=x", "/healthz?x=1",
+        ]
+        for path in cases:
+            with self.subTest(path=path):
+                status, headers, doc = self.d.request(path)
+                self.assertEqual(status, 400, doc)
+                self.assertEqual(doc["status"], 400)
+                self.assertTrue(doc["error"])
+                self.assertTrue(headers["Content-Type"].startswith("application/json"))
+
+    def test_unknown_path(self):
+        status, _, doc = self.d.request("/nope")
+        self.assertEqual(status, 404)
+        self.assertIn("/nope", doc["error"])
+
+    def test_wrong_method(self):
+        for method in ("POST", "PUT", "DELETE"):
+            with self.subTest(method=method):
+                status, headers, doc = self.d.request("/report", method=method, body=b"{}")
+                self.assertEqual(status, 405)
+                self.assertIn("GET", headers.get("Allow", ""))
+                self.assertEqual(doc["status"], 405)
+
+    def test_malformed_http(self):
+        for garbage in (b"GARBAGE\r\n\r\n", b"GET /healthz HTTP/9.9\r\n\r\n",
+                        b"GET " + b"/x" * 20000 + b" HTTP/1.1\r\nHost: a\r\n\r\n"):
+            with self.subTest(garbage=garbage[:20]):
+                s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+                try:
+                    s.sendall(garbage)
+                    s.shutdown(socket.SHUT_WR)
+                    reply = b""
+                    while True:
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            break
+                        reply += chunk
+                finally:
+                    s.close()
+                if reply:
+                    self.assertRegex(reply, rb"^HTTP/1\.[01] (4\d\d|505)")
+        # Still serving afterwards.
+        status, _ = self.d.get("/healthz")
+        self.assertEqual(status, 200)
+
+
+class LifecycleTest(unittest.TestCase):
+    def test_sigterm_exits_cleanly(self):
+        with Daemon(["--interval", "1h"]) as d:
+            d.wait_sweeps(1)
+            self.assertEqual(d.stop(signal.SIGTERM), 0)
+            self.assertTrue(any("STOPPING=1" in m for m in d.messages) or
+                            d.notify.recv(4096).find(b"STOPPING=1") >= 0)
+
+    def test_sweeps_repeat(self):
+        with Daemon(["--interval", "200ms"]) as d:
+            d.wait_sweeps(3)
+            status, doc = d.get("/healthz")
+            self.assertGreaterEqual(doc["sweeps_stored"], 3)
+            self.assertEqual(d.stop(), 0)
+
+
+if __name__ == "__main__":
+    main()
