@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char buf[256 * 1024];
@@ -35,10 +36,13 @@ int main(int argc, char *argv[]) {
         struct dirent *de;
         unsigned n = 0;
 
+        struct timespec t0, t1;
+
         if (proc_fd < 0) {
                 perror(root);
                 return 1;
         }
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         list_fd = openat(proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         d = fdopendir(list_fd);
         if (!d) {
@@ -64,6 +68,8 @@ int main(int argc, char *argv[]) {
         }
         closedir(d);
         slurp(proc_fd, "meminfo");
-        printf("{\"processes\": %u, \"bytes\": %zu}\n", n, bytes);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        printf("{\"processes\": %u, \"bytes\": %zu, \"duration_seconds\": %.6f}\n", n, bytes,
+               (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
         return 0;
 }

@@ -44,6 +44,10 @@ const char *smaps_field_to_string(SmapsField f) {
         return smaps_field_names[f];
 }
 
+static bool smaps_field_is(SmapsField f, const char *name, size_t len) {
+        return strlen(smaps_field_names[f]) == len && memcmp(smaps_field_names[f], name, len) == 0;
+}
+
 static SmapsField smaps_field_from_name(const char *name, size_t len) {
         for (size_t i = 0; i < _SMAPS_FIELD_MAX; i++)
                 if (strlen(smaps_field_names[i]) == len &&
@@ -139,6 +143,9 @@ int smaps_rollup_parse(const char *buf, size_t len, SmapsRollup *ret) {
             memcmp(nl - STRLEN("[rollup]"), "[rollup]", STRLEN("[rollup]")) != 0)
                 return -EBADMSG;
 
+        /* The kernel prints the fields in SmapsField order: try the next one first, and fall back
+         * to the search for other orders, older kernels and unknown fields. */
+        int next = 0;
         for (p = nl + 1; p < end; ) {
                 const char *name;
                 size_t line_len, name_len;
@@ -153,8 +160,12 @@ int smaps_rollup_parse(const char *buf, size_t len, SmapsRollup *ret) {
                 if (r < 0)
                         return r;
 
-                f = smaps_field_from_name(name, name_len);
+                if (next < _SMAPS_FIELD_MAX && smaps_field_is(next, name, name_len))
+                        f = next;
+                else
+                        f = smaps_field_from_name(name, name_len);
                 if (f >= 0) {
+                        next = f + 1;
                         if (s.present & (1u << f))
                                 return -EBADMSG;
                         s.kb[f] = kb;

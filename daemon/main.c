@@ -289,7 +289,7 @@ static int run_once(Daemon *d) {
         if (r < 0)
                 return r;
         printf("{\"sweep\": %lld, \"epoch\": %lld, \"new_epoch\": %s, \"processes_sampled\": %u, "
-               "\"processes_skipped\": %u, \"duration_seconds\": %.3f}\n",
+               "\"processes_skipped\": %u, \"duration_seconds\": %.6f}\n",
                (long long) res.sweep_id, (long long) res.epoch_id,
                res.new_epoch ? "true" : "false", res.stats.sampled,
                proc_scan_stats_skipped(&res.stats), (double) res.duration_usec / USEC_PER_SEC);

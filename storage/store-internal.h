@@ -25,14 +25,25 @@ typedef enum StoreStatement {
         STORE_STMT_SETTING_INSERT,
         STORE_STMT_SWEEP_INSERT,
         STORE_STMT_SWEEP_FINISH,
+        STORE_STMT_IDENTITY_FIND,
         STORE_STMT_IDENTITY_UPSERT,
+        STORE_STMT_IDENTITY_TOUCH,
+        STORE_STMT_PROCESS_FIND,
         STORE_STMT_PROCESS_UPSERT,
         STORE_STMT_SAMPLE_INSERT,
         STORE_STMT_EXTRA_INSERT,
         STORE_STMT_MEMINFO_INSERT,
-        STORE_STMT_IDENTITY_AGGREGATE,
+        STORE_STMT_IDENTITY_SAMPLE_INSERT,
         _STORE_STMT_MAX,
 } StoreStatement;
+
+/* One process of the open sweep, kept in memory so that the per-identity sums and medians are
+ * computed in C at commit rather than by a query over the rows just written. */
+typedef struct SweepRow {
+        int64_t identity_id;
+        uint32_t present;
+        uint64_t kb[_SMAPS_FIELD_MAX];
+} SweepRow;
 
 struct Store {
         sqlite3 *db;
@@ -47,6 +58,10 @@ struct Store {
         uint64_t sweep_start_usec;
         int64_t sweep_epoch_id;
         int sweep_error;                /* < 0 once SQLite dropped the transaction: abort only */
+        SweepRow *rows;                 /* the open sweep's processes; reused across sweeps */
+        size_t n_rows, allocated_rows;
+        uint64_t *scratch;              /* medians; reused */
+        size_t allocated_scratch;
 };
 
 /* The one place an SQLite result code becomes -errno: keeps sqlite3_errmsg() for

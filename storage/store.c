@@ -33,17 +33,6 @@ static const char *const mapcount_mode_names[_MAPCOUNT_MODE_MAX] = {
 
 #define STORE_COLUMN_LIST_(c) ", " #c
 #define STORE_COLUMN_PARAM_(c) ", ?"
-/* The sweep's process samples with, per identity, each one's rank by Rss and by Pss (absent as
- * 0) and the number of members, for the lower medians: the member ranked (n + 1) / 2. */
-#define STORE_RANKED_PROCESSES_SQL                                                               \
-        "SELECT p.identity_id AS identity_id, ps.*,"                                             \
-        " coalesce(ps.rss_kb, 0) AS rss_value, row_number() OVER"                                \
-        " (PARTITION BY p.identity_id ORDER BY coalesce(ps.rss_kb, 0)) AS rss_rank,"             \
-        " coalesce(ps.pss_kb, 0) AS pss_value, row_number() OVER"                                \
-        " (PARTITION BY p.identity_id ORDER BY coalesce(ps.pss_kb, 0)) AS pss_rank,"             \
-        " count(*) OVER (PARTITION BY p.identity_id) AS members"                                 \
-        " FROM process_samples ps JOIN processes p ON p.id = ps.process_id"                      \
-        " WHERE ps.sweep_id = ?1"
 
 static const char *const store_statement_sql[_STORE_STMT_MAX] = {
         [STORE_STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -66,6 +55,11 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
         [STORE_STMT_SWEEP_FINISH] =
                 "UPDATE sweeps SET duration_usec = ?2, sampled = ?3, skipped = ?4,"
                 " vanished = ?5, denied = ?6, malformed = ?7 WHERE id = ?1",
+        /* Most processes are already known and unchanged: a lookup that compares every
+         * stored string spares the write (NULL-safe comparisons with IS). */
+        [STORE_STMT_IDENTITY_FIND] =
+                "SELECT id FROM identities WHERE key = ?1 AND comm IS ?2 AND exe IS ?3"
+                " AND cmdline IS ?4 AND unit IS ?5",
         [STORE_STMT_IDENTITY_UPSERT] =
                 "INSERT INTO identities (key, comm, exe, cmdline, unit, first_seen_usec,"
                 " last_seen_usec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
@@ -73,6 +67,16 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
                 " cmdline = excluded.cmdline, unit = excluded.unit,"
                 " last_seen_usec = max(last_seen_usec, excluded.last_seen_usec)"
                 " RETURNING id",
+        [STORE_STMT_IDENTITY_TOUCH] =
+                "UPDATE identities SET last_seen_usec = max(last_seen_usec, ?2)"
+                " WHERE id IN (SELECT identity_id FROM identity_samples WHERE sweep_id = ?1)",
+        /* The common case in one lookup: a process seen in an earlier sweep of this epoch,
+         * unchanged, still under the same identity key. */
+        [STORE_STMT_PROCESS_FIND] =
+                "SELECT p.id, p.identity_id FROM processes p JOIN identities i"
+                " ON i.id = p.identity_id WHERE p.epoch_id = ?1 AND p.pid = ?2"
+                " AND p.start_time_ticks = ?3 AND p.comm IS ?4 AND p.exe IS ?5"
+                " AND p.cmdline IS ?6 AND p.cgroup IS ?7 AND p.unit IS ?8 AND i.key = ?9",
         [STORE_STMT_PROCESS_UPSERT] =
                 "INSERT INTO processes (epoch_id, pid, start_time_ticks, identity_id, comm, exe,"
                 " cmdline, cgroup, unit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -90,13 +94,10 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
         [STORE_STMT_MEMINFO_INSERT] =
                 "INSERT INTO meminfo_samples (sweep_id, name, value, is_kb)"
                 " VALUES (?1, ?2, ?3, ?4)",
-        [STORE_STMT_IDENTITY_AGGREGATE] =
+        [STORE_STMT_IDENTITY_SAMPLE_INSERT] =
                 "INSERT INTO identity_samples (sweep_id, identity_id, processes, present"
                 STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_) ", median_rss_kb, median_pss_kb)"
-                " SELECT ?1, " STORE_GROUP_SELECT_SQL ","
-                " max(CASE WHEN ps.rss_rank = (ps.members + 1) / 2 THEN ps.rss_value END),"
-                " max(CASE WHEN ps.pss_rank = (ps.members + 1) / 2 THEN ps.pss_value END)"
-                " FROM (" STORE_RANKED_PROCESSES_SQL ") AS ps GROUP BY ps.identity_id",
+                " VALUES (?, ?, ?, ?" STORE_SMAPS_COLUMNS(STORE_COLUMN_PARAM_) ", ?, ?)",
 };
 
 /* The directory part of path ("." when it has none); NULL on ENOMEM. */
@@ -463,6 +464,8 @@ Store *store_free(Store *s) {
         (void) sqlite3_close_v2(s->db);
         free(s->path);
         free(s->last_error);
+        free(s->rows);
+        free(s->scratch);
         free(s);
         return NULL;
 }
@@ -695,25 +698,59 @@ int store_sweep_begin(Store *s, int64_t epoch_id, uint64_t start_usec) {
         }
 
         s->sweep_id = sqlite3_last_insert_rowid(s->db);
+        s->n_rows = 0;
         s->sweep_epoch_id = epoch_id;
         s->sweep_start_usec = start_usec;
         s->sweep_error = 0;
         return 0;
 }
 
-static int store_upsert_identity(Store *s, const ProcSample *p, const char *identity_key,
-                                 int64_t *ret) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
+/* Binds key, comm, exe, cmdline, unit to parameters 1-5 of an identity statement. */
+static int store_bind_identity(Store *s, sqlite3_stmt *st, const ProcSample *p,
+                               const char *identity_key) {
         int r;
 
-        r = store_statement(s, STORE_STMT_IDENTITY_UPSERT, &st);
-        if (r < 0)
-                return r;
         if ((r = store_bind_text(s, st, 1, identity_key)) < 0 ||
             (r = store_bind_text(s, st, 2, p->comm)) < 0 ||
             (r = store_bind_text(s, st, 3, p->exe)) < 0 ||
             (r = store_bind_text(s, st, 4, p->cmdline)) < 0 ||
-            (r = store_bind_text(s, st, 5, p->unit)) < 0 ||
+            (r = store_bind_text(s, st, 5, p->unit)) < 0)
+                return r;
+        return 0;
+}
+
+/* Runs a cached lookup whose parameters are bound by bind(); returns 1 and the id in column 0
+ * when a row matched, 0 when none did. */
+static int store_find_id(Store *s, sqlite3_stmt *st, int64_t *ret) {
+        int r;
+
+        r = store_step(s, st);
+        if (r <= 0)
+                return r;
+        *ret = sqlite3_column_int64(st, 0);
+        return 1;
+}
+
+static int store_upsert_identity(Store *s, const ProcSample *p, const char *identity_key,
+                                 int64_t *ret) {
+        _cleanup_reset_ sqlite3_stmt *find = NULL, *st = NULL;
+        int r;
+
+        /* last_seen_usec is refreshed for the whole sweep at commit. */
+        r = store_statement(s, STORE_STMT_IDENTITY_FIND, &find);
+        if (r < 0)
+                return r;
+        r = store_bind_identity(s, find, p, identity_key);
+        if (r < 0)
+                return r;
+        r = store_find_id(s, find, ret);
+        if (r != 0)
+                return r < 0 ? r : 0;
+
+        r = store_statement(s, STORE_STMT_IDENTITY_UPSERT, &st);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_identity(s, st, p, identity_key)) < 0 ||
             (r = store_bind_uint64(s, st, 6, s->sweep_start_usec)) < 0)
                 return r;
         r = store_step(s, st);
@@ -725,14 +762,11 @@ static int store_upsert_identity(Store *s, const ProcSample *p, const char *iden
         return 0;
 }
 
-static int store_upsert_process(Store *s, const ProcSample *p, int64_t identity_id,
-                                int64_t *ret) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
+/* Binds the nine parameters shared by the process lookup and upsert. */
+static int store_bind_process(Store *s, sqlite3_stmt *st, const ProcSample *p,
+                              int64_t identity_id) {
         int r;
 
-        r = store_statement(s, STORE_STMT_PROCESS_UPSERT, &st);
-        if (r < 0)
-                return r;
         if ((r = store_bind_int64(s, st, 1, s->sweep_epoch_id)) < 0 ||
             (r = store_bind_int64(s, st, 2, p->pid)) < 0 ||
             (r = store_bind_uint64(s, st, 3, p->start_time_ticks)) < 0 ||
@@ -742,6 +776,20 @@ static int store_upsert_process(Store *s, const ProcSample *p, int64_t identity_
             (r = store_bind_text(s, st, 7, p->cmdline)) < 0 ||
             (r = store_bind_text(s, st, 8, p->cgroup)) < 0 ||
             (r = store_bind_text(s, st, 9, p->unit)) < 0)
+                return r;
+        return 0;
+}
+
+static int store_upsert_process(Store *s, const ProcSample *p, int64_t identity_id,
+                                int64_t *ret) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = store_statement(s, STORE_STMT_PROCESS_UPSERT, &st);
+        if (r < 0)
+                return r;
+        r = store_bind_process(s, st, p, identity_id);
+        if (r < 0)
                 return r;
         r = store_step(s, st);
         if (r < 0)
@@ -787,11 +835,12 @@ static int store_insert_sample(Store *s, const SmapsRollup *rollup, int64_t proc
                         return r;
                 rc = sqlite3_bind_text(ex, 3, e->name, (int) strnlen(e->name, SMAPS_NAME_MAX),
                                        SQLITE_STATIC);
-                if (rc != SQLITE_OK)
-                        return store_error(s, rc);
-                r = store_step(s, ex);
-                if (r < 0)
+                r = rc != SQLITE_OK ? store_error(s, rc) : store_step(s, ex);
+                if (r < 0) {
+                        /* The sample row is in: without all its fields the sweep is wrong. */
+                        s->sweep_error = r;
                         return r;
+                }
         }
         return 0;
 }
@@ -802,8 +851,52 @@ static int store_sweep_check(Store *s) {
         return s->sweep_error;
 }
 
+static int store_sweep_row_add(Store *s, int64_t identity_id, const SmapsRollup *rollup) {
+        if (s->n_rows == s->allocated_rows) {
+                size_t n = MAX(s->allocated_rows * 2, (size_t) 256);
+                SweepRow *rows = reallocarray(s->rows, n, sizeof *rows);
+
+                if (!rows)
+                        return -ENOMEM;
+                s->rows = rows;
+                s->allocated_rows = n;
+        }
+        SweepRow *row = s->rows + s->n_rows++;
+        row->identity_id = identity_id;
+        row->present = rollup->present;
+        memcpy(row->kb, rollup->kb, sizeof row->kb);
+        return 0;
+}
+
+/* Looks up a known, unchanged process of this epoch; returns 1 with both ids, 0 if not found. */
+static int store_find_process(Store *s, const ProcSample *p, const char *identity_key,
+                              int64_t *ret_identity_id, int64_t *ret_process_id) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = store_statement(s, STORE_STMT_PROCESS_FIND, &st);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_int64(s, st, 1, s->sweep_epoch_id)) < 0 ||
+            (r = store_bind_int64(s, st, 2, p->pid)) < 0 ||
+            (r = store_bind_uint64(s, st, 3, p->start_time_ticks)) < 0 ||
+            (r = store_bind_text(s, st, 4, p->comm)) < 0 ||
+            (r = store_bind_text(s, st, 5, p->exe)) < 0 ||
+            (r = store_bind_text(s, st, 6, p->cmdline)) < 0 ||
+            (r = store_bind_text(s, st, 7, p->cgroup)) < 0 ||
+            (r = store_bind_text(s, st, 8, p->unit)) < 0 ||
+            (r = store_bind_text(s, st, 9, identity_key)) < 0)
+                return r;
+        r = store_step(s, st);
+        if (r <= 0)
+                return r;
+        *ret_process_id = sqlite3_column_int64(st, 0);
+        *ret_identity_id = sqlite3_column_int64(st, 1);
+        return 1;
+}
+
 int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_key) {
-        int64_t identity_id, process_id;
+        int64_t identity_id = 0, process_id = 0;
         int r;
 
         assert(s);
@@ -815,17 +908,24 @@ int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_
         if (!identity_key || p->rollup.n_extra > SMAPS_EXTRA_MAX)
                 return -EINVAL;
 
-        /* All or nothing per process: a failed process leaves no half-written rows, and the
-         * sweep can still be committed with the others. */
-        r = store_run(s, STORE_STMT_SAVEPOINT);
-        if (r < 0)
-                return store_sweep_failed(s, r);
-        r = store_upsert_identity(s, p, identity_key, &identity_id);
-        if (r >= 0)
-                r = store_upsert_process(s, p, identity_id, &process_id);
+        /* No savepoint per process: it would double the statements of the sweep. A failed
+         * statement is undone by SQLite on its own; identity and process rows written before a
+         * failure are harmless (nothing refers to them); a failure after the sample row was
+         * written makes the sweep fail as a whole (store_insert_sample()). */
+        r = store_find_process(s, p, identity_key, &identity_id, &process_id);
+        if (r == 0) {
+                r = store_upsert_identity(s, p, identity_key, &identity_id);
+                if (r >= 0)
+                        r = store_upsert_process(s, p, identity_id, &process_id);
+        }
         if (r >= 0)
                 r = store_insert_sample(s, &p->rollup, process_id);
-        return store_savepoint_end(s, r);
+        if (r < 0)
+                return store_sweep_failed(s, r);
+        r = store_sweep_row_add(s, identity_id, &p->rollup);
+        if (r < 0)
+                s->sweep_error = r;     /* the sample row is in but would miss its aggregate */
+        return r;
 }
 
 int store_sweep_add_meminfo(Store *s, const Meminfo *m) {
@@ -866,17 +966,100 @@ int store_sweep_add_meminfo(Store *s, const Meminfo *m) {
         return store_savepoint_end(s, r);
 }
 
-static int store_sweep_finish(Store *s, const SweepSummary *summary) {
-        _cleanup_reset_ sqlite3_stmt *agg = NULL, *fin = NULL;
+static int sweep_row_compare(const void *a, const void *b) {
+        const SweepRow *x = a, *y = b;
+
+        return (x->identity_id > y->identity_id) - (x->identity_id < y->identity_id);
+}
+
+static int u64_compare(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+        return (x > y) - (x < y);
+}
+
+/* The lower median (the member ranked (n + 1) / 2) of one field over rows[0..n). */
+static uint64_t sweep_rows_median(Store *s, const SweepRow *rows, size_t n, SmapsField f) {
+        for (size_t i = 0; i < n; i++)
+                s->scratch[i] = rows[i].kb[f];
+        qsort(s->scratch, n, sizeof *s->scratch, u64_compare);
+        return s->scratch[(n - 1) / 2];
+}
+
+/* Writes one identity_samples row for the group rows[0..n) of one identity: every field summed
+ * (NULL when no member has it), present = AND over the members, lower medians of Rss and Pss. */
+static int store_insert_identity_sample(Store *s, const SweepRow *rows, size_t n) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        uint32_t present_all = UINT32_MAX, present_any = 0;
+        uint64_t sum[_SMAPS_FIELD_MAX] = {};
         int r;
 
-        r = store_statement(s, STORE_STMT_IDENTITY_AGGREGATE, &agg);
+        for (size_t i = 0; i < n; i++) {
+                present_all &= rows[i].present;
+                present_any |= rows[i].present;
+                for (int f = 0; f < _SMAPS_FIELD_MAX; f++)
+                        sum[f] += rows[i].kb[f];
+        }
+
+        r = store_statement(s, STORE_STMT_IDENTITY_SAMPLE_INSERT, &st);
         if (r < 0)
                 return r;
-        r = store_bind_int64(s, agg, 1, s->sweep_id);
+        if ((r = store_bind_int64(s, st, 1, s->sweep_id)) < 0 ||
+            (r = store_bind_int64(s, st, 2, rows[0].identity_id)) < 0 ||
+            (r = store_bind_int64(s, st, 3, (int64_t) n)) < 0 ||
+            (r = store_bind_int64(s, st, 4, present_all)) < 0)
+                return r;
+        for (int f = 0; f < _SMAPS_FIELD_MAX; f++) {
+                r = present_any & (1u << f) ? store_bind_uint64(s, st, 5 + f, sum[f]) :
+                                              store_bind_null(s, st, 5 + f);
+                if (r < 0)
+                        return r;
+        }
+        if ((r = store_bind_uint64(s, st, 5 + _SMAPS_FIELD_MAX,
+                                   sweep_rows_median(s, rows, n, SMAPS_RSS))) < 0 ||
+            (r = store_bind_uint64(s, st, 6 + _SMAPS_FIELD_MAX,
+                                   sweep_rows_median(s, rows, n, SMAPS_PSS))) < 0)
+                return r;
+        r = store_step(s, st);
+        return r < 0 ? r : 0;
+}
+
+/* The per-identity aggregates of the open sweep, from the rows kept in memory. */
+static int store_sweep_aggregate(Store *s) {
+        _cleanup_reset_ sqlite3_stmt *touch = NULL;
+        int r;
+
+        if (s->allocated_scratch < s->n_rows) {
+                uint64_t *p = reallocarray(s->scratch, s->n_rows, sizeof *p);
+                if (!p)
+                        return -ENOMEM;
+                s->scratch = p;
+                s->allocated_scratch = s->n_rows;
+        }
+        qsort(s->rows, s->n_rows, sizeof *s->rows, sweep_row_compare);
+        for (size_t i = 0, j; i < s->n_rows; i = j) {
+                for (j = i + 1; j < s->n_rows && s->rows[j].identity_id == s->rows[i].identity_id; j++)
+                        ;
+                r = store_insert_identity_sample(s, s->rows + i, j - i);
+                if (r < 0)
+                        return r;
+        }
+
+        r = store_statement(s, STORE_STMT_IDENTITY_TOUCH, &touch);
         if (r < 0)
                 return r;
-        r = store_step(s, agg);
+        if ((r = store_bind_int64(s, touch, 1, s->sweep_id)) < 0 ||
+            (r = store_bind_uint64(s, touch, 2, s->sweep_start_usec)) < 0)
+                return r;
+        r = store_step(s, touch);
+        return r < 0 ? r : 0;
+}
+
+static int store_sweep_finish(Store *s, const SweepSummary *summary) {
+        _cleanup_reset_ sqlite3_stmt *fin = NULL;
+        int r;
+
+        r = store_sweep_aggregate(s);
         if (r < 0)
                 return r;
 
