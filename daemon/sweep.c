@@ -19,8 +19,6 @@ void sweeper_init(Sweeper *sw, const ProcRoot *root, Store *store, IdentityMode 
 
 void sweeper_done(Sweeper *sw) {
         read_buf_done(&sw->buf);
-        free(sw->release);
-        free(sw->boot_id);
         kernel_id_done(&sw->kernel);
         *sw = (Sweeper) {};
 }
@@ -29,30 +27,40 @@ static bool streq_ptr(const char *a, const char *b) {
         return a && b && strcmp(a, b) == 0;
 }
 
-/* Re-reads the full kernel identity only when release or boot_id changed since the last sweep,
- * then makes sure the epoch exists and is marked as seen. */
+/* Finds this boot's epoch; the full kernel identity (config.gz, THP settings) is read only for
+ * a boot the database has not seen. Either way sw->kernel describes the current kernel. */
 static int sweeper_update_epoch(Sweeper *sw, uint64_t now, bool *ret_new) {
         _cleanup_free_ char *release = NULL, *boot_id = NULL;
+        MapcountMode mode;
+        KernelId k;
         int r;
 
         r = kernel_id_read_quick(sw->root, &release, &boot_id);
         if (r < 0)
                 return r;
 
-        if (!streq_ptr(release, sw->release) || !streq_ptr(boot_id, sw->boot_id)) {
-                KernelId k;
-
-                r = kernel_id_read(sw->root, &k);
-                if (r < 0)
-                        return r;
+        r = store_epoch_lookup(sw->store, boot_id, release, now, &sw->epoch_id, &mode);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                *ret_new = false;
+                if (streq_ptr(release, sw->kernel.release) && streq_ptr(boot_id, sw->kernel.boot_id))
+                        return 0;
+                /* Known boot, first sweep of this process: what the epoch recorded is enough. */
                 kernel_id_done(&sw->kernel);
-                sw->kernel = k;
-                free(sw->release);
-                free(sw->boot_id);
-                sw->release = TAKE_PTR(release);
-                sw->boot_id = TAKE_PTR(boot_id);
+                sw->kernel = (KernelId) {
+                        .release = TAKE_PTR(release),
+                        .boot_id = TAKE_PTR(boot_id),
+                        .mapcount_mode = mode,
+                };
+                return 0;
         }
 
+        r = kernel_id_read(sw->root, &k);
+        if (r < 0)
+                return r;
+        kernel_id_done(&sw->kernel);
+        sw->kernel = k;
         return store_epoch_ensure(sw->store, &sw->kernel, now, &sw->epoch_id, ret_new);
 }
 

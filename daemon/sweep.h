@@ -16,7 +16,6 @@ typedef struct Sweeper {
         Store *store;                   /* borrowed */
         IdentityMode identity_mode;
         ReadBuf buf;
-        char *release, *boot_id;        /* of the current epoch, to notice a change cheaply */
         KernelId kernel;
         int64_t epoch_id;
 } Sweeper;

@@ -47,6 +47,9 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
                 "INSERT INTO epochs (boot_id, release, mapcount_mode, version, page_size,"
                 " config_source, config_lines, first_seen_usec, last_seen_usec)"
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        [STORE_STMT_EPOCH_LOOKUP] =
+                "SELECT id, mapcount_mode FROM epochs WHERE boot_id = ?1 AND release = ?2"
+                " ORDER BY id DESC LIMIT 1",
         [STORE_STMT_EPOCH_TOUCH] =
                 "UPDATE epochs SET last_seen_usec = max(last_seen_usec, ?2) WHERE id = ?1",
         [STORE_STMT_SETTING_INSERT] =
@@ -448,6 +451,17 @@ int store_open(Store **ret, const char *path, StoreMode mode, char **reterr) {
                                                "cannot migrate schema version %d to %d: %s",
                                                s->opened_version, STORE_SCHEMA_VERSION,
                                                s->last_error ?: strerror(-r));
+
+                /* Prepared now rather than inside the first sweep: a sweep then costs the same
+                 * every time, and a schema the statements do not fit fails here. */
+                for (StoreStatement i = 0; i < _STORE_STMT_MAX; i++) {
+                        _cleanup_reset_ sqlite3_stmt *st = NULL;
+
+                        r = store_statement(s, i, &st);
+                        if (r < 0)
+                                return store_open_fail(r, reterr, "cannot prepare statements: %s",
+                                                       s->last_error ?: strerror(-r));
+                }
         }
 
         *ret = TAKE_PTR(s);
@@ -631,6 +645,48 @@ static int store_epoch_find_or_insert(Store *s, const KernelId *k, const char *m
         *ret_id = id;
         *ret_created = false;
         return 0;
+}
+
+int store_epoch_lookup(Store *s, const char *boot_id, const char *release, uint64_t now_usec,
+                       int64_t *ret_epoch_id, MapcountMode *ret_mode) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL, *touch = NULL;
+        MapcountMode mode = MAPCOUNT_MODE_UNKNOWN;
+        const char *text;
+        int64_t id;
+        int r;
+
+        assert(s);
+        assert(boot_id);
+        assert(release);
+
+        r = store_statement(s, STORE_STMT_EPOCH_LOOKUP, &st);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_text(s, st, 1, boot_id)) < 0 ||
+            (r = store_bind_text(s, st, 2, release)) < 0)
+                return r;
+        r = store_step(s, st);
+        if (r <= 0)
+                return r;
+        id = sqlite3_column_int64(st, 0);
+        text = (const char *) sqlite3_column_text(st, 1);
+        for (MapcountMode m = 0; text && m < _MAPCOUNT_MODE_MAX; m++)
+                if (strcmp(text, mapcount_mode_names[m]) == 0)
+                        mode = m;
+
+        r = store_statement(s, STORE_STMT_EPOCH_TOUCH, &touch);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_int64(s, touch, 1, id)) < 0 ||
+            (r = store_bind_uint64(s, touch, 2, now_usec)) < 0)
+                return r;
+        r = store_step(s, touch);
+        if (r < 0)
+                return r;
+
+        *ret_epoch_id = id;
+        *ret_mode = mode;
+        return 1;
 }
 
 int store_epoch_ensure(Store *s, const KernelId *k, uint64_t now_usec, int64_t *ret_epoch_id,

@@ -49,6 +49,12 @@ int store_opened_version(const Store *s);
 int store_epoch_ensure(Store *s, const KernelId *k, uint64_t now_usec, int64_t *ret_epoch_id,
                        bool *ret_created);
 
+/* Finds the epoch of a boot already recorded, by boot_id and release (the mapcount mode cannot
+ * change within a boot), so the full kernel identity need not be read again, and marks it seen.
+ * Returns 1 with *ret_epoch_id and its *ret_mode, 0 when this boot is not recorded yet. */
+int store_epoch_lookup(Store *s, const char *boot_id, const char *release, uint64_t now_usec,
+                       int64_t *ret_epoch_id, MapcountMode *ret_mode);
+
 /* A sweep is written between store_sweep_begin() and store_sweep_commit() in one transaction;
  * store_sweep_abort() rolls it back (also safe when nothing was begun). */
 int store_sweep_begin(Store *s, int64_t epoch_id, uint64_t start_usec);
