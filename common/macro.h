@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -78,4 +79,13 @@ static inline void fclosep(FILE **f) {
 static inline void *mfree(void *p) {
         free(p);
         return NULL;
+}
+
+/* A malloc'd copy of p[0..n), or NULL on ENOMEM. */
+static inline void *memdup(const void *p, size_t n) {
+        void *q = malloc(n ? n : 1);
+
+        if (q && n)
+                memcpy(q, p, n);
+        return q;
 }

@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "process-cache.h"
 #include "store.h"
 
 /* Statements prepared once per connection (on first use) and reused: the sweep path and the
@@ -29,7 +30,7 @@ typedef enum StoreStatement {
         STORE_STMT_IDENTITY_FIND,
         STORE_STMT_IDENTITY_UPSERT,
         STORE_STMT_IDENTITY_TOUCH,
-        STORE_STMT_PROCESS_FIND,
+        STORE_STMT_PROCESS_LOAD,
         STORE_STMT_PROCESS_UPSERT,
         STORE_STMT_SAMPLE_INSERT,
         STORE_STMT_EXTRA_INSERT,
@@ -63,6 +64,10 @@ struct Store {
         size_t n_rows, allocated_rows;
         uint64_t *scratch;              /* medians; reused */
         size_t allocated_scratch;
+        ProcessCache cache_prev;        /* processes of the last committed sweep */
+        ProcessCache cache_next;        /* processes of the open sweep */
+        char *pack;                     /* scratch for process_pack() */
+        size_t pack_size;
 };
 
 /* The one place an SQLite result code becomes -errno: keeps sqlite3_errmsg() for

@@ -73,13 +73,13 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
         [STORE_STMT_IDENTITY_TOUCH] =
                 "UPDATE identities SET last_seen_usec = max(last_seen_usec, ?2)"
                 " WHERE id IN (SELECT identity_id FROM identity_samples WHERE sweep_id = ?1)",
-        /* The common case in one lookup: a process seen in an earlier sweep of this epoch,
-         * unchanged, still under the same identity key. */
-        [STORE_STMT_PROCESS_FIND] =
-                "SELECT p.id, p.identity_id FROM processes p JOIN identities i"
-                " ON i.id = p.identity_id WHERE p.epoch_id = ?1 AND p.pid = ?2"
-                " AND p.start_time_ticks = ?3 AND p.comm IS ?4 AND p.exe IS ?5"
-                " AND p.cmdline IS ?6 AND p.cgroup IS ?7 AND p.unit IS ?8 AND i.key = ?9",
+        /* The processes of the epoch's last committed sweep (?2 is the open one), to fill the
+         * writer's cache after a start. */
+        [STORE_STMT_PROCESS_LOAD] =
+                "SELECT p.pid, p.start_time_ticks, p.id, p.identity_id, p.comm, p.exe, p.cmdline,"
+                " p.cgroup, p.unit, i.key FROM process_samples ps"
+                " JOIN processes p ON p.id = ps.process_id JOIN identities i ON i.id = p.identity_id"
+                " WHERE ps.sweep_id = (SELECT max(id) FROM sweeps WHERE epoch_id = ?1 AND id < ?2)",
         [STORE_STMT_PROCESS_UPSERT] =
                 "INSERT INTO processes (epoch_id, pid, start_time_ticks, identity_id, comm, exe,"
                 " cmdline, cgroup, unit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -480,6 +480,9 @@ Store *store_free(Store *s) {
         free(s->last_error);
         free(s->rows);
         free(s->scratch);
+        free(s->pack);
+        process_cache_done(&s->cache_prev);
+        process_cache_done(&s->cache_next);
         free(s);
         return NULL;
 }
@@ -724,6 +727,8 @@ int store_epoch_ensure(Store *s, const KernelId *k, uint64_t now_usec, int64_t *
 
 /* ---- the sweep ---- */
 
+static int store_cache_load(Store *s);
+
 int store_sweep_begin(Store *s, int64_t epoch_id, uint64_t start_usec) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         int r;
@@ -756,6 +761,14 @@ int store_sweep_begin(Store *s, int64_t epoch_id, uint64_t start_usec) {
         s->sweep_id = sqlite3_last_insert_rowid(s->db);
         s->n_rows = 0;
         s->sweep_epoch_id = epoch_id;
+        process_cache_clear(&s->cache_next);
+        r = store_cache_load(s);
+        if (r < 0) {
+                store_rollback(s);
+                s->sweep_id = 0;
+                process_cache_clear(&s->cache_prev);
+                return r;
+        }
         s->sweep_start_usec = start_usec;
         s->sweep_error = 0;
         return 0;
@@ -924,35 +937,59 @@ static int store_sweep_row_add(Store *s, int64_t identity_id, const SmapsRollup 
         return 0;
 }
 
-/* Looks up a known, unchanged process of this epoch; returns 1 with both ids, 0 if not found. */
-static int store_find_process(Store *s, const ProcSample *p, const char *identity_key,
-                              int64_t *ret_identity_id, int64_t *ret_process_id) {
+/* Packs the strings a process row and its identity key hold, for the cache. */
+static int store_pack_process(Store *s, const ProcSample *p, const char *identity_key) {
+        const char *const fields[] = { p->comm, p->exe, p->cmdline, p->cgroup, p->unit,
+                                       identity_key };
+
+        return process_pack(&s->pack, &s->pack_size, fields, ELEMENTSOF(fields));
+}
+
+/* Fills the previous-sweep cache from the database when it does not describe this epoch (first
+ * sweep of this process, or after an abort). */
+static int store_cache_load(Store *s) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = store_statement(s, STORE_STMT_PROCESS_FIND, &st);
+        if (s->cache_prev.epoch_id == s->sweep_epoch_id)
+                return 0;
+        process_cache_clear(&s->cache_prev);
+
+        r = store_statement(s, STORE_STMT_PROCESS_LOAD, &st);
         if (r < 0)
                 return r;
         if ((r = store_bind_int64(s, st, 1, s->sweep_epoch_id)) < 0 ||
-            (r = store_bind_int64(s, st, 2, p->pid)) < 0 ||
-            (r = store_bind_uint64(s, st, 3, p->start_time_ticks)) < 0 ||
-            (r = store_bind_text(s, st, 4, p->comm)) < 0 ||
-            (r = store_bind_text(s, st, 5, p->exe)) < 0 ||
-            (r = store_bind_text(s, st, 6, p->cmdline)) < 0 ||
-            (r = store_bind_text(s, st, 7, p->cgroup)) < 0 ||
-            (r = store_bind_text(s, st, 8, p->unit)) < 0 ||
-            (r = store_bind_text(s, st, 9, identity_key)) < 0)
+            (r = store_bind_int64(s, st, 2, s->sweep_id)) < 0)
                 return r;
-        r = store_step(s, st);
-        if (r <= 0)
+        while ((r = store_step(s, st)) > 0) {
+                const char *fields[6];
+                char *copy;
+
+                for (int i = 0; i < 6; i++)
+                        fields[i] = (const char *) sqlite3_column_text(st, 4 + i);
+                r = process_pack(&s->pack, &s->pack_size, fields, ELEMENTSOF(fields));
+                if (r < 0)
+                        return r;
+                copy = memdup(s->pack, (size_t) r);
+                if (!copy)
+                        return -ENOMEM;
+                r = process_cache_put(&s->cache_prev, sqlite3_column_int64(st, 0),
+                                      (uint64_t) sqlite3_column_int64(st, 1),
+                                      sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+                                      copy, (size_t) r);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
                 return r;
-        *ret_process_id = sqlite3_column_int64(st, 0);
-        *ret_identity_id = sqlite3_column_int64(st, 1);
-        return 1;
+        s->cache_prev.epoch_id = s->sweep_epoch_id;
+        return 0;
 }
 
 int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_key) {
         int64_t identity_id = 0, process_id = 0;
+        _cleanup_free_ char *packed = NULL;
+        size_t packed_len;
         int r;
 
         assert(s);
@@ -968,20 +1005,35 @@ int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_
          * statement is undone by SQLite on its own; identity and process rows written before a
          * failure are harmless (nothing refers to them); a failure after the sample row was
          * written makes the sweep fail as a whole (store_insert_sample()). */
-        r = store_find_process(s, p, identity_key, &identity_id, &process_id);
+        r = store_pack_process(s, p, identity_key);
+        if (r < 0)
+                return r;
+        packed_len = (size_t) r;
+        r = process_cache_take(&s->cache_prev, p->pid, p->start_time_ticks, s->pack, packed_len,
+                               &process_id, &identity_id, &packed);
         if (r == 0) {
                 r = store_upsert_identity(s, p, identity_key, &identity_id);
                 if (r >= 0)
                         r = store_upsert_process(s, p, identity_id, &process_id);
+                if (r >= 0) {
+                        packed = memdup(s->pack, packed_len);
+                        if (!packed)
+                                r = -ENOMEM;
+                }
         }
         if (r >= 0)
                 r = store_insert_sample(s, &p->rollup, process_id);
         if (r < 0)
                 return store_sweep_failed(s, r);
         r = store_sweep_row_add(s, identity_id, &p->rollup);
-        if (r < 0)
+        if (r < 0) {
                 s->sweep_error = r;     /* the sample row is in but would miss its aggregate */
-        return r;
+                return r;
+        }
+        /* Only an optimization: a process missing from the cache is looked up next time. */
+        (void) process_cache_put(&s->cache_next, p->pid, p->start_time_ticks, process_id,
+                                 identity_id, TAKE_PTR(packed), packed_len);
+        return 0;
 }
 
 int store_sweep_add_meminfo(Store *s, const Meminfo *m) {
@@ -1155,6 +1207,12 @@ int64_t store_sweep_commit(Store *s, const SweepSummary *summary) {
         }
 
         id = s->sweep_id;
+        /* This sweep's processes are what the next sweep compares with. */
+        ProcessCache t = s->cache_prev;
+        s->cache_prev = s->cache_next;
+        s->cache_prev.epoch_id = s->sweep_epoch_id;
+        s->cache_next = t;
+        process_cache_clear(&s->cache_next);
         s->sweep_id = 0;
         s->sweep_epoch_id = 0;
         s->sweep_start_usec = 0;
@@ -1167,6 +1225,9 @@ void store_sweep_abort(Store *s) {
 
         if (s->sweep_id > 0)
                 store_rollback(s);
+        /* Rows the cache names may have been rolled back: start over from the database. */
+        process_cache_clear(&s->cache_prev);
+        process_cache_clear(&s->cache_next);
         s->sweep_id = 0;
         s->sweep_epoch_id = 0;
         s->sweep_start_usec = 0;
