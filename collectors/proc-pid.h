@@ -77,9 +77,10 @@ static inline unsigned proc_scan_stats_skipped(const ProcScanStats *s) {
         return s->vanished + s->denied + s->malformed;
 }
 
-/* Called once per sampled process. The sample is valid only during the call. A negative return
- * stops the walk and is returned by proc_scan(). */
-typedef int (*ProcScanFunc)(const ProcSample *sample, void *userdata);
+/* Called once per sampled process. The sample is valid only during the call, but the callee may
+ * take it over: move the struct and leave *sample zeroed (proc_scan() then frees nothing). A
+ * negative return stops the walk and is returned by proc_scan(). */
+typedef int (*ProcScanFunc)(ProcSample *sample, void *userdata);
 
 /* Reads one process through its directory fd (opened O_PATH|O_DIRECTORY under the proc root):
  * stat, smaps_rollup, cmdline, exe, cgroup. Returns 0 and fills *ret; 1 when it is a kernel

@@ -1,6 +1,7 @@
 /* The sweep: one pass over every process of the proc root and meminfo, stored as one
  * transaction. Per-process failures are counted by the collectors, never fatal here. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,7 +40,7 @@ static int sweeper_update_epoch(Sweeper *sw, uint64_t now, bool *ret_new) {
         if (r < 0)
                 return r;
 
-        r = store_epoch_lookup(sw->store, boot_id, release, now, &sw->epoch_id, &mode);
+        r = store_epoch_lookup(sw->store, boot_id, release, &sw->epoch_id, &mode);
         if (r < 0)
                 return r;
         if (r > 0) {
@@ -64,15 +65,135 @@ static int sweeper_update_epoch(Sweeper *sw, uint64_t now, bool *ret_new) {
         return store_epoch_ensure(sw->store, &sw->kernel, now, &sw->epoch_id, ret_new);
 }
 
-static int sweep_add_process(const ProcSample *p, void *userdata) {
-        Sweeper *sw = userdata;
+/* The sweep is a pipeline of two threads: this one walks /proc (kernel time, reading and
+ * parsing), a writer thread stores each sample (SQLite, user time), so that on a machine with a
+ * second core storing costs little wall time on top of reading. The Store belongs to the writer
+ * from its start until it is joined; nothing else touches it meanwhile. */
+#define SWEEP_BATCH 64
+
+typedef struct SweepBatch {
+        ProcSample items[SWEEP_BATCH];
+        size_t n;
+} SweepBatch;
+
+/* Two batches: the walk fills one while the writer stores the other; they trade places when the
+ * walk's is full and the writer is idle, so threads meet once per batch, not once per process. */
+typedef struct SweepQueue {
+        pthread_mutex_t lock;
+        pthread_cond_t changed;
+        SweepBatch batches[2];
+        SweepBatch *filling;    /* the walk's; touched without the lock */
+        SweepBatch *handed;     /* given to the writer; NULL while it has nothing */
+        bool closed;            /* the walk is over */
+        int error;              /* first storage error; later samples are dropped */
+        Store *store;
+        IdentityMode identity_mode;
+} SweepQueue;
+
+static int sweep_store_one(SweepQueue *q, const ProcSample *p) {
         _cleanup_free_ char *key = NULL;
         int r;
 
-        r = identity_key_build(sw->identity_mode, p->comm, p->exe, p->cmdline, p->unit, &key);
+        r = identity_key_build(q->identity_mode, p->comm, p->exe, p->cmdline, p->unit, &key);
         if (r < 0)
                 return r;
-        return store_sweep_add_process(sw->store, p, key);
+        return store_sweep_add_process(q->store, p, key);
+}
+
+static void *sweep_writer(void *userdata) {
+        SweepQueue *q = userdata;
+
+        pthread_mutex_lock(&q->lock);
+        for (;;) {
+                while (!q->handed && !q->closed)
+                        pthread_cond_wait(&q->changed, &q->lock);
+                if (!q->handed)
+                        break;
+                SweepBatch *b = q->handed;
+                int error = q->error;
+                pthread_mutex_unlock(&q->lock);
+
+                for (size_t i = 0; i < b->n; i++) {
+                        if (error == 0)
+                                error = sweep_store_one(q, b->items + i);
+                        proc_sample_done(b->items + i);
+                }
+                b->n = 0;
+
+                pthread_mutex_lock(&q->lock);
+                if (error < 0 && q->error == 0)
+                        q->error = error;
+                q->handed = NULL;
+                pthread_cond_broadcast(&q->changed);
+        }
+        pthread_mutex_unlock(&q->lock);
+        return NULL;
+}
+
+/* Gives the filling batch to the writer once it is idle; returns the first storage error. */
+static int sweep_hand_over(SweepQueue *q) {
+        int r;
+
+        pthread_mutex_lock(&q->lock);
+        while (q->handed)
+                pthread_cond_wait(&q->changed, &q->lock);
+        r = q->error;
+        if (q->filling->n > 0) {
+                q->handed = q->filling;
+                q->filling = q->filling == q->batches ? q->batches + 1 : q->batches;
+                pthread_cond_broadcast(&q->changed);
+        }
+        pthread_mutex_unlock(&q->lock);
+        return r;
+}
+
+/* ProcScanFunc: moves the sample into the filling batch. A storage error stops the walk: the
+ * sweep is lost anyway. */
+static int sweep_enqueue(ProcSample *p, void *userdata) {
+        SweepQueue *q = userdata;
+
+        q->filling->items[q->filling->n++] = *p;
+        *p = (ProcSample) {};
+        if (q->filling->n < SWEEP_BATCH)
+                return 0;
+        return sweep_hand_over(q);
+}
+
+/* Walks every process and stores it through the writer thread. Returns 0 or the first error of
+ * either side. */
+static int sweep_processes(Sweeper *sw, ProcScanStats *ret_stats) {
+        SweepQueue q = {
+                .lock = PTHREAD_MUTEX_INITIALIZER,
+                .changed = PTHREAD_COND_INITIALIZER,
+                .store = sw->store,
+                .identity_mode = sw->identity_mode,
+        };
+        q.filling = q.batches;
+        pthread_t writer;
+        int r, k;
+
+        k = pthread_create(&writer, NULL, sweep_writer, &q);
+        if (k != 0)
+                return -k;
+
+        r = proc_scan(sw->root, &sw->buf, sweep_enqueue, &q, ret_stats);
+        if (r >= 0)
+                r = sweep_hand_over(&q);
+        else {
+                for (size_t i = 0; i < q.filling->n; i++)
+                        proc_sample_done(q.filling->items + i);
+                q.filling->n = 0;
+        }
+
+        pthread_mutex_lock(&q.lock);
+        q.closed = true;
+        pthread_cond_broadcast(&q.changed);
+        pthread_mutex_unlock(&q.lock);
+        (void) pthread_join(writer, NULL);
+
+        pthread_cond_destroy(&q.changed);
+        pthread_mutex_destroy(&q.lock);
+        return q.error < 0 ? q.error : r;
 }
 
 int sweeper_run(Sweeper *sw, SweepResult *ret) {
@@ -92,7 +213,7 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
         if (r < 0)
                 return r;
 
-        r = proc_scan(sw->root, &sw->buf, sweep_add_process, sw, &stats);
+        r = sweep_processes(sw, &stats);
         if (r < 0)
                 goto fail;
 

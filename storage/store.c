@@ -650,9 +650,9 @@ static int store_epoch_find_or_insert(Store *s, const KernelId *k, const char *m
         return 0;
 }
 
-int store_epoch_lookup(Store *s, const char *boot_id, const char *release, uint64_t now_usec,
+int store_epoch_lookup(Store *s, const char *boot_id, const char *release,
                        int64_t *ret_epoch_id, MapcountMode *ret_mode) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL, *touch = NULL;
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
         MapcountMode mode = MAPCOUNT_MODE_UNKNOWN;
         const char *text;
         int64_t id;
@@ -676,16 +676,6 @@ int store_epoch_lookup(Store *s, const char *boot_id, const char *release, uint6
         for (MapcountMode m = 0; text && m < _MAPCOUNT_MODE_MAX; m++)
                 if (strcmp(text, mapcount_mode_names[m]) == 0)
                         mode = m;
-
-        r = store_statement(s, STORE_STMT_EPOCH_TOUCH, &touch);
-        if (r < 0)
-                return r;
-        if ((r = store_bind_int64(s, touch, 1, id)) < 0 ||
-            (r = store_bind_uint64(s, touch, 2, now_usec)) < 0)
-                return r;
-        r = store_step(s, touch);
-        if (r < 0)
-                return r;
 
         *ret_epoch_id = id;
         *ret_mode = mode;
@@ -727,8 +717,6 @@ int store_epoch_ensure(Store *s, const KernelId *k, uint64_t now_usec, int64_t *
 
 /* ---- the sweep ---- */
 
-static int store_cache_load(Store *s);
-
 int store_sweep_begin(Store *s, int64_t epoch_id, uint64_t start_usec) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         int r;
@@ -762,13 +750,6 @@ int store_sweep_begin(Store *s, int64_t epoch_id, uint64_t start_usec) {
         s->n_rows = 0;
         s->sweep_epoch_id = epoch_id;
         process_cache_clear(&s->cache_next);
-        r = store_cache_load(s);
-        if (r < 0) {
-                store_rollback(s);
-                s->sweep_id = 0;
-                process_cache_clear(&s->cache_prev);
-                return r;
-        }
         s->sweep_start_usec = start_usec;
         s->sweep_error = 0;
         return 0;
@@ -1005,6 +986,11 @@ int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_
          * statement is undone by SQLite on its own; identity and process rows written before a
          * failure are harmless (nothing refers to them); a failure after the sample row was
          * written makes the sweep fail as a whole (store_insert_sample()). */
+        /* On the first add rather than at begin: with a pipelined sweep it runs while the
+         * processes are still being read. */
+        r = store_cache_load(s);
+        if (r < 0)
+                return store_sweep_failed(s, r);
         r = store_pack_process(s, p, identity_key);
         if (r < 0)
                 return r;
@@ -1160,6 +1146,18 @@ static int store_sweep_aggregate(Store *s) {
             (r = store_bind_uint64(s, touch, 2, s->sweep_start_usec)) < 0)
                 return r;
         r = store_step(s, touch);
+        if (r < 0)
+                return r;
+
+        /* The epoch is marked seen in the sweep's transaction rather than in one of its own. */
+        _cleanup_reset_ sqlite3_stmt *epoch = NULL;
+        r = store_statement(s, STORE_STMT_EPOCH_TOUCH, &epoch);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_int64(s, epoch, 1, s->sweep_epoch_id)) < 0 ||
+            (r = store_bind_uint64(s, epoch, 2, s->sweep_start_usec)) < 0)
+                return r;
+        r = store_step(s, epoch);
         return r < 0 ? r : 0;
 }
 

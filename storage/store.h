@@ -50,10 +50,11 @@ int store_epoch_ensure(Store *s, const KernelId *k, uint64_t now_usec, int64_t *
                        bool *ret_created);
 
 /* Finds the epoch of a boot already recorded, by boot_id and release (the mapcount mode cannot
- * change within a boot), so the full kernel identity need not be read again, and marks it seen.
- * Returns 1 with *ret_epoch_id and its *ret_mode, 0 when this boot is not recorded yet. */
-int store_epoch_lookup(Store *s, const char *boot_id, const char *release, uint64_t now_usec,
-                       int64_t *ret_epoch_id, MapcountMode *ret_mode);
+ * change within a boot), so the full kernel identity need not be read again. Read only: the
+ * epoch is marked seen when a sweep of it commits. Returns 1 with *ret_epoch_id and its
+ * *ret_mode, 0 when this boot is not recorded yet. */
+int store_epoch_lookup(Store *s, const char *boot_id, const char *release, int64_t *ret_epoch_id,
+                       MapcountMode *ret_mode);
 
 /* A sweep is written between store_sweep_begin() and store_sweep_commit() in one transaction;
  * store_sweep_abort() rolls it back (also safe when nothing was begun). */
@@ -76,8 +77,9 @@ typedef struct SweepSummary {
         unsigned vanished, denied, malformed;
 } SweepSummary;
 
-/* Computes the per-identity aggregates of this sweep (sums and per-process medians), records the
- * summary and commits. Returns the sweep id (> 0) or a negative errno (the sweep is rolled
+/* Computes the per-identity aggregates of this sweep (sums and per-process medians), marks the
+ * epoch seen at the sweep's start time (last_seen_usec never goes back), records the summary and
+ * commits. Returns the sweep id (> 0) or a negative errno (the sweep is rolled
  * back). */
 int64_t store_sweep_commit(Store *s, const SweepSummary *summary);
 void store_sweep_abort(Store *s);

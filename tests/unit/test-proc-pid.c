@@ -273,7 +273,7 @@ typedef struct Seen {
         int stop_after;
 } Seen;
 
-static int collect(const ProcSample *s, void *userdata) {
+static int collect(ProcSample *s, void *userdata) {
         Seen *seen = userdata;
 
         if (seen->n < ELEMENTSOF(seen->pid)) {
@@ -390,7 +390,7 @@ typedef struct LiveSelf {
         char *exe;
 } LiveSelf;
 
-static int find_self(const ProcSample *s, void *userdata) {
+static int find_self(ProcSample *s, void *userdata) {
         LiveSelf *l = userdata;
 
         if (s->pid != getpid())

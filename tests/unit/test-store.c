@@ -557,7 +557,7 @@ static void test_sweeps_and_queries(void) {
                 ASSERT_U64_EQ(epochs[0].page_size, 4096);
                 ASSERT_NULL(epochs[0].config_source);
                 ASSERT_U64_EQ(epochs[0].first_seen_usec, 500000);
-                ASSERT_U64_EQ(epochs[0].last_seen_usec, 900000);
+                ASSERT_U64_EQ(epochs[0].last_seen_usec, 3000000);  /* its last sweep, after the last ensure */
                 ASSERT_U64_EQ(epochs[0].sweeps, 3);
                 ASSERT_U64_EQ(epochs[0].first_sweep_usec, 1000000);
                 ASSERT_U64_EQ(epochs[0].last_sweep_usec, 3000000);
