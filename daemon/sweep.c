@@ -69,7 +69,7 @@ static int sweeper_update_epoch(Sweeper *sw, uint64_t now, bool *ret_new) {
  * parsing), a writer thread stores each sample (SQLite, user time), so that on a machine with a
  * second core storing costs little wall time on top of reading. The Store belongs to the writer
  * from its start until it is joined; nothing else touches it meanwhile. */
-#define SWEEP_BATCH 64
+#define SWEEP_BATCH 16  /* the last batch is stored after the walk: keep it short */
 
 typedef struct SweepBatch {
         ProcSample items[SWEEP_BATCH];

@@ -35,11 +35,14 @@
  *   identities        One row per identity key (compare/identity.h; never involves a PID), so
  *                     one program is matched across epochs: key TEXT UNIQUE, the latest comm,
  *                     exe, cmdline and unit seen with it, first_seen_usec and last_seen_usec
- *                     (sweep start times). Upserted per process. Never deleted.
+ *                     (start times of the sweeps that first and last wrote the row: a new or
+ *                     changed process; the sweeps an identity was seen in are its
+ *                     identity_samples). Written only when new or changed. Never deleted.
  *   processes         One row per process instance within an epoch: UNIQUE (epoch_id, pid,
  *                     start_time_ticks), so a reused PID is a new row. identity_id, and the
- *                     latest comm, exe, cmdline, cgroup and unit. Upserted per process per sweep;
- *                     deleted by retention when no process_samples row refers to it.
+ *                     latest comm, exe, cmdline, cgroup and unit. Written when new or changed
+ *                     (the writer keeps the last sweep's rows in memory to tell); deleted by
+ *                     retention when no process_samples row refers to it.
  *   process_samples   Raw smaps_rollup of one process in one sweep: PRIMARY KEY (sweep_id,
  *                     process_id); present is the bitmask of fields the kernel printed (bit n =
  *                     SmapsField n); one column per SmapsField, named in snake case with _kb:

@@ -70,9 +70,7 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
                 " cmdline = excluded.cmdline, unit = excluded.unit,"
                 " last_seen_usec = max(last_seen_usec, excluded.last_seen_usec)"
                 " RETURNING id",
-        [STORE_STMT_IDENTITY_TOUCH] =
-                "UPDATE identities SET last_seen_usec = max(last_seen_usec, ?2)"
-                " WHERE id IN (SELECT identity_id FROM identity_samples WHERE sweep_id = ?1)",
+
         /* The processes of the epoch's last committed sweep (?2 is the open one), to fill the
          * writer's cache after a start. */
         [STORE_STMT_PROCESS_LOAD] =
@@ -396,6 +394,15 @@ static int store_configure(Store *s, char **reterr) {
                 r = store_exec(s, "PRAGMA synchronous = NORMAL");
                 if (r < 0)
                         return store_open_fail(r, reterr, "%s", s->last_error ?: "");
+
+                /* No checkpoint when the connection closes: the WAL stays beside the database
+                 * (it is part of it) and is checkpointed by SQLite every 1000 pages. Otherwise
+                 * each --once run would copy its WAL into the database, fsync both, and make
+                 * the next run start a fresh WAL, whose header costs another two fsyncs. */
+                int rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+                if (rc != SQLITE_OK)
+                        return store_open_fail(store_error(s, rc), reterr, "%s",
+                                               s->last_error ?: "");
         }
 
         r = store_exec(s, "PRAGMA foreign_keys = ON; PRAGMA cache_size = -512");
@@ -786,7 +793,6 @@ static int store_upsert_identity(Store *s, const ProcSample *p, const char *iden
         _cleanup_reset_ sqlite3_stmt *find = NULL, *st = NULL;
         int r;
 
-        /* last_seen_usec is refreshed for the whole sweep at commit. */
         r = store_statement(s, STORE_STMT_IDENTITY_FIND, &find);
         if (r < 0)
                 return r;
@@ -1120,7 +1126,6 @@ static int store_insert_identity_sample(Store *s, const SweepRow *rows, size_t n
 
 /* The per-identity aggregates of the open sweep, from the rows kept in memory. */
 static int store_sweep_aggregate(Store *s) {
-        _cleanup_reset_ sqlite3_stmt *touch = NULL;
         int r;
 
         if (s->allocated_scratch < s->n_rows) {
@@ -1138,16 +1143,6 @@ static int store_sweep_aggregate(Store *s) {
                 if (r < 0)
                         return r;
         }
-
-        r = store_statement(s, STORE_STMT_IDENTITY_TOUCH, &touch);
-        if (r < 0)
-                return r;
-        if ((r = store_bind_int64(s, touch, 1, s->sweep_id)) < 0 ||
-            (r = store_bind_uint64(s, touch, 2, s->sweep_start_usec)) < 0)
-                return r;
-        r = store_step(s, touch);
-        if (r < 0)
-                return r;
 
         /* The epoch is marked seen in the sweep's transaction rather than in one of its own. */
         _cleanup_reset_ sqlite3_stmt *epoch = NULL;

@@ -64,7 +64,11 @@ class BadInputTest(unittest.TestCase):
         db = os.path.join(self.tmp, "corrupt.db")
         r = run_once(["--db", db])
         self.assertEqual(r.returncode, 0, r.stderr)
-        # Keep the header, destroy the pages behind it.
+        # Move everything from the WAL into the file, then keep the header and destroy the
+        # pages behind it.
+        con = sqlite3.connect(db)
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.close()
         with open(db, "r+b") as f:
             f.seek(100)
             f.write(b"\xff" * 3000)
