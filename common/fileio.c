@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,26 +30,27 @@ static int read_buf_reserve(ReadBuf *b, size_t want) {
         return 0;
 }
 
-int read_file_at(int dirfd, const char *path, size_t max, ReadBuf *b) {
+/* Reads dirfd/path into b until EOF or, for a prefix, until max bytes; a whole file reads one
+ * byte past max so that an oversized file is told from one of exactly max bytes. */
+static int read_at(int dirfd, const char *path, size_t max, bool prefix, ReadBuf *b) {
         _cleanup_close_ int fd = -EBADF;
-        size_t size = 0;
+        size_t limit = prefix ? max : max + 1, size = 0;
         int r;
 
         fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
 
-        for (;;) {
+        while (size < limit) {
                 ssize_t n;
 
-                /* Room for one more page and the NUL; the cap allows one byte past max so an
-                 * oversized file is detected rather than silently truncated. */
-                r = read_buf_reserve(b, MIN(size + 4096, max + 2) + 1);
+                /* Grow a page at a time; a buffer reused across reads is usually big enough for
+                 * one pread to take the whole file. */
+                r = read_buf_reserve(b, MIN(size + 4096, limit) + 1);
                 if (r < 0)
                         return r;
-                if (size > max)
-                        return -E2BIG;
-                n = pread(fd, b->data + size, b->allocated - size - 1, (off_t) size);
+                n = pread(fd, b->data + size, MIN(b->allocated - size - 1, limit - size),
+                          (off_t) size);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -65,31 +67,12 @@ int read_file_at(int dirfd, const char *path, size_t max, ReadBuf *b) {
         return 0;
 }
 
-int read_file_prefix_at(int dirfd, const char *path, size_t max, ReadBuf *b) {
-        _cleanup_close_ int fd = -EBADF;
-        size_t size = 0;
-        int r;
+int read_file_at(int dirfd, const char *path, size_t max, ReadBuf *b) {
+        return read_at(dirfd, path, max, false, b);
+}
 
-        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        r = read_buf_reserve(b, max + 1);
-        if (r < 0)
-                return r;
-        while (size < max) {
-                ssize_t n = pread(fd, b->data + size, max - size, (off_t) size);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-        }
-        b->data[size] = '\0';
-        b->size = size;
-        return 0;
+int read_file_prefix_at(int dirfd, const char *path, size_t max, ReadBuf *b) {
+        return read_at(dirfd, path, max, true, b);
 }
 
 int read_line_at(int dirfd, const char *path, char **ret) {

@@ -776,8 +776,8 @@ static int store_bind_identity(Store *s, sqlite3_stmt *st, const ProcSample *p,
         return 0;
 }
 
-/* Runs a cached lookup whose parameters are bound by bind(); returns 1 and the id in column 0
- * when a row matched, 0 when none did. */
+/* Steps a bound statement whose first column is a row id (a lookup, or RETURNING id); returns
+ * 1 with the id, 0 when it yields no row. */
 static int store_find_id(Store *s, sqlite3_stmt *st, int64_t *ret) {
         int r;
 
@@ -809,13 +809,10 @@ static int store_upsert_identity(Store *s, const ProcSample *p, const char *iden
         if ((r = store_bind_identity(s, st, p, identity_key)) < 0 ||
             (r = store_bind_uint64(s, st, 6, s->sweep_start_usec)) < 0)
                 return r;
-        r = store_step(s, st);
-        if (r < 0)
-                return r;
+        r = store_find_id(s, st, ret);
         if (r == 0)
                 return -EIO;    /* RETURNING always yields the row */
-        *ret = sqlite3_column_int64(st, 0);
-        return 0;
+        return r < 0 ? r : 0;
 }
 
 /* Binds the nine parameters shared by the process lookup and upsert. */
@@ -847,13 +844,10 @@ static int store_upsert_process(Store *s, const ProcSample *p, int64_t identity_
         r = store_bind_process(s, st, p, identity_id);
         if (r < 0)
                 return r;
-        r = store_step(s, st);
-        if (r < 0)
-                return r;
+        r = store_find_id(s, st, ret);
         if (r == 0)
-                return -EIO;
-        *ret = sqlite3_column_int64(st, 0);
-        return 0;
+                return -EIO;    /* RETURNING always yields the row */
+        return r < 0 ? r : 0;
 }
 
 static int store_insert_sample(Store *s, const SmapsRollup *rollup, int64_t process_id) {
