@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -224,6 +226,32 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+/* The address a listening socket is bound to ("127.0.0.1:41234", "[::1]:9100"): with port 0 the
+ * kernel chose it. Falls back to the configured text. */
+static void socket_address_format(int fd, char *buf, size_t size, const char *fallback) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof sa;
+        char host[INET6_ADDRSTRLEN];
+
+        if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0)
+                goto fallback;
+        if (sa.ss_family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) &sa;
+                if (inet_ntop(AF_INET, &in->sin_addr, host, sizeof host)) {
+                        snprintf(buf, size, "%s:%u", host, ntohs(in->sin_port));
+                        return;
+                }
+        } else if (sa.ss_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) &sa;
+                if (inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host)) {
+                        snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+                        return;
+                }
+        }
+fallback:
+        snprintf(buf, size, "%s", fallback);
+}
+
 /* The listener: a socket passed by systemd (or the test harness) wins over --listen. */
 static int acquire_listener(Daemon *d, char *where, size_t where_size) {
         char addr[64];
@@ -242,7 +270,7 @@ static int acquire_listener(Daemon *d, char *where, size_t where_size) {
                         return log_error_errno(r < 0 ? r : EINVAL,
                                                "The socket passed by systemd is not a listening "
                                                "stream socket");
-                snprintf(where, where_size, "socket passed by systemd");
+                socket_address_format(fd, where, where_size, "a socket passed by systemd");
                 return fd;
         }
 
@@ -258,7 +286,7 @@ static int acquire_listener(Daemon *d, char *where, size_t where_size) {
                                        d->options.listen, port);
         if (fd < 0)
                 return log_error_errno(fd, "Failed to listen on %s: %m", d->options.listen);
-        snprintf(where, where_size, "%s", d->options.listen);
+        socket_address_format(fd, where, where_size, d->options.listen);
         return fd;
 }
 

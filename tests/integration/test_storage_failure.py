@@ -1,0 +1,75 @@
+"""Storage failing at runtime: a full file system under the database. The daemon keeps running,
+says so once (not once per sweep), reports it in /healthz, loses nothing already committed, and
+records sweeps again once there is room."""
+import os
+import sqlite3
+import subprocess
+import tempfile
+import unittest
+
+from harness import Daemon, main
+
+
+class StorageFailureTest(unittest.TestCase):
+    def setUp(self):
+        self.mnt = tempfile.mkdtemp(prefix="mapstatd-full-")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", self.mnt],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            os.rmdir(self.mnt)
+            self.skipTest("cannot mount a small tmpfs here: " + r.stderr.strip())
+
+    def tearDown(self):
+        subprocess.run(["umount", self.mnt])
+        os.rmdir(self.mnt)
+
+    def fill(self, path):
+        """Writes until the file system is full."""
+        with open(path, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+
+    def test_full_disk_then_recovery(self):
+        db = os.path.join(self.mnt, "mapstatd.db")
+        filler = os.path.join(self.mnt, "filler")
+        with Daemon(["--interval", "200ms"], db=db) as d:
+            d.wait_sweeps(2)
+            status, health = d.get("/healthz")
+            self.assertEqual((status, health["status"]), (200, "ok"))
+            before = health["sweeps_stored"]
+
+            self.fill(filler)
+            for _ in range(3):
+                d.wait_for("STATUS=Sweep failed")
+            status, health = d.get("/healthz")
+            self.assertEqual(status, 503)
+            self.assertEqual(health["status"], "degraded")
+            self.assertRegex(health["storage_error"], "(?i)space|full")
+            self.assertGreaterEqual(health["sweeps_stored"], before)
+
+            os.unlink(filler)
+            d.wait_for("last sweep")
+            status, health = d.get("/healthz")
+            self.assertEqual((status, health["status"]), (200, "ok"))
+            self.assertIsNone(health["storage_error"])
+            self.assertEqual(d.stop(), 0)
+            log = d.log()
+
+        # Once when it starts failing, once when it recovers, however many sweeps failed.
+        self.assertEqual(log.count("Failed to record sweep"), 1, log)
+        self.assertEqual(log.count("Recording sweeps"), 1, log)
+        self.assertIn(db, log)
+        con = sqlite3.connect(db)
+        try:
+            self.assertEqual(con.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+            self.assertGreater(con.execute("SELECT count(*) FROM sweeps").fetchone()[0], before)
+        finally:
+            con.close()
+
+
+if __name__ == "__main__":
+    main()
