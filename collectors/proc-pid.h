@@ -9,6 +9,8 @@
 #include <sys/types.h>
 
 #include "fileio.h"
+#include "maps.h"
+#include "pagemap.h"
 #include "proc-root.h"
 #include "smaps-rollup.h"
 
@@ -58,6 +60,10 @@ typedef struct ProcSample {
         char *cgroup;           /* NULL when unreadable */
         char *unit;             /* NULL when the cgroup names no unit */
         SmapsRollup rollup;
+        bool has_pagemap;       /* pagemap was scanned (mode exclusivity or full) */
+        PagemapCounts pagemap;
+        size_t pfn_offset;      /* full mode: this process's PFNs in PagemapOptions.pfns */
+        size_t pfn_count;
 } ProcSample;
 
 /* Frees the strings of *s and zeroes it; accepts NULL and a zeroed sample. */
@@ -71,7 +77,19 @@ typedef struct ProcScanStats {
         unsigned vanished;              /* -ENOENT/-ESRCH while reading */
         unsigned denied;                /* -EACCES/-EPERM */
         unsigned malformed;             /* -EBADMSG/-ERANGE/-E2BIG from a parser */
+        unsigned pagemap_truncated;     /* sampled, but the pagemap scan was cut short (cap or
+                                         * deadline) */
+        unsigned pagemap_failed;        /* sampled without pagemap: maps/pagemap unreadable */
 } ProcScanStats;
+
+/* Scratch a walk reuses from process to process and from sweep to sweep. */
+typedef struct ProcScanBuffers {
+        ReadBuf text;           /* stat, smaps_rollup, cmdline, cgroup, maps */
+        ReadBuf binary;         /* pagemap */
+        VmaList vmas;
+} ProcScanBuffers;
+
+void proc_scan_buffers_done(ProcScanBuffers *b);
 
 static inline unsigned proc_scan_stats_skipped(const ProcScanStats *s) {
         return s->vanished + s->denied + s->malformed;
@@ -88,9 +106,16 @@ typedef int (*ProcScanFunc)(ProcSample *sample, void *userdata);
  * -EBADMSG/-ERANGE/-E2BIG, -ENOMEM. buf is scratch. */
 int proc_sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcSample *ret);
 
+/* Adds the pagemap of a sampled process: maps, then pagemap over its ranges (pagemap.h), into
+ * s->pagemap (has_pagemap set) and, in full mode, its PFNs appended to o->pfns (pfn_offset,
+ * pfn_count). Returns 0; -ENOENT/-ESRCH (vanished), -EACCES/-EPERM, -EBADMSG, -ENOMEM. */
+int proc_sample_read_pagemap(int pid_dirfd, const PagemapOptions *o, ProcScanBuffers *bufs,
+                             ProcSample *s);
+
 /* Walks every numeric directory under the proc root in ascending PID order, reads each process
- * with proc_sample_read() and calls func for each one sampled. Per-process failures are counted
- * in *ret_stats, never returned. Returns 0, a negative errno when the proc root cannot be
- * listed or -ENOMEM, or what func returned. */
-int proc_scan(const ProcRoot *root, ReadBuf *buf, ProcScanFunc func, void *userdata,
-              ProcScanStats *ret_stats);
+ * with proc_sample_read() (and proc_sample_read_pagemap() when pagemap is not NULL) and calls
+ * func for each one sampled. A process whose pagemap cannot be read is still sampled, counted
+ * in pagemap_failed. Per-process failures are counted in *ret_stats, never returned. Returns 0,
+ * a negative errno when the proc root cannot be listed or -ENOMEM, or what func returned. */
+int proc_scan(const ProcRoot *root, ProcScanBuffers *bufs, const PagemapOptions *pagemap,
+              ProcScanFunc func, void *userdata, ProcScanStats *ret_stats);

@@ -75,11 +75,40 @@ void metric_delta_compute(const SeriesStats *before, const SeriesStats *after,
 char *metric_delta_reason(const char *name, const char *base_name, const MetricDelta *d,
                           char *buf, size_t size);
 
+/* Classes of mapping whose pagemap exclusivity is compared; the order is collectors/maps.h's
+ * VmaClass (storage checks it). */
+typedef enum ExclusivityClass {
+        EXCLUSIVITY_ANON,
+        EXCLUSIVITY_FILE,
+        EXCLUSIVITY_SHARED_FILE,
+        EXCLUSIVITY_SHMEM,
+        EXCLUSIVITY_HUGETLB,
+        _EXCLUSIVITY_CLASS_MAX,
+        _EXCLUSIVITY_CLASS_INVALID = -22 /* -EINVAL */,
+} ExclusivityClass;
+
+/* "Exclusive_Anon", "Exclusive_File", "Exclusive_Shared_File", "Exclusive_Shmem",
+ * "Exclusive_Hugetlb": exclusive (PM_MMAP_EXCLUSIVE) / present pages of that class. */
+const char *exclusivity_class_to_string(ExclusivityClass c);
+
 /* One sweep of one identity: the figures summed over its processes. */
 typedef struct IdentityPoint {
         uint64_t rss_kb;
         uint64_t metric_kb[_COMPARE_METRIC_MAX];
         uint32_t processes;
+        /* pagemap (modes exclusivity and full), when every process of the identity was
+         * scanned: per class, present and exclusive pages as kB. */
+        bool has_pagemap;
+        uint64_t present_kb[_EXCLUSIVITY_CLASS_MAX];
+        uint64_t exclusive_kb[_EXCLUSIVITY_CLASS_MAX];
+        /* Reconstruction (mode full), when every process of the identity has one: the truth
+         * for Shared, Private and Pss (the Pss_* entries are unused), and the forecast for all
+         * six metrics plus exclusive pages (as kB, over all classes). */
+        bool has_truth;
+        uint64_t truth_kb[_COMPARE_METRIC_MAX];
+        uint64_t truth_uss_kb;
+        uint64_t forecast_kb[_COMPARE_METRIC_MAX];
+        uint64_t forecast_exclusive_kb;
 } IdentityPoint;
 
 /* All sweeps of one identity within one epoch. */
@@ -89,13 +118,43 @@ typedef struct IdentitySeries {
         const IdentityPoint *points;
 } IdentitySeries;
 
+/* What a flagged shift is, from the reconstructed truth (mode full on both sides):
+ *   accounting  every flagged figure moved while its truth counterpart did not
+ *   behavior    the truth counterpart of every flagged figure moved too (same thresholds)
+ *   mixed       some of each
+ *   unknown     no reconstruction in the baseline or the candidate
+ * Counterparts: Shared → truth Shared; Private and every Exclusive_* → truth Private; Pss and
+ * Pss_Anon/File/Shmem → truth Pss. */
+typedef enum ShiftKind {
+        SHIFT_UNKNOWN,
+        SHIFT_ACCOUNTING,
+        SHIFT_BEHAVIOR,
+        SHIFT_MIXED,
+        _SHIFT_KIND_MAX,
+        _SHIFT_KIND_INVALID = -22 /* -EINVAL */,
+} ShiftKind;
+
+/* "unknown", "accounting", "behavior", "mixed". */
+const char *shift_kind_to_string(ShiftKind k);
+
 typedef struct IdentityComparison {
         int64_t identity_id;
         size_t n_before, n_after;
         double processes_before, processes_after;       /* medians */
         double rss_before_kb, rss_after_kb;             /* medians */
         MetricDelta metrics[_COMPARE_METRIC_MAX];
-        bool flagged;                                   /* any metric flagged */
+        bool has_exclusivity;           /* both sides had every sweep scanned */
+        MetricDelta exclusivity[_EXCLUSIVITY_CLASS_MAX]; /* ratio base: present kB of the class;
+                                                          * classes with no present pages on
+                                                          * either side are never flagged */
+        bool flagged;                   /* any metric or exclusivity class flagged */
+        bool has_truth;                 /* both sides reconstructed in every sweep */
+        MetricDelta truth[_COMPARE_METRIC_MAX]; /* Shared, Private, Pss */
+        ShiftKind kind;
+        bool has_forecast;              /* the baseline was reconstructed */
+        /* How close the baseline's forecast came: before = the baseline's forecast, after =
+         * what the candidate reports; delta = the forecast's error. */
+        MetricDelta forecast[_COMPARE_METRIC_MAX];
 } IdentityComparison;
 
 /* Compares every identity present in both lists (each sorted by identity_id ascending). Writes
@@ -111,3 +170,22 @@ int compare_identities(const IdentitySeries *before, size_t n_before,
                        const IdentitySeries *after, size_t n_after, const Thresholds *t,
                        IdentityComparison *ret, int64_t *ret_appeared, size_t *ret_n_appeared,
                        int64_t *ret_disappeared, size_t *ret_n_disappeared);
+
+/* ---- the forecast: this epoch's figures against what NO_PAGE_MAPCOUNT would report ---- */
+
+typedef struct ForecastComparison {
+        int64_t identity_id;
+        size_t n;                       /* sweeps with a reconstruction */
+        double rss_kb;                  /* median */
+        MetricDelta metrics[_COMPARE_METRIC_MAX];  /* before = reported, after = forecast */
+        MetricDelta exclusivity;        /* all classes: reported vs forecast exclusive pages,
+                                         * ratio base: present kB */
+        bool flagged;
+} ForecastComparison;
+
+/* For every identity with a reconstruction in at least one sweep of the (single) epoch given by
+ * series, compares the reported figures with the forecast over the same sweeps (sweeps without
+ * a reconstruction are left out), with the thresholds and noise rules of metric_delta_compute().
+ * Writes up to n entries to ret (in series order) and returns how many, or -ENOMEM. */
+int compare_forecast(const IdentitySeries *series, size_t n, const Thresholds *t,
+                     ForecastComparison *ret);

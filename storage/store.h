@@ -16,6 +16,7 @@
 #include "kernel-id.h"
 #include "meminfo.h"
 #include "proc-pid.h"
+#include "reconstruct.h"
 
 typedef struct Store Store;
 
@@ -24,8 +25,10 @@ typedef enum StoreMode {
         STORE_READ_ONLY,        /* must exist and be at the current schema version */
 } StoreMode;
 
-/* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+/* The schema version this build writes (PRAGMA user_version). Version 2 adds the pagemap
+ * counts per class to process_samples and identity_samples, and the reconstruction
+ * (process_truth, and its sums in identity_samples). */
+#define STORE_SCHEMA_VERSION 2
 
 /* Opens (and in read-write mode creates or migrates) the database at path. A file that is not
  * SQLite, is SQLite but not a mapstatd database (application_id), or is corrupt is refused with
@@ -70,11 +73,16 @@ int store_sweep_add_meminfo(Store *s, const Meminfo *m);
  * commit return that error and the sweep is rolled back. store_sweep_begin() returns -EBUSY
  * while a sweep is open and -EROFS on a read-only Store. */
 
+/* Records the reconstruction of a process added to this sweep (same PID and start time) and
+ * adds it to its identity's sums at commit. -ENOENT when no such process was added. */
+int store_sweep_add_truth(Store *s, pid_t pid, uint64_t start_time_ticks, const ProcessTruth *t);
+
 typedef struct SweepSummary {
         uint64_t duration_usec;
         unsigned sampled;
         unsigned skipped;               /* vanished + denied + malformed */
         unsigned vanished, denied, malformed;
+        unsigned pagemap_truncated, pagemap_failed;
 } SweepSummary;
 
 /* Computes the per-identity aggregates of this sweep (sums and per-process medians), marks the
@@ -127,7 +135,8 @@ void identity_info_done(IdentityInfo *i);
 int store_get_identity(Store *s, int64_t identity_id, IdentityInfo *ret);
 
 /* Every identity's per-sweep aggregates within one epoch, sorted by identity id, as compare/
- * wants them. *ret_series[i].points point into *ret_points; free both with free(). -ENOENT when
+ * wants them, including the pagemap and reconstruction fields of IdentityPoint (pages as kB with
+ * the epoch's page size, 4 KiB when unknown). *ret_series[i].points point into *ret_points; free both with free(). -ENOENT when
  * the epoch does not exist. */
 int store_epoch_identity_series(Store *s, int64_t epoch_id, IdentitySeries **ret_series,
                                 size_t *ret_n, IdentityPoint **ret_points);
@@ -152,6 +161,10 @@ typedef struct ProcessGroup {
         uint32_t present;               /* fields present in every process of the group */
         size_t n_extra;
         SmapsExtra extra[SMAPS_EXTRA_MAX];      /* unknown fields, summed by name */
+        bool has_pagemap;               /* every process of the group was scanned */
+        PagemapClassCounts pagemap[_VMA_CLASS_MAX];     /* summed */
+        bool has_truth;                 /* every process of the group was reconstructed */
+        ProcessTruth truth;             /* summed */
 } ProcessGroup;
 
 void process_group_array_free(ProcessGroup *a, size_t n);
@@ -163,6 +176,8 @@ int store_latest_process_groups(Store *s, size_t limit, size_t offset, ProcessGr
                                 size_t *ret_n, size_t *ret_total, int64_t *ret_sweep_id);
 
 typedef struct StoreHealth {
+        /* of the last sweep: */
+        unsigned last_pagemap_truncated, last_pagemap_failed;
         int64_t last_sweep_id;          /* 0 when none */
         uint64_t last_sweep_usec;       /* start time */
         uint64_t last_duration_usec;

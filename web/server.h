@@ -22,6 +22,12 @@ typedef struct WebStatus {
         uint64_t last_duration_usec;
         unsigned sampled, vanished, denied, malformed, kernel_threads;
         char storage_error[512];        /* "" when the last commit succeeded */
+        const char *pagemap_mode;       /* "off", "exclusivity", "full" (static string) */
+        unsigned pagemap_truncated;     /* last sweep: processes whose scan was cut short */
+        unsigned pagemap_failed;        /* last sweep: sampled without pagemap */
+        bool pagemap_budget_exhausted;  /* last sweep hit the per-sweep time budget */
+        char reconstruction[256];       /* full mode: "" when it worked in the last sweep,
+                                         * else why not (e.g. no PFNs without CAP_SYS_ADMIN) */
         unsigned consecutive_failures;
         Thresholds thresholds;          /* report defaults; replaced on reload */
         IdentityMode identity_mode;

@@ -1,0 +1,55 @@
+/* The reconstruction (pagemap "full" mode, needs PFNs: CAP_SYS_ADMIN): count how many present
+ * pagemap entries of all processes of one sweep reference each PFN, read kpageflags and
+ * kpagecount for the PFN blocks seen, and derive per process
+ *   - the truth, independent of the kernel's mapcount configuration: USS (pages mapped once in
+ *     the whole system), PSS (Σ page size / count), Shared and Private;
+ *   - the large anonymous folios this process maps only partly;
+ *   - the forecast: what a CONFIG_NO_PAGE_MAPCOUNT kernel would report (Pss with the folio's
+ *     average mapcount, Shared/Private and exclusivity with the folio rule), computed on a
+ *     CONFIG_PAGE_MAPCOUNT kernel from kpagecount (kernel-semantics.md §7).
+ * Memory: a two-level table indexed by PFN; a 512-PFN block (2 MiB of RAM) is allocated when a
+ * page in it is first seen and costs about 5 KiB. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proc-root.h"
+
+typedef struct ProcessTruth {
+        /* Config-independent, from the PFN counts. */
+        uint64_t uss_kb, pss_kb, shared_kb, private_kb;
+        /* What a NO_PAGE_MAPCOUNT kernel would report. */
+        uint64_t forecast_pss_kb, forecast_pss_anon_kb, forecast_pss_file_kb,
+                forecast_pss_shmem_kb, forecast_shared_kb, forecast_private_kb;
+        uint64_t forecast_exclusive_pages;
+        /* Large anonymous folios of which this process maps some pages but not all. */
+        uint64_t partially_mapped_folios;
+} ProcessTruth;
+
+typedef struct Reconstruction Reconstruction;
+
+/* page_size in bytes (4096 on x86-64). */
+int reconstruction_new(Reconstruction **ret, uint64_t page_size);
+Reconstruction *reconstruction_free(Reconstruction *r);
+
+/* Registers one process's present PFNs and counts them. pfns[0..n) is borrowed: it must stay
+ * valid and unchanged until the last reconstruction_compute() (the sweep's final PfnList).
+ * PFN 0 entries are ignored. process is the caller's index of the process in this sweep, below
+ * 2^31; each index is added once. -ENOMEM, -EINVAL. */
+int reconstruction_add(Reconstruction *r, uint32_t process, const uint64_t *pfns, size_t n);
+
+/* After every process was added: reads kpageflags and kpagecount under the proc root for every
+ * 512-PFN block seen (one 4 KiB pread each per file), finds the large folios (THP flag, head
+ * and tails) and which processes map each. -ENOENT when the files do not exist, -EACCES, -EIO,
+ * -ENOMEM. */
+int reconstruction_finish(Reconstruction *r, const ProcRoot *root);
+
+/* One process's figures (after reconstruction_finish()). Zero pages, NOPAGE and hugetlb PFNs are
+ * ignored. -ENOENT for an index never added. */
+int reconstruction_compute(const Reconstruction *r, uint32_t process, ProcessTruth *ret);
+
+/* Whether PFNs were visible at all (false when every present entry read PFN 0: no
+ * CAP_SYS_ADMIN). */
+bool reconstruction_has_pfns(const Reconstruction *r);
