@@ -139,6 +139,37 @@ int parse_duration_usec(const char *s, uint64_t *ret) {
         return -EBADMSG;
 }
 
+int parse_size_bytes(const char *s, uint64_t *ret) {
+        static const struct {
+                const char *suffix;
+                uint64_t factor;
+        } units[] = {
+                { "", 1 },
+                { "B", 1 },
+                { "K", 1ULL << 10 }, { "KB", 1ULL << 10 }, { "KiB", 1ULL << 10 },
+                { "M", 1ULL << 20 }, { "MB", 1ULL << 20 }, { "MiB", 1ULL << 20 },
+                { "G", 1ULL << 30 }, { "GB", 1ULL << 30 }, { "GiB", 1ULL << 30 },
+                { "T", 1ULL << 40 }, { "TB", 1ULL << 40 }, { "TiB", 1ULL << 40 },
+        };
+        uint64_t v;
+        int r;
+
+        if (!s || s[0] == ' ' || s[0] == '\t')
+                return -EBADMSG;
+        r = parse_u64_prefix(s, strlen(s), &v);
+        if (r < 0)
+                return r;
+        for (size_t u = 0; u < ELEMENTSOF(units); u++) {
+                if (strcmp(s + r, units[u].suffix) != 0)
+                        continue;
+                if (v > UINT64_MAX / units[u].factor)
+                        return -ERANGE;
+                *ret = v * units[u].factor;
+                return 0;
+        }
+        return -EBADMSG;
+}
+
 int parse_listen_address(const char *s, char *addr, size_t addr_size, uint16_t *ret_port) {
         const char *colon, *host;
         size_t host_len;

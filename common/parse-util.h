@@ -24,6 +24,10 @@ int parse_boolean(const char *s, bool *ret);
  * accepted, e.g. "90s", "5min", "7d". Result in microseconds; 0 is allowed. */
 int parse_duration_usec(const char *s, uint64_t *ret);
 
+/* Sizes in bytes: a plain number is bytes; suffixes K, M, G, T (powers of 1024, optionally
+ * followed by "iB" or "B") are accepted, e.g. "64G", "512MiB". */
+int parse_size_bytes(const char *s, uint64_t *ret);
+
 /* "ADDR:PORT" or "[ADDR6]:PORT" with a numeric address. Port 0 is accepted (ephemeral). The
  * address is copied into addr (size addr_size). */
 int parse_listen_address(const char *s, char *addr, size_t addr_size, uint16_t *ret_port);

@@ -44,6 +44,7 @@ typedef struct Daemon {
         sd_event_source *timer;
         uint64_t last_prune_usec;
         bool storage_failing;
+        bool reconstruction_failing;
 } Daemon;
 
 static void daemon_done(Daemon *d) {
@@ -59,12 +60,36 @@ static void daemon_done(Daemon *d) {
         free(d->db_path);
 }
 
+/* Why a full-mode sweep has no reconstruction, for /healthz and the log. */
+static const char *reconstruction_error_string(int r) {
+        switch (r) {
+        case -EPERM:
+        case -EACCES:
+                return "PFNs are not visible: the full pagemap mode needs CAP_SYS_ADMIN";
+        case -ENOENT:
+                return "kpageflags or kpagecount is missing under the proc root";
+        case -ENOMEM:
+                return "out of memory";
+        default:
+                return "kpageflags or kpagecount could not be read";
+        }
+}
+
 static void publish_status(Daemon *d, const SweepResult *res, int r) {
         pthread_mutex_lock(&d->status.lock);
         d->status.interval_usec = d->options.interval_usec;
         d->status.thresholds = d->options.thresholds;
         d->status.identity_mode = d->options.identity_mode;
+        d->status.pagemap_mode = pagemap_mode_to_string(d->options.pagemap_mode);
         if (res) {
+                d->status.pagemap_truncated = res->stats.pagemap_truncated;
+                d->status.pagemap_failed = res->stats.pagemap_failed;
+                d->status.pagemap_budget_exhausted = res->budget_exhausted;
+                if (res->reconstruction == 0)
+                        d->status.reconstruction[0] = '\0';
+                else
+                        snprintf(d->status.reconstruction, sizeof d->status.reconstruction, "%s",
+                                 reconstruction_error_string(res->reconstruction));
                 d->status.last_sweep_usec = res->start_usec;
                 d->status.last_duration_usec = res->duration_usec;
                 d->status.sampled = res->stats.sampled;
@@ -107,6 +132,18 @@ static int daemon_sweep(Daemon *d, SweepResult *ret) {
         if (log_state_changed(&d->storage_failing, false))
                 (void) log_struct_id(LOG_NOTICE, MESSAGE_ID_STORAGE_RECOVERED, NULL,
                                      "Recording sweeps in '%s' again", d->db_path);
+
+        if (d->options.pagemap_mode == PAGEMAP_MODE_FULL) {
+                if (log_state_changed(&d->reconstruction_failing, res.reconstruction < 0)) {
+                        if (res.reconstruction < 0)
+                                log_warning("No reconstruction in this sweep: %s; storing the "
+                                            "kernel's figures and pagemap counts only, will "
+                                            "retry every sweep",
+                                            reconstruction_error_string(res.reconstruction));
+                        else
+                                log_info("Reconstruction works again");
+                }
+        }
 
         const KernelId *k = sweeper_kernel(&d->sweeper);
         if (res.new_epoch) {
@@ -217,6 +254,11 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         d->options = n;
         log_set_max_level(d->options.log_level);
         d->sweeper.identity_mode = d->options.identity_mode;
+        d->sweeper.pagemap = (SweepPagemap) {
+                .mode = d->options.pagemap_mode,
+                .max_scan_bytes = d->options.pagemap_max_scan_bytes,
+                .budget_usec = d->options.pagemap_budget_usec,
+        };
         publish_status(d, NULL, d->storage_failing ? -EIO : 0);
         log_info("Reloaded configuration%s%s%s: interval %.1f s, identity %s", config ? " from '" : "",
                  config ? config : "", config ? "'" : "",
@@ -365,8 +407,9 @@ static int run_daemon(Daemon *d) {
         if (r < 0)
                 return log_error_errno(r, "Failed to schedule sweeps: %m");
 
-        log_info("Listening on %s, database '%s', sweeping '%s' every %.1f s", where, d->db_path,
-                 d->root.proc_path, (double) d->options.interval_usec / USEC_PER_SEC);
+        log_info("Listening on %s, database '%s', sweeping '%s' every %.1f s, pagemap %s", where,
+                 d->db_path, d->root.proc_path, (double) d->options.interval_usec / USEC_PER_SEC,
+                 pagemap_mode_to_string(d->options.pagemap_mode));
         (void) sd_notify(false, "READY=1\nSTATUS=Waiting for the first sweep");
 
         r = sd_event_loop(d->event);
@@ -419,7 +462,12 @@ int main(int argc, char *argv[]) {
                 daemon_done(&d);
                 return EXIT_FAILURE;
         }
-        sweeper_init(&d.sweeper, &d.root, d.store, d.options.identity_mode);
+        sweeper_init(&d.sweeper, &d.root, d.store, d.options.identity_mode,
+                     &(SweepPagemap) {
+                             .mode = d.options.pagemap_mode,
+                             .max_scan_bytes = d.options.pagemap_max_scan_bytes,
+                             .budget_usec = d.options.pagemap_budget_usec,
+                     });
 
         r = action == OPTIONS_ONCE ? run_once(&d) : run_daemon(&d);
         ret = r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -124,6 +124,50 @@ static int parse_log_level(const char *v, void *field, const char **reterr) {
         return -EBADMSG;
 }
 
+static const char *const pagemap_mode_names[_PAGEMAP_MODE_MAX] = {
+        [PAGEMAP_MODE_OFF] = "off",
+        [PAGEMAP_MODE_EXCLUSIVITY] = "exclusivity",
+        [PAGEMAP_MODE_FULL] = "full",
+};
+
+const char *pagemap_mode_to_string(PagemapMode m) {
+        if (m < 0 || m >= _PAGEMAP_MODE_MAX)
+                return NULL;
+        return pagemap_mode_names[m];
+}
+
+static int parse_pagemap_mode(const char *v, void *field, const char **reterr) {
+        for (PagemapMode m = 0; m < _PAGEMAP_MODE_MAX; m++)
+                if (strcmp(v, pagemap_mode_names[m]) == 0) {
+                        *(PagemapMode *) field = m;
+                        return 0;
+                }
+        *reterr = "expected off, exclusivity or full";
+        return -EBADMSG;
+}
+
+static int parse_max_scan(const char *v, void *field, const char **reterr) {
+        uint64_t bytes;
+
+        if (parse_size_bytes(v, &bytes) < 0 || bytes < (1ULL << 20)) {
+                *reterr = "expected a size of at least 1M, e.g. 64G";
+                return -EBADMSG;
+        }
+        *(uint64_t *) field = bytes;
+        return 0;
+}
+
+static int parse_budget(const char *v, void *field, const char **reterr) {
+        uint64_t usec;
+
+        if (parse_duration_usec(v, &usec) < 0 || usec < 100 * USEC_PER_MSEC) {
+                *reterr = "expected a duration of at least 100ms, e.g. 10s";
+                return -EBADMSG;
+        }
+        *(uint64_t *) field = usec;
+        return 0;
+}
+
 #define F(member) offsetof(Options, member)
 static const Setting settings[] = {
         { "Daemon", "Database",           "db",             parse_string,    F(db_path) },
@@ -135,6 +179,9 @@ static const Setting settings[] = {
         { "Daemon", "Retention",          "retention",      parse_retention, F(retention_usec) },
         { "Daemon", "KeepSweepsPerEpoch", "keep-per-epoch", parse_keep,      F(keep_per_epoch) },
         { "Daemon", "LogLevel",           "log-level",      parse_log_level, F(log_level) },
+        { "Daemon", "Pagemap",            "pagemap",        parse_pagemap_mode, F(pagemap_mode) },
+        { "Daemon", "PagemapMaxScan",     "pagemap-max-scan", parse_max_scan, F(pagemap_max_scan_bytes) },
+        { "Daemon", "PagemapBudget",      "pagemap-budget", parse_budget,    F(pagemap_budget_usec) },
         { "Report", "Identity",           "identity",       parse_identity,  F(identity_mode) },
         { "Report", "MinDeltaKB",         "min-delta-kb",   parse_nonneg,    F(thresholds.min_delta_kb) },
         { "Report", "MinDeltaPoints",     "min-delta-points", parse_nonneg,  F(thresholds.min_delta_points) },
@@ -150,6 +197,9 @@ int options_init(Options *o) {
                 .identity_mode = IDENTITY_MODE_EXE_ARGS,
                 .thresholds = THRESHOLDS_DEFAULT,
                 .log_level = LOG_INFO,
+                .pagemap_mode = PAGEMAP_MODE_EXCLUSIVITY,
+                .pagemap_max_scan_bytes = 64ULL << 30,
+                .pagemap_budget_usec = 10ULL * 1000000ULL,
                 .listen = strdup(DEFAULT_LISTEN),
                 .proc_root = strdup("/proc"),
                 .sys_root = strdup("/sys"),
@@ -289,6 +339,11 @@ void options_help(void) {
                "      --noise-factor F       multiple of the within-epoch spread a shift must\n"
                "                             exceed (default 3)\n"
                "      --log-level LEVEL      err, warning, notice, info (default) or debug\n"
+               "      --pagemap MODE         off, exclusivity (default) or full (PFNs, needs\n"
+               "                             CAP_SYS_ADMIN: truth and NO_PAGE_MAPCOUNT forecast)\n"
+               "      --pagemap-max-scan SIZE  mapped address space scanned per process\n"
+               "                             (default 64G)\n"
+               "      --pagemap-budget DURATION  pagemap reading per sweep (default 10s)\n"
                "  -c, --config FILE          configuration file (default " DEFAULT_CONFIG_FILE
                " if it exists)\n"
                "      --once                 run one sweep, store it, print a summary, exit\n"

@@ -14,6 +14,18 @@
 #define DEFAULT_LISTEN "127.0.0.1:9100"
 #define DEFAULT_CONFIG_FILE "/etc/mapstatd/mapstatd.conf"
 
+/* How much of pagemap a sweep reads. */
+typedef enum PagemapMode {
+        PAGEMAP_MODE_OFF,               /* smaps_rollup and meminfo only */
+        PAGEMAP_MODE_EXCLUSIVITY,       /* + present/swapped/exclusive pages per class */
+        PAGEMAP_MODE_FULL,              /* + PFNs, kpageflags, kpagecount: truth and forecast */
+        _PAGEMAP_MODE_MAX,
+        _PAGEMAP_MODE_INVALID = -22 /* -EINVAL */,
+} PagemapMode;
+
+/* "off", "exclusivity", "full". */
+const char *pagemap_mode_to_string(PagemapMode m);
+
 typedef struct Options {
         char *db_path;                  /* NULL: $STATE_DIRECTORY/mapstatd.db or the default */
         char *listen;                   /* "ADDR:PORT" */
@@ -24,6 +36,9 @@ typedef struct Options {
         IdentityMode identity_mode;
         Thresholds thresholds;
         int log_level;
+        PagemapMode pagemap_mode;
+        uint64_t pagemap_max_scan_bytes;        /* per process, of mapped address space */
+        uint64_t pagemap_budget_usec;           /* per sweep, for all pagemap reading */
 } Options;
 
 /* Fills o with the built-in defaults (strings allocated). -ENOMEM. */

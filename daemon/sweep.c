@@ -6,20 +6,24 @@
 #include <string.h>
 
 #include "meminfo.h"
+#include "reconstruct.h"
 #include "sweep.h"
 #include "time-util.h"
 
-void sweeper_init(Sweeper *sw, const ProcRoot *root, Store *store, IdentityMode mode) {
+void sweeper_init(Sweeper *sw, const ProcRoot *root, Store *store, IdentityMode mode,
+                  const SweepPagemap *pagemap) {
         *sw = (Sweeper) {
                 .root = root,
                 .store = store,
                 .identity_mode = mode,
-                .buf = READ_BUF_INIT,
+                .pagemap = *pagemap,
         };
 }
 
 void sweeper_done(Sweeper *sw) {
-        read_buf_done(&sw->buf);
+        proc_scan_buffers_done(&sw->bufs);
+        pfn_list_done(&sw->pfns);
+        free(sw->procs);
         kernel_id_done(&sw->kernel);
         *sw = (Sweeper) {};
 }
@@ -79,6 +83,7 @@ typedef struct SweepBatch {
 /* Two batches: the walk fills one while the writer stores the other; they trade places when the
  * walk's is full and the writer is idle, so threads meet once per batch, not once per process. */
 typedef struct SweepQueue {
+        Sweeper *sweeper;
         pthread_mutex_t lock;
         pthread_cond_t changed;
         SweepBatch batches[2];
@@ -147,10 +152,37 @@ static int sweep_hand_over(SweepQueue *q) {
         return r;
 }
 
+/* Full mode: remembers which PFNs belong to whom, for the reconstruction after the walk. */
+static int sweep_remember(Sweeper *sw, const ProcSample *p) {
+        if (sw->n_procs == sw->allocated_procs) {
+                size_t n = MAX(sw->allocated_procs * 2, (size_t) 256);
+                SweepProcess *a = reallocarray(sw->procs, n, sizeof *a);
+
+                if (!a)
+                        return -ENOMEM;
+                sw->procs = a;
+                sw->allocated_procs = n;
+        }
+        sw->procs[sw->n_procs++] = (SweepProcess) {
+                .pid = p->pid,
+                .start_time_ticks = p->start_time_ticks,
+                .pfn_offset = p->pfn_offset,
+                .pfn_count = p->pfn_count,
+        };
+        return 0;
+}
+
 /* ProcScanFunc: moves the sample into the filling batch. A storage error stops the walk: the
  * sweep is lost anyway. */
 static int sweep_enqueue(ProcSample *p, void *userdata) {
         SweepQueue *q = userdata;
+        int r;
+
+        if (q->sweeper->pagemap.mode == PAGEMAP_MODE_FULL && p->has_pagemap) {
+                r = sweep_remember(q->sweeper, p);
+                if (r < 0)
+                        return r;
+        }
 
         q->filling->items[q->filling->n++] = *p;
         *p = (ProcSample) {};
@@ -161,8 +193,9 @@ static int sweep_enqueue(ProcSample *p, void *userdata) {
 
 /* Walks every process and stores it through the writer thread. Returns 0 or the first error of
  * either side. */
-static int sweep_processes(Sweeper *sw, ProcScanStats *ret_stats) {
+static int sweep_processes(Sweeper *sw, const PagemapOptions *pagemap, ProcScanStats *ret_stats) {
         SweepQueue q = {
+                .sweeper = sw,
                 .lock = PTHREAD_MUTEX_INITIALIZER,
                 .changed = PTHREAD_COND_INITIALIZER,
                 .store = sw->store,
@@ -176,7 +209,7 @@ static int sweep_processes(Sweeper *sw, ProcScanStats *ret_stats) {
         if (k != 0)
                 return -k;
 
-        r = proc_scan(sw->root, &sw->buf, sweep_enqueue, &q, ret_stats);
+        r = proc_scan(sw->root, &sw->bufs, pagemap, sweep_enqueue, &q, ret_stats);
         if (r >= 0)
                 r = sweep_hand_over(&q);
         else {
@@ -196,9 +229,57 @@ static int sweep_processes(Sweeper *sw, ProcScanStats *ret_stats) {
         return q.error < 0 ? q.error : r;
 }
 
+DEFINE_CLEANUP_FUNC(Reconstruction, reconstruction_free);
+
+/* Full mode, after the walk: counts every PFN across all processes, reads kpageflags and
+ * kpagecount for the blocks seen, and stores each process's truth and forecast with its sample.
+ * Returns 0 when done, -EPERM when PFNs are not visible (no CAP_SYS_ADMIN), another -errno when
+ * kpage* cannot be read; storage errors are returned through *ret_storage_error. */
+static int sweep_reconstruct(Sweeper *sw, uint64_t page_size, int *ret_storage_error) {
+        _cleanup_(reconstruction_freep) Reconstruction *rec = NULL;
+        int r;
+
+        *ret_storage_error = 0;
+        r = reconstruction_new(&rec, page_size);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < sw->n_procs; i++) {
+                const SweepProcess *p = sw->procs + i;
+
+                r = reconstruction_add(rec, (uint32_t) i, sw->pfns.pfns + p->pfn_offset,
+                                       p->pfn_count);
+                if (r < 0)
+                        return r;
+        }
+        if (!reconstruction_has_pfns(rec))
+                return -EPERM;
+        r = reconstruction_finish(rec, sw->root);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < sw->n_procs; i++) {
+                ProcessTruth t;
+
+                r = reconstruction_compute(rec, (uint32_t) i, &t);
+                if (r < 0)
+                        return r;
+                r = store_sweep_add_truth(sw->store, sw->procs[i].pid,
+                                          sw->procs[i].start_time_ticks, &t);
+                if (r == -ENOENT)
+                        continue;       /* its sample was not stored */
+                if (r < 0) {
+                        *ret_storage_error = r;
+                        return r;
+                }
+        }
+        return 0;
+}
+
 int sweeper_run(Sweeper *sw, SweepResult *ret) {
         uint64_t start = now_usec(CLOCK_REALTIME), mono = now_usec(CLOCK_MONOTONIC);
         ProcScanStats stats = {};
+        bool budget_exhausted = false;
+        int reconstruction = 0;
         SweepSummary summary;
         Meminfo meminfo;
         bool new_epoch = false;
@@ -213,13 +294,35 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
         if (r < 0)
                 return r;
 
-        r = sweep_processes(sw, &stats);
+        uint64_t page_size = sw->kernel.page_size ? sw->kernel.page_size : 4096;
+        PagemapOptions pagemap = {
+                .page_size = page_size,
+                .max_scan_bytes = sw->pagemap.max_scan_bytes,
+                .deadline_usec = mono + sw->pagemap.budget_usec,
+                .pfns = sw->pagemap.mode == PAGEMAP_MODE_FULL ? &sw->pfns : NULL,
+        };
+        sw->pfns.n = 0;
+        sw->n_procs = 0;
+
+        r = sweep_processes(sw, sw->pagemap.mode == PAGEMAP_MODE_OFF ? NULL : &pagemap, &stats);
         if (r < 0)
                 goto fail;
+        budget_exhausted = sw->pagemap.mode != PAGEMAP_MODE_OFF &&
+                           now_usec(CLOCK_MONOTONIC) > pagemap.deadline_usec;
+
+        if (sw->pagemap.mode == PAGEMAP_MODE_FULL) {
+                int storage_error;
+
+                reconstruction = sweep_reconstruct(sw, page_size, &storage_error);
+                if (storage_error < 0) {
+                        r = storage_error;
+                        goto fail;
+                }
+        }
 
         /* A sweep without meminfo is still worth keeping: the per-process figures are the main
          * data. Garbage in meminfo is counted as a malformed source, not fatal. */
-        r = meminfo_read(sw->root, &sw->buf, &meminfo);
+        r = meminfo_read(sw->root, &sw->bufs.text, &meminfo);
         if (r >= 0) {
                 r = store_sweep_add_meminfo(sw->store, &meminfo);
                 if (r < 0)
@@ -236,6 +339,8 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
                 .vanished = stats.vanished,
                 .denied = stats.denied,
                 .malformed = stats.malformed,
+                .pagemap_truncated = stats.pagemap_truncated,
+                .pagemap_failed = stats.pagemap_failed,
         };
         sweep_id = store_sweep_commit(sw->store, &summary);
         if (sweep_id < 0)
@@ -248,6 +353,8 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
                 .start_usec = start,
                 .duration_usec = summary.duration_usec,
                 .stats = stats,
+                .budget_exhausted = budget_exhausted,
+                .reconstruction = reconstruction,
         };
         return 0;
 

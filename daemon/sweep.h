@@ -8,14 +8,32 @@
 #include "identity.h"
 #include "kernel-id.h"
 #include "proc-pid.h"
+#include "options.h"
 #include "proc-root.h"
 #include "store.h"
+
+/* What the reconstruction needs to know of each process of a full-mode sweep. */
+typedef struct SweepProcess {
+        pid_t pid;
+        uint64_t start_time_ticks;
+        size_t pfn_offset, pfn_count;
+} SweepProcess;
+
+typedef struct SweepPagemap {
+        PagemapMode mode;
+        uint64_t max_scan_bytes;
+        uint64_t budget_usec;
+} SweepPagemap;
 
 typedef struct Sweeper {
         const ProcRoot *root;           /* borrowed */
         Store *store;                   /* borrowed */
         IdentityMode identity_mode;
-        ReadBuf buf;
+        SweepPagemap pagemap;
+        ProcScanBuffers bufs;
+        PfnList pfns;                   /* full mode: every process's PFNs, one sweep */
+        SweepProcess *procs;            /* full mode: who owns which PFNs */
+        size_t n_procs, allocated_procs;
         KernelId kernel;
         int64_t epoch_id;
 } Sweeper;
@@ -26,14 +44,19 @@ typedef struct SweepResult {
         bool new_epoch;                 /* this sweep started an epoch new to the database */
         uint64_t start_usec, duration_usec;
         ProcScanStats stats;
+        bool budget_exhausted;          /* the pagemap budget ran out during this sweep */
+        int reconstruction;             /* full mode: 0 done; -EPERM no PFNs (CAP_SYS_ADMIN);
+                                         * another -errno when kpageflags/kpagecount failed */
 } SweepResult;
 
-void sweeper_init(Sweeper *sw, const ProcRoot *root, Store *store, IdentityMode mode);
+void sweeper_init(Sweeper *sw, const ProcRoot *root, Store *store, IdentityMode mode,
+                  const SweepPagemap *pagemap);
 void sweeper_done(Sweeper *sw);
 
 /* Runs one sweep. Returns 0 and fills *ret; on failure the transaction is rolled back and a
  * negative errno is returned (storage errors as store.h maps them; -ENOENT/-EBADMSG when the
- * kernel identity cannot be read). Does not log. */
+ * kernel identity cannot be read). A reconstruction that cannot be done is not a failure: the
+ * sweep is stored without it and ret->reconstruction says why. Does not log. */
 int sweeper_run(Sweeper *sw, SweepResult *ret);
 
 /* The kernel identity of the current epoch (valid after a successful sweeper_run()). */

@@ -32,11 +32,12 @@ def run_once(args, timeout=TIMEOUT):
 class Daemon:
     """A running mapstatd with its own listener, notify socket and temp directory."""
 
-    def __init__(self, args=(), db=None, env=None, workdir=None):
+    def __init__(self, args=(), db=None, env=None, workdir=None, wrapper=()):
         self.tmp = tempfile.mkdtemp(prefix="mapstatd-test-")
         self.db = db or os.path.join(self.tmp, "mapstatd.db")
         self.args = ["--db", self.db, *args]
         self.extra_env = env or {}
+        self.wrapper = list(wrapper)        # exec'd in turn, e.g. setpriv: the PID stays
         self.proc = None
         self.messages = []
         self.stderr_path = os.path.join(self.tmp, "stderr")
@@ -71,7 +72,8 @@ class Daemon:
         move = "" if lfd == 3 else "exec 3<&%d %d<&-; " % (lfd, lfd)
         wrapper = move + 'LISTEN_PID=$$ exec "$0" "$@"'
         self.stderr = open(self.stderr_path, "w+")
-        self.proc = subprocess.Popen(["/bin/sh", "-c", wrapper, BIN, *self.args], env=env,
+        self.proc = subprocess.Popen(["/bin/sh", "-c", wrapper, *self.wrapper, BIN, *self.args],
+                                     env=env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self.stderr, pass_fds=(lfd,))
         self.wait_for("READY=1")

@@ -223,7 +223,34 @@ static void test_listen_address(void) {
         }
 }
 
+static void test_size(void) {
+        uint64_t v = 7;
+
+        ASSERT_INT_EQ(parse_size_bytes("0", &v), 0);
+        ASSERT_U64_EQ(v, 0);
+        ASSERT_INT_EQ(parse_size_bytes("4096", &v), 0);
+        ASSERT_U64_EQ(v, 4096);
+        ASSERT_INT_EQ(parse_size_bytes("64G", &v), 0);
+        ASSERT_U64_EQ(v, 64ULL << 30);
+        ASSERT_INT_EQ(parse_size_bytes("512MiB", &v), 0);
+        ASSERT_U64_EQ(v, 512ULL << 20);
+        ASSERT_INT_EQ(parse_size_bytes("1TB", &v), 0);
+        ASSERT_U64_EQ(v, 1ULL << 40);
+        ASSERT_INT_EQ(parse_size_bytes("3K", &v), 0);
+        ASSERT_U64_EQ(v, 3072);
+
+        v = 7;
+        ASSERT_INT_EQ(parse_size_bytes("", &v), -EBADMSG);
+        ASSERT_INT_EQ(parse_size_bytes("G", &v), -EBADMSG);
+        ASSERT_INT_EQ(parse_size_bytes("12X", &v), -EBADMSG);
+        ASSERT_INT_EQ(parse_size_bytes(" 12", &v), -EBADMSG);
+        ASSERT_INT_EQ(parse_size_bytes("-1G", &v), -EBADMSG);
+        ASSERT_INT_EQ(parse_size_bytes("17179869184G", &v), -ERANGE);   /* 2^34 GiB = 2^64 */
+        ASSERT_U64_EQ(v, 7);    /* untouched on failure */
+}
+
 int main(void) {
+        test_size();
         test_atou64();
         test_atoi64();
         test_atou32();
