@@ -38,8 +38,11 @@ void vma_list_done(VmaList *l);
 /* Pure: classifies one mapping from its maps fields. perms is the 4-character field ("rw-s"),
  * inode the inode number, path the pathname field ("" when none). Rules: hugetlb when the path
  * is "/anon_hugepage (deleted)" or under "/dev/hugepages/"; 's' mappings are shmem when the path
- * starts with "/memfd:", "/SYSV", "/dev/shm/" or is "/dev/zero (deleted)", else shared_file;
- * 'p' mappings are anon when inode is 0 and the path is empty or "[...]", else file. */
+ * starts with "/memfd:", "/SYSV", "/dev/shm/" or "[anon_shmem:" (a named shared anonymous
+ * mapping, 6.2+) or is "/dev/zero (deleted)", else shared_file; 'p' mappings are anon when inode
+ * is 0 and the path is empty or "[...]", else file. A hugetlbfs memfd or SysV SHM_HUGETLB
+ * segment cannot be told from maps alone and is classified as shmem/file. perms must be 4
+ * characters (else _VMA_CLASS_INVALID). */
 VmaClass vma_classify(const char *perms, uint64_t inode, const char *path);
 
 /* Pure parser of a maps file: replaces the content of *l. Lines are "START-END PERMS OFFSET

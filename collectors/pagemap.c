@@ -1,0 +1,271 @@
+/* /proc/PID/pagemap over the ranges of /proc/PID/maps: one pread of up to 64Ki entries at a
+ * time into the sweep's binary buffer, accounted per class of mapping, with the PFNs of
+ * present pages collected for the reconstruction. Never faults pages in (pagemap only reads
+ * page tables). */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "pagemap.h"
+#include "time-util.h"
+
+/* 64Ki entries = 512 KiB per pread: the kernel copies through a bounce buffer per 2 MiB of
+ * virtual range anyway (pagemap_read()), so larger reads buy nothing and cost memory. */
+#define PAGEMAP_CHUNK_ENTRIES (64u * 1024u)
+
+/* PAGEMAP_SCAN (Linux 6.7, kernel-semantics.md §3.3); Debian 12's headers predate it. Used only
+ * to find the populated parts of large mappings, never with the write-protect flags (those
+ * change page tables). */
+struct pm_scan_region {
+        uint64_t start, end, categories;
+};
+
+struct pm_scan_arg {
+        uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted,
+                category_mask, category_anyof_mask, return_mask;
+};
+
+#define PM_SCAN_IOCTL _IOWR('f', 16, struct pm_scan_arg)
+#define PM_SCAN_PRESENT (1ULL << 3)
+#define PM_SCAN_SWAPPED (1ULL << 4)
+#define PM_SCAN_REGIONS 256
+/* Mappings of at least this many pages are scanned for populated ranges first: reading
+ * pagemap costs the same for a hole as for a page, and a sparse reservation (a sanitizer's
+ * shadow, a runtime's heap arena) can span terabytes. */
+#define PM_SCAN_MIN_PAGES 512u
+#define PAGEMAP_DEFAULT_PAGE_SIZE 4096u
+
+void pfn_list_done(PfnList *l) {
+        if (!l)
+                return;
+        free(l->pfns);
+        *l = (PfnList) {};
+}
+
+static int pfn_list_reserve(PfnList *l, size_t extra) {
+        size_t a;
+        uint64_t *p;
+
+        if (l->allocated - l->n >= extra)
+                return 0;
+        if (extra > SIZE_MAX / sizeof(uint64_t) / 2 - l->n)
+                return -ENOMEM;
+        a = MAX(l->allocated * 2, MAX(l->n + extra, (size_t) 4096));
+        p = reallocarray(l->pfns, a, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        l->pfns = p;
+        l->allocated = a;
+        return 0;
+}
+
+/*
+ * The entry format is documented above pagemap_read() in fs/proc/task_mmu.c and in
+ * Documentation/admin-guide/mm/pagemap.rst; kernel-semantics.md §3.1. Swapped: PM_SWAP is also
+ * set for guard regions (PM_GUARD_REGION), which are not memory; uffd-wp markers on
+ * unpopulated pages and migration entries also read PM_SWAP and cannot be told apart from
+ * swapped pages without PFN access, so they count as swapped (rare and short-lived).
+ */
+int pagemap_account(const uint64_t *entries, size_t n, VmaClass class, PagemapCounts *counts,
+                    PfnList *pfns) {
+        PagemapClassCounts *c;
+        bool collect = pfns && class != VMA_CLASS_HUGETLB;
+        uint64_t *out = NULL;
+        int r;
+
+        assert(class >= 0 && class < _VMA_CLASS_MAX);
+        c = &counts->class[class];
+
+        if (collect) {
+                r = pfn_list_reserve(pfns, n);
+                if (r < 0)
+                        return r;
+                out = pfns->pfns + pfns->n;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                uint64_t e = entries[i];
+
+                if (e & PM_PRESENT) {
+                        c->present_pages++;
+                        if (e & PM_MMAP_EXCLUSIVE)
+                                c->exclusive_pages++;
+                        if (out)
+                                *out++ = e & PM_PFN_MASK;
+                } else if ((e & (PM_SWAP | PM_GUARD_REGION)) == PM_SWAP)
+                        c->swapped_pages++;
+        }
+
+        if (out)
+                pfns->n = (size_t) (out - pfns->pfns);
+        counts->scanned_pages += n;
+        return 0;
+}
+
+static int binary_buf_reserve(ReadBuf *b, size_t want) {
+        char *p;
+
+        if (b->allocated >= want)
+                return 0;
+        p = realloc(b->data, want);
+        if (!p)
+                return -ENOMEM;
+        b->data = p;
+        b->allocated = want;
+        return 0;
+}
+
+static int pagemap_errno(int e) {
+        switch (e) {
+        case ENOENT:
+        case ESRCH:
+        case EACCES:
+        case EPERM:
+        case ENOMEM:
+                return -e;
+        default:
+                return -EIO;
+        }
+}
+
+/* State of one process's scan: the budget of entries left and the deadline. */
+typedef struct PagemapReader {
+        int fd;
+        ReadBuf *buf;
+        uint64_t budget;                /* entries that may still be read; UINT64_MAX = no cap */
+        uint64_t deadline;
+        PfnList *pfns;
+        PagemapCounts *counts;
+        bool no_scan_ioctl;             /* PAGEMAP_SCAN is not supported by this file */
+} PagemapReader;
+
+/* Reads and accounts the entries of pages [page, last). Returns 0, or a -errno. Sets
+ * counts->truncated when the budget or the deadline runs out; returns 0 at EOF. */
+static int pagemap_read_range(PagemapReader *rd, uint64_t page, uint64_t last, VmaClass class) {
+        int r;
+
+        while (page < last) {
+                size_t want;
+                ssize_t n;
+
+                if (rd->budget == 0 ||
+                    (rd->deadline > 0 && now_usec(CLOCK_MONOTONIC) >= rd->deadline)) {
+                        rd->counts->truncated = true;
+                        return 0;
+                }
+                want = (size_t) MIN(MIN(last - page, (uint64_t) PAGEMAP_CHUNK_ENTRIES),
+                                    rd->budget);
+                n = pread(rd->fd, rd->buf->data, want * sizeof(uint64_t),
+                          (off_t) (page * sizeof(uint64_t)));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return pagemap_errno(errno);
+                }
+                /* EOF: past the end of the address space, or the process exited
+                 * (pagemap_read() returns 0 once the mm is gone). */
+                if ((size_t) n < sizeof(uint64_t))
+                        return 0;
+
+                n /= (ssize_t) sizeof(uint64_t);
+                r = pagemap_account((const uint64_t *) (const void *) rd->buf->data, (size_t) n,
+                                    class, rd->counts, rd->pfns);
+                if (r < 0)
+                        return r;
+                page += (uint64_t) n;
+                if (rd->budget != UINT64_MAX)
+                        rd->budget -= (uint64_t) n;
+        }
+        return 0;
+}
+
+/* Reads the populated parts of a large mapping: PAGEMAP_SCAN lists the runs of present or
+ * swapped pages, and only those are read. Returns -EOPNOTSUPP when the ioctl is not available
+ * (kernels before 6.7, or a fixture file) before anything was accounted. */
+static int pagemap_read_populated(PagemapReader *rd, const Vma *vma, uint64_t page_size) {
+        struct pm_scan_region regions[PM_SCAN_REGIONS];
+        uint64_t start = vma->start;
+        int r;
+
+        while (start < vma->end && !rd->counts->truncated) {
+                struct pm_scan_arg arg = {
+                        .size = sizeof arg,
+                        .start = start,
+                        .end = vma->end,
+                        .vec = (uint64_t) (uintptr_t) regions,
+                        .vec_len = PM_SCAN_REGIONS,
+                        .category_anyof_mask = PM_SCAN_PRESENT | PM_SCAN_SWAPPED,
+                        .return_mask = PM_SCAN_PRESENT | PM_SCAN_SWAPPED,
+                };
+                int n = ioctl(rd->fd, PM_SCAN_IOCTL, &arg);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP) {
+                                if (start != vma->start)
+                                        return -EIO;    /* it worked a moment ago */
+                                rd->no_scan_ioctl = true;
+                                return -EOPNOTSUPP;
+                        }
+                        return pagemap_errno(errno);
+                }
+                for (int i = 0; i < n && !rd->counts->truncated; i++) {
+                        r = pagemap_read_range(rd, regions[i].start / page_size,
+                                               regions[i].end / page_size, vma->class);
+                        if (r < 0)
+                                return r;
+                }
+                if (arg.walk_end <= start)
+                        break;          /* no progress: the mapping is gone */
+                start = arg.walk_end;
+        }
+        return 0;
+}
+
+int pagemap_scan(int pid_dirfd, const VmaList *vmas, const PagemapOptions *o, ReadBuf *buf,
+                 PagemapCounts *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        PagemapCounts counts = {};
+        uint64_t page_size = o && o->page_size ? o->page_size : PAGEMAP_DEFAULT_PAGE_SIZE;
+        PagemapReader rd;
+        int r;
+
+        fd = openat(pid_dirfd, "pagemap", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        r = binary_buf_reserve(buf, PAGEMAP_CHUNK_ENTRIES * sizeof(uint64_t));
+        if (r < 0)
+                return r;
+
+        rd = (PagemapReader) {
+                .fd = fd,
+                .buf = buf,
+                .budget = o && o->max_scan_bytes ? o->max_scan_bytes / page_size : UINT64_MAX,
+                .deadline = o ? o->deadline_usec : 0,
+                .pfns = o ? o->pfns : NULL,
+                .counts = &counts,
+        };
+
+        for (size_t v = 0; v < vmas->n && !counts.truncated; v++) {
+                const Vma *vma = &vmas->vmas[v];
+                uint64_t first = vma->start / page_size, last = vma->end / page_size;
+
+                r = -EOPNOTSUPP;
+                if (last - first >= PM_SCAN_MIN_PAGES && !rd.no_scan_ioctl)
+                        r = pagemap_read_populated(&rd, vma, page_size);
+                if (r == -EOPNOTSUPP)
+                        r = pagemap_read_range(&rd, first, last, vma->class);
+                if (r < 0)
+                        return r;
+        }
+
+        buf->size = 0;
+        *ret = counts;
+        return 0;
+}

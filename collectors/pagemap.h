@@ -43,17 +43,22 @@ typedef struct PagemapOptions {
         uint64_t max_scan_bytes;        /* per process, of mapped address space; 0 = no cap */
         uint64_t deadline_usec;         /* CLOCK_MONOTONIC; 0 = none */
         PfnList *pfns;                  /* NULL: counts only */
+        uint64_t page_size;             /* bytes; 0 = 4096. The caller takes it from the kernel
+                                         * (kernel-id), never from the reading process */
 } PagemapOptions;
 
-/* Pure: accounts n pagemap entries of one class into *counts, and appends the PFNs of present
- * entries to pfns when not NULL (entries whose PFN reads 0, as without CAP_SYS_ADMIN, are
- * appended as 0: the caller decides). -ENOMEM. */
+/* Pure: accounts n pagemap entries of one class into *counts (scanned_pages grows by n), and
+ * appends the PFNs of present entries to pfns when not NULL (entries whose PFN reads 0, as
+ * without CAP_SYS_ADMIN, are appended as 0: the caller decides). -ENOMEM. */
 int pagemap_account(const uint64_t *entries, size_t n, VmaClass class, PagemapCounts *counts,
                     PfnList *pfns);
 
 /* Reads PID/pagemap through pid_dirfd over every VMA of vmas, in preads of up to 512 KiB, and
  * accounts them (counts zeroed first). Stops early, setting counts->truncated, when the cap or
- * the deadline is reached. buf is scratch (grown as needed). Returns 0, -ENOENT/-ESRCH
+ * the deadline is reached (the deadline is checked before each pread). A VMA that reads short
+ * (EOF: the process exited or a fixture file ends) ends there. o may be NULL (no cap, no
+ * deadline, no PFNs, 4096-byte pages). buf is scratch (grown as needed). PFNs appended to
+ * o->pfns before a failure stay there: the caller truncates. Returns 0, -ENOENT/-ESRCH
  * (vanished), -EACCES/-EPERM, -ENOMEM, -EIO. */
 int pagemap_scan(int pid_dirfd, const VmaList *vmas, const PagemapOptions *o, ReadBuf *buf,
                  PagemapCounts *ret);

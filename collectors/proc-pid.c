@@ -1,6 +1,7 @@
 /* Per-process identity from /proc/PID: pure parsers for stat, cmdline and cgroup, the systemd
  * unit of a cgroup path, and the walk that samples every process (stat, smaps_rollup, cmdline,
- * exe, cgroup) through one O_PATH directory fd per PID, counting why processes were skipped. */
+ * exe, cgroup, optionally maps and pagemap) through one O_PATH directory fd per PID, counting
+ * why processes were skipped. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -439,8 +440,40 @@ static int proc_list_pids(int proc_fd, pid_t **ret, size_t *ret_n) {
         return 0;
 }
 
-int proc_scan(const ProcRoot *root, ReadBuf *buf, ProcScanFunc func, void *userdata,
-              ProcScanStats *ret_stats) {
+void proc_scan_buffers_done(ProcScanBuffers *b) {
+        if (!b)
+                return;
+        read_buf_done(&b->text);
+        read_buf_done(&b->binary);
+        vma_list_done(&b->vmas);
+}
+
+int proc_sample_read_pagemap(int pid_dirfd, const PagemapOptions *o, ProcScanBuffers *bufs,
+                             ProcSample *s) {
+        PfnList *pfns = o ? o->pfns : NULL;
+        size_t before = pfns ? pfns->n : 0;
+        PagemapCounts counts;
+        int r;
+
+        r = maps_read(pid_dirfd, &bufs->text, &bufs->vmas);
+        if (r >= 0)
+                r = pagemap_scan(pid_dirfd, &bufs->vmas, o, &bufs->binary, &counts);
+        if (r < 0) {
+                /* PFNs of a half-read process would be counted without an owner. */
+                if (pfns)
+                        pfns->n = before;
+                return r;
+        }
+
+        s->has_pagemap = true;
+        s->pagemap = counts;
+        s->pfn_offset = before;
+        s->pfn_count = pfns ? pfns->n - before : 0;
+        return 0;
+}
+
+int proc_scan(const ProcRoot *root, ProcScanBuffers *bufs, const PagemapOptions *pagemap,
+              ProcScanFunc func, void *userdata, ProcScanStats *ret_stats) {
         _cleanup_free_ pid_t *pids = NULL;
         ProcScanStats stats = {};
         size_t n = 0;
@@ -457,7 +490,32 @@ int proc_scan(const ProcRoot *root, ReadBuf *buf, ProcScanFunc func, void *userd
 
                 (void) snprintf(name, sizeof name, "%d", (int) pids[i]);
                 fd = openat(root->proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                r = fd < 0 ? -errno : proc_sample_read(fd, pids[i], buf, &s);
+                r = fd < 0 ? -errno : proc_sample_read(fd, pids[i], &bufs->text, &s);
+                if (r == 0 && pagemap) {
+                        r = proc_sample_read_pagemap(fd, pagemap, bufs, &s);
+                        switch (r) {
+                        case 0:
+                                if (s.pagemap.truncated)
+                                        stats.pagemap_truncated++;
+                                break;
+                        case -ENOENT:
+                        case -ESRCH:
+                                /* Gone, or a tree (an older kernel, a fixture) without maps or
+                                 * pagemap: the process's own stat tells which. */
+                                if (faccessat(fd, "stat", F_OK, 0) < 0)
+                                        break;
+                                stats.pagemap_failed++;
+                                r = 0;
+                                break;
+                        case -ENOMEM:
+                                break;
+                        default:
+                                /* -EACCES/-EPERM (ptrace checks, LSMs), -EBADMSG/-ERANGE/-E2BIG
+                                 * (maps), -EIO: the rest of the sample is still good. */
+                                stats.pagemap_failed++;
+                                r = 0;
+                        }
+                }
                 switch (r) {
                 case 0:
                         stats.sampled++;

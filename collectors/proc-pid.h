@@ -108,7 +108,9 @@ int proc_sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcSample *ret);
 
 /* Adds the pagemap of a sampled process: maps, then pagemap over its ranges (pagemap.h), into
  * s->pagemap (has_pagemap set) and, in full mode, its PFNs appended to o->pfns (pfn_offset,
- * pfn_count). Returns 0; -ENOENT/-ESRCH (vanished), -EACCES/-EPERM, -EBADMSG, -ENOMEM. */
+ * pfn_count). On failure *s is unchanged and o->pfns is truncated back to where it was.
+ * Returns 0; -ENOENT/-ESRCH (vanished), -EACCES/-EPERM, -EBADMSG/-ERANGE/-E2BIG (maps), -EIO,
+ * -ENOMEM. */
 int proc_sample_read_pagemap(int pid_dirfd, const PagemapOptions *o, ProcScanBuffers *bufs,
                              ProcSample *s);
 

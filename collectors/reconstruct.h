@@ -36,18 +36,24 @@ Reconstruction *reconstruction_free(Reconstruction *r);
 
 /* Registers one process's present PFNs and counts them. pfns[0..n) is borrowed: it must stay
  * valid and unchanged until the last reconstruction_compute() (the sweep's final PfnList).
- * PFN 0 entries are ignored. process is the caller's index of the process in this sweep, below
- * 2^31; each index is added once. -ENOMEM, -EINVAL. */
+ * PFN 0 entries are ignored, and so are PFNs ≥ 2^34 (past 64 TiB of physical address space).
+ * process is the caller's index of the process in this sweep, below 2^31; each index is added
+ * once (a repeat of the last index is -EINVAL here, any other repeat makes
+ * reconstruction_finish() fail with -EINVAL); indices need not ascend. -ENOMEM (after which
+ * only reconstruction_free() is valid), -EINVAL (also after reconstruction_finish()). */
 int reconstruction_add(Reconstruction *r, uint32_t process, const uint64_t *pfns, size_t n);
 
 /* After every process was added: reads kpageflags and kpagecount under the proc root for every
  * 512-PFN block seen (one 4 KiB pread each per file), finds the large folios (THP flag, head
- * and tails) and which processes map each. -ENOENT when the files do not exist, -EACCES, -EIO,
- * -ENOMEM. */
+ * and tails) and which processes map each. When no PFN was seen the files are not opened.
+ * -ENOENT when the files do not exist, -EACCES, -EIO, -ENOMEM, -EINVAL (called twice, or an
+ * index added twice). */
 int reconstruction_finish(Reconstruction *r, const ProcRoot *root);
 
 /* One process's figures (after reconstruction_finish()). Zero pages, NOPAGE and hugetlb PFNs are
- * ignored. -ENOENT for an index never added. */
+ * ignored. Like smaps, every entry is accounted: a page mapped twice by the process counts
+ * twice in Shared/Private. -ENOENT for an index never added, -EINVAL before
+ * reconstruction_finish(). */
 int reconstruction_compute(const Reconstruction *r, uint32_t process, ProcessTruth *ret);
 
 /* Whether PFNs were visible at all (false when every present entry read PFN 0: no

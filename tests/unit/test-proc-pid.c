@@ -296,14 +296,14 @@ static int collect(ProcSample *s, void *userdata) {
 
 static void test_scan_fixture(void) {
         _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT;
-        _cleanup_(read_buf_done) ReadBuf b = READ_BUF_INIT;
+        _cleanup_(proc_scan_buffers_done) ProcScanBuffers bufs = {};
         ProcScanStats st;
         Seen seen = {};
 
         ASSERT_INT_EQ(proc_root_open(&root, FIXTURES_DIR "/linux-6.18-page/proc",
                                      FIXTURES_DIR "/linux-6.18-page/sys",
                                      FIXTURES_DIR "/linux-6.18-page/boot"), 0);
-        ASSERT_INT_EQ(proc_scan(&root, &b, collect, &seen, &st), 0);
+        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, collect, &seen, &st), 0);
         /* 1: smaps_rollup absent (denied at capture), 2: kthreadd, 6123: zombie. */
         ASSERT_INT_EQ(st.sampled, 2);
         ASSERT_INT_EQ(st.kernel_threads, 1);
@@ -329,20 +329,20 @@ static void test_scan_fixture(void) {
         /* A negative return from func stops the walk and is passed on. */
         seen = (Seen) { .stop_after = 1 };
         memset(&st, 0xAA, sizeof st);
-        ASSERT_INT_EQ(proc_scan(&root, &b, collect, &seen, &st), -ECANCELED);
+        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, collect, &seen, &st), -ECANCELED);
         ASSERT_INT_EQ(seen.n, 1);
         ASSERT_INT_EQ(st.sampled, 0xAAAAAAAAu);
 }
 
 static void test_scan_bad(void) {
         _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT;
-        _cleanup_(read_buf_done) ReadBuf b = READ_BUF_INIT;
+        _cleanup_(proc_scan_buffers_done) ProcScanBuffers bufs = {};
         ProcScanStats st;
         Seen seen = {};
 
         ASSERT_INT_EQ(proc_root_open(&root, FIXTURES_DIR "/bad/scan/proc", NULL, NULL), 0);
         ASSERT_INT_EQ(root.sys_fd, -EBADF);
-        ASSERT_INT_EQ(proc_scan(&root, &b, collect, &seen, &st), 0);
+        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, collect, &seen, &st), 0);
         ASSERT_INT_EQ(st.sampled, 1);
         ASSERT_INT_EQ(st.kernel_threads, 1);
         ASSERT_INT_EQ(st.no_mm, 1);
@@ -405,7 +405,7 @@ static int find_self(ProcSample *s, void *userdata) {
 
 static void test_scan_live(void) {
         _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT;
-        _cleanup_(read_buf_done) ReadBuf b = READ_BUF_INIT;
+        _cleanup_(proc_scan_buffers_done) ProcScanBuffers bufs = {};
         _cleanup_free_ char *self_exe = NULL;
         char comm[PROC_COMM_MAX] = "";
         LiveSelf l = {};
@@ -425,7 +425,7 @@ static void test_scan_live(void) {
 
         /* Warm up so that the scan itself does not fault in new pages of this process. */
         (void) self_rss_kb();
-        ASSERT_INT_EQ(proc_scan(&root, &b, find_self, &l, &st), 0);
+        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, find_self, &l, &st), 0);
         ASSERT_TRUE(l.found);
         ASSERT_STR_EQ(l.comm, comm);
         ASSERT_STR_EQ(l.comm, "test-proc-pid");
