@@ -14,7 +14,8 @@
  * UNITS
  *   Every time is CLOCK_REALTIME in microseconds (*_usec); every memory figure is in kB as the
  *   kernel prints it (*_kb, kB = 1024 bytes); start_time_ticks is clock ticks since boot (stat
- *   field 22); page_size is in bytes.
+ *   field 22); page_size is in bytes; *_pages are pagemap entries, i.e. base pages of the
+ *   epoch's page_size (4096 bytes when page_size is NULL), counted as the pagemap reports them.
  *
  * TABLES
  *   epochs            One row per kernel identity: (boot_id, release, mapcount_mode) is UNIQUE,
@@ -29,7 +30,9 @@
  *                     selected value. WITHOUT ROWID. Never deleted.
  *   sweeps            One row per sweep: id INTEGER PRIMARY KEY, epoch_id, start_usec,
  *                     duration_usec, and the process counters sampled, skipped (= vanished +
- *                     denied + malformed), vanished, denied, malformed. Index (epoch_id,
+ *                     denied + malformed), vanished, denied, malformed; since version 2
+ *                     pagemap_truncated (sampled, pagemap scan cut short) and pagemap_failed
+ *                     (sampled without pagemap), NULL in sweeps written before. Index (epoch_id,
  *                     start_usec). The row is inserted when the sweep begins and completed at
  *                     commit, in the same transaction. The latest sweep is the highest id.
  *   identities        One row per identity key (compare/identity.h; never involves a PID), so
@@ -51,21 +54,44 @@
  *                     referenced_kb, anonymous_kb, ksm_kb, lazyfree_kb, anon_huge_pages_kb,
  *                     shmem_pmd_mapped_kb, file_pmd_mapped_kb, shared_hugetlb_kb,
  *                     private_hugetlb_kb, swap_kb, swap_pss_kb, locked_kb; NULL where absent.
+ *                     Since version 2, the pagemap counts: per class c in anon, file,
+ *                     shared_file, shmem, hugetlb (collectors/maps.h VmaClass)
+ *                     c_present_pages, c_swapped_pages, c_exclusive_pages (PM_MMAP_EXCLUSIVE),
+ *                     and pagemap_truncated (1 when the scan was cut short by its cap or
+ *                     deadline, else 0); all 16 NULL when the process was not scanned.
  *                     Index (process_id): retention deletes processes rows, and the foreign key
  *                     check of each deletion looks children up by process_id.
  *   process_extra     smaps_rollup fields this build does not know, kept rather than dropped:
  *                     PRIMARY KEY (sweep_id, process_id, name), kb. WITHOUT ROWID. References
  *                     its process_samples row.
- *   identity_samples  Per sweep and identity, computed in SQL when the sweep commits: PRIMARY KEY
+ *   process_truth     The reconstruction of one process in one sweep (pagemap mode full,
+ *                     collectors/reconstruct.h ProcessTruth), since version 2: PRIMARY KEY
+ *                     (sweep_id, process_id), referencing its process_samples row; the truth
+ *                     uss_kb, pss_kb, shared_kb, private_kb; the NO_PAGE_MAPCOUNT forecast
+ *                     forecast_pss_kb, forecast_pss_anon_kb, forecast_pss_file_kb,
+ *                     forecast_pss_shmem_kb, forecast_shared_kb, forecast_private_kb,
+ *                     forecast_exclusive_pages; partially_mapped_folios (a count). WITHOUT ROWID.
+ *   identity_samples  Per sweep and identity, computed when the sweep commits: PRIMARY KEY
  *                     (sweep_id, identity_id); processes (count); present (bitwise AND of the
  *                     members' present); the same 22 *_kb columns as sums over the members
  *                     (absent counts as 0; NULL only when no member has the field);
  *                     median_rss_kb and median_pss_kb, the lower median over the members.
+ *                     Since version 2: pagemap_processes (members scanned) and the 15
+ *                     c_*_pages columns of process_samples summed over those members;
+ *                     truth_processes (members with a process_truth row) and the sums of their
+ *                     process_truth columns, named truth_uss_kb, truth_pss_kb, truth_shared_kb,
+ *                     truth_private_kb and, unchanged, forecast_pss_kb, forecast_pss_anon_kb,
+ *                     forecast_pss_file_kb, forecast_pss_shmem_kb, forecast_shared_kb,
+ *                     forecast_private_kb, forecast_exclusive_pages, partially_mapped_folios.
+ *                     A sum is NULL when its count is 0; both counts are NULL in rows written
+ *                     before version 2. The identity is "scanned" (or "reconstructed") in a
+ *                     sweep only when its count equals processes.
  *   meminfo_samples   /proc/meminfo per sweep: PRIMARY KEY (sweep_id, name), value (kB when
  *                     is_kb = 1, else a count such as HugePages_Total). WITHOUT ROWID.
  *
  * RETENTION (store_prune())
- *   process_samples and process_extra of sweeps older than the cutoff are deleted. Sweeps older
+ *   process_samples, process_extra and process_truth of sweeps older than the cutoff are
+ *   deleted. Sweeps older
  *   than the cutoff are deleted with their identity_samples and meminfo_samples, except the
  *   newest keep_per_epoch sweeps of every epoch, whose aggregates stay for good so that a
  *   baseline survives any retention. processes rows no sample refers to are deleted.
@@ -74,7 +100,9 @@
  * MIGRATIONS
  *   schema_migrations[i] takes user_version i to i + 1 and runs in its own BEGIN IMMEDIATE
  *   transaction together with "PRAGMA user_version = i + 1", so a crash leaves the file at a
- *   version, never between two. Step 0 creates the schema of version 1 and sets application_id.
+ *   version, never between two. Step 0 creates the schema of version 1 and sets application_id;
+ *   step 1 adds the pagemap and reconstruction columns and process_truth (ADD COLUMN only: rows
+ *   already stored keep their values and read NULL in the new columns, nothing is rewritten).
  *   A step's text is frozen once released: a change is a new step appended to the array (and
  *   STORE_SCHEMA_VERSION raised). A file is migrated only when opened read-write; a read-only
  *   open requires the current version. A file with a newer user_version, a foreign
@@ -92,9 +120,14 @@
 const char *const store_smaps_columns[_SMAPS_FIELD_MAX] = {
         STORE_SMAPS_COLUMNS(STORE_COLUMN_NAME_)
 };
-#define STORE_COUNT_ONE_(c) + 1
 static_assert(0 STORE_SMAPS_COLUMNS(STORE_COUNT_ONE_) == _SMAPS_FIELD_MAX,
               "one column per SmapsField");
+static_assert(STORE_PAGEMAP_N_COLUMNS == _VMA_CLASS_MAX * STORE_PAGEMAP_CLASS_FIELDS,
+              "one column per VmaClass and PagemapClassCounts field");
+static_assert(sizeof(PagemapClassCounts) == STORE_PAGEMAP_CLASS_FIELDS * sizeof(uint64_t),
+              "PagemapClassCounts is present, swapped, exclusive");
+static_assert(STORE_TRUTH_N_COLUMNS * sizeof(uint64_t) == sizeof(ProcessTruth),
+              "one column per ProcessTruth field");
 static_assert(_SMAPS_FIELD_MAX == 22, "STORE_PRESENT_AND_SQL has one term per SmapsField");
 
 static const char *const schema_migrations[] = {
@@ -229,6 +262,74 @@ static const char *const schema_migrations[] = {
         "        value INTEGER NOT NULL,\n"
         "        is_kb INTEGER NOT NULL,\n"
         "        PRIMARY KEY (sweep_id, name)\n"
+        ") WITHOUT ROWID;\n",
+
+        /* 1 → 2: pagemap counts per class of mapping, the reconstruction and its sums. */
+        "ALTER TABLE sweeps ADD COLUMN pagemap_truncated INTEGER;\n"
+        "ALTER TABLE sweeps ADD COLUMN pagemap_failed INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN pagemap_truncated INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN anon_present_pages INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN anon_swapped_pages INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN anon_exclusive_pages INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN file_present_pages INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN file_swapped_pages INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN file_exclusive_pages INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN shared_file_present_pages INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN shared_file_swapped_pages INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN shared_file_exclusive_pages INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN shmem_present_pages INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN shmem_swapped_pages INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN shmem_exclusive_pages INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN hugetlb_present_pages INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN hugetlb_swapped_pages INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN hugetlb_exclusive_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN pagemap_processes INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN anon_present_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN anon_swapped_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN anon_exclusive_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN file_present_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN file_swapped_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN file_exclusive_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN shared_file_present_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN shared_file_swapped_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN shared_file_exclusive_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN shmem_present_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN shmem_swapped_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN shmem_exclusive_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN hugetlb_present_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN hugetlb_swapped_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN hugetlb_exclusive_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN truth_processes INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN truth_uss_kb INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN truth_pss_kb INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN truth_shared_kb INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN truth_private_kb INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN forecast_pss_kb INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN forecast_pss_anon_kb INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN forecast_pss_file_kb INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN forecast_pss_shmem_kb INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN forecast_shared_kb INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN forecast_private_kb INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN forecast_exclusive_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN partially_mapped_folios INTEGER;\n"
+        "CREATE TABLE process_truth (\n"
+        "        sweep_id INTEGER NOT NULL,\n"
+        "        process_id INTEGER NOT NULL,\n"
+        "        uss_kb INTEGER NOT NULL,\n"
+        "        pss_kb INTEGER NOT NULL,\n"
+        "        shared_kb INTEGER NOT NULL,\n"
+        "        private_kb INTEGER NOT NULL,\n"
+        "        forecast_pss_kb INTEGER NOT NULL,\n"
+        "        forecast_pss_anon_kb INTEGER NOT NULL,\n"
+        "        forecast_pss_file_kb INTEGER NOT NULL,\n"
+        "        forecast_pss_shmem_kb INTEGER NOT NULL,\n"
+        "        forecast_shared_kb INTEGER NOT NULL,\n"
+        "        forecast_private_kb INTEGER NOT NULL,\n"
+        "        forecast_exclusive_pages INTEGER NOT NULL,\n"
+        "        partially_mapped_folios INTEGER NOT NULL,\n"
+        "        PRIMARY KEY (sweep_id, process_id),\n"
+        "        FOREIGN KEY (sweep_id, process_id)\n"
+        "                REFERENCES process_samples (sweep_id, process_id)\n"
         ") WITHOUT ROWID;\n",
 };
 

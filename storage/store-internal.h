@@ -32,6 +32,8 @@ typedef enum StoreStatement {
         STORE_STMT_PROCESS_LOAD,
         STORE_STMT_PROCESS_UPSERT,
         STORE_STMT_SAMPLE_INSERT,
+        STORE_STMT_SAMPLE_PAGEMAP_INSERT,       /* the same with the pagemap columns */
+        STORE_STMT_TRUTH_INSERT,
         STORE_STMT_EXTRA_INSERT,
         STORE_STMT_MEMINFO_INSERT,
         STORE_STMT_IDENTITY_SAMPLE_INSERT,
@@ -39,10 +41,17 @@ typedef enum StoreStatement {
 } StoreStatement;
 
 /* One process of the open sweep, kept in memory so that the per-identity sums and medians are
- * computed in C at commit rather than by a query over the rows just written. */
+ * computed in C at commit rather than by a query over the rows just written. Its pagemap counts
+ * and reconstruction live in side arrays of the Store, so that a sweep without them carries
+ * nothing extra per process. */
 typedef struct SweepRow {
         int64_t identity_id;
+        int64_t process_id;
+        uint64_t start_time_ticks;
+        int32_t pid;
         uint32_t present;
+        int32_t pagemap;                /* index into Store.pagemaps; -1: not scanned */
+        int32_t truth;                  /* index into Store.truths; -1: not reconstructed */
         uint64_t kb[_SMAPS_FIELD_MAX];
 } SweepRow;
 
@@ -61,6 +70,15 @@ struct Store {
         int sweep_error;                /* < 0 once SQLite dropped the transaction: abort only */
         SweepRow *rows;                 /* the open sweep's processes; reused across sweeps */
         size_t n_rows, allocated_rows;
+        PagemapClassCounts (*pagemaps)[_VMA_CLASS_MAX]; /* of rows with pagemap; reused */
+        size_t n_pagemaps, allocated_pagemaps;
+        ProcessTruth *truths;           /* of rows with a reconstruction; reused */
+        size_t n_truths, allocated_truths;
+        /* (pid, start time) → row, built by the sweep's first store_sweep_add_truth() and
+         * extended as rows are added: open addressing, slot = row index + 1, 0 = empty. */
+        uint32_t *row_slots;
+        size_t n_row_slots;             /* 0 or a power of two, at least twice the rows */
+        size_t n_rows_indexed;          /* rows[0..n_rows_indexed) are in row_slots */
         uint64_t *scratch;              /* medians; reused */
         size_t allocated_scratch;
         ProcessCache cache_prev;        /* processes of the last committed sweep */
@@ -78,6 +96,10 @@ int store_error(Store *s, int rc);
 int store_statement(Store *s, StoreStatement id, sqlite3_stmt **ret);
 /* Steps and resets a cached statement that returns no rows. */
 int store_run(Store *s, StoreStatement id);
+/* Grows *p (elements of size bytes, *allocated of them) to hold at least need, doubling.
+ * 0 or -ENOMEM (then *p is unchanged). */
+int store_reserve(void **p, size_t *allocated, size_t need, size_t size);
+
 /* Prepares a one-off statement (finalize it, _cleanup_finalize_). */
 int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret);
 /* Returns 1 for a row, 0 when done, or -errno. */

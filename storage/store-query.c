@@ -36,35 +36,22 @@ static void query_end(Store *s, bool began) {
                 (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/* Grows *p (elements of size bytes) to hold at least need elements, doubling. */
-static int array_reserve(void **p, size_t *allocated, size_t need, size_t size) {
-        size_t n;
-        void *q;
-
-        if (*allocated >= need)
-                return 0;
-        n = MAX(need, MAX(*allocated * 2, (size_t) 16));
-        if (n > SIZE_MAX / size)
-                return -ENOMEM;
-        q = realloc(*p, n * size);
-        if (!q)
-                return -ENOMEM;
-        *p = q;
-        *allocated = n;
-        return 0;
-}
-
-static int epoch_exists(Store *s, int64_t epoch_id) {
+/* Returns 1 when the epoch exists, with its page size in bytes (0 when unknown) in
+ * *ret_page_size if not NULL; 0 when it does not. */
+static int epoch_exists(Store *s, int64_t epoch_id, uint64_t *ret_page_size) {
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = store_prepare(s, "SELECT 1 FROM epochs WHERE id = ?1", &st);
+        r = store_prepare(s, "SELECT page_size FROM epochs WHERE id = ?1", &st);
         if (r < 0)
                 return r;
         r = store_bind_int64(s, st, 1, epoch_id);
         if (r < 0)
                 return r;
-        return store_step(s, st);
+        r = store_step(s, st);
+        if (r > 0 && ret_page_size)
+                *ret_page_size = store_column_uint64(st, 0);
+        return r;
 }
 
 /* ---- epochs ---- */
@@ -116,7 +103,7 @@ static int epoch_read_settings(Store *s, EpochInfo *e) {
         while ((r = store_step(s, st)) > 0) {
                 KernelSetting *k;
 
-                r = array_reserve((void **) &e->settings, &allocated, e->n_settings + 1,
+                r = store_reserve((void **) &e->settings, &allocated, e->n_settings + 1,
                                   sizeof(KernelSetting));
                 if (r < 0)
                         return r;
@@ -315,6 +302,65 @@ int store_get_identity(Store *s, int64_t identity_id, IdentityInfo *ret) {
 /* ---- series ---- */
 
 static_assert(_COMPARE_METRIC_MAX == 6, "one column per CompareMetric below");
+/* IdentityPoint's per-class arrays are filled from the pagemap columns, in VmaClass order. */
+static_assert((int) EXCLUSIVITY_ANON == (int) VMA_CLASS_ANON &&
+              (int) EXCLUSIVITY_FILE == (int) VMA_CLASS_FILE &&
+              (int) EXCLUSIVITY_SHARED_FILE == (int) VMA_CLASS_SHARED_FILE &&
+              (int) EXCLUSIVITY_SHMEM == (int) VMA_CLASS_SHMEM &&
+              (int) EXCLUSIVITY_HUGETLB == (int) VMA_CLASS_HUGETLB &&
+              (int) _EXCLUSIVITY_CLASS_MAX == (int) _VMA_CLASS_MAX,
+              "ExclusivityClass follows VmaClass");
+
+#define STORE_PAGE_SIZE_DEFAULT 4096
+
+/* pages × page_size in kB, exact, without overflowing before the result does. */
+static uint64_t pages_to_kb(uint64_t pages, uint64_t page_size) {
+        return pages / 1024 * page_size + pages % 1024 * page_size / 1024;
+}
+
+#define STORE_IDENTITY_COLUMN_SQL_(c) ", i." #c
+#define STORE_IDENTITY_TRUTH_SQL_(f, c) ", i." #c
+
+/* Column numbers of the series query below. */
+enum {
+        SERIES_COL_PAGEMAP_N = 9,
+        SERIES_COL_PAGEMAP,
+        SERIES_COL_TRUTH_N = SERIES_COL_PAGEMAP + STORE_PAGEMAP_N_COLUMNS,
+        SERIES_COL_TRUTH,
+};
+
+#define STORE_TRUTH_READ_(f, c) t->f = store_column_uint64(st, col++);
+
+/* Reads the columns of STORE_TRUTH_COLUMNS, in its order, from column col on. */
+static void process_truth_read(sqlite3_stmt *st, int col, ProcessTruth *t) {
+        STORE_TRUTH_COLUMNS(STORE_TRUTH_READ_)
+}
+
+/* The truth and forecast of one identity_samples row, from column col on, into p. */
+static void identity_point_read_truth(sqlite3_stmt *st, int col, uint64_t page_size,
+                                      IdentityPoint *p) {
+        ProcessTruth t;
+
+        process_truth_read(st, col, &t);
+
+        p->truth_kb[COMPARE_METRIC_SHARED] = t.shared_kb;
+        p->truth_kb[COMPARE_METRIC_PRIVATE] = t.private_kb;
+        p->truth_kb[COMPARE_METRIC_PSS] = t.pss_kb;
+        p->truth_uss_kb = t.uss_kb;
+        p->forecast_kb[COMPARE_METRIC_SHARED] = t.forecast_shared_kb;
+        p->forecast_kb[COMPARE_METRIC_PRIVATE] = t.forecast_private_kb;
+        p->forecast_kb[COMPARE_METRIC_PSS] = t.forecast_pss_kb;
+        p->forecast_kb[COMPARE_METRIC_PSS_ANON] = t.forecast_pss_anon_kb;
+        p->forecast_kb[COMPARE_METRIC_PSS_FILE] = t.forecast_pss_file_kb;
+        p->forecast_kb[COMPARE_METRIC_PSS_SHMEM] = t.forecast_pss_shmem_kb;
+        p->forecast_exclusive_kb = pages_to_kb(t.forecast_exclusive_pages, page_size);
+}
+
+/* Whether every member of a group of n processes has a count, from the count column. */
+static bool column_covers(sqlite3_stmt *st, int col, uint64_t n) {
+        return sqlite3_column_type(st, col) != SQLITE_NULL && n > 0 &&
+               store_column_uint64(st, col) == n;
+}
 
 static int identity_series(Store *s, int64_t epoch_id, IdentitySeries **ret_series,
                            size_t *ret_n, IdentityPoint **ret_points) {
@@ -322,22 +368,30 @@ static int identity_series(Store *s, int64_t epoch_id, IdentitySeries **ret_seri
         _cleanup_free_ IdentityPoint *points = NULL;
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
         size_t n_series = 0, n_points = 0, allocated_series = 0, allocated_points = 0, offset;
+        uint64_t page_size = 0;
         int r;
 
-        r = epoch_exists(s, epoch_id);
+        r = epoch_exists(s, epoch_id, &page_size);
         if (r < 0)
                 return r;
         if (r == 0)
                 return -ENOENT;
+        if (page_size == 0)
+                page_size = STORE_PAGE_SIZE_DEFAULT;
 
-        /* Columns 2… are in CompareMetric order: Shared, Private, Pss, Pss_Anon, Pss_File,
-         * Pss_Shmem. Absent fields count as 0. */
+        /* Columns 3-8 are in CompareMetric order: Shared, Private, Pss, Pss_Anon, Pss_File,
+         * Pss_Shmem. Absent fields count as 0. Then pagemap_processes and the pagemap sums,
+         * truth_processes and the truth sums (SERIES_COL_*). */
         r = store_prepare(s,
                           "SELECT i.identity_id, i.processes, coalesce(i.rss_kb, 0),"
                           " coalesce(i.shared_clean_kb, 0) + coalesce(i.shared_dirty_kb, 0),"
                           " coalesce(i.private_clean_kb, 0) + coalesce(i.private_dirty_kb, 0),"
                           " coalesce(i.pss_kb, 0), coalesce(i.pss_anon_kb, 0),"
-                          " coalesce(i.pss_file_kb, 0), coalesce(i.pss_shmem_kb, 0)"
+                          " coalesce(i.pss_file_kb, 0), coalesce(i.pss_shmem_kb, 0),"
+                          " i.pagemap_processes"
+                          STORE_PAGEMAP_COLUMNS(STORE_IDENTITY_COLUMN_SQL_)
+                          ", i.truth_processes"
+                          STORE_TRUTH_COLUMNS(STORE_IDENTITY_TRUTH_SQL_)
                           " FROM identity_samples i JOIN sweeps w ON w.id = i.sweep_id"
                           " WHERE w.epoch_id = ?1"
                           " ORDER BY i.identity_id, w.start_usec, w.id", &st);
@@ -351,13 +405,13 @@ static int identity_series(Store *s, int64_t epoch_id, IdentitySeries **ret_seri
                 IdentityPoint *p;
 
                 if (n_series == 0 || series[n_series - 1].identity_id != identity_id) {
-                        r = array_reserve((void **) &series, &allocated_series, n_series + 1,
+                        r = store_reserve((void **) &series, &allocated_series, n_series + 1,
                                           sizeof(IdentitySeries));
                         if (r < 0)
                                 return r;
                         series[n_series++] = (IdentitySeries) { .identity_id = identity_id };
                 }
-                r = array_reserve((void **) &points, &allocated_points, n_points + 1,
+                r = store_reserve((void **) &points, &allocated_points, n_points + 1,
                                   sizeof(IdentityPoint));
                 if (r < 0)
                         return r;
@@ -368,6 +422,18 @@ static int identity_series(Store *s, int64_t epoch_id, IdentitySeries **ret_seri
                 };
                 for (int m = 0; m < _COMPARE_METRIC_MAX; m++)
                         p->metric_kb[m] = store_column_uint64(st, 3 + m);
+                p->has_pagemap = column_covers(st, SERIES_COL_PAGEMAP_N, p->processes);
+                for (int c = 0; p->has_pagemap && c < _EXCLUSIVITY_CLASS_MAX; c++) {
+                        int col = SERIES_COL_PAGEMAP + STORE_PAGEMAP_CLASS_FIELDS * c;
+
+                        /* present, swapped, exclusive: swapped pages are not compared. */
+                        p->present_kb[c] = pages_to_kb(store_column_uint64(st, col), page_size);
+                        p->exclusive_kb[c] = pages_to_kb(store_column_uint64(st, col + 2),
+                                                         page_size);
+                }
+                p->has_truth = column_covers(st, SERIES_COL_TRUTH_N, p->processes);
+                if (p->has_truth)
+                        identity_point_read_truth(st, SERIES_COL_TRUTH, page_size, p);
                 series[n_series - 1].n++;
         }
         if (r < 0)
@@ -412,7 +478,7 @@ static int system_series(Store *s, int64_t epoch_id, SystemSeries **ret_series, 
         size_t n_series = 0, n_points = 0, allocated_series = 0, allocated_points = 0, offset;
         int r;
 
-        r = epoch_exists(s, epoch_id);
+        r = epoch_exists(s, epoch_id, NULL);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -438,7 +504,7 @@ static int system_series(Store *s, int64_t epoch_id, SystemSeries **ret_series, 
                 if (strlen(name) >= MEMINFO_NAME_MAX)
                         return -EBADMSG;
                 if (n_series == 0 || strcmp(series[n_series - 1].name, name) != 0) {
-                        r = array_reserve((void **) &series, &allocated_series, n_series + 1,
+                        r = store_reserve((void **) &series, &allocated_series, n_series + 1,
                                           sizeof(SystemSeries));
                         if (r < 0)
                                 return r;
@@ -446,7 +512,7 @@ static int system_series(Store *s, int64_t epoch_id, SystemSeries **ret_series, 
                         strcpy(series[n_series].name, name);
                         n_series++;
                 }
-                r = array_reserve((void **) &points, &allocated_points, n_points + 1,
+                r = store_reserve((void **) &points, &allocated_points, n_points + 1,
                                   sizeof(SeriesPoint));
                 if (r < 0)
                         return r;
@@ -562,6 +628,14 @@ static int group_read_extra(Store *s, int64_t sweep_id, ProcessGroup *g) {
         return r < 0 ? r : 0;
 }
 
+/* Column numbers of STORE_GROUP_SELECT_SQL. */
+enum {
+        GROUP_COL_PAGEMAP_N = 3 + _SMAPS_FIELD_MAX,
+        GROUP_COL_PAGEMAP,
+        GROUP_COL_TRUTH_N = GROUP_COL_PAGEMAP + STORE_PAGEMAP_N_COLUMNS,
+        GROUP_COL_TRUTH,
+};
+
 static int latest_process_groups(Store *s, size_t limit, size_t offset, ProcessGroup **ret,
                                  size_t *ret_n, size_t *ret_total, int64_t *ret_sweep_id) {
         _cleanup_(group_array_done) GroupArray a = {};
@@ -617,10 +691,24 @@ static int latest_process_groups(Store *s, size_t limit, size_t offset, ProcessG
         while (i < want && (r = store_step(s, st)) > 0) {
                 ProcessGroup *g = a.items + i++;
                 int64_t identity_id = sqlite3_column_int64(st, 0);
+                uint64_t members = store_column_uint64(st, 1);
 
                 g->present = (uint32_t) store_column_uint64(st, 2);
                 for (int f = 0; f < _SMAPS_FIELD_MAX; f++)
                         g->kb[f] = store_column_uint64(st, 3 + f);
+                g->has_pagemap = column_covers(st, GROUP_COL_PAGEMAP_N, members);
+                for (int c = 0; g->has_pagemap && c < _VMA_CLASS_MAX; c++) {
+                        int col = GROUP_COL_PAGEMAP + STORE_PAGEMAP_CLASS_FIELDS * c;
+
+                        g->pagemap[c] = (PagemapClassCounts) {
+                                .present_pages = store_column_uint64(st, col),
+                                .swapped_pages = store_column_uint64(st, col + 1),
+                                .exclusive_pages = store_column_uint64(st, col + 2),
+                        };
+                }
+                g->has_truth = column_covers(st, GROUP_COL_TRUTH_N, members);
+                if (g->has_truth)
+                        process_truth_read(st, GROUP_COL_TRUTH, &g->truth);
                 r = get_identity(s, identity_id, &g->identity);
                 if (r < 0)
                         return r;
@@ -672,7 +760,8 @@ static int health(Store *s, StoreHealth *ret) {
         int r;
 
         r = store_prepare(s,
-                          "SELECT id, start_usec, duration_usec, sampled, skipped, epoch_id"
+                          "SELECT id, start_usec, duration_usec, sampled, skipped, epoch_id,"
+                          " pagemap_truncated, pagemap_failed"
                           " FROM sweeps ORDER BY id DESC LIMIT 1", &st);
         if (r < 0)
                 return r;
@@ -686,6 +775,8 @@ static int health(Store *s, StoreHealth *ret) {
                 h.last_sampled = (unsigned) MIN(store_column_uint64(st, 3), UINT32_MAX);
                 h.last_skipped = (unsigned) MIN(store_column_uint64(st, 4), UINT32_MAX);
                 h.current_epoch_id = sqlite3_column_int64(st, 5);
+                h.last_pagemap_truncated = (unsigned) MIN(store_column_uint64(st, 6), UINT32_MAX);
+                h.last_pagemap_failed = (unsigned) MIN(store_column_uint64(st, 7), UINT32_MAX);
         }
 
         r = store_query_int64(s, "SELECT count(*) FROM sweeps", &n);

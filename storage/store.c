@@ -33,6 +33,9 @@ static const char *const mapcount_mode_names[_MAPCOUNT_MODE_MAX] = {
 
 #define STORE_COLUMN_LIST_(c) ", " #c
 #define STORE_COLUMN_PARAM_(c) ", ?"
+#define STORE_TRUTH_FIELD_LIST_(f, c) ", " #f
+#define STORE_TRUTH_COLUMN_LIST_(f, c) ", " #c
+#define STORE_TRUTH_PARAM_(f, c) ", ?"
 
 static const char *const store_statement_sql[_STORE_STMT_MAX] = {
         [STORE_STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -48,7 +51,7 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
                 " config_source, config_lines, first_seen_usec, last_seen_usec)"
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
         [STORE_STMT_EPOCH_LOOKUP] =
-                "SELECT id, mapcount_mode FROM epochs WHERE boot_id = ?1 AND release = ?2"
+                "SELECT id, mapcount_mode, page_size FROM epochs WHERE boot_id = ?1 AND release = ?2"
                 " ORDER BY id DESC LIMIT 1",
         [STORE_STMT_EPOCH_TOUCH] =
                 "UPDATE epochs SET last_seen_usec = max(last_seen_usec, ?2) WHERE id = ?1",
@@ -57,7 +60,8 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
         [STORE_STMT_SWEEP_INSERT] = "INSERT INTO sweeps (epoch_id, start_usec) VALUES (?1, ?2)",
         [STORE_STMT_SWEEP_FINISH] =
                 "UPDATE sweeps SET duration_usec = ?2, sampled = ?3, skipped = ?4,"
-                " vanished = ?5, denied = ?6, malformed = ?7 WHERE id = ?1",
+                " vanished = ?5, denied = ?6, malformed = ?7, pagemap_truncated = ?8,"
+                " pagemap_failed = ?9 WHERE id = ?1",
         /* Most processes are already known and unchanged: a lookup that compares every
          * stored string spares the write (NULL-safe comparisons with IS). */
         [STORE_STMT_IDENTITY_FIND] =
@@ -89,6 +93,16 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
                 "INSERT INTO process_samples (sweep_id, process_id, present"
                 STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_) ") VALUES (?, ?, ?"
                 STORE_SMAPS_COLUMNS(STORE_COLUMN_PARAM_) ")",
+        [STORE_STMT_SAMPLE_PAGEMAP_INSERT] =
+                "INSERT INTO process_samples (sweep_id, process_id, present"
+                STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_) ", pagemap_truncated"
+                STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_) ") VALUES (?, ?, ?"
+                STORE_SMAPS_COLUMNS(STORE_COLUMN_PARAM_) ", ?"
+                STORE_PAGEMAP_COLUMNS(STORE_COLUMN_PARAM_) ")",
+        [STORE_STMT_TRUTH_INSERT] =
+                "INSERT INTO process_truth (sweep_id, process_id"
+                STORE_TRUTH_COLUMNS(STORE_TRUTH_FIELD_LIST_) ") VALUES (?, ?"
+                STORE_TRUTH_COLUMNS(STORE_TRUTH_PARAM_) ")",
         [STORE_STMT_EXTRA_INSERT] =
                 "INSERT INTO process_extra (sweep_id, process_id, name, kb)"
                 " VALUES (?1, ?2, ?3, ?4)",
@@ -97,8 +111,12 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
                 " VALUES (?1, ?2, ?3, ?4)",
         [STORE_STMT_IDENTITY_SAMPLE_INSERT] =
                 "INSERT INTO identity_samples (sweep_id, identity_id, processes, present"
-                STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_) ", median_rss_kb, median_pss_kb)"
-                " VALUES (?, ?, ?, ?" STORE_SMAPS_COLUMNS(STORE_COLUMN_PARAM_) ", ?, ?)",
+                STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_) ", median_rss_kb, median_pss_kb,"
+                " pagemap_processes" STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_)
+                ", truth_processes" STORE_TRUTH_COLUMNS(STORE_TRUTH_COLUMN_LIST_) ")"
+                " VALUES (?, ?, ?, ?" STORE_SMAPS_COLUMNS(STORE_COLUMN_PARAM_) ", ?, ?, ?"
+                STORE_PAGEMAP_COLUMNS(STORE_COLUMN_PARAM_) ", ?"
+                STORE_TRUTH_COLUMNS(STORE_TRUTH_PARAM_) ")",
 };
 
 /* The directory part of path ("." when it has none); NULL on ENOMEM. */
@@ -200,6 +218,21 @@ int store_run(Store *s, StoreStatement id) {
                 return r;
         r = store_step(s, st);
         return r < 0 ? r : 0;
+}
+
+int store_reserve(void **p, size_t *allocated, size_t need, size_t size) {
+        size_t n;
+        void *q;
+
+        if (*allocated >= need)
+                return 0;
+        n = MAX(need, MAX(*allocated * 2, (size_t) 16));
+        q = reallocarray(*p, n, size);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        *allocated = n;
+        return 0;
 }
 
 int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret) {
@@ -486,6 +519,9 @@ Store *store_free(Store *s) {
         free(s->path);
         free(s->last_error);
         free(s->rows);
+        free(s->pagemaps);
+        free(s->truths);
+        free(s->row_slots);
         free(s->scratch);
         free(s->pack);
         process_cache_done(&s->cache_prev);
@@ -658,7 +694,7 @@ static int store_epoch_find_or_insert(Store *s, const KernelId *k, const char *m
 }
 
 int store_epoch_lookup(Store *s, const char *boot_id, const char *release,
-                       int64_t *ret_epoch_id, MapcountMode *ret_mode) {
+                       int64_t *ret_epoch_id, MapcountMode *ret_mode, uint64_t *ret_page_size) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         MapcountMode mode = MAPCOUNT_MODE_UNKNOWN;
         const char *text;
@@ -686,6 +722,7 @@ int store_epoch_lookup(Store *s, const char *boot_id, const char *release,
 
         *ret_epoch_id = id;
         *ret_mode = mode;
+        *ret_page_size = (uint64_t) MAX(sqlite3_column_int64(st, 2), (int64_t) 0);
         return 1;
 }
 
@@ -755,6 +792,9 @@ int store_sweep_begin(Store *s, int64_t epoch_id, uint64_t start_usec) {
 
         s->sweep_id = sqlite3_last_insert_rowid(s->db);
         s->n_rows = 0;
+        s->n_pagemaps = 0;
+        s->n_truths = 0;
+        s->n_rows_indexed = 0;
         s->sweep_epoch_id = epoch_id;
         process_cache_clear(&s->cache_next);
         s->sweep_start_usec = start_usec;
@@ -850,11 +890,43 @@ static int store_upsert_process(Store *s, const ProcSample *p, int64_t identity_
         return r < 0 ? r : 0;
 }
 
-static int store_insert_sample(Store *s, const SmapsRollup *rollup, int64_t process_id) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
+/* Binds the STORE_PAGEMAP_COLUMNS parameters, from index i on, to pm[0.._VMA_CLASS_MAX). */
+static int store_bind_pagemap_classes(Store *s, sqlite3_stmt *st, int i,
+                                      const PagemapClassCounts *pm) {
         int r;
 
-        r = store_statement(s, STORE_STMT_SAMPLE_INSERT, &st);
+        for (int c = 0; c < _VMA_CLASS_MAX; c++)
+                if ((r = store_bind_uint64(s, st, i++, pm[c].present_pages)) < 0 ||
+                    (r = store_bind_uint64(s, st, i++, pm[c].swapped_pages)) < 0 ||
+                    (r = store_bind_uint64(s, st, i++, pm[c].exclusive_pages)) < 0)
+                        return r;
+        return 0;
+}
+
+#define STORE_TRUTH_VALUE_(f, c) t->f,
+
+/* Binds the STORE_TRUTH_COLUMNS parameters, from index i on, to *t. */
+static int store_bind_truth(Store *s, sqlite3_stmt *st, int i, const ProcessTruth *t) {
+        const uint64_t values[] = { STORE_TRUTH_COLUMNS(STORE_TRUTH_VALUE_) };
+        int r;
+
+        for (size_t k = 0; k < ELEMENTSOF(values); k++) {
+                r = store_bind_uint64(s, st, i + (int) k, values[k]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The process_samples row (with the pagemap columns when the process was scanned; a process
+ * without costs the same statement as in schema version 1) and its process_extra rows. */
+static int store_insert_sample(Store *s, const ProcSample *p, int64_t process_id) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        const SmapsRollup *rollup = &p->rollup;
+        int r;
+
+        r = store_statement(s, p->has_pagemap ? STORE_STMT_SAMPLE_PAGEMAP_INSERT :
+                                                STORE_STMT_SAMPLE_INSERT, &st);
         if (r < 0)
                 return r;
         if ((r = store_bind_int64(s, st, 1, s->sweep_id)) < 0 ||
@@ -864,6 +936,14 @@ static int store_insert_sample(Store *s, const SmapsRollup *rollup, int64_t proc
         for (int f = 0; f < _SMAPS_FIELD_MAX; f++) {
                 r = smaps_rollup_has(rollup, f) ? store_bind_uint64(s, st, 4 + f, rollup->kb[f]) :
                                                   store_bind_null(s, st, 4 + f);
+                if (r < 0)
+                        return r;
+        }
+        if (p->has_pagemap) {
+                r = store_bind_int64(s, st, 4 + _SMAPS_FIELD_MAX, p->pagemap.truncated);
+                if (r < 0)
+                        return r;
+                r = store_bind_pagemap_classes(s, st, 5 + _SMAPS_FIELD_MAX, p->pagemap.class);
                 if (r < 0)
                         return r;
         }
@@ -901,20 +981,39 @@ static int store_sweep_check(Store *s) {
         return s->sweep_error;
 }
 
-static int store_sweep_row_add(Store *s, int64_t identity_id, const SmapsRollup *rollup) {
-        if (s->n_rows == s->allocated_rows) {
-                size_t n = MAX(s->allocated_rows * 2, (size_t) 256);
-                SweepRow *rows = reallocarray(s->rows, n, sizeof *rows);
+static int store_sweep_row_add(Store *s, const ProcSample *p, int64_t identity_id,
+                               int64_t process_id) {
+        SweepRow *row;
+        int r;
 
-                if (!rows)
-                        return -ENOMEM;
-                s->rows = rows;
-                s->allocated_rows = n;
+        /* Row indices are int32_t and the index stores them + 1 in a uint32_t. */
+        if (s->n_rows >= INT32_MAX)
+                return -E2BIG;
+        r = store_reserve((void **) &s->rows, &s->allocated_rows, s->n_rows + 1, sizeof *s->rows);
+        if (r < 0)
+                return r;
+        if (p->has_pagemap) {
+                r = store_reserve((void **) &s->pagemaps, &s->allocated_pagemaps,
+                                  s->n_pagemaps + 1, sizeof *s->pagemaps);
+                if (r < 0)
+                        return r;
         }
-        SweepRow *row = s->rows + s->n_rows++;
-        row->identity_id = identity_id;
-        row->present = rollup->present;
-        memcpy(row->kb, rollup->kb, sizeof row->kb);
+
+        row = s->rows + s->n_rows++;
+        *row = (SweepRow) {
+                .identity_id = identity_id,
+                .process_id = process_id,
+                .start_time_ticks = p->start_time_ticks,
+                .pid = p->pid,
+                .present = p->rollup.present,
+                .pagemap = -1,
+                .truth = -1,
+        };
+        memcpy(row->kb, p->rollup.kb, sizeof row->kb);
+        if (p->has_pagemap) {
+                row->pagemap = (int32_t) s->n_pagemaps;
+                memcpy(s->pagemaps[s->n_pagemaps++], p->pagemap.class, sizeof *s->pagemaps);
+        }
         return 0;
 }
 
@@ -1008,10 +1107,10 @@ int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_
                 }
         }
         if (r >= 0)
-                r = store_insert_sample(s, &p->rollup, process_id);
+                r = store_insert_sample(s, p, process_id);
         if (r < 0)
                 return store_sweep_failed(s, r);
-        r = store_sweep_row_add(s, identity_id, &p->rollup);
+        r = store_sweep_row_add(s, p, identity_id, process_id);
         if (r < 0) {
                 s->sweep_error = r;     /* the sample row is in but would miss its aggregate */
                 return r;
@@ -1060,6 +1159,97 @@ int store_sweep_add_meminfo(Store *s, const Meminfo *m) {
         return store_savepoint_end(s, r);
 }
 
+static size_t row_slot_hash(int64_t pid, uint64_t start_time_ticks, size_t mask) {
+        uint64_t h = ((uint64_t) pid ^ (start_time_ticks << 22)) * UINT64_C(0x9E3779B97F4A7C15);
+
+        return (size_t) (h >> 32) & mask;
+}
+
+/* Finds the open sweep's row of pid/start. The index is built on the first call of a sweep and
+ * extended by the rows added since the last call; rows keep their order until the commit, so
+ * slots stay valid. Returns 1 with *ret, 0 when no such row, -ENOMEM. */
+static int store_sweep_row_find(Store *s, int64_t pid, uint64_t start_time_ticks,
+                                SweepRow **ret) {
+        size_t mask;
+
+        if (s->n_row_slots < 2 * s->n_rows || s->n_rows_indexed == 0) {
+                size_t n = MAX(s->n_row_slots, (size_t) 256);
+                uint32_t *slots;
+
+                while (n < 2 * s->n_rows)
+                        n *= 2;
+                if (n != s->n_row_slots) {
+                        slots = reallocarray(s->row_slots, n, sizeof *slots);
+                        if (!slots)
+                                return -ENOMEM;
+                        s->row_slots = slots;
+                        s->n_row_slots = n;
+                }
+                memset(s->row_slots, 0, s->n_row_slots * sizeof *s->row_slots);
+                s->n_rows_indexed = 0;
+        }
+        mask = s->n_row_slots - 1;
+        for (; s->n_rows_indexed < s->n_rows; s->n_rows_indexed++) {
+                const SweepRow *row = s->rows + s->n_rows_indexed;
+                size_t i = row_slot_hash(row->pid, row->start_time_ticks, mask);
+
+                while (s->row_slots[i] != 0)
+                        i = (i + 1) & mask;
+                s->row_slots[i] = (uint32_t) s->n_rows_indexed + 1;
+        }
+
+        for (size_t i = row_slot_hash(pid, start_time_ticks, mask); s->row_slots[i] != 0;
+             i = (i + 1) & mask) {
+                SweepRow *row = s->rows + s->row_slots[i] - 1;
+
+                if (row->pid == pid && row->start_time_ticks == start_time_ticks) {
+                        *ret = row;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+int store_sweep_add_truth(Store *s, pid_t pid, uint64_t start_time_ticks, const ProcessTruth *t) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        SweepRow *row;
+        int r;
+
+        assert(s);
+        assert(t);
+
+        r = store_sweep_check(s);
+        if (r < 0)
+                return r;
+        r = store_sweep_row_find(s, pid, start_time_ticks, &row);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        /* Before the insert, so that a written row always gets its place in the sums. */
+        r = store_reserve((void **) &s->truths, &s->allocated_truths, s->n_truths + 1,
+                          sizeof *s->truths);
+        if (r < 0)
+                return r;
+
+        /* One statement: SQLite undoes it alone if it fails (a second truth for the same
+         * process violates the primary key, -EIO), and the row stays as it was. */
+        r = store_statement(s, STORE_STMT_TRUTH_INSERT, &st);
+        if (r < 0)
+                return store_sweep_failed(s, r);
+        if ((r = store_bind_int64(s, st, 1, s->sweep_id)) < 0 ||
+            (r = store_bind_int64(s, st, 2, row->process_id)) < 0 ||
+            (r = store_bind_truth(s, st, 3, t)) < 0)
+                return r;
+        r = store_step(s, st);
+        if (r < 0)
+                return store_sweep_failed(s, r);
+
+        row->truth = (int32_t) s->n_truths;
+        s->truths[s->n_truths++] = *t;
+        return 0;
+}
+
 static int sweep_row_compare(const void *a, const void *b) {
         const SweepRow *x = a, *y = b;
 
@@ -1080,8 +1270,55 @@ static uint64_t sweep_rows_median(Store *s, const SweepRow *rows, size_t n, Smap
         return s->scratch[(n - 1) / 2];
 }
 
+#define STORE_TRUTH_ADD_(f, c) sum->f += t->f;
+
+static void process_truth_add(ProcessTruth *sum, const ProcessTruth *t) {
+        STORE_TRUTH_COLUMNS(STORE_TRUTH_ADD_)
+}
+
+/* Binds the pagemap and truth parameters of an identity_samples row from index i on: the
+ * number of members with pagemap counts and their sums (NULL when none), the same for the
+ * reconstruction. */
+static int store_bind_identity_extras(Store *s, sqlite3_stmt *st, int i, const SweepRow *rows,
+                                      size_t n) {
+        PagemapClassCounts pagemap[_VMA_CLASS_MAX] = {};
+        ProcessTruth truth = {};
+        size_t n_pagemap = 0, n_truth = 0;
+        int r;
+
+        for (size_t j = 0; j < n; j++) {
+                if (rows[j].pagemap >= 0) {
+                        const PagemapClassCounts *pm = s->pagemaps[rows[j].pagemap];
+
+                        for (int c = 0; c < _VMA_CLASS_MAX; c++) {
+                                pagemap[c].present_pages += pm[c].present_pages;
+                                pagemap[c].swapped_pages += pm[c].swapped_pages;
+                                pagemap[c].exclusive_pages += pm[c].exclusive_pages;
+                        }
+                        n_pagemap++;
+                }
+                if (rows[j].truth >= 0) {
+                        process_truth_add(&truth, s->truths + rows[j].truth);
+                        n_truth++;
+                }
+        }
+
+        /* Sums left unbound are NULL: statements are cleared after each use. */
+        r = store_bind_uint64(s, st, i, n_pagemap);
+        if (r >= 0 && n_pagemap > 0)
+                r = store_bind_pagemap_classes(s, st, i + 1, pagemap);
+        if (r < 0)
+                return r;
+        i += 1 + STORE_PAGEMAP_N_COLUMNS;
+        r = store_bind_uint64(s, st, i, n_truth);
+        if (r >= 0 && n_truth > 0)
+                r = store_bind_truth(s, st, i + 1, &truth);
+        return r;
+}
+
 /* Writes one identity_samples row for the group rows[0..n) of one identity: every field summed
- * (NULL when no member has it), present = AND over the members, lower medians of Rss and Pss. */
+ * (NULL when no member has it), present = AND over the members, lower medians of Rss and Pss,
+ * and the sums of pagemap counts and reconstructions over the members that have them. */
 static int store_insert_identity_sample(Store *s, const SweepRow *rows, size_t n) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         uint32_t present_all = UINT32_MAX, present_any = 0;
@@ -1113,6 +1350,9 @@ static int store_insert_identity_sample(Store *s, const SweepRow *rows, size_t n
                                    sweep_rows_median(s, rows, n, SMAPS_RSS))) < 0 ||
             (r = store_bind_uint64(s, st, 6 + _SMAPS_FIELD_MAX,
                                    sweep_rows_median(s, rows, n, SMAPS_PSS))) < 0)
+                return r;
+        r = store_bind_identity_extras(s, st, 7 + _SMAPS_FIELD_MAX, rows, n);
+        if (r < 0)
                 return r;
         r = store_step(s, st);
         return r < 0 ? r : 0;
@@ -1167,7 +1407,9 @@ static int store_sweep_finish(Store *s, const SweepSummary *summary) {
             (r = store_bind_int64(s, fin, 4, summary->skipped)) < 0 ||
             (r = store_bind_int64(s, fin, 5, summary->vanished)) < 0 ||
             (r = store_bind_int64(s, fin, 6, summary->denied)) < 0 ||
-            (r = store_bind_int64(s, fin, 7, summary->malformed)) < 0)
+            (r = store_bind_int64(s, fin, 7, summary->malformed)) < 0 ||
+            (r = store_bind_int64(s, fin, 8, summary->pagemap_truncated)) < 0 ||
+            (r = store_bind_int64(s, fin, 9, summary->pagemap_failed)) < 0)
                 return r;
         r = store_step(s, fin);
         if (r < 0)
@@ -1252,6 +1494,8 @@ static int store_prune_exec(Store *s, const char *sql, int64_t cutoff, int64_t k
 
 static int store_prune_locked(Store *s, int64_t cutoff, int64_t keep, int *ret_deleted) {
         static const char *const raw[] = {
+                "DELETE FROM process_truth WHERE sweep_id IN"
+                " (SELECT id FROM sweeps WHERE start_usec < ?1)",
                 "DELETE FROM process_extra WHERE sweep_id IN"
                 " (SELECT id FROM sweeps WHERE start_usec < ?1)",
                 "DELETE FROM process_samples WHERE sweep_id IN"

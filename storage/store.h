@@ -54,10 +54,10 @@ int store_epoch_ensure(Store *s, const KernelId *k, uint64_t now_usec, int64_t *
 
 /* Finds the epoch of a boot already recorded, by boot_id and release (the mapcount mode cannot
  * change within a boot), so the full kernel identity need not be read again. Read only: the
- * epoch is marked seen when a sweep of it commits. Returns 1 with *ret_epoch_id and its
- * *ret_mode, 0 when this boot is not recorded yet. */
+ * epoch is marked seen when a sweep of it commits. Returns 1 with *ret_epoch_id, its *ret_mode
+ * and *ret_page_size (0 when unknown), 0 when this boot is not recorded yet. */
 int store_epoch_lookup(Store *s, const char *boot_id, const char *release, int64_t *ret_epoch_id,
-                       MapcountMode *ret_mode);
+                       MapcountMode *ret_mode, uint64_t *ret_page_size);
 
 /* A sweep is written between store_sweep_begin() and store_sweep_commit() in one transaction;
  * store_sweep_abort() rolls it back (also safe when nothing was begun). */
@@ -74,7 +74,10 @@ int store_sweep_add_meminfo(Store *s, const Meminfo *m);
  * while a sweep is open and -EROFS on a read-only Store. */
 
 /* Records the reconstruction of a process added to this sweep (same PID and start time) and
- * adds it to its identity's sums at commit. -ENOENT when no such process was added. */
+ * adds it to its identity's sums at commit. -ENOENT when no such process was added. Like the
+ * add functions above also -EINVAL (no sweep open), -ERANGE, -ENOMEM or a storage error (-EIO
+ * for a second reconstruction of the same process); after a failure the sweep can still be
+ * committed without it. Costs one statement; a sweep without reconstructions costs nothing. */
 int store_sweep_add_truth(Store *s, pid_t pid, uint64_t start_time_ticks, const ProcessTruth *t);
 
 typedef struct SweepSummary {
@@ -136,8 +139,9 @@ int store_get_identity(Store *s, int64_t identity_id, IdentityInfo *ret);
 
 /* Every identity's per-sweep aggregates within one epoch, sorted by identity id, as compare/
  * wants them, including the pagemap and reconstruction fields of IdentityPoint (pages as kB with
- * the epoch's page size, 4 KiB when unknown). *ret_series[i].points point into *ret_points; free both with free(). -ENOENT when
- * the epoch does not exist. */
+ * the epoch's page size, 4 KiB when unknown; the figures behind a has_* flag that is false are
+ * 0). *ret_series[i].points point into *ret_points; free both with free(). -ENOENT when the
+ * epoch does not exist. */
 int store_epoch_identity_series(Store *s, int64_t epoch_id, IdentitySeries **ret_series,
                                 size_t *ret_n, IdentityPoint **ret_points);
 
@@ -162,9 +166,9 @@ typedef struct ProcessGroup {
         size_t n_extra;
         SmapsExtra extra[SMAPS_EXTRA_MAX];      /* unknown fields, summed by name */
         bool has_pagemap;               /* every process of the group was scanned */
-        PagemapClassCounts pagemap[_VMA_CLASS_MAX];     /* summed */
+        PagemapClassCounts pagemap[_VMA_CLASS_MAX];     /* summed; 0 unless has_pagemap */
         bool has_truth;                 /* every process of the group was reconstructed */
-        ProcessTruth truth;             /* summed */
+        ProcessTruth truth;             /* summed; 0 unless has_truth */
 } ProcessGroup;
 
 void process_group_array_free(ProcessGroup *a, size_t n);

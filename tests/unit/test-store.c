@@ -1,9 +1,12 @@
 /* Unit tests of storage/: creating and reopening a database, writing sweeps of hand-built
  * samples across several epochs and checking every query against sums, medians and series
  * worked out here, retention, rollback, and the files store_open() must refuse without
- * changing a byte. Each test works in its own directory under /tmp. */
+ * changing a byte; pagemap counts and reconstructions summed per identity and converted with
+ * the epoch's page size; the migration of a version 1 file. Each test works in its own
+ * directory under /tmp. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <ftw.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -315,7 +318,7 @@ static void test_create_reopen(void) {
         mode = sql_text(db, "PRAGMA journal_mode");
         ASSERT_STR_EQ(mode, "wal");
         free(mode);
-        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 9);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 10);
 
         /* Reopening: nothing to migrate; read-only works too. */
         ASSERT_INT_EQ(store_open(&s, db, STORE_READ_WRITE, NULL), 0);
@@ -775,10 +778,625 @@ static void test_refusals(void) {
         tmpdir_remove(dir);
 }
 
+/* ---- pagemap and reconstruction ---- */
+
+/* Synthetic pagemap counts: distinct per process, class and field (0 present, 1 swapped,
+ * 2 exclusive). */
+static uint64_t pages_of(int pid, int class, int field) {
+        return 100 * (uint64_t) pid + 10 * (uint64_t) class + (uint64_t) field + 1;
+}
+
+static void pagemap_make(ProcSample *p, bool truncated) {
+        p->has_pagemap = true;
+        p->pagemap = (PagemapCounts) { .truncated = truncated, .scanned_pages = 12345 };
+        for (int c = 0; c < _VMA_CLASS_MAX; c++)
+                p->pagemap.class[c] = (PagemapClassCounts) {
+                        .present_pages = pages_of(p->pid, c, 0),
+                        .swapped_pages = pages_of(p->pid, c, 1),
+                        .exclusive_pages = pages_of(p->pid, c, 2),
+                };
+}
+
+/* Synthetic reconstruction: field k of process pid is 1000 pid + k + 1. */
+static ProcessTruth truth_of(int pid) {
+        uint64_t b = 1000 * (uint64_t) pid;
+
+        return (ProcessTruth) {
+                .uss_kb = b + 1, .pss_kb = b + 2, .shared_kb = b + 3, .private_kb = b + 4,
+                .forecast_pss_kb = b + 5, .forecast_pss_anon_kb = b + 6,
+                .forecast_pss_file_kb = b + 7, .forecast_pss_shmem_kb = b + 8,
+                .forecast_shared_kb = b + 9, .forecast_private_kb = b + 10,
+                .forecast_exclusive_pages = b + 11, .partially_mapped_folios = b + 12,
+        };
+}
+
+static int add_foo_pagemap(Store *s, int pid, uint64_t start_ticks, bool with_pagemap) {
+        ProcSample p = sample_make(pid, start_ticks, "foo", "/usr/bin/foo", 0);
+
+        if (with_pagemap)
+                pagemap_make(&p, pid == 101);
+        return store_sweep_add_process(s, &p, KEY_FOO);
+}
+
+static int add_bar_pagemap(Store *s) {
+        ProcSample p = sample_make(200, 20, "bar", "/usr/bin/bar", 0);
+
+        pagemap_make(&p, false);
+        return store_sweep_add_process(s, &p, KEY_BAR);
+}
+
+static int add_truth(Store *s, int pid, uint64_t start_ticks) {
+        ProcessTruth t = truth_of(pid);
+
+        return store_sweep_add_truth(s, pid, start_ticks, &t);
+}
+
+/* One identity_samples column of key in sweep (-1 when NULL, -2 on error). */
+static int64_t identity_column(const char *db, int64_t sweep, const char *key,
+                               const char *column) {
+        char sql[512];
+
+        snprintf(sql, sizeof sql, "SELECT coalesce(i.%s, -1) FROM identity_samples i"
+                 " JOIN identities d ON d.id = i.identity_id WHERE i.sweep_id = %" PRIi64
+                 " AND d.key = '%s'", column, sweep, key);
+        return sql_int(db, sql);
+}
+
+static int64_t process_column(const char *db, int64_t sweep, int pid, const char *column) {
+        char sql[512];
+
+        snprintf(sql, sizeof sql, "SELECT coalesce(ps.%s, -1) FROM process_samples ps"
+                 " JOIN processes p ON p.id = ps.process_id WHERE ps.sweep_id = %" PRIi64
+                 " AND p.pid = %d", column, sweep, pid);
+        return sql_int(db, sql);
+}
+
+static const char *const class_names[_VMA_CLASS_MAX] = {
+        "anon", "file", "shared_file", "shmem", "hugetlb",
+};
+
+/* Checks one identity's point against the pagemap and truth of the given members, with page_kb
+ * kB per page. */
+static void check_point(const IdentityPoint *p, const int *pids, size_t n, bool has_pagemap,
+                        bool has_truth, uint64_t page_kb) {
+        ASSERT_INT_EQ(p->processes, n);
+        ASSERT_INT_EQ(p->has_pagemap, has_pagemap);
+        for (int c = 0; c < _EXCLUSIVITY_CLASS_MAX; c++) {
+                uint64_t present = 0, exclusive = 0;
+
+                for (size_t j = 0; has_pagemap && j < n; j++) {
+                        present += pages_of(pids[j], c, 0);
+                        exclusive += pages_of(pids[j], c, 2);
+                }
+                ASSERT_U64_EQ(p->present_kb[c], present * page_kb);
+                ASSERT_U64_EQ(p->exclusive_kb[c], exclusive * page_kb);
+        }
+        ASSERT_INT_EQ(p->has_truth, has_truth);
+        if (!has_truth) {
+                ASSERT_U64_EQ(p->truth_kb[COMPARE_METRIC_PSS], 0);
+                ASSERT_U64_EQ(p->forecast_exclusive_kb, 0);
+                return;
+        }
+        ProcessTruth sum = {};
+        for (size_t j = 0; j < n; j++) {
+                ProcessTruth t = truth_of(pids[j]);
+
+                sum.uss_kb += t.uss_kb;
+                sum.pss_kb += t.pss_kb;
+                sum.shared_kb += t.shared_kb;
+                sum.private_kb += t.private_kb;
+                sum.forecast_pss_kb += t.forecast_pss_kb;
+                sum.forecast_pss_anon_kb += t.forecast_pss_anon_kb;
+                sum.forecast_pss_file_kb += t.forecast_pss_file_kb;
+                sum.forecast_pss_shmem_kb += t.forecast_pss_shmem_kb;
+                sum.forecast_shared_kb += t.forecast_shared_kb;
+                sum.forecast_private_kb += t.forecast_private_kb;
+                sum.forecast_exclusive_pages += t.forecast_exclusive_pages;
+        }
+        ASSERT_U64_EQ(p->truth_kb[COMPARE_METRIC_SHARED], sum.shared_kb);
+        ASSERT_U64_EQ(p->truth_kb[COMPARE_METRIC_PRIVATE], sum.private_kb);
+        ASSERT_U64_EQ(p->truth_kb[COMPARE_METRIC_PSS], sum.pss_kb);
+        ASSERT_U64_EQ(p->truth_uss_kb, sum.uss_kb);
+        ASSERT_U64_EQ(p->forecast_kb[COMPARE_METRIC_SHARED], sum.forecast_shared_kb);
+        ASSERT_U64_EQ(p->forecast_kb[COMPARE_METRIC_PRIVATE], sum.forecast_private_kb);
+        ASSERT_U64_EQ(p->forecast_kb[COMPARE_METRIC_PSS], sum.forecast_pss_kb);
+        ASSERT_U64_EQ(p->forecast_kb[COMPARE_METRIC_PSS_ANON], sum.forecast_pss_anon_kb);
+        ASSERT_U64_EQ(p->forecast_kb[COMPARE_METRIC_PSS_FILE], sum.forecast_pss_file_kb);
+        ASSERT_U64_EQ(p->forecast_kb[COMPARE_METRIC_PSS_SHMEM], sum.forecast_pss_shmem_kb);
+        ASSERT_U64_EQ(p->forecast_exclusive_kb, sum.forecast_exclusive_pages * page_kb);
+}
+
+/* Sweep 1: foo 100 and 101 scanned, 102 not; all three reconstructed. bar scanned, not
+ * reconstructed. Sweep 2: every foo scanned, 100 and 102 reconstructed, 101 not. */
+static void write_pagemap_sweeps(Store *s, int64_t epoch, uint64_t start, int64_t *ret_ids) {
+        SweepSummary sum = { .duration_usec = 10, .sampled = 4, .pagemap_truncated = 1,
+                             .pagemap_failed = 1 };
+
+        ASSERT_INT_EQ(store_sweep_begin(s, epoch, start), 0);
+        ASSERT_INT_EQ(add_truth(s, 100, 10), -ENOENT);          /* not added yet */
+        ASSERT_INT_EQ(add_foo_pagemap(s, 100, 10, true), 0);
+        ASSERT_INT_EQ(add_truth(s, 100, 10), 0);                /* interleaved with adds */
+        ASSERT_INT_EQ(add_foo_pagemap(s, 101, 11, true), 0);
+        ASSERT_INT_EQ(add_foo_pagemap(s, 102, 12, false), 0);
+        ASSERT_INT_EQ(add_bar_pagemap(s), 0);
+        ASSERT_INT_EQ(add_truth(s, 102, 12), 0);
+        ASSERT_INT_EQ(add_truth(s, 101, 11), 0);
+        /* Unknown: another PID, or the same PID with another start time (a reused PID). */
+        ASSERT_INT_EQ(add_truth(s, 103, 10), -ENOENT);
+        ASSERT_INT_EQ(add_truth(s, 100, 99), -ENOENT);
+        /* Twice: the primary key refuses it, the sweep goes on with the first. */
+        ASSERT_INT_EQ(add_truth(s, 100, 10), -EIO);
+        ret_ids[0] = store_sweep_commit(s, &sum);
+        ASSERT_TRUE(ret_ids[0] > 0);
+
+        sum.pagemap_truncated = 2;
+        sum.pagemap_failed = 0;
+        ASSERT_INT_EQ(store_sweep_begin(s, epoch, start + 1000000), 0);
+        ASSERT_INT_EQ(add_foo_pagemap(s, 100, 10, true), 0);
+        ASSERT_INT_EQ(add_foo_pagemap(s, 101, 11, true), 0);
+        ASSERT_INT_EQ(add_foo_pagemap(s, 102, 12, true), 0);
+        ASSERT_INT_EQ(add_bar_pagemap(s), 0);
+        ASSERT_INT_EQ(add_truth(s, 102, 12), 0);
+        ASSERT_INT_EQ(add_truth(s, 100, 10), 0);
+        ret_ids[1] = store_sweep_commit(s, &sum);
+        ASSERT_TRUE(ret_ids[1] > 0);
+}
+
+static void test_pagemap_and_truth(void) {
+        char *dir = tmpdir_new(), *db = path_join(dir, "mapstatd.db");
+        const int foo1[] = { 100, 101, 102 }, bar[] = { 200 };
+        IdentitySeries *series = NULL;
+        IdentityPoint *points = NULL;
+        ProcessGroup *g = NULL;
+        size_t n = 0, total = 0;
+        int64_t a, big, ids[2], big_ids[2], sid;
+        Store *s = NULL, *ro = NULL;
+        ProcessTruth t = truth_of(1);
+        StoreHealth h;
+        char column[64];
+
+        ASSERT_INT_EQ(store_open(&s, db, STORE_READ_WRITE, NULL), 0);
+        if (!s)
+                goto finish;
+        ASSERT_INT_EQ(store_sweep_add_truth(s, 100, 10, &t), -EINVAL);     /* no sweep open */
+
+        a = epoch_make(s, "6.12.0", "boot-a", MAPCOUNT_MODE_PAGE, 1, false, true);
+        write_pagemap_sweeps(s, a, 1000000, ids);
+
+        /* The rows as written: pagemap columns NULL for the process not scanned. */
+        ASSERT_INT_EQ(process_column(db, ids[0], 100, "pagemap_truncated"), 0);
+        ASSERT_INT_EQ(process_column(db, ids[0], 101, "pagemap_truncated"), 1);
+        ASSERT_INT_EQ(process_column(db, ids[0], 102, "pagemap_truncated"), -1);
+        for (int c = 0; c < _VMA_CLASS_MAX; c++) {
+                static const char *const fields[] = { "present", "swapped", "exclusive" };
+
+                for (int f = 0; f < 3; f++) {
+                        snprintf(column, sizeof column, "%s_%s_pages", class_names[c], fields[f]);
+                        ASSERT_INT_EQ(process_column(db, ids[0], 101, column), pages_of(101, c, f));
+                        ASSERT_INT_EQ(process_column(db, ids[0], 102, column), -1);
+                        /* Summed over the scanned members only. */
+                        ASSERT_INT_EQ(identity_column(db, ids[0], KEY_FOO, column),
+                                      pages_of(100, c, f) + pages_of(101, c, f));
+                        ASSERT_INT_EQ(identity_column(db, ids[1], KEY_FOO, column),
+                                      pages_of(100, c, f) + pages_of(101, c, f) +
+                                      pages_of(102, c, f));
+                }
+        }
+        ASSERT_INT_EQ(identity_column(db, ids[0], KEY_FOO, "pagemap_processes"), 2);
+        ASSERT_INT_EQ(identity_column(db, ids[0], KEY_FOO, "truth_processes"), 3);
+        ASSERT_INT_EQ(identity_column(db, ids[0], KEY_FOO, "truth_uss_kb"),
+                      100001 + 101001 + 102001);
+        ASSERT_INT_EQ(identity_column(db, ids[0], KEY_FOO, "partially_mapped_folios"),
+                      100012 + 101012 + 102012);
+        ASSERT_INT_EQ(identity_column(db, ids[0], KEY_BAR, "pagemap_processes"), 1);
+        ASSERT_INT_EQ(identity_column(db, ids[0], KEY_BAR, "truth_processes"), 0);
+        ASSERT_INT_EQ(identity_column(db, ids[0], KEY_BAR, "truth_pss_kb"), -1);
+        ASSERT_INT_EQ(identity_column(db, ids[1], KEY_FOO, "truth_processes"), 2);
+        ASSERT_INT_EQ(identity_column(db, ids[1], KEY_FOO, "forecast_exclusive_pages"),
+                      100011 + 102011);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM process_truth"), 5);
+        ASSERT_INT_EQ(sql_int(db, "SELECT forecast_pss_shmem_kb FROM process_truth t"
+                              " JOIN processes p ON p.id = t.process_id WHERE p.pid = 101"),
+                      101008);
+
+        /* The series, from a read-only connection. */
+        ASSERT_INT_EQ(store_open(&ro, db, STORE_READ_ONLY, NULL), 0);
+        if (!ro)
+                goto finish;
+        ASSERT_INT_EQ(store_epoch_identity_series(ro, a, &series, &n, &points), 0);
+        ASSERT_INT_EQ(n, 2);
+        if (n == 2 && series[0].n == 2 && series[1].n == 2) {
+                /* foo was created first. Sweep 1: one member not scanned, all reconstructed. */
+                check_point(series[0].points + 0, foo1, 3, false, true, 4);
+                check_point(series[0].points + 1, foo1, 3, true, false, 4);
+                check_point(series[1].points + 0, bar, 1, true, false, 4);
+                check_point(series[1].points + 1, bar, 1, true, false, 4);
+                /* A hand-computed figure: anon present pages 10001 + 10101 + 10201 at 4 kB. */
+                ASSERT_U64_EQ(series[0].points[1].present_kb[EXCLUSIVITY_ANON], 121212);
+                ASSERT_U64_EQ(series[0].points[0].truth_kb[COMPARE_METRIC_PSS], 303006);
+                /* forecast_exclusive_pages 100011 + 101011 + 102011 at 4 kB. */
+                ASSERT_U64_EQ(series[0].points[0].forecast_exclusive_kb, 4 * 303033);
+        } else
+                ASSERT_TRUE(false);
+        free(series);
+        free(points);
+
+        /* The latest sweep's groups: sums, has_* false when one member lacks the data. */
+        ASSERT_INT_EQ(store_latest_process_groups(ro, 10, 0, &g, &n, &total, &sid), 0);
+        ASSERT_INT_EQ(sid, ids[1]);
+        ASSERT_INT_EQ(n, 2);
+        if (n == 2) {
+                ASSERT_STR_EQ(g[0].identity.key, KEY_BAR);
+                ASSERT_TRUE(g[0].has_pagemap);
+                ASSERT_FALSE(g[0].has_truth);
+                ASSERT_U64_EQ(g[0].pagemap[VMA_CLASS_SHMEM].swapped_pages,
+                              pages_of(200, VMA_CLASS_SHMEM, 1));
+                ASSERT_U64_EQ(g[0].truth.pss_kb, 0);
+                ASSERT_STR_EQ(g[1].identity.key, KEY_FOO);
+                ASSERT_TRUE(g[1].has_pagemap);
+                ASSERT_FALSE(g[1].has_truth);   /* 101 not reconstructed in sweep 2 */
+                for (int c = 0; c < _VMA_CLASS_MAX; c++) {
+                        ASSERT_U64_EQ(g[1].pagemap[c].present_pages,
+                                      pages_of(100, c, 0) + pages_of(101, c, 0) +
+                                      pages_of(102, c, 0));
+                        ASSERT_U64_EQ(g[1].pagemap[c].exclusive_pages,
+                                      pages_of(100, c, 2) + pages_of(101, c, 2) +
+                                      pages_of(102, c, 2));
+                }
+        }
+        process_group_array_free(g, n);
+
+        ASSERT_INT_EQ(store_health(ro, &h), 0);
+        ASSERT_INT_EQ(h.last_sweep_id, ids[1]);
+        ASSERT_INT_EQ(h.last_pagemap_truncated, 2);
+        ASSERT_INT_EQ(h.last_pagemap_failed, 0);
+
+        /* An epoch of 16 KiB pages: pages count 16 kB each. Its groups have every member
+         * reconstructed in the first sweep. */
+        {
+                KernelId k = kernel_make("6.18.0", "boot-arm", MAPCOUNT_MODE_NO_PAGE);
+                bool created = false;
+
+                k.page_size = 16384;
+                ASSERT_INT_EQ(store_epoch_ensure(s, &k, 2, &big, &created), 0);
+                ASSERT_TRUE(created);
+        }
+        write_pagemap_sweeps(s, big, 5000000, big_ids);
+        ASSERT_INT_EQ(store_epoch_identity_series(ro, big, &series, &n, &points), 0);
+        ASSERT_INT_EQ(n, 2);
+        if (n == 2 && series[0].n == 2) {
+                check_point(series[0].points + 0, foo1, 3, false, true, 16);
+                check_point(series[0].points + 1, foo1, 3, true, false, 16);
+                check_point(series[1].points + 0, bar, 1, true, false, 16);
+                ASSERT_U64_EQ(series[0].points[1].present_kb[EXCLUSIVITY_ANON], 16 * 30303);
+                ASSERT_U64_EQ(series[0].points[0].forecast_exclusive_kb, 16 * 303033);
+        } else
+                ASSERT_TRUE(false);
+        free(series);
+        free(points);
+
+        ASSERT_INT_EQ(store_latest_process_groups(ro, 10, 0, &g, &n, &total, &sid), 0);
+        ASSERT_INT_EQ(sid, big_ids[1]);
+        process_group_array_free(g, n);
+
+        /* Retention removes the reconstructions with their samples: before 5 s, epoch a's
+         * (3 + 2) go and its first sweep; then big's first sweep, and every raw row. */
+        ASSERT_INT_EQ(store_prune(s, 5000000, 1), 1);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM process_truth"), 5);
+        ASSERT_INT_EQ(store_prune(s, 7000000, 1), 1);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM sweeps"), 2);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM process_truth"), 0);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+
+finish:
+        store_free(ro);
+        store_free(s);
+        free(db);
+        tmpdir_remove(dir);
+}
+
+/* Many processes of one identity, reconstructed in reverse order of adding: the lookup index
+ * grows past its first size and finds each of them. */
+static void test_truth_many(void) {
+        char *dir = tmpdir_new(), *db = path_join(dir, "mapstatd.db");
+        SweepSummary sum = { .sampled = 700 };
+        IdentitySeries *series = NULL;
+        IdentityPoint *points = NULL;
+        uint64_t want_uss = 0, want_private = 0;
+        size_t n = 0;
+        Store *s = NULL;
+        int64_t a, id;
+
+        ASSERT_INT_EQ(store_open(&s, db, STORE_READ_WRITE, NULL), 0);
+        if (!s)
+                goto finish;
+        a = epoch_make(s, "6.12.0", "boot-a", MAPCOUNT_MODE_PAGE, 1, false, true);
+        ASSERT_INT_EQ(store_sweep_begin(s, a, 1000), 0);
+        for (int pid = 1000; pid < 1400; pid++)
+                ASSERT_INT_EQ(add_foo_pagemap(s, pid, 7, false), 0);
+        /* One truth while rows are still coming: the index is then extended, then grown. */
+        ASSERT_INT_EQ(add_truth(s, 1000, 7), 0);
+        for (int pid = 1400; pid < 1700; pid++)
+                ASSERT_INT_EQ(add_foo_pagemap(s, pid, 7, false), 0);
+        for (int pid = 1699; pid > 1000; pid--)
+                ASSERT_INT_EQ(add_truth(s, pid, 7), 0);
+        ASSERT_INT_EQ(add_truth(s, 1700, 7), -ENOENT);
+        for (int pid = 1000; pid < 1700; pid++) {
+                want_uss += truth_of(pid).uss_kb;
+                want_private += truth_of(pid).private_kb;
+        }
+        id = store_sweep_commit(s, &sum);
+        ASSERT_TRUE(id > 0);
+
+        ASSERT_INT_EQ(store_epoch_identity_series(s, a, &series, &n, &points), 0);
+        ASSERT_INT_EQ(n, 1);
+        if (n == 1 && series[0].n == 1) {
+                ASSERT_INT_EQ(points[0].processes, 700);
+                ASSERT_FALSE(points[0].has_pagemap);
+                ASSERT_TRUE(points[0].has_truth);
+                ASSERT_U64_EQ(points[0].truth_uss_kb, want_uss);
+                ASSERT_U64_EQ(points[0].truth_kb[COMPARE_METRIC_PRIVATE], want_private);
+        }
+        free(series);
+        free(points);
+        ASSERT_INT_EQ(identity_column(db, id, KEY_FOO, "pagemap_processes"), 0);
+        ASSERT_INT_EQ(identity_column(db, id, KEY_FOO, "anon_present_pages"), -1);
+
+finish:
+        store_free(s);
+        free(db);
+        tmpdir_remove(dir);
+}
+
+/* ---- migration ---- */
+
+/* The schema of version 1 as released (storage/schema.c, step 0), frozen here so that the
+ * migration is tested from the file an earlier build wrote. */
+static const char schema_v1_sql[] =
+        "PRAGMA application_id = 1835102323;\n" /* 0x6D617073 */
+        "CREATE TABLE epochs (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        boot_id TEXT NOT NULL,\n"
+        "        release TEXT NOT NULL,\n"
+        "        version TEXT,\n"
+        "        page_size INTEGER,\n"
+        "        mapcount_mode TEXT NOT NULL,\n"
+        "        config_source TEXT,\n"
+        "        config_lines TEXT,\n"
+        "        first_seen_usec INTEGER NOT NULL,\n"
+        "        last_seen_usec INTEGER NOT NULL,\n"
+        "        UNIQUE (boot_id, release, mapcount_mode)\n"
+        ");\n"
+        "CREATE TABLE epoch_settings (\n"
+        "        epoch_id INTEGER NOT NULL REFERENCES epochs (id),\n"
+        "        key TEXT NOT NULL,\n"
+        "        value TEXT NOT NULL,\n"
+        "        PRIMARY KEY (epoch_id, key)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TABLE sweeps (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        epoch_id INTEGER NOT NULL REFERENCES epochs (id),\n"
+        "        start_usec INTEGER NOT NULL,\n"
+        "        duration_usec INTEGER,\n"
+        "        sampled INTEGER,\n"
+        "        skipped INTEGER,\n"
+        "        vanished INTEGER,\n"
+        "        denied INTEGER,\n"
+        "        malformed INTEGER\n"
+        ");\n"
+        "CREATE INDEX sweeps_epoch_start ON sweeps (epoch_id, start_usec);\n"
+        "CREATE TABLE identities (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        key TEXT NOT NULL UNIQUE,\n"
+        "        comm TEXT,\n"
+        "        exe TEXT,\n"
+        "        cmdline TEXT,\n"
+        "        unit TEXT,\n"
+        "        first_seen_usec INTEGER NOT NULL,\n"
+        "        last_seen_usec INTEGER NOT NULL\n"
+        ");\n"
+        "CREATE TABLE processes (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        epoch_id INTEGER NOT NULL REFERENCES epochs (id),\n"
+        "        pid INTEGER NOT NULL,\n"
+        "        start_time_ticks INTEGER NOT NULL,\n"
+        "        identity_id INTEGER NOT NULL REFERENCES identities (id),\n"
+        "        comm TEXT,\n"
+        "        exe TEXT,\n"
+        "        cmdline TEXT,\n"
+        "        cgroup TEXT,\n"
+        "        unit TEXT,\n"
+        "        UNIQUE (epoch_id, pid, start_time_ticks)\n"
+        ");\n"
+        "CREATE TABLE process_samples (\n"
+        "        sweep_id INTEGER NOT NULL REFERENCES sweeps (id),\n"
+        "        process_id INTEGER NOT NULL REFERENCES processes (id),\n"
+        "        present INTEGER NOT NULL,\n"
+        "        rss_kb INTEGER,\n"
+        "        pss_kb INTEGER,\n"
+        "        pss_dirty_kb INTEGER,\n"
+        "        pss_anon_kb INTEGER,\n"
+        "        pss_file_kb INTEGER,\n"
+        "        pss_shmem_kb INTEGER,\n"
+        "        shared_clean_kb INTEGER,\n"
+        "        shared_dirty_kb INTEGER,\n"
+        "        private_clean_kb INTEGER,\n"
+        "        private_dirty_kb INTEGER,\n"
+        "        referenced_kb INTEGER,\n"
+        "        anonymous_kb INTEGER,\n"
+        "        ksm_kb INTEGER,\n"
+        "        lazyfree_kb INTEGER,\n"
+        "        anon_huge_pages_kb INTEGER,\n"
+        "        shmem_pmd_mapped_kb INTEGER,\n"
+        "        file_pmd_mapped_kb INTEGER,\n"
+        "        shared_hugetlb_kb INTEGER,\n"
+        "        private_hugetlb_kb INTEGER,\n"
+        "        swap_kb INTEGER,\n"
+        "        swap_pss_kb INTEGER,\n"
+        "        locked_kb INTEGER,\n"
+        "        PRIMARY KEY (sweep_id, process_id)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE INDEX process_samples_process ON process_samples (process_id);\n"
+        "CREATE TABLE process_extra (\n"
+        "        sweep_id INTEGER NOT NULL,\n"
+        "        process_id INTEGER NOT NULL,\n"
+        "        name TEXT NOT NULL,\n"
+        "        kb INTEGER NOT NULL,\n"
+        "        PRIMARY KEY (sweep_id, process_id, name),\n"
+        "        FOREIGN KEY (sweep_id, process_id)\n"
+        "                REFERENCES process_samples (sweep_id, process_id)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TABLE identity_samples (\n"
+        "        sweep_id INTEGER NOT NULL REFERENCES sweeps (id),\n"
+        "        identity_id INTEGER NOT NULL REFERENCES identities (id),\n"
+        "        processes INTEGER NOT NULL,\n"
+        "        present INTEGER NOT NULL,\n"
+        "        rss_kb INTEGER,\n"
+        "        pss_kb INTEGER,\n"
+        "        pss_dirty_kb INTEGER,\n"
+        "        pss_anon_kb INTEGER,\n"
+        "        pss_file_kb INTEGER,\n"
+        "        pss_shmem_kb INTEGER,\n"
+        "        shared_clean_kb INTEGER,\n"
+        "        shared_dirty_kb INTEGER,\n"
+        "        private_clean_kb INTEGER,\n"
+        "        private_dirty_kb INTEGER,\n"
+        "        referenced_kb INTEGER,\n"
+        "        anonymous_kb INTEGER,\n"
+        "        ksm_kb INTEGER,\n"
+        "        lazyfree_kb INTEGER,\n"
+        "        anon_huge_pages_kb INTEGER,\n"
+        "        shmem_pmd_mapped_kb INTEGER,\n"
+        "        file_pmd_mapped_kb INTEGER,\n"
+        "        shared_hugetlb_kb INTEGER,\n"
+        "        private_hugetlb_kb INTEGER,\n"
+        "        swap_kb INTEGER,\n"
+        "        swap_pss_kb INTEGER,\n"
+        "        locked_kb INTEGER,\n"
+        "        median_rss_kb INTEGER,\n"
+        "        median_pss_kb INTEGER,\n"
+        "        PRIMARY KEY (sweep_id, identity_id)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TABLE meminfo_samples (\n"
+        "        sweep_id INTEGER NOT NULL REFERENCES sweeps (id),\n"
+        "        name TEXT NOT NULL,\n"
+        "        value INTEGER NOT NULL,\n"
+        "        is_kb INTEGER NOT NULL,\n"
+        "        PRIMARY KEY (sweep_id, name)\n"
+        ") WITHOUT ROWID;\n";
+
+static void test_migrate_v1(void) {
+        char *dir = tmpdir_new(), *db = path_join(dir, "mapstatd.db");
+        IdentitySeries *series = NULL;
+        IdentityPoint *points = NULL;
+        ProcessGroup *g = NULL;
+        size_t n = 0, total = 0;
+        Store *s = NULL;
+        StoreHealth h;
+        int64_t sid, id2;
+        char *err = NULL;
+
+        sql_exec(db, schema_v1_sql);
+        sql_exec(db, "PRAGMA user_version = 1;"
+                 "INSERT INTO epochs VALUES (1, 'boot-old', '6.1.0', 'v', 4096, 'page_mapcount',"
+                 " NULL, NULL, 10, 20);"
+                 "INSERT INTO sweeps VALUES (1, 1, 1000, 5, 1, 0, 0, 0, 0);"
+                 "INSERT INTO identities VALUES (1, '" KEY_FOO "', 'foo', '/usr/bin/foo',"
+                 " '/usr/bin/foo', NULL, 1000, 1000);"
+                 "INSERT INTO processes VALUES (1, 1, 100, 10, 1, 'foo', '/usr/bin/foo',"
+                 " '/usr/bin/foo', NULL, NULL);"
+                 "INSERT INTO process_samples (sweep_id, process_id, present, rss_kb, pss_kb)"
+                 " VALUES (1, 1, 3, 300, 50);"
+                 "INSERT INTO identity_samples (sweep_id, identity_id, processes, present,"
+                 " rss_kb, pss_kb, median_rss_kb, median_pss_kb)"
+                 " VALUES (1, 1, 1, 3, 300, 50, 300, 50);");
+
+        /* Read-only cannot migrate; read-write does, once. */
+        ASSERT_INT_EQ(store_open(&s, db, STORE_READ_ONLY, &err), -EPROTONOSUPPORT);
+        free(err);
+        err = NULL;
+        ASSERT_INT_EQ(store_open(&s, db, STORE_READ_WRITE, &err), 0);
+        ASSERT_NULL(err);
+        if (!s)
+                goto finish;
+        ASSERT_INT_EQ(store_opened_version(s), 1);
+        ASSERT_INT_EQ(sql_int(db, "PRAGMA user_version"), 2);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 10);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_table_info('process_samples')"),
+                      3 + 22 + 16);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_table_info('identity_samples')"),
+                      4 + 22 + 2 + 16 + 13);
+
+        /* The data survives; the new columns read NULL. */
+        ASSERT_INT_EQ(sql_int(db, "SELECT rss_kb FROM process_samples"), 300);
+        ASSERT_INT_EQ(sql_int(db, "SELECT pss_kb FROM identity_samples"), 50);
+        ASSERT_INT_EQ(sql_int(db, "SELECT median_rss_kb FROM identity_samples"), 300);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM process_samples WHERE"
+                              " pagemap_truncated IS NULL AND anon_present_pages IS NULL"
+                              " AND hugetlb_exclusive_pages IS NULL"), 1);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM identity_samples WHERE"
+                              " pagemap_processes IS NULL AND truth_processes IS NULL"
+                              " AND shmem_present_pages IS NULL AND truth_uss_kb IS NULL"
+                              " AND partially_mapped_folios IS NULL"), 1);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM sweeps WHERE pagemap_truncated IS NULL"
+                              " AND pagemap_failed IS NULL"), 1);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM process_truth"), 0);
+
+        /* The queries read the old rows as not scanned. */
+        ASSERT_INT_EQ(store_epoch_identity_series(s, 1, &series, &n, &points), 0);
+        ASSERT_INT_EQ(n, 1);
+        if (n == 1 && series[0].n == 1) {
+                ASSERT_U64_EQ(points[0].rss_kb, 300);
+                ASSERT_U64_EQ(points[0].metric_kb[COMPARE_METRIC_PSS], 50);
+                ASSERT_FALSE(points[0].has_pagemap);
+                ASSERT_FALSE(points[0].has_truth);
+        }
+        free(series);
+        free(points);
+        ASSERT_INT_EQ(store_latest_process_groups(s, 10, 0, &g, &n, &total, &sid), 0);
+        ASSERT_INT_EQ(n, 1);
+        if (n == 1) {
+                ASSERT_U64_EQ(g[0].kb[SMAPS_RSS], 300);
+                ASSERT_FALSE(g[0].has_pagemap);
+                ASSERT_FALSE(g[0].has_truth);
+        }
+        process_group_array_free(g, n);
+        ASSERT_INT_EQ(store_health(s, &h), 0);
+        ASSERT_INT_EQ(h.last_sweep_id, 1);
+        ASSERT_INT_EQ(h.last_pagemap_truncated, 0);
+        ASSERT_INT_EQ(h.last_pagemap_failed, 0);
+
+        /* And the migrated file takes new sweeps, with a reconstruction. */
+        ASSERT_INT_EQ(store_sweep_begin(s, 1, 2000), 0);
+        ASSERT_INT_EQ(add_foo_pagemap(s, 100, 10, true), 0);
+        ASSERT_INT_EQ(add_truth(s, 100, 10), 0);
+        id2 = store_sweep_commit(s, &(SweepSummary) { .sampled = 1 });
+        ASSERT_TRUE(id2 > 1);
+        ASSERT_INT_EQ(identity_column(db, id2, KEY_FOO, "truth_processes"), 1);
+        ASSERT_INT_EQ(identity_column(db, id2, KEY_FOO, "pagemap_processes"), 1);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM processes"), 1);  /* recognised */
+        s = store_free(s);
+
+        ASSERT_INT_EQ(store_open(&s, db, STORE_READ_WRITE, NULL), 0);
+        if (s)
+                ASSERT_INT_EQ(store_opened_version(s), 2);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_integrity_check"
+                              " WHERE integrity_check = 'ok'"), 1);
+
+finish:
+        store_free(s);
+        free(db);
+        tmpdir_remove(dir);
+}
+
 int main(void) {
         test_create_reopen();
         test_sweeps_and_queries();
         test_abort_and_failed_statement();
         test_refusals();
+        test_pagemap_and_truth();
+        test_truth_many();
+        test_migrate_v1();
         return test_exit();
 }
