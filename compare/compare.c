@@ -158,25 +158,192 @@ static size_t identity_series_max_n(const IdentitySeries *s, size_t n) {
         return m;
 }
 
-/* Median of one field of the points, via scratch (capacity s->n). 0 for an empty series. */
-static double identity_median(const IdentitySeries *s, bool processes, double *scratch) {
-        if (s->n == 0)
-                return 0;
+static const char *const exclusivity_class_table[_EXCLUSIVITY_CLASS_MAX] = {
+        [EXCLUSIVITY_ANON] = "Exclusive_Anon",
+        [EXCLUSIVITY_FILE] = "Exclusive_File",
+        [EXCLUSIVITY_SHARED_FILE] = "Exclusive_Shared_File",
+        [EXCLUSIVITY_SHMEM] = "Exclusive_Shmem",
+        [EXCLUSIVITY_HUGETLB] = "Exclusive_Hugetlb",
+};
 
-        for (size_t i = 0; i < s->n; i++)
-                scratch[i] = processes ? (double) s->points[i].processes :
-                                         (double) s->points[i].rss_kb;
-        return median_sort(scratch, s->n);
+const char *exclusivity_class_to_string(ExclusivityClass c) {
+        if (c < 0 || c >= _EXCLUSIVITY_CLASS_MAX)
+                return NULL;
+        return exclusivity_class_table[c];
 }
 
-static void identity_metric_stats(const IdentitySeries *s, CompareMetric m,
-                                  SeriesPoint *points, double *scratch, SeriesStats *ret) {
+static const char *const shift_kind_table[_SHIFT_KIND_MAX] = {
+        [SHIFT_UNKNOWN] = "unknown",
+        [SHIFT_ACCOUNTING] = "accounting",
+        [SHIFT_BEHAVIOR] = "behavior",
+        [SHIFT_MIXED] = "mixed",
+};
+
+const char *shift_kind_to_string(ShiftKind k) {
+        if (k < 0 || k >= _SHIFT_KIND_MAX)
+                return NULL;
+        return shift_kind_table[k];
+}
+
+/* Which figure of an IdentityPoint a series is made of, and what it is normalized by. */
+typedef enum Figure {
+        FIGURE_PROCESSES,               /* processes (no base) */
+        FIGURE_RSS,                     /* rss_kb (no base) */
+        FIGURE_METRIC,                  /* metric_kb[index] / rss_kb */
+        FIGURE_TRUTH,                   /* truth_kb[index] / rss_kb */
+        FIGURE_FORECAST,                /* forecast_kb[index] / rss_kb */
+        FIGURE_PRESENT,                 /* present_kb[index] (no base) */
+        FIGURE_EXCLUSIVE,               /* exclusive_kb[index] / present_kb[index] */
+        FIGURE_EXCLUSIVE_TOTAL,         /* Σ exclusive_kb / Σ present_kb, hugetlb left out */
+        FIGURE_FORECAST_EXCLUSIVE,      /* forecast_exclusive_kb / Σ present_kb, no hugetlb */
+} Figure;
+
+/* Points a series takes: every point, or only those with a reconstruction (and a scan). */
+typedef enum PointFilter {
+        POINTS_ALL,
+        POINTS_TRUTH,
+        POINTS_TRUTH_AND_PAGEMAP,
+} PointFilter;
+
+/* The reconstruction skips hugetlb PFNs (hugetlb is not part of Rss/Pss), so the totals that
+ * are set against its forecast leave that class out too. */
+static void point_pagemap_totals(const IdentityPoint *p, double *ret_present,
+                                 double *ret_exclusive) {
+        double present = 0, exclusive = 0;
+
+        for (ExclusivityClass c = 0; c < _EXCLUSIVITY_CLASS_MAX; c++) {
+                if (c == EXCLUSIVITY_HUGETLB)
+                        continue;
+                present += (double) p->present_kb[c];
+                exclusive += (double) p->exclusive_kb[c];
+        }
+        *ret_present = present;
+        *ret_exclusive = exclusive;
+}
+
+static SeriesPoint figure_point(const IdentityPoint *p, Figure f, unsigned index) {
+        double present, exclusive;
+
+        switch (f) {
+        case FIGURE_PROCESSES:
+                return (SeriesPoint) { .value_kb = (double) p->processes };
+        case FIGURE_RSS:
+                return (SeriesPoint) { .value_kb = (double) p->rss_kb };
+        case FIGURE_METRIC:
+                return (SeriesPoint) { (double) p->metric_kb[index], (double) p->rss_kb };
+        case FIGURE_TRUTH:
+                return (SeriesPoint) { (double) p->truth_kb[index], (double) p->rss_kb };
+        case FIGURE_FORECAST:
+                return (SeriesPoint) { (double) p->forecast_kb[index], (double) p->rss_kb };
+        case FIGURE_PRESENT:
+                return (SeriesPoint) { .value_kb = (double) p->present_kb[index] };
+        case FIGURE_EXCLUSIVE:
+                return (SeriesPoint) { (double) p->exclusive_kb[index],
+                                       (double) p->present_kb[index] };
+        case FIGURE_EXCLUSIVE_TOTAL:
+                point_pagemap_totals(p, &present, &exclusive);
+                return (SeriesPoint) { exclusive, present };
+        case FIGURE_FORECAST_EXCLUSIVE:
+                point_pagemap_totals(p, &present, &exclusive);
+                return (SeriesPoint) { (double) p->forecast_exclusive_kb, present };
+        }
+        assert(false);
+        return (SeriesPoint) {};
+}
+
+static bool point_selected(const IdentityPoint *p, PointFilter filter) {
+        switch (filter) {
+        case POINTS_ALL:
+                return true;
+        case POINTS_TRUTH:
+                return p->has_truth;
+        case POINTS_TRUTH_AND_PAGEMAP:
+                return p->has_truth && p->has_pagemap;
+        }
+        return false;
+}
+
+/* Summarizes one figure over the selected points of s. points and scratch hold s->n each. */
+static void figure_stats(const IdentitySeries *s, Figure f, unsigned index, PointFilter filter,
+                         SeriesPoint *points, double *scratch, SeriesStats *ret) {
+        size_t n = 0;
+
         for (size_t i = 0; i < s->n; i++)
-                points[i] = (SeriesPoint) {
-                        .value_kb = (double) s->points[i].metric_kb[m],
-                        .base_kb = (double) s->points[i].rss_kb,
-                };
-        series_stats(points, s->n, scratch, ret);
+                if (point_selected(&s->points[i], filter))
+                        points[n++] = figure_point(&s->points[i], f, index);
+        series_stats(points, n, scratch, ret);
+}
+
+/* Median of one figure over every point of s (0 for an empty series). */
+static double figure_median(const IdentitySeries *s, Figure f, unsigned index,
+                            SeriesPoint *points, double *scratch) {
+        SeriesStats st;
+
+        figure_stats(s, f, index, POINTS_ALL, points, scratch, &st);
+        return st.median_kb;
+}
+
+/* True when s has points and every one of them has a scan (pagemap) or a reconstruction
+ * (truth). */
+static bool identity_series_all(const IdentitySeries *s, bool truth) {
+        if (s->n == 0)
+                return false;
+        for (size_t i = 0; i < s->n; i++)
+                if (!(truth ? s->points[i].has_truth : s->points[i].has_pagemap))
+                        return false;
+        return true;
+}
+
+static void figure_delta(const IdentitySeries *b, Figure fb, const IdentitySeries *a, Figure fa,
+                         unsigned index, const Thresholds *t, SeriesPoint *points,
+                         double *scratch, MetricDelta *ret) {
+        SeriesStats sb, sa;
+
+        figure_stats(b, fb, index, POINTS_ALL, points, scratch, &sb);
+        figure_stats(a, fa, index, POINTS_ALL, points, scratch, &sa);
+        metric_delta_compute(&sb, &sa, t, ret);
+}
+
+/* The truth counterpart of a metric (compare.h, ShiftKind). */
+static CompareMetric metric_truth_counterpart(CompareMetric m) {
+        switch (m) {
+        case COMPARE_METRIC_SHARED:
+                return COMPARE_METRIC_SHARED;
+        case COMPARE_METRIC_PRIVATE:
+                return COMPARE_METRIC_PRIVATE;
+        default:
+                return COMPARE_METRIC_PSS;
+        }
+}
+
+/* Classifies a flagged comparison by whether the truth counterparts of its flagged figures
+ * moved too. */
+static ShiftKind identity_shift_kind(const IdentityComparison *c) {
+        unsigned accounting = 0, behavior = 0;
+
+        if (!c->flagged || !c->has_truth)
+                return SHIFT_UNKNOWN;
+
+        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++) {
+                if (!c->metrics[m].flagged)
+                        continue;
+                if (c->truth[metric_truth_counterpart(m)].flagged)
+                        behavior++;
+                else
+                        accounting++;
+        }
+        for (ExclusivityClass k = 0; c->has_exclusivity && k < _EXCLUSIVITY_CLASS_MAX; k++) {
+                if (!c->exclusivity[k].flagged)
+                        continue;
+                if (c->truth[COMPARE_METRIC_PRIVATE].flagged)
+                        behavior++;
+                else
+                        accounting++;
+        }
+
+        if (behavior > 0 && accounting > 0)
+                return SHIFT_MIXED;
+        return behavior > 0 ? SHIFT_BEHAVIOR : SHIFT_ACCOUNTING;
 }
 
 static void identity_compare_one(const IdentitySeries *b, const IdentitySeries *a,
@@ -186,20 +353,46 @@ static void identity_compare_one(const IdentitySeries *b, const IdentitySeries *
                 .identity_id = b->identity_id,
                 .n_before = b->n,
                 .n_after = a->n,
-                .processes_before = identity_median(b, true, scratch),
-                .processes_after = identity_median(a, true, scratch),
-                .rss_before_kb = identity_median(b, false, scratch),
-                .rss_after_kb = identity_median(a, false, scratch),
+                .processes_before = figure_median(b, FIGURE_PROCESSES, 0, points, scratch),
+                .processes_after = figure_median(a, FIGURE_PROCESSES, 0, points, scratch),
+                .rss_before_kb = figure_median(b, FIGURE_RSS, 0, points, scratch),
+                .rss_after_kb = figure_median(a, FIGURE_RSS, 0, points, scratch),
+                .has_exclusivity = identity_series_all(b, false) && identity_series_all(a, false),
+                .has_truth = identity_series_all(b, true) && identity_series_all(a, true),
+                .has_forecast = identity_series_all(b, true),
         };
 
         for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++) {
-                SeriesStats sb, sa;
-
-                identity_metric_stats(b, m, points, scratch, &sb);
-                identity_metric_stats(a, m, points, scratch, &sa);
-                metric_delta_compute(&sb, &sa, t, &c.metrics[m]);
+                figure_delta(b, FIGURE_METRIC, a, FIGURE_METRIC, m, t, points, scratch,
+                             &c.metrics[m]);
                 c.flagged = c.flagged || c.metrics[m].flagged;
         }
+
+        for (ExclusivityClass k = 0; c.has_exclusivity && k < _EXCLUSIVITY_CLASS_MAX; k++) {
+                figure_delta(b, FIGURE_EXCLUSIVE, a, FIGURE_EXCLUSIVE, k, t, points, scratch,
+                             &c.exclusivity[k]);
+                /* A side without present pages has no ratio (it reads 0): a class that appears
+                 * or vanishes is not an exclusivity change. */
+                if (figure_median(b, FIGURE_PRESENT, k, points, scratch) <= 0 ||
+                    figure_median(a, FIGURE_PRESENT, k, points, scratch) <= 0)
+                        c.exclusivity[k].flagged = false;
+                c.flagged = c.flagged || c.exclusivity[k].flagged;
+        }
+
+        if (c.has_truth) {
+                static const CompareMetric truth_metrics[] = {
+                        COMPARE_METRIC_SHARED, COMPARE_METRIC_PRIVATE, COMPARE_METRIC_PSS,
+                };
+
+                for (size_t i = 0; i < ELEMENTSOF(truth_metrics); i++)
+                        figure_delta(b, FIGURE_TRUTH, a, FIGURE_TRUTH, truth_metrics[i], t,
+                                     points, scratch, &c.truth[truth_metrics[i]]);
+        }
+        c.kind = identity_shift_kind(&c);
+
+        for (CompareMetric m = 0; c.has_forecast && m < _COMPARE_METRIC_MAX; m++)
+                figure_delta(b, FIGURE_FORECAST, a, FIGURE_METRIC, m, t, points, scratch,
+                             &c.forecast[m]);
 
         *ret = c;
 }
@@ -267,4 +460,66 @@ int compare_identities(const IdentitySeries *before, size_t n_before,
         if (ret_n_disappeared)
                 *ret_n_disappeared = n_disappeared;
         return (int) n_compared;
+}
+
+/* Fills one identity's forecast comparison from the sweeps with a reconstruction. Returns false
+ * when it has none. */
+static bool forecast_compare_one(const IdentitySeries *s, const Thresholds *t,
+                                 SeriesPoint *points, double *scratch, ForecastComparison *ret) {
+        ForecastComparison c = { .identity_id = s->identity_id };
+        SeriesStats today, forecast;
+
+        figure_stats(s, FIGURE_RSS, 0, POINTS_TRUTH, points, scratch, &today);
+        if (today.n == 0)
+                return false;
+        c.n = today.n;
+        c.rss_kb = today.median_kb;
+
+        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++) {
+                figure_stats(s, FIGURE_METRIC, m, POINTS_TRUTH, points, scratch, &today);
+                figure_stats(s, FIGURE_FORECAST, m, POINTS_TRUTH, points, scratch, &forecast);
+                metric_delta_compute(&today, &forecast, t, &c.metrics[m]);
+                c.flagged = c.flagged || c.metrics[m].flagged;
+        }
+
+        /* Sweeps with a reconstruction but no complete scan have no reported exclusivity: they
+         * are left out of this one figure (no points at all: never flagged). */
+        figure_stats(s, FIGURE_EXCLUSIVE_TOTAL, 0, POINTS_TRUTH_AND_PAGEMAP, points, scratch,
+                     &today);
+        figure_stats(s, FIGURE_FORECAST_EXCLUSIVE, 0, POINTS_TRUTH_AND_PAGEMAP, points, scratch,
+                     &forecast);
+        metric_delta_compute(&today, &forecast, t, &c.exclusivity);
+        c.flagged = c.flagged || c.exclusivity.flagged;
+
+        *ret = c;
+        return true;
+}
+
+int compare_forecast(const IdentitySeries *series, size_t n, const Thresholds *t,
+                     ForecastComparison *ret) {
+        _cleanup_free_ SeriesPoint *points = NULL;
+        _cleanup_free_ double *scratch = NULL;
+        size_t max_n, k = 0;
+
+        assert(series || n == 0);
+        assert(t);
+        assert(ret || n == 0);
+
+        if (n > INT_MAX)
+                return -E2BIG;
+        for (size_t i = 0; i < n; i++)
+                assert(series[i].points || series[i].n == 0);
+
+        max_n = identity_series_max_n(series, n);
+        if (max_n > 0) {
+                points = calloc(max_n, sizeof(SeriesPoint));
+                scratch = calloc(max_n, sizeof(double));
+                if (!points || !scratch)
+                        return -ENOMEM;
+        }
+
+        for (size_t i = 0; i < n; i++)
+                if (forecast_compare_one(&series[i], t, points, scratch, &ret[k]))
+                        k++;
+        return (int) k;
 }

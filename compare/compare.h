@@ -145,12 +145,13 @@ typedef struct IdentityComparison {
         MetricDelta metrics[_COMPARE_METRIC_MAX];
         bool has_exclusivity;           /* both sides had every sweep scanned */
         MetricDelta exclusivity[_EXCLUSIVITY_CLASS_MAX]; /* ratio base: present kB of the class;
-                                                          * classes with no present pages on
-                                                          * either side are never flagged */
+                                                          * a class whose median present kB
+                                                          * is 0 on either side is never
+                                                          * flagged */
         bool flagged;                   /* any metric or exclusivity class flagged */
         bool has_truth;                 /* both sides reconstructed in every sweep */
         MetricDelta truth[_COMPARE_METRIC_MAX]; /* Shared, Private, Pss */
-        ShiftKind kind;
+        ShiftKind kind;                 /* SHIFT_UNKNOWN also when not flagged */
         bool has_forecast;              /* the baseline was reconstructed */
         /* How close the baseline's forecast came: before = the baseline's forecast, after =
          * what the candidate reports; delta = the forecast's error. */
@@ -186,6 +187,8 @@ typedef struct ForecastComparison {
 /* For every identity with a reconstruction in at least one sweep of the (single) epoch given by
  * series, compares the reported figures with the forecast over the same sweeps (sweeps without
  * a reconstruction are left out), with the thresholds and noise rules of metric_delta_compute().
- * Writes up to n entries to ret (in series order) and returns how many, or -ENOMEM. */
+ * Writes up to n entries to ret (in series order) and returns how many, or -ENOMEM, or -E2BIG
+ * (n above INT_MAX). The exclusivity figure sums every class but hugetlb (the reconstruction
+ * leaves hugetlb out) and uses only the sweeps that also have a complete scan. */
 int compare_forecast(const IdentitySeries *series, size_t n, const Thresholds *t,
                      ForecastComparison *ret);

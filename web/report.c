@@ -1,7 +1,8 @@
 /* The /report body: picks the baseline and candidate epochs, compares every identity present in
  * both with compare_identities() and every kB meminfo field with series_stats() and
- * metric_delta_compute(), and turns the result into JSON. All figures come from the store's
- * per-epoch series; the statistics are compare/'s. */
+ * metric_delta_compute(), and turns the result into JSON. The /forecast body: one epoch's
+ * reported figures against the NO_PAGE_MAPCOUNT forecast, with compare_forecast(). All figures
+ * come from the store's per-epoch series; the statistics are compare/'s. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -16,6 +17,9 @@
 #define REASON_MAX 256
 
 static const char no_sweep_message[] = "no sweep stored yet: nothing to compare";
+static const char forecast_mode_message[] = "the forecast needs a page_mapcount kernel";
+static const char forecast_none_message[] =
+        "no reconstruction in this epoch: run with --pagemap full and CAP_SYS_ADMIN";
 static const char no_baseline_message[] =
         "no earlier epoch with a different kernel (release or mapcount mode) to compare with";
 
@@ -102,6 +106,8 @@ static int reason_append(json_t *reasons, const char *name, const char *base,
                                                                            sizeof buf)));
 }
 
+/* The six metrics, and the exclusivity classes (exclusive kB of present kB) when both sides
+ * were scanned. */
 static json_t *comparison_metrics_to_json(const IdentityComparison *c) {
         _cleanup_json_ json_t *o = json_object();
 
@@ -110,6 +116,10 @@ static json_t *comparison_metrics_to_json(const IdentityComparison *c) {
         for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
                 if (json_object_set_new(o, compare_metric_to_string(m),
                                         metric_to_json(&c->metrics[m])) < 0)
+                        return NULL;
+        for (ExclusivityClass k = 0; c->has_exclusivity && k < _EXCLUSIVITY_CLASS_MAX; k++)
+                if (json_object_set_new(o, exclusivity_class_to_string(k),
+                                        metric_to_json(&c->exclusivity[k])) < 0)
                         return NULL;
         return TAKE_PTR(o);
 }
@@ -123,7 +133,49 @@ static json_t *comparison_reasons_to_json(const IdentityComparison *c) {
                 if (c->metrics[m].flagged &&
                     reason_append(a, compare_metric_to_string(m), "Rss", &c->metrics[m]) < 0)
                         return NULL;
+        for (ExclusivityClass k = 0; c->has_exclusivity && k < _EXCLUSIVITY_CLASS_MAX; k++)
+                if (c->exclusivity[k].flagged &&
+                    reason_append(a, exclusivity_class_to_string(k), "Present",
+                                  &c->exclusivity[k]) < 0)
+                        return NULL;
         return TAKE_PTR(a);
+}
+
+/* The truth figures of both sides, or null without a reconstruction on both. */
+static json_t *comparison_truth_to_json(const IdentityComparison *c) {
+        if (!c->has_truth)
+                return json_null();
+
+        return json_pack("{s:o, s:o, s:o}",
+                         "Shared", metric_to_json(&c->truth[COMPARE_METRIC_SHARED]),
+                         "Private", metric_to_json(&c->truth[COMPARE_METRIC_PRIVATE]),
+                         "Pss", metric_to_json(&c->truth[COMPARE_METRIC_PSS]));
+}
+
+/* How the baseline's forecast compares with what the candidate reports, or null without a
+ * reconstruction in the baseline. */
+static json_t *comparison_forecast_to_json(const IdentityComparison *c) {
+        _cleanup_json_ json_t *o = NULL;
+
+        if (!c->has_forecast)
+                return json_null();
+
+        o = json_object();
+        if (!o)
+                return NULL;
+        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++) {
+                const MetricDelta *d = &c->forecast[m];
+
+                if (json_object_set_new(o, compare_metric_to_string(m),
+                                        json_pack("{s:o, s:o, s:o, s:o}",
+                                                  "forecast_kb", json_kb(d->before.median_kb),
+                                                  "actual_kb", json_kb(d->after.median_kb),
+                                                  "error_kb", json_kb(d->delta_kb),
+                                                  "error_points",
+                                                  json_rounded(d->delta_points, 2))) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(o);
 }
 
 /* Looks the identity up and converts it. Returns 0 or the store's negative errno. */
@@ -169,7 +221,7 @@ static int comparison_to_json(Store *store, const IdentityComparison *c, json_t 
         if (r < 0)
                 return r;
 
-        j = json_pack("{s:o, s:{s:I, s:I}, s:{s:o, s:o}, s:{s:o, s:o}, s:o, s:o}",
+        j = json_pack("{s:o, s:{s:I, s:I}, s:{s:o, s:o}, s:{s:o, s:o}, s:o, s:o, s:s, s:o, s:o}",
                       "identity", identity,
                       "samples",
                       "baseline", (json_int_t) c->n_before,
@@ -181,7 +233,10 @@ static int comparison_to_json(Store *store, const IdentityComparison *c, json_t 
                       "before_kb", json_kb(c->rss_before_kb),
                       "after_kb", json_kb(c->rss_after_kb),
                       "metrics", comparison_metrics_to_json(c),
-                      "reasons", comparison_reasons_to_json(c));
+                      "reasons", comparison_reasons_to_json(c),
+                      "kind", shift_kind_to_string(c->kind) ?: "unknown",
+                      "truth", comparison_truth_to_json(c),
+                      "forecast", comparison_forecast_to_json(c));
         if (!j)
                 return -ENOMEM;
         *ret = j;
@@ -190,9 +245,11 @@ static int comparison_to_json(Store *store, const IdentityComparison *c, json_t 
 
 /* ---- identities ---- */
 
+/* One flagged identity of /report or /forecast, for sorting. */
 typedef struct FlaggedEntry {
-        double weight;          /* largest |delta_points| among the flagged metrics */
-        const IdentityComparison *comparison;
+        double weight;          /* largest |delta_points| among the flagged figures */
+        int64_t identity_id;
+        const void *comparison; /* IdentityComparison or ForecastComparison */
 } FlaggedEntry;
 
 static int flagged_entry_compare(const void *a, const void *b) {
@@ -200,17 +257,22 @@ static int flagged_entry_compare(const void *a, const void *b) {
 
         if (x->weight != y->weight)
                 return x->weight > y->weight ? -1 : 1;
-        if (x->comparison->identity_id != y->comparison->identity_id)
-                return x->comparison->identity_id < y->comparison->identity_id ? -1 : 1;
+        if (x->identity_id != y->identity_id)
+                return x->identity_id < y->identity_id ? -1 : 1;
         return 0;
+}
+
+static double delta_weight(double w, const MetricDelta *d) {
+        return d->flagged && fabs(d->delta_points) > w ? fabs(d->delta_points) : w;
 }
 
 static double comparison_weight(const IdentityComparison *c) {
         double w = 0;
 
         for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
-                if (c->metrics[m].flagged && fabs(c->metrics[m].delta_points) > w)
-                        w = fabs(c->metrics[m].delta_points);
+                w = delta_weight(w, &c->metrics[m]);
+        for (ExclusivityClass k = 0; c->has_exclusivity && k < _EXCLUSIVITY_CLASS_MAX; k++)
+                w = delta_weight(w, &c->exclusivity[k]);
         return w;
 }
 
@@ -230,6 +292,7 @@ static int flagged_to_json(Store *store, const IdentityComparison *c, size_t n, 
                 if (c[i].flagged)
                         entries[k++] = (FlaggedEntry) {
                                 .weight = comparison_weight(&c[i]),
+                                .identity_id = c[i].identity_id,
                                 .comparison = &c[i],
                         };
         qsort(entries, k, sizeof *entries, flagged_entry_compare);
@@ -446,6 +509,198 @@ int report_build(Store *store, const ReportRequest *req, WebReply *reply) {
                         r = report_system(store, baseline->id, candidate->id, &req->thresholds,
                                           root);
         }
+        if (r < 0)
+                return web_reply_store_error(reply, store, r);
+
+        return web_reply_json(reply, MHD_HTTP_OK, TAKE_PTR(root));
+}
+
+/* ---- the forecast ---- */
+
+static json_t *forecast_metric_to_json(const MetricDelta *d) {
+        return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+                         "today_kb", json_kb(d->before.median_kb),
+                         "forecast_kb", json_kb(d->after.median_kb),
+                         "delta_kb", json_kb(d->delta_kb),
+                         "today_ratio", json_rounded(d->before.median_ratio, 4),
+                         "forecast_ratio", json_rounded(d->after.median_ratio, 4),
+                         "delta_points", json_rounded(d->delta_points, 2),
+                         "noise_points", json_rounded(d->noise_points, 2),
+                         "flagged", (int) d->flagged);
+}
+
+static json_t *forecast_metrics_to_json(const ForecastComparison *c) {
+        _cleanup_json_ json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
+                if (json_object_set_new(o, compare_metric_to_string(m),
+                                        forecast_metric_to_json(&c->metrics[m])) < 0)
+                        return NULL;
+        if (json_object_set_new(o, "Exclusive", forecast_metric_to_json(&c->exclusivity)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static json_t *forecast_reasons_to_json(const ForecastComparison *c) {
+        _cleanup_json_ json_t *a = json_array();
+
+        if (!a)
+                return NULL;
+        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
+                if (c->metrics[m].flagged &&
+                    reason_append(a, compare_metric_to_string(m), "Rss", &c->metrics[m]) < 0)
+                        return NULL;
+        if (c->exclusivity.flagged &&
+            reason_append(a, "Exclusive", "Present", &c->exclusivity) < 0)
+                return NULL;
+        return TAKE_PTR(a);
+}
+
+static int forecast_comparison_to_json(Store *store, const ForecastComparison *c, json_t **ret) {
+        json_t *identity, *j;
+        int r;
+
+        r = identity_lookup_json(store, c->identity_id, &identity);
+        if (r < 0)
+                return r;
+
+        j = json_pack("{s:o, s:I, s:o, s:o, s:o}",
+                      "identity", identity,
+                      "samples", (json_int_t) c->n,
+                      "Rss_kb", json_kb(c->rss_kb),
+                      "metrics", forecast_metrics_to_json(c),
+                      "reasons", forecast_reasons_to_json(c));
+        if (!j)
+                return -ENOMEM;
+        *ret = j;
+        return 0;
+}
+
+static double forecast_weight(const ForecastComparison *c) {
+        double w = 0;
+
+        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
+                w = delta_weight(w, &c->metrics[m]);
+        return delta_weight(w, &c->exclusivity);
+}
+
+/* The flagged identities, heaviest first. */
+static int forecast_flagged_to_json(Store *store, const ForecastComparison *c, size_t n,
+                                    json_t **ret) {
+        _cleanup_free_ FlaggedEntry *entries = NULL;
+        _cleanup_json_ json_t *a = json_array();
+        size_t k = 0;
+        int r;
+
+        if (!a)
+                return -ENOMEM;
+        entries = calloc(MAX(n, (size_t) 1), sizeof *entries);
+        if (!entries)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (c[i].flagged)
+                        entries[k++] = (FlaggedEntry) {
+                                .weight = forecast_weight(&c[i]),
+                                .identity_id = c[i].identity_id,
+                                .comparison = &c[i],
+                        };
+        qsort(entries, k, sizeof *entries, flagged_entry_compare);
+
+        for (size_t i = 0; i < k; i++) {
+                json_t *j;
+
+                r = forecast_comparison_to_json(store, entries[i].comparison, &j);
+                if (r < 0)
+                        return r;
+                if (json_array_append_new(a, j) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+/* Sets "available", "message" (when not available), "compared" and "identities" in root. */
+static int forecast_result(json_t *root, const char *message, int compared, json_t *identities) {
+        _cleanup_json_ json_t *list = identities;
+
+        if (!list)
+                list = json_array();
+        if (!list)
+                return -ENOMEM;
+        if (json_object_set_new(root, "available", json_boolean(!message)) < 0 ||
+            (message && json_object_set_new(root, "message", json_string(message)) < 0) ||
+            json_object_set_new(root, "compared", json_integer(compared)) < 0 ||
+            json_object_set_new(root, "identities", TAKE_PTR(list)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* Adds the comparison of epoch's sweeps to root. Returns 0, -ENOMEM or a store error. */
+static int forecast_identities(Store *store, int64_t epoch, const Thresholds *t, json_t *root) {
+        _cleanup_free_ IdentitySeries *series = NULL;
+        _cleanup_free_ IdentityPoint *points = NULL;
+        _cleanup_free_ ForecastComparison *compared = NULL;
+        json_t *identities = NULL;
+        size_t n_series = 0;
+        int r, n;
+
+        r = store_epoch_identity_series(store, epoch, &series, &n_series, &points);
+        if (r < 0)
+                return r;
+
+        compared = calloc(MAX(n_series, (size_t) 1), sizeof *compared);
+        if (!compared)
+                return -ENOMEM;
+        n = compare_forecast(series, n_series, t, compared);
+        if (n < 0)
+                return n;
+        if (n == 0)
+                return forecast_result(root, forecast_none_message, 0, NULL);
+
+        r = forecast_flagged_to_json(store, compared, (size_t) n, &identities);
+        if (r < 0)
+                return r;
+        return forecast_result(root, NULL, n, identities);
+}
+
+int forecast_build(Store *store, const ForecastRequest *req, WebReply *reply) {
+        _cleanup_(epoch_list_done) EpochList list = {};
+        _cleanup_json_ json_t *root = NULL;
+        const EpochInfo *epoch = NULL;
+        int64_t default_baseline = 0, default_candidate = 0;
+        int r;
+
+        r = store_list_epochs(store, &list.epochs, &list.n);
+        if (r < 0)
+                return web_reply_store_error(reply, store, r);
+
+        if (req->epoch != 0) {
+                epoch = epoch_find(&list, req->epoch);
+                if (!epoch)
+                        return web_reply_error(reply, MHD_HTTP_BAD_REQUEST,
+                                               "unknown epoch %" PRIi64, req->epoch);
+        } else {
+                r = store_default_epochs(store, &default_baseline, &default_candidate);
+                if (r < 0)
+                        return web_reply_store_error(reply, store, r);
+                if (default_candidate > 0)
+                        epoch = epoch_find(&list, default_candidate);
+        }
+
+        root = json_pack("{s:o, s:o}",
+                         "epoch", epoch_to_json(epoch),
+                         "thresholds", thresholds_to_json(&req->thresholds));
+        if (!root)
+                return -ENOMEM;
+
+        if (!epoch)
+                r = forecast_result(root, no_sweep_message, 0, NULL);
+        else if (!streq_ptr(epoch->mapcount_mode, mapcount_mode_to_string(MAPCOUNT_MODE_PAGE)))
+                r = forecast_result(root, forecast_mode_message, 0, NULL);
+        else
+                r = forecast_identities(store, epoch->id, &req->thresholds, root);
         if (r < 0)
                 return web_reply_store_error(reply, store, r);
 

@@ -1,6 +1,7 @@
-/* One handler per endpoint: /healthz, /epochs, /processes and /report's parameters. Each checks
- * its query parameters (the server already rejected unknown ones), reads through the read-only
- * Store and answers JSON; /report's body is built by report.c. */
+/* One handler per endpoint: /healthz, /epochs, /processes, and the parameters of /report and
+ * /forecast. Each checks its query parameters (the server already rejected unknown ones), reads
+ * through the read-only Store and answers JSON; the /report and /forecast bodies are built by
+ * report.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -84,6 +85,17 @@ static json_t *last_sweep_to_json(const WebStatusSnapshot *st) {
                          "kernel_threads", (json_int_t) st->kernel_threads);
 }
 
+static json_t *pagemap_status_to_json(const WebStatusSnapshot *st) {
+        return json_pack("{s:s, s:I, s:I, s:b, s:o}",
+                         "mode", st->pagemap_mode ?: "off",
+                         "processes_cut_short", (json_int_t) st->pagemap_truncated,
+                         "processes_without_pagemap", (json_int_t) st->pagemap_failed,
+                         "budget_exhausted", (int) st->pagemap_budget_exhausted,
+                         "reconstruction",
+                         st->reconstruction[0] != '\0' ? json_string_lossy(st->reconstruction)
+                                                        : json_null());
+}
+
 static int route_healthz(WebServer *s, const WebParams *p, WebReply *reply) {
         _cleanup_free_ char *read_error = NULL;
         WebReply store_reply = {};
@@ -133,7 +145,7 @@ static int route_healthz(WebServer *s, const WebParams *p, WebReply *reply) {
         now = now_usec(CLOCK_REALTIME);
         return web_reply_json(reply,
                               storage_error ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
-                              json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
+                              json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                                         "status", state,
                                         "last_sweep", last_sweep_to_json(&st),
                                         "sweeps_stored",
@@ -146,7 +158,8 @@ static int route_healthz(WebServer *s, const WebParams *p, WebReply *reply) {
                                         "storage_error", json_string_lossy(storage_error),
                                         "interval_seconds", json_seconds(st.interval_usec),
                                         "uptime_seconds",
-                                        json_seconds(now > st.started_usec ? now - st.started_usec : 0)));
+                                        json_seconds(now > st.started_usec ? now - st.started_usec : 0),
+                                        "pagemap", pagemap_status_to_json(&st)));
 }
 
 /* ---- /epochs ---- */
@@ -247,11 +260,71 @@ static json_t *rollup_to_json(const ProcessGroup *g) {
         return TAKE_PTR(o);
 }
 
+/* {"anon": {"present_pages", "swapped_pages", "exclusive_pages"}, "file": …} or null when not
+ * every process of the group was scanned. */
+static json_t *group_pagemap_to_json(const ProcessGroup *g) {
+        _cleanup_json_ json_t *o = NULL;
+
+        if (!g->has_pagemap)
+                return json_null();
+
+        o = json_object();
+        if (!o)
+                return NULL;
+        for (VmaClass c = 0; c < _VMA_CLASS_MAX; c++) {
+                const PagemapClassCounts *k = &g->pagemap[c];
+
+                if (json_object_set_new(o, vma_class_to_string(c),
+                                        json_pack("{s:I, s:I, s:I}",
+                                                  "present_pages", (json_int_t) k->present_pages,
+                                                  "swapped_pages", (json_int_t) k->swapped_pages,
+                                                  "exclusive_pages",
+                                                  (json_int_t) k->exclusive_pages)) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(o);
+}
+
+static json_t *group_truth_to_json(const ProcessGroup *g) {
+        const ProcessTruth *t = &g->truth;
+
+        if (!g->has_truth)
+                return json_null();
+
+        return json_pack("{s:I, s:I, s:I, s:I}",
+                         "Pss", (json_int_t) t->pss_kb,
+                         "Uss", (json_int_t) t->uss_kb,
+                         "Shared", (json_int_t) t->shared_kb,
+                         "Private", (json_int_t) t->private_kb);
+}
+
+static json_t *group_forecast_to_json(const ProcessGroup *g) {
+        const ProcessTruth *t = &g->truth;
+
+        if (!g->has_truth)
+                return json_null();
+
+        return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                         "Pss", (json_int_t) t->forecast_pss_kb,
+                         "Pss_Anon", (json_int_t) t->forecast_pss_anon_kb,
+                         "Pss_File", (json_int_t) t->forecast_pss_file_kb,
+                         "Pss_Shmem", (json_int_t) t->forecast_pss_shmem_kb,
+                         "Shared", (json_int_t) t->forecast_shared_kb,
+                         "Private", (json_int_t) t->forecast_private_kb,
+                         "exclusive_pages", (json_int_t) t->forecast_exclusive_pages);
+}
+
 static json_t *process_group_to_json(const ProcessGroup *g) {
-        return json_pack("{s:o, s:o, s:o}",
+        return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                          "identity", identity_to_json(&g->identity),
                          "pids", pids_to_json(g),
-                         "smaps_rollup", rollup_to_json(g));
+                         "smaps_rollup", rollup_to_json(g),
+                         "pagemap", group_pagemap_to_json(g),
+                         "truth", group_truth_to_json(g),
+                         "forecast", group_forecast_to_json(g),
+                         "partially_mapped_folios",
+                         g->has_truth ? json_integer((json_int_t) g->truth.partially_mapped_folios)
+                                      : json_null());
 }
 
 static int route_processes(WebServer *s, const WebParams *p, WebReply *reply) {
@@ -347,6 +420,39 @@ static int route_report(WebServer *s, const WebParams *p, WebReply *reply) {
         return report_build(store, &req, reply);
 }
 
+/* ---- /forecast ---- */
+
+static int route_forecast(WebServer *s, const WebParams *p, WebReply *reply) {
+        WebStatusSnapshot st;
+        ForecastRequest req;
+        uint64_t epoch = 0;
+        Store *store;
+        int r;
+
+        web_status_snapshot(s->status, &st);
+        req = (ForecastRequest) { .thresholds = st.thresholds };
+
+        r = param_parse_u64(p, "epoch", 1, INT64_MAX, "a positive epoch id", &epoch, reply);
+        if (r <= 0)
+                return r;
+        r = param_parse_threshold(p, "min_delta_kb", &req.thresholds.min_delta_kb, reply);
+        if (r <= 0)
+                return r;
+        r = param_parse_threshold(p, "min_delta_points", &req.thresholds.min_delta_points, reply);
+        if (r <= 0)
+                return r;
+        r = param_parse_threshold(p, "noise_factor", &req.thresholds.noise_factor, reply);
+        if (r <= 0)
+                return r;
+        req.epoch = (int64_t) epoch;
+
+        r = web_server_get_store(s, &store, reply);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+
+        return forecast_build(store, &req, reply);
+}
+
 /* ---- the table ---- */
 
 static const char *const no_params[] = { NULL };
@@ -354,12 +460,16 @@ static const char *const processes_params[] = { "limit", "offset", NULL };
 static const char *const report_params[] = {
         "baseline", "candidate", "min_delta_kb", "min_delta_points", "noise_factor", NULL,
 };
+static const char *const forecast_params[] = {
+        "epoch", "min_delta_kb", "min_delta_points", "noise_factor", NULL,
+};
 
 static const WebRoute routes[] = {
         { "/healthz",   no_params,              route_healthz },
         { "/epochs",    no_params,              route_epochs },
         { "/processes", processes_params,       route_processes },
         { "/report",    report_params,          route_report },
+        { "/forecast",  forecast_params,        route_forecast },
 };
 
 const WebRoute *web_route_find(const char *path) {

@@ -40,6 +40,7 @@ void web_status_init(WebStatus *s) {
                 .started_usec = now_usec(CLOCK_REALTIME),
                 .thresholds = THRESHOLDS_DEFAULT,
                 .identity_mode = IDENTITY_MODE_EXE_ARGS,
+                .pagemap_mode = "off",
         };
         r = pthread_mutex_init(&s->lock, NULL);
         assert(r == 0);
@@ -67,10 +68,16 @@ void web_status_snapshot(WebStatus *s, WebStatusSnapshot *ret) {
                 .consecutive_failures = s->consecutive_failures,
                 .thresholds = s->thresholds,
                 .identity_mode = s->identity_mode,
+                .pagemap_mode = s->pagemap_mode,
+                .pagemap_truncated = s->pagemap_truncated,
+                .pagemap_failed = s->pagemap_failed,
+                .pagemap_budget_exhausted = s->pagemap_budget_exhausted,
         };
         memcpy(ret->storage_error, s->storage_error, sizeof ret->storage_error);
+        memcpy(ret->reconstruction, s->reconstruction, sizeof ret->reconstruction);
         (void) pthread_mutex_unlock(&s->lock);
         ret->storage_error[sizeof ret->storage_error - 1] = '\0';
+        ret->reconstruction[sizeof ret->reconstruction - 1] = '\0';
 }
 
 /* ---- JSON helpers ---- */

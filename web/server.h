@@ -1,6 +1,6 @@
 /* The HTTP/JSON server (libmicrohttpd, one internal polling thread). It reads through its own
- * read-only Store and never writes. Routes: GET /report, /processes, /epochs, /healthz; other
- * paths 404, other methods 405, every error body JSON. */
+ * read-only Store and never writes. Routes: GET /report, /forecast, /processes, /epochs,
+ * /healthz; other paths 404, other methods 405, every error body JSON. */
 #pragma once
 
 #include <pthread.h>
@@ -34,8 +34,8 @@ typedef struct WebStatus {
 } WebStatus;
 
 /* Initializes the mutex, zeroes the figures, sets started_usec to now, the thresholds to
- * THRESHOLDS_DEFAULT and the identity mode to IDENTITY_MODE_EXE_ARGS. web_status_done() destroys
- * the mutex (after web_server_free()). */
+ * THRESHOLDS_DEFAULT, the identity mode to IDENTITY_MODE_EXE_ARGS and the pagemap mode to "off".
+ * web_status_done() destroys the mutex (after web_server_free()). */
 void web_status_init(WebStatus *s);
 void web_status_done(WebStatus *s);
 

@@ -75,6 +75,10 @@ typedef struct WebStatusSnapshot {
         unsigned consecutive_failures;
         Thresholds thresholds;
         IdentityMode identity_mode;
+        const char *pagemap_mode;       /* static string; NULL when the daemon never set it */
+        unsigned pagemap_truncated, pagemap_failed;
+        bool pagemap_budget_exhausted;
+        char reconstruction[sizeof(((WebStatus *) NULL)->reconstruction)];
 } WebStatusSnapshot;
 
 void web_status_snapshot(WebStatus *s, WebStatusSnapshot *ret);
@@ -101,6 +105,16 @@ typedef struct ReportRequest {
 
 /* Builds the /report answer (or its 400/503 error) into reply. Returns 0 or -ENOMEM. */
 int report_build(Store *store, const ReportRequest *req, WebReply *reply);
+
+/* /forecast, after its parameters were parsed: epoch 0 means "the epoch of the latest sweep". */
+typedef struct ForecastRequest {
+        int64_t epoch;
+        Thresholds thresholds;
+} ForecastRequest;
+
+/* Builds the /forecast answer (or its 400/503 error) into reply: the epoch's reported figures
+ * against the NO_PAGE_MAPCOUNT forecast, flagged identities only. Returns 0 or -ENOMEM. */
+int forecast_build(Store *store, const ForecastRequest *req, WebReply *reply);
 
 /* ---- JSON helpers (NULL on allocation failure) ---- */
 

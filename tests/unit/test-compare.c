@@ -582,6 +582,483 @@ static void test_compare_identities_edges(void) {
         ASSERT_TRUE(disappeared[0] == 10 && disappeared[1] == 30);
 }
 
+static void test_class_and_kind_strings(void) {
+        ASSERT_STR_EQ(exclusivity_class_to_string(EXCLUSIVITY_ANON), "Exclusive_Anon");
+        ASSERT_STR_EQ(exclusivity_class_to_string(EXCLUSIVITY_FILE), "Exclusive_File");
+        ASSERT_STR_EQ(exclusivity_class_to_string(EXCLUSIVITY_SHARED_FILE),
+                      "Exclusive_Shared_File");
+        ASSERT_STR_EQ(exclusivity_class_to_string(EXCLUSIVITY_SHMEM), "Exclusive_Shmem");
+        ASSERT_STR_EQ(exclusivity_class_to_string(EXCLUSIVITY_HUGETLB), "Exclusive_Hugetlb");
+        ASSERT_NULL(exclusivity_class_to_string(_EXCLUSIVITY_CLASS_MAX));
+        ASSERT_NULL(exclusivity_class_to_string(_EXCLUSIVITY_CLASS_INVALID));
+
+        ASSERT_STR_EQ(shift_kind_to_string(SHIFT_UNKNOWN), "unknown");
+        ASSERT_STR_EQ(shift_kind_to_string(SHIFT_ACCOUNTING), "accounting");
+        ASSERT_STR_EQ(shift_kind_to_string(SHIFT_BEHAVIOR), "behavior");
+        ASSERT_STR_EQ(shift_kind_to_string(SHIFT_MIXED), "mixed");
+        ASSERT_NULL(shift_kind_to_string(_SHIFT_KIND_MAX));
+        ASSERT_NULL(shift_kind_to_string(_SHIFT_KIND_INVALID));
+}
+
+/* One sweep of a 1 GiB identity: reported Shared, Private and Pss (Pss_Anon = Pss), the truth
+ * equal to the reported figures, no scan. */
+#define GIB_KB 1048576
+static IdentityPoint gib_point(uint64_t shared, uint64_t private, uint64_t pss) {
+        return (IdentityPoint) {
+                .rss_kb = GIB_KB,
+                .metric_kb = {
+                        [COMPARE_METRIC_SHARED] = shared,
+                        [COMPARE_METRIC_PRIVATE] = private,
+                        [COMPARE_METRIC_PSS] = pss,
+                        [COMPARE_METRIC_PSS_ANON] = pss,
+                },
+                .processes = 1,
+                .truth_kb = {
+                        [COMPARE_METRIC_SHARED] = shared,
+                        [COMPARE_METRIC_PRIVATE] = private,
+                        [COMPARE_METRIC_PSS] = pss,
+                },
+        };
+}
+
+static void points_fill(IdentityPoint *p, size_t n, IdentityPoint v) {
+        for (size_t i = 0; i < n; i++)
+                p[i] = v;
+}
+
+/* Compares one identity (id 1) of 3 identical sweeps per side. */
+static IdentityComparison compare_one(IdentityPoint before, IdentityPoint after,
+                                      const Thresholds *t) {
+        IdentityPoint pb[3], pa[3];
+        IdentityComparison c = {};
+        int r;
+
+        points_fill(pb, 3, before);
+        points_fill(pa, 3, after);
+        r = compare_identities(&(IdentitySeries) { 1, 3, pb }, 1, &(IdentitySeries) { 1, 3, pa },
+                               1, t, &c, NULL, NULL, NULL, NULL);
+        ASSERT_INT_EQ(r, 1);
+        return c;
+}
+
+static void test_exclusivity(void) {
+        /* Reported metrics unchanged; per class (present → exclusive, before | after):
+         *   anon        1 GiB: 1 GiB (100%)   | 1 GiB: 512 MiB (50%)  -50 points, -524288 kB
+         *   file        4096: 4096            | same                  no move
+         *   shared_file 0: 0 (ratio 0)        | 8192: 8192 (100%)     +100 points, +8192 kB,
+         *                                                             but no present before
+         *   shmem       8192: 8192 (100%)     | 0: 0 (ratio 0)        -100 points, no present
+         *                                                             after
+         *   hugetlb     100000: 50000 (50%)   | 100000: 50800 (50.8%) +800 kB, +0.8 points */
+        IdentityPoint b = gib_point(524288, 524288, 786432), a;
+        IdentityComparison c;
+
+        b.has_pagemap = true;
+        b.present_kb[EXCLUSIVITY_ANON] = GIB_KB;
+        b.exclusive_kb[EXCLUSIVITY_ANON] = GIB_KB;
+        b.present_kb[EXCLUSIVITY_FILE] = b.exclusive_kb[EXCLUSIVITY_FILE] = 4096;
+        b.present_kb[EXCLUSIVITY_SHMEM] = b.exclusive_kb[EXCLUSIVITY_SHMEM] = 8192;
+        b.present_kb[EXCLUSIVITY_HUGETLB] = 100000;
+        b.exclusive_kb[EXCLUSIVITY_HUGETLB] = 50000;
+        a = b;
+        a.exclusive_kb[EXCLUSIVITY_ANON] = GIB_KB / 2;
+        a.present_kb[EXCLUSIVITY_SHARED_FILE] = a.exclusive_kb[EXCLUSIVITY_SHARED_FILE] = 8192;
+        a.present_kb[EXCLUSIVITY_SHMEM] = a.exclusive_kb[EXCLUSIVITY_SHMEM] = 0;
+        a.exclusive_kb[EXCLUSIVITY_HUGETLB] = 50800;
+
+        c = compare_one(b, a, &defaults);
+        ASSERT_TRUE(c.has_exclusivity);
+        ASSERT_TRUE(c.flagged);
+        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
+                ASSERT_FALSE(c.metrics[m].flagged);
+
+        ASSERT_TRUE(c.exclusivity[EXCLUSIVITY_ANON].flagged);
+        ASSERT_DOUBLE_NEAR(c.exclusivity[EXCLUSIVITY_ANON].before.median_kb, GIB_KB, EPS);
+        ASSERT_DOUBLE_NEAR(c.exclusivity[EXCLUSIVITY_ANON].after.median_kb, GIB_KB / 2, EPS);
+        ASSERT_DOUBLE_NEAR(c.exclusivity[EXCLUSIVITY_ANON].before.median_ratio, 1.0, EPS);
+        ASSERT_DOUBLE_NEAR(c.exclusivity[EXCLUSIVITY_ANON].after.median_ratio, 0.5, EPS);
+        ASSERT_DOUBLE_NEAR(c.exclusivity[EXCLUSIVITY_ANON].delta_kb, -524288, EPS);
+        ASSERT_DOUBLE_NEAR(c.exclusivity[EXCLUSIVITY_ANON].delta_points, -50, EPS);
+
+        ASSERT_FALSE(c.exclusivity[EXCLUSIVITY_FILE].flagged);
+        ASSERT_DOUBLE_NEAR(c.exclusivity[EXCLUSIVITY_FILE].before.median_ratio, 1.0, EPS);
+        ASSERT_DOUBLE_NEAR(c.exclusivity[EXCLUSIVITY_FILE].delta_points, 0, EPS);
+
+        /* The arithmetic alone would flag both; the zero-present rule keeps them quiet. */
+        ASSERT_FALSE(c.exclusivity[EXCLUSIVITY_SHARED_FILE].flagged);
+        ASSERT_DOUBLE_NEAR(c.exclusivity[EXCLUSIVITY_SHARED_FILE].delta_points, 100, EPS);
+        ASSERT_DOUBLE_NEAR(c.exclusivity[EXCLUSIVITY_SHARED_FILE].delta_kb, 8192, EPS);
+        ASSERT_FALSE(c.exclusivity[EXCLUSIVITY_SHMEM].flagged);
+        ASSERT_DOUBLE_NEAR(c.exclusivity[EXCLUSIVITY_SHMEM].delta_points, -100, EPS);
+
+        ASSERT_FALSE(c.exclusivity[EXCLUSIVITY_HUGETLB].flagged);
+        ASSERT_DOUBLE_NEAR(c.exclusivity[EXCLUSIVITY_HUGETLB].delta_kb, 800, EPS);
+        ASSERT_DOUBLE_NEAR(c.exclusivity[EXCLUSIVITY_HUGETLB].delta_points, 0.8, 1e-9);
+        /* ... and it is the thresholds that keep it quiet. */
+        c = compare_one(b, a, &(Thresholds) { 0, 0, 0 });
+        ASSERT_TRUE(c.exclusivity[EXCLUSIVITY_HUGETLB].flagged);
+        ASSERT_FALSE(c.exclusivity[EXCLUSIVITY_SHARED_FILE].flagged);
+        ASSERT_FALSE(c.exclusivity[EXCLUSIVITY_SHMEM].flagged);
+
+        /* No anon change: nothing flagged at all. */
+        a.exclusive_kb[EXCLUSIVITY_ANON] = GIB_KB;
+        c = compare_one(b, a, &defaults);
+        ASSERT_TRUE(c.has_exclusivity);
+        ASSERT_FALSE(c.flagged);
+
+        /* One sweep of one side without a complete scan: no exclusivity, not flagged. */
+        {
+                IdentityPoint pb[3], pa[3];
+
+                a.exclusive_kb[EXCLUSIVITY_ANON] = GIB_KB / 2;
+                points_fill(pb, 3, b);
+                points_fill(pa, 3, a);
+                pa[1].has_pagemap = false;
+                ASSERT_INT_EQ(compare_identities(&(IdentitySeries) { 1, 3, pb }, 1,
+                                                 &(IdentitySeries) { 1, 3, pa }, 1, &defaults, &c,
+                                                 NULL, NULL, NULL, NULL), 1);
+                ASSERT_FALSE(c.has_exclusivity);
+                ASSERT_FALSE(c.flagged);
+                ASSERT_FALSE(c.exclusivity[EXCLUSIVITY_ANON].flagged);
+        }
+}
+
+static void test_shift_kind(void) {
+        /* 1 GiB identity, Shared 50% → 62.5% (+131072 kB, +12.5 points) and Private 50% →
+         * 37.5%, Pss unchanged. */
+        const IdentityPoint b = gib_point(524288, 524288, 786432);
+        IdentityPoint a, pb[3], pa[3];
+        IdentityComparison c;
+
+        /* accounting: the reported figures moved, the truth stayed put. */
+        a = gib_point(655360, 393216, 786432);
+        memcpy(a.truth_kb, b.truth_kb, sizeof a.truth_kb);
+        a.has_truth = true;
+        {
+                IdentityPoint bt = b;
+
+                bt.has_truth = true;
+                c = compare_one(bt, a, &defaults);
+        }
+        ASSERT_TRUE(c.flagged);
+        ASSERT_TRUE(c.has_truth);
+        ASSERT_TRUE(c.metrics[COMPARE_METRIC_SHARED].flagged);
+        ASSERT_TRUE(c.metrics[COMPARE_METRIC_PRIVATE].flagged);
+        ASSERT_FALSE(c.metrics[COMPARE_METRIC_PSS].flagged);
+        ASSERT_FALSE(c.truth[COMPARE_METRIC_SHARED].flagged);
+        ASSERT_DOUBLE_NEAR(c.truth[COMPARE_METRIC_SHARED].before.median_kb, 524288, EPS);
+        ASSERT_DOUBLE_NEAR(c.truth[COMPARE_METRIC_SHARED].delta_kb, 0, EPS);
+        ASSERT_INT_EQ(c.kind, SHIFT_ACCOUNTING);
+
+        /* behavior: the truth moved with them. */
+        a = gib_point(655360, 393216, 786432);
+        a.has_truth = true;
+        {
+                IdentityPoint bt = b;
+
+                bt.has_truth = true;
+                c = compare_one(bt, a, &defaults);
+        }
+        ASSERT_TRUE(c.truth[COMPARE_METRIC_SHARED].flagged);
+        ASSERT_TRUE(c.truth[COMPARE_METRIC_PRIVATE].flagged);
+        ASSERT_DOUBLE_NEAR(c.truth[COMPARE_METRIC_SHARED].delta_kb, 131072, EPS);
+        ASSERT_DOUBLE_NEAR(c.truth[COMPARE_METRIC_SHARED].delta_points, 12.5, EPS);
+        ASSERT_DOUBLE_NEAR(c.truth[COMPARE_METRIC_PRIVATE].delta_points, -12.5, EPS);
+        ASSERT_FALSE(c.truth[COMPARE_METRIC_PSS].flagged);
+        ASSERT_INT_EQ(c.kind, SHIFT_BEHAVIOR);
+
+        /* mixed: Shared moved with its truth; Exclusive_Anon fell 50% → 25% while the truth
+         * Private (its counterpart) stayed. */
+        {
+                IdentityPoint bt = b;
+
+                bt.has_truth = bt.has_pagemap = true;
+                bt.present_kb[EXCLUSIVITY_ANON] = GIB_KB;
+                bt.exclusive_kb[EXCLUSIVITY_ANON] = 524288;
+                a = gib_point(655360, 524288, 786432);
+                a.has_truth = a.has_pagemap = true;
+                a.present_kb[EXCLUSIVITY_ANON] = GIB_KB;
+                a.exclusive_kb[EXCLUSIVITY_ANON] = 262144;
+                c = compare_one(bt, a, &defaults);
+                ASSERT_TRUE(c.metrics[COMPARE_METRIC_SHARED].flagged);
+                ASSERT_FALSE(c.metrics[COMPARE_METRIC_PRIVATE].flagged);
+                ASSERT_TRUE(c.exclusivity[EXCLUSIVITY_ANON].flagged);
+                ASSERT_TRUE(c.truth[COMPARE_METRIC_SHARED].flagged);
+                ASSERT_FALSE(c.truth[COMPARE_METRIC_PRIVATE].flagged);
+                ASSERT_INT_EQ(c.kind, SHIFT_MIXED);
+
+                /* Without the exclusivity move only behavior is left. */
+                a.exclusive_kb[EXCLUSIVITY_ANON] = 524288;
+                c = compare_one(bt, a, &defaults);
+                ASSERT_INT_EQ(c.kind, SHIFT_BEHAVIOR);
+        }
+
+        /* Counterparts: Pss_Anon → truth Pss. Pss_Anon alone moves +131072 kB; the truth
+         * Shared moved too but is not its counterpart: accounting. Then the truth Pss moves
+         * instead: behavior. */
+        {
+                IdentityPoint bt = b;
+
+                bt.has_truth = true;
+                a = b;
+                a.has_truth = true;
+                a.metric_kb[COMPARE_METRIC_PSS_ANON] += 131072;
+                a.truth_kb[COMPARE_METRIC_SHARED] += 131072;
+                c = compare_one(bt, a, &defaults);
+                ASSERT_TRUE(c.metrics[COMPARE_METRIC_PSS_ANON].flagged);
+                ASSERT_FALSE(c.metrics[COMPARE_METRIC_PSS].flagged);
+                ASSERT_TRUE(c.truth[COMPARE_METRIC_SHARED].flagged);
+                ASSERT_INT_EQ(c.kind, SHIFT_ACCOUNTING);
+
+                a.truth_kb[COMPARE_METRIC_SHARED] = b.truth_kb[COMPARE_METRIC_SHARED];
+                a.truth_kb[COMPARE_METRIC_PSS] += 131072;
+                c = compare_one(bt, a, &defaults);
+                ASSERT_TRUE(c.truth[COMPARE_METRIC_PSS].flagged);
+                ASSERT_INT_EQ(c.kind, SHIFT_BEHAVIOR);
+        }
+
+        /* unknown: one candidate sweep without a reconstruction. The forecast needs only the
+         * baseline's. */
+        a = gib_point(655360, 393216, 786432);
+        a.has_truth = true;
+        points_fill(pb, 3, b);
+        points_fill(pa, 3, a);
+        for (size_t i = 0; i < 3; i++)
+                pb[i].has_truth = true;
+        pa[2].has_truth = false;
+        ASSERT_INT_EQ(compare_identities(&(IdentitySeries) { 1, 3, pb }, 1,
+                                         &(IdentitySeries) { 1, 3, pa }, 1, &defaults, &c, NULL,
+                                         NULL, NULL, NULL), 1);
+        ASSERT_TRUE(c.flagged);
+        ASSERT_FALSE(c.has_truth);
+        ASSERT_FALSE(c.truth[COMPARE_METRIC_SHARED].flagged);
+        ASSERT_INT_EQ(c.kind, SHIFT_UNKNOWN);
+        ASSERT_TRUE(c.has_forecast);
+        /* ... and no reconstruction in the baseline: no forecast either. */
+        pb[0].has_truth = false;
+        for (size_t i = 0; i < 3; i++)
+                pa[i].has_truth = true;
+        ASSERT_INT_EQ(compare_identities(&(IdentitySeries) { 1, 3, pb }, 1,
+                                         &(IdentitySeries) { 1, 3, pa }, 1, &defaults, &c, NULL,
+                                         NULL, NULL, NULL), 1);
+        ASSERT_FALSE(c.has_truth);
+        ASSERT_FALSE(c.has_forecast);
+        ASSERT_INT_EQ(c.kind, SHIFT_UNKNOWN);
+
+        /* Not flagged, with the truth on both sides: still unknown. */
+        {
+                IdentityPoint bt = b;
+
+                bt.has_truth = true;
+                c = compare_one(bt, bt, &defaults);
+                ASSERT_FALSE(c.flagged);
+                ASSERT_TRUE(c.has_truth);
+                ASSERT_INT_EQ(c.kind, SHIFT_UNKNOWN);
+        }
+}
+
+/* W1 (kernel-semantics.md §8) on 512 THPs: Rss 1048576. PAGE reports Shared 2044 × 512 =
+ * 1046528, Private 4 × 512 = 2048, Pss 1026 × 512 = 525312 and 512/512 exclusive entries per
+ * THP; NO (the forecast) Shared 1048576, Private 0, Pss 524288, no exclusive entry. A 4 MiB
+ * hugetlb mapping is fully exclusive on both kernels. */
+static IdentityPoint w1_big_page(void) {
+        IdentityPoint p = {
+                .rss_kb = 1048576,
+                .metric_kb = {
+                        [COMPARE_METRIC_SHARED] = 1046528,
+                        [COMPARE_METRIC_PRIVATE] = 2048,
+                        [COMPARE_METRIC_PSS] = 525312,
+                        [COMPARE_METRIC_PSS_ANON] = 525312,
+                },
+                .processes = 1,
+                .has_pagemap = true,
+                .present_kb = { [EXCLUSIVITY_ANON] = 1048576, [EXCLUSIVITY_HUGETLB] = 4096 },
+                .exclusive_kb = { [EXCLUSIVITY_ANON] = 1048576, [EXCLUSIVITY_HUGETLB] = 4096 },
+                .has_truth = true,
+                .truth_kb = {
+                        [COMPARE_METRIC_SHARED] = 1048576,
+                        [COMPARE_METRIC_PSS] = 524288,
+                },
+                .forecast_kb = {
+                        [COMPARE_METRIC_SHARED] = 1048576,
+                        [COMPARE_METRIC_PRIVATE] = 0,
+                        [COMPARE_METRIC_PSS] = 524288,
+                        [COMPARE_METRIC_PSS_ANON] = 524288,
+                },
+                .forecast_exclusive_kb = 0,
+        };
+
+        return p;
+}
+
+/* The same process measured on the NO kernel. */
+static IdentityPoint w1_big_no(void) {
+        IdentityPoint p = w1_big_page();
+
+        p.metric_kb[COMPARE_METRIC_SHARED] = 1048576;
+        p.metric_kb[COMPARE_METRIC_PRIVATE] = 0;
+        p.metric_kb[COMPARE_METRIC_PSS] = 524288;
+        p.metric_kb[COMPARE_METRIC_PSS_ANON] = 524288;
+        p.exclusive_kb[EXCLUSIVITY_ANON] = 0;
+        return p;
+}
+
+static void test_forecast_accuracy(void) {
+        /* Baseline W1 on PAGE with its forecast; candidate on NO reports exactly the forecast,
+         * except Pss_Anon, which comes out 76 × 512 = 38912 kB higher than forecast
+         * (+3.7109375 points of Rss). */
+        IdentityPoint b = w1_big_page(), a = w1_big_no();
+        IdentityComparison c;
+
+        a.metric_kb[COMPARE_METRIC_PSS_ANON] += 38912;
+        c = compare_one(b, a, &defaults);
+        ASSERT_TRUE(c.has_forecast);
+        ASSERT_TRUE(c.has_truth);
+        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
+                if (m != COMPARE_METRIC_PSS_ANON) {
+                        ASSERT_FALSE(c.forecast[m].flagged);
+                        ASSERT_DOUBLE_NEAR(c.forecast[m].delta_kb, 0, EPS);
+                        ASSERT_DOUBLE_NEAR(c.forecast[m].delta_points, 0, EPS);
+                }
+        ASSERT_DOUBLE_NEAR(c.forecast[COMPARE_METRIC_SHARED].before.median_kb, 1048576, EPS);
+        ASSERT_DOUBLE_NEAR(c.forecast[COMPARE_METRIC_SHARED].after.median_kb, 1048576, EPS);
+        ASSERT_DOUBLE_NEAR(c.forecast[COMPARE_METRIC_PSS].before.median_kb, 524288, EPS);
+        ASSERT_TRUE(c.forecast[COMPARE_METRIC_PSS_ANON].flagged);
+        ASSERT_DOUBLE_NEAR(c.forecast[COMPARE_METRIC_PSS_ANON].before.median_kb, 524288, EPS);
+        ASSERT_DOUBLE_NEAR(c.forecast[COMPARE_METRIC_PSS_ANON].after.median_kb, 563200, EPS);
+        ASSERT_DOUBLE_NEAR(c.forecast[COMPARE_METRIC_PSS_ANON].delta_kb, 38912, EPS);
+        ASSERT_DOUBLE_NEAR(c.forecast[COMPARE_METRIC_PSS_ANON].delta_points, 3.7109375, EPS);
+
+        /* The comparison itself: the reported Shared moved +2048 kB = +0.1953125 points (below
+         * the default 1 point); Exclusive_Anon 100% → 0%; Exclusive_Hugetlb unchanged. The
+         * truth did not move: accounting. */
+        ASSERT_FALSE(c.metrics[COMPARE_METRIC_SHARED].flagged);
+        ASSERT_DOUBLE_NEAR(c.metrics[COMPARE_METRIC_SHARED].delta_points, 0.1953125, EPS);
+        ASSERT_TRUE(c.exclusivity[EXCLUSIVITY_ANON].flagged);
+        ASSERT_DOUBLE_NEAR(c.exclusivity[EXCLUSIVITY_ANON].delta_points, -100, EPS);
+        ASSERT_FALSE(c.exclusivity[EXCLUSIVITY_HUGETLB].flagged);
+        ASSERT_TRUE(c.flagged);
+        ASSERT_INT_EQ(c.kind, SHIFT_ACCOUNTING);
+
+        /* The same kernel on both sides, but a baseline forecast of Pss_Anon 38912 kB too
+         * low: the forecast's error is flagged, the identity is not. Private: forecast 0,
+         * actual 2048: +2048 kB but only +0.195 points. */
+        b.forecast_kb[COMPARE_METRIC_PSS_ANON] -= 38912;
+        c = compare_one(b, w1_big_page(), &defaults);
+        ASSERT_FALSE(c.flagged);
+        ASSERT_TRUE(c.has_forecast);
+        ASSERT_TRUE(c.forecast[COMPARE_METRIC_PSS_ANON].flagged);
+        ASSERT_DOUBLE_NEAR(c.forecast[COMPARE_METRIC_PSS_ANON].delta_kb, 38912 + 1024, EPS);
+        ASSERT_FALSE(c.forecast[COMPARE_METRIC_PRIVATE].flagged);
+        ASSERT_DOUBLE_NEAR(c.forecast[COMPARE_METRIC_PRIVATE].delta_kb, 2048, EPS);
+        ASSERT_DOUBLE_NEAR(c.forecast[COMPARE_METRIC_PRIVATE].delta_points, 0.1953125, EPS);
+}
+
+static void test_compare_forecast(void) {
+        /* Identity 3: W1 × 512 in every sweep. Identity 5: a process whose forecast equals
+         * what it reports (small pages only), with a 4 MiB hugetlb mapping nobody may count.
+         * Identity 8: no reconstruction at all. Identity 9: two sweeps with a reconstruction
+         * and two without, whose figures would be flagged if they were used. */
+        const Thresholds low_points = { .min_delta_kb = 1024, .min_delta_points = 0.1,
+                                        .noise_factor = 3 };
+        IdentityPoint p3[3], p5[2], p8[2], p9[4];
+        IdentityPoint same = gib_point(262144, 786432, 917504);
+        ForecastComparison f[4];
+        int r;
+
+        points_fill(p3, 3, w1_big_page());
+
+        same.has_truth = same.has_pagemap = true;
+        memcpy(same.forecast_kb, same.metric_kb, sizeof same.forecast_kb);
+        same.present_kb[EXCLUSIVITY_ANON] = 8192;
+        same.exclusive_kb[EXCLUSIVITY_ANON] = 8192;
+        same.present_kb[EXCLUSIVITY_HUGETLB] = 8192;
+        same.forecast_exclusive_kb = 8192;
+        points_fill(p5, 2, same);
+
+        points_fill(p8, 2, w1_big_page());
+        p8[0].has_truth = p8[1].has_truth = false;
+
+        points_fill(p9, 4, same);
+        p9[1].has_truth = false;
+        p9[1].forecast_kb[COMPARE_METRIC_SHARED] = 0;
+        p9[1].rss_kb = 1;
+        p9[3].has_truth = false;
+        p9[3].forecast_kb[COMPARE_METRIC_SHARED] = 0;
+        p9[3].rss_kb = 1;
+        /* A reconstructed sweep without a complete scan counts for the metrics only. */
+        p9[2].has_pagemap = false;
+        p9[2].forecast_exclusive_kb = 0;
+
+        const IdentitySeries series[] = {
+                { 3, 3, p3 }, { 5, 2, p5 }, { 8, 2, p8 }, { 9, 4, p9 },
+        };
+
+        r = compare_forecast(series, ELEMENTSOF(series), &defaults, f);
+        ASSERT_INT_EQ(r, 3);
+        ASSERT_INT_EQ(f[0].identity_id, 3);
+        ASSERT_INT_EQ(f[1].identity_id, 5);
+        ASSERT_INT_EQ(f[2].identity_id, 9);
+
+        /* W1 with the default thresholds: every metric moves ≤ 2048 kB, ≤ 0.2 points, so only
+         * exclusivity is flagged: reported Σ exclusive (anon; hugetlb left out) 1048576 of
+         * 1048576 present (100%) → forecast 0 (0%). */
+        ASSERT_U64_EQ(f[0].n, 3);
+        ASSERT_DOUBLE_NEAR(f[0].rss_kb, 1048576, EPS);
+        ASSERT_TRUE(f[0].flagged);
+        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
+                ASSERT_FALSE(f[0].metrics[m].flagged);
+        ASSERT_DOUBLE_NEAR(f[0].metrics[COMPARE_METRIC_SHARED].before.median_kb, 1046528, EPS);
+        ASSERT_DOUBLE_NEAR(f[0].metrics[COMPARE_METRIC_SHARED].after.median_kb, 1048576, EPS);
+        ASSERT_DOUBLE_NEAR(f[0].metrics[COMPARE_METRIC_SHARED].delta_kb, 2048, EPS);
+        ASSERT_DOUBLE_NEAR(f[0].metrics[COMPARE_METRIC_SHARED].delta_points, 0.1953125, EPS);
+        ASSERT_DOUBLE_NEAR(f[0].metrics[COMPARE_METRIC_PRIVATE].delta_kb, -2048, EPS);
+        ASSERT_DOUBLE_NEAR(f[0].metrics[COMPARE_METRIC_PSS].delta_kb, -1024, EPS);
+        ASSERT_DOUBLE_NEAR(f[0].metrics[COMPARE_METRIC_PSS].delta_points, -0.09765625, EPS);
+        ASSERT_TRUE(f[0].exclusivity.flagged);
+        ASSERT_DOUBLE_NEAR(f[0].exclusivity.before.median_kb, 1048576, EPS);
+        ASSERT_DOUBLE_NEAR(f[0].exclusivity.after.median_kb, 0, EPS);
+        ASSERT_DOUBLE_NEAR(f[0].exclusivity.before.median_ratio, 1.0, EPS);
+        ASSERT_DOUBLE_NEAR(f[0].exclusivity.delta_kb, -1048576, EPS);
+        ASSERT_DOUBLE_NEAR(f[0].exclusivity.delta_points, -100, EPS);
+
+        /* Forecast equals today: nothing moves. The exclusive ratio is 8192 / 8192 on both
+         * sides (it would be 50% with the hugetlb class in the base). */
+        ASSERT_U64_EQ(f[1].n, 2);
+        ASSERT_FALSE(f[1].flagged);
+        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++) {
+                ASSERT_FALSE(f[1].metrics[m].flagged);
+                ASSERT_DOUBLE_NEAR(f[1].metrics[m].delta_kb, 0, EPS);
+        }
+        ASSERT_FALSE(f[1].exclusivity.flagged);
+        ASSERT_DOUBLE_NEAR(f[1].exclusivity.before.median_ratio, 1.0, EPS);
+        ASSERT_DOUBLE_NEAR(f[1].exclusivity.after.median_ratio, 1.0, EPS);
+
+        /* Identity 9: only sweeps 0 and 2 count (n 2, Rss 1 GiB, nothing moved); the
+         * exclusivity only over sweep 0. */
+        ASSERT_U64_EQ(f[2].n, 2);
+        ASSERT_DOUBLE_NEAR(f[2].rss_kb, GIB_KB, EPS);
+        ASSERT_FALSE(f[2].flagged);
+        ASSERT_DOUBLE_NEAR(f[2].metrics[COMPARE_METRIC_SHARED].delta_kb, 0, EPS);
+        ASSERT_U64_EQ(f[2].metrics[COMPARE_METRIC_SHARED].before.n, 2);
+        ASSERT_U64_EQ(f[2].exclusivity.before.n, 1);
+        ASSERT_U64_EQ(f[2].exclusivity.after.n, 1);
+        ASSERT_DOUBLE_NEAR(f[2].exclusivity.after.median_kb, 8192, EPS);
+
+        /* Lower the points threshold to 0.1: W1's Shared (+0.195) and Private (-0.195) are
+         * flagged, Pss (-0.098) still is not. */
+        r = compare_forecast(series, 1, &low_points, f);
+        ASSERT_INT_EQ(r, 1);
+        ASSERT_TRUE(f[0].metrics[COMPARE_METRIC_SHARED].flagged);
+        ASSERT_TRUE(f[0].metrics[COMPARE_METRIC_PRIVATE].flagged);
+        ASSERT_FALSE(f[0].metrics[COMPARE_METRIC_PSS].flagged);
+        ASSERT_FALSE(f[0].metrics[COMPARE_METRIC_PSS_FILE].flagged);
+
+        /* Nothing to compare. */
+        ASSERT_INT_EQ(compare_forecast(NULL, 0, &defaults, NULL), 0);
+        ASSERT_INT_EQ(compare_forecast(&series[2], 1, &defaults, f), 0);
+}
+
 int main(void) {
         test_metric_strings();
         test_thresholds_validate();
@@ -598,5 +1075,10 @@ int main(void) {
         test_reason();
         test_compare_identities();
         test_compare_identities_edges();
+        test_class_and_kind_strings();
+        test_exclusivity();
+        test_shift_kind();
+        test_forecast_accuracy();
+        test_compare_forecast();
         return test_exit();
 }
