@@ -37,6 +37,7 @@ static bool streq_ptr(const char *a, const char *b) {
 static int sweeper_update_epoch(Sweeper *sw, uint64_t now, bool *ret_new) {
         _cleanup_free_ char *release = NULL, *boot_id = NULL;
         MapcountMode mode;
+        uint64_t page_size;
         KernelId k;
         int r;
 
@@ -44,7 +45,7 @@ static int sweeper_update_epoch(Sweeper *sw, uint64_t now, bool *ret_new) {
         if (r < 0)
                 return r;
 
-        r = store_epoch_lookup(sw->store, boot_id, release, &sw->epoch_id, &mode);
+        r = store_epoch_lookup(sw->store, boot_id, release, &sw->epoch_id, &mode, &page_size);
         if (r < 0)
                 return r;
         if (r > 0) {
@@ -57,6 +58,7 @@ static int sweeper_update_epoch(Sweeper *sw, uint64_t now, bool *ret_new) {
                         .release = TAKE_PTR(release),
                         .boot_id = TAKE_PTR(boot_id),
                         .mapcount_mode = mode,
+                        .page_size = page_size,
                 };
                 return 0;
         }

