@@ -40,9 +40,12 @@ class PagemapModesTest(unittest.TestCase):
             self.assertGreater(pm["anon"]["exclusive_pages"], 0)
             # Its binary and libraries are private file mappings.
             self.assertGreater(pm["file"]["present_pages"], 0)
-            # Present pages never exceed Rss.
+            # Every resident page is present in pagemap; pagemap also shows mappings of the shared
+            # zero page, which Rss leaves out (a sanitizer build reads untouched shadow), so
+            # present pages may exceed Rss but never fall short of it. The daemon's own memory
+            # moves a little during its sweep: 64 kB of slack.
             total = sum(c["present_pages"] for k, c in pm.items() if k != "hugetlb")
-            self.assertLessEqual(total * 4, me["smaps_rollup"]["Rss"] + 64)
+            self.assertGreaterEqual(total * 4 + 64, me["smaps_rollup"]["Rss"])
             self.assertIsNone(me["truth"])
             _, health = d.get("/healthz")
             self.assertEqual(health["pagemap"]["mode"], "exclusivity")
