@@ -1,5 +1,6 @@
-/* The reconstruction: per-PFN counts of the present pagemap entries of one sweep in a two-level
- * table (a top array of 512-PFN blocks), kpageflags and kpagecount read once per block, the
+/* The reconstruction: per-PFN counts of the present pagemap entries of one sweep in a table
+ * indexed by PFN (directories of 512-PFN blocks, both allocated when first needed), kpageflags
+ * and kpagecount read once per block, the
  * large folios found in one forward pass per block, and per process one pass over its PFNs for
  * the config-independent truth and the NO_PAGE_MAPCOUNT forecast (kernel-semantics.md §7). */
 #include <errno.h>
@@ -14,6 +15,11 @@
 #define BLOCK_SHIFT 9
 #define BLOCK_PFNS (1u << BLOCK_SHIFT)
 #define BLOCK_MASK (BLOCK_PFNS - 1)
+/* Blocks are reached through directories of 512 pointers (1 GiB of physical address space each),
+ * so the top array costs 8 bytes per GiB up to the highest PFN seen: a device mapped at a high
+ * physical address adds a few KiB, not a pointer per 2 MiB. */
+#define DIR_SHIFT 9
+#define DIR_BLOCKS (1u << DIR_SHIFT)
 /* PFNs at or above this are not counted: 64 TiB of physical address space with 4 KiB pages
  * (x86-64 with 4-level paging has 46 physical address bits). It bounds the top array at 256 MiB
  * even when a process maps device memory (VM_PFNMAP, present in pagemap) at a high address. */
@@ -79,8 +85,9 @@ typedef struct Process {
 
 struct Reconstruction {
         uint64_t page_size;
-        Block **blocks;                 /* top array, indexed by pfn >> BLOCK_SHIFT */
-        size_t n_blocks;
+        Block ***dirs;                  /* top array of directories, indexed by block >> DIR_SHIFT;
+                                         * each directory: DIR_BLOCKS block pointers */
+        size_t n_dirs;
         Folio *folios;
         size_t n_folios, allocated_folios;
         Process *processes;
@@ -107,29 +114,50 @@ int reconstruction_new(Reconstruction **ret, uint64_t page_size) {
 Reconstruction *reconstruction_free(Reconstruction *r) {
         if (!r)
                 return NULL;
-        for (size_t i = 0; i < r->n_blocks; i++)
-                free(r->blocks[i]);
-        free(r->blocks);
+        for (size_t d = 0; d < r->n_dirs; d++) {
+                for (size_t i = 0; r->dirs[d] && i < DIR_BLOCKS; i++)
+                        free(r->dirs[d][i]);
+                free(r->dirs[d]);
+        }
+        free(r->dirs);
         free(r->folios);
         free(r->processes);
         free(r);
         return NULL;
 }
 
+/* The block of PFN block number bi, or NULL when no page of it was seen. */
+static Block *block_lookup(const Reconstruction *r, size_t bi) {
+        size_t d = bi >> DIR_SHIFT;
+
+        if (d >= r->n_dirs || !r->dirs[d])
+                return NULL;
+        return r->dirs[d][bi & (DIR_BLOCKS - 1)];
+}
+
 /* The block of PFN block number bi, allocated on first use. NULL on ENOMEM. */
 static Block *block_get(Reconstruction *r, size_t bi) {
-        if (bi >= r->n_blocks) {
-                size_t n = MAX(bi + 1, r->n_blocks * 2);
-                Block **p = reallocarray(r->blocks, n, sizeof *p);
+        size_t d = bi >> DIR_SHIFT;
+        Block **slot;
+
+        if (d >= r->n_dirs) {
+                size_t n = MAX(d + 1, r->n_dirs * 2);
+                Block ***p = reallocarray(r->dirs, n, sizeof *p);
                 if (!p)
                         return NULL;
-                memset(p + r->n_blocks, 0, (n - r->n_blocks) * sizeof *p);
-                r->blocks = p;
-                r->n_blocks = n;
+                memset(p + r->n_dirs, 0, (n - r->n_dirs) * sizeof *p);
+                r->dirs = p;
+                r->n_dirs = n;
         }
-        if (!r->blocks[bi])
-                r->blocks[bi] = calloc(1, sizeof(Block));
-        return r->blocks[bi];
+        if (!r->dirs[d]) {
+                r->dirs[d] = calloc(DIR_BLOCKS, sizeof(Block *));
+                if (!r->dirs[d])
+                        return NULL;
+        }
+        slot = &r->dirs[d][bi & (DIR_BLOCKS - 1)];
+        if (!*slot)
+                *slot = calloc(1, sizeof(Block));
+        return *slot;
 }
 
 int reconstruction_add(Reconstruction *r, uint32_t process, const uint64_t *pfns, size_t n) {
@@ -333,7 +361,7 @@ static void folios_assign_owners(Reconstruction *r) {
 
                         if (pfn == 0 || pfn >= PFN_LIMIT)
                                 continue;
-                        b = r->blocks[pfn >> BLOCK_SHIFT];
+                        b = block_lookup(r, pfn >> BLOCK_SHIFT);
                         if (!b->folio[pfn & BLOCK_MASK])
                                 continue;
                         f = page_folio(r, b, pfn & BLOCK_MASK);
@@ -386,10 +414,16 @@ int reconstruction_finish(Reconstruction *r, const ProcRoot *root) {
                         return -errno;
         }
 
-        for (size_t bi = 0; bi < r->n_blocks; bi++) {
+        for (size_t bi = 0; bi < r->n_dirs * DIR_BLOCKS; bi++) {
                 size_t n_flags, n_count;
+                Block *b;
 
-                if (!r->blocks[bi])
+                if (!r->dirs[bi >> DIR_SHIFT]) {
+                        bi |= DIR_BLOCKS - 1;   /* skip the whole directory */
+                        continue;
+                }
+                b = block_lookup(r, bi);
+                if (!b)
                         continue;
                 k = kpage_read_block(flags_fd, bi, kflags, &n_flags);
                 if (k < 0)
@@ -397,7 +431,7 @@ int reconstruction_finish(Reconstruction *r, const ProcRoot *root) {
                 k = kpage_read_block(count_fd, bi, kcount, &n_count);
                 if (k < 0)
                         return k == -EINVAL ? -EIO : k;
-                k = block_finish(r, r->blocks[bi], kflags, n_flags, kcount, n_count);
+                k = block_finish(r, b, kflags, n_flags, kcount, n_count);
                 if (k < 0)
                         return k;
         }
@@ -428,7 +462,7 @@ int reconstruction_compute(const Reconstruction *r, uint32_t process, ProcessTru
 
                 if (pfn == 0 || pfn >= PFN_LIMIT)
                         continue;
-                b = r->blocks[pfn >> BLOCK_SHIFT];
+                b = block_lookup(r, pfn >> BLOCK_SHIFT);
                 o = pfn & BLOCK_MASK;
                 fl = b->flags[o];
                 if (fl & PAGE_IGNORED)

@@ -7,8 +7,8 @@
  *   - the forecast: what a CONFIG_NO_PAGE_MAPCOUNT kernel would report (Pss with the folio's
  *     average mapcount, Shared/Private and exclusivity with the folio rule), computed on a
  *     CONFIG_PAGE_MAPCOUNT kernel from kpagecount (kernel-semantics.md §7).
- * Memory: a two-level table indexed by PFN; a 512-PFN block (2 MiB of RAM) is allocated when a
- * page in it is first seen and costs about 5 KiB. */
+ * Memory: a table indexed by PFN; a 512-PFN block (2 MiB of RAM) is allocated when a page in it
+ * is first seen and costs about 5 KiB, reached through directories of 512 blocks (1 GiB each). */
 #pragma once
 
 #include <stdbool.h>
