@@ -124,6 +124,20 @@ static size_t token_len(const char *p, const char *end, char c) {
         return q ? (size_t) (q - p) : (size_t) (end - p);
 }
 
+/* Parses the hex token at *p that ends at sep, and moves *p past the separator. */
+static int take_hex(const char **p, const char *end, char sep, uint64_t *ret) {
+        size_t n = token_len(*p, end, sep);
+        int r;
+
+        if (*p + n >= end)
+                return -EBADMSG;
+        r = parse_hex_token(*p, n, ret);
+        if (r < 0)
+                return r;
+        *p += n + 1;
+        return 0;
+}
+
 /* Special mappings left out: [vsyscall] lies outside the user address space (pagemap reads
  * there only cost time), [vvar] and [vvar_vclock] are PFN maps that smaps does not account. */
 static bool vma_is_skipped(const char *path, size_t len) {
@@ -152,21 +166,8 @@ static int maps_line_parse(const char *line, size_t len, Vma *ret) {
         size_t n;
         int r;
 
-        n = token_len(p, end, '-');
-        if (p + n >= end)
-                return -EBADMSG;
-        r = parse_hex_token(p, n, &start);
-        if (r < 0)
+        if ((r = take_hex(&p, end, '-', &start)) < 0 || (r = take_hex(&p, end, ' ', &vend)) < 0)
                 return r;
-        p += n + 1;
-
-        n = token_len(p, end, ' ');
-        if (p + n >= end)
-                return -EBADMSG;
-        r = parse_hex_token(p, n, &vend);
-        if (r < 0)
-                return r;
-        p += n + 1;
 
         if (end - p < 5 || p[4] != ' ' || !strchr("r-", p[0]) || !strchr("w-", p[1]) ||
             !strchr("x-", p[2]) || !strchr("ps", p[3]) || p[0] == '\0' || p[1] == '\0' ||
@@ -175,28 +176,10 @@ static int maps_line_parse(const char *line, size_t len, Vma *ret) {
         perms = p;
         p += 5;
 
-        n = token_len(p, end, ' ');
-        if (p + n >= end)
-                return -EBADMSG;
-        r = parse_hex_token(p, n, &offset);
-        if (r < 0)
+        if ((r = take_hex(&p, end, ' ', &offset)) < 0 ||
+            (r = take_hex(&p, end, ':', &major)) < 0 ||
+            (r = take_hex(&p, end, ' ', &minor)) < 0)
                 return r;
-        p += n + 1;
-
-        n = token_len(p, end, ':');
-        if (p + n >= end)
-                return -EBADMSG;
-        r = parse_hex_token(p, n, &major);
-        if (r < 0)
-                return r;
-        p += n + 1;
-        n = token_len(p, end, ' ');
-        if (p + n >= end)
-                return -EBADMSG;
-        r = parse_hex_token(p, n, &minor);
-        if (r < 0)
-                return r;
-        p += n + 1;
 
         /* The inode may end the line (older kernels print no blank after it). */
         n = token_len(p, end, ' ');

@@ -276,8 +276,18 @@ static double comparison_weight(const IdentityComparison *c) {
         return w;
 }
 
-/* The flagged comparisons, heaviest first. */
-static int flagged_to_json(Store *store, const IdentityComparison *c, size_t n, json_t **ret) {
+/* How flagged_list_to_json() reads one kind of comparison. */
+typedef struct FlaggedKind {
+        size_t size;                                    /* of one item */
+        bool (*flagged)(const void *item);
+        double (*weight)(const void *item);
+        int64_t (*identity_id)(const void *item);
+        int (*to_json)(Store *store, const void *item, json_t **ret);
+} FlaggedKind;
+
+/* The flagged items of an array of comparisons, heaviest first, as a JSON array. */
+static int flagged_list_to_json(Store *store, const void *items, size_t n, const FlaggedKind *kind,
+                                json_t **ret) {
         _cleanup_free_ FlaggedEntry *entries = NULL;
         _cleanup_json_ json_t *a = json_array();
         size_t k = 0;
@@ -288,19 +298,22 @@ static int flagged_to_json(Store *store, const IdentityComparison *c, size_t n, 
         entries = calloc(MAX(n, (size_t) 1), sizeof *entries);
         if (!entries)
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                if (c[i].flagged)
+        for (size_t i = 0; i < n; i++) {
+                const void *item = (const char *) items + i * kind->size;
+
+                if (kind->flagged(item))
                         entries[k++] = (FlaggedEntry) {
-                                .weight = comparison_weight(&c[i]),
-                                .identity_id = c[i].identity_id,
-                                .comparison = &c[i],
+                                .weight = kind->weight(item),
+                                .identity_id = kind->identity_id(item),
+                                .comparison = item,
                         };
+        }
         qsort(entries, k, sizeof *entries, flagged_entry_compare);
 
         for (size_t i = 0; i < k; i++) {
                 json_t *j;
 
-                r = comparison_to_json(store, entries[i].comparison, &j);
+                r = kind->to_json(store, entries[i].comparison, &j);
                 if (r < 0)
                         return r;
                 if (json_array_append_new(a, j) < 0)
@@ -309,6 +322,30 @@ static int flagged_to_json(Store *store, const IdentityComparison *c, size_t n, 
         *ret = TAKE_PTR(a);
         return 0;
 }
+
+static bool comparison_flagged(const void *item) {
+        return ((const IdentityComparison *) item)->flagged;
+}
+
+static double comparison_weight_any(const void *item) {
+        return comparison_weight(item);
+}
+
+static int64_t comparison_identity(const void *item) {
+        return ((const IdentityComparison *) item)->identity_id;
+}
+
+static int comparison_to_json_any(Store *store, const void *item, json_t **ret) {
+        return comparison_to_json(store, item, ret);
+}
+
+static const FlaggedKind identity_comparisons = {
+        .size = sizeof(IdentityComparison),
+        .flagged = comparison_flagged,
+        .weight = comparison_weight_any,
+        .identity_id = comparison_identity,
+        .to_json = comparison_to_json_any,
+};
 
 /* Adds "compared", "flagged", "appeared" and "disappeared" to root. Returns 0, -ENOMEM or a
  * store error. */
@@ -340,7 +377,7 @@ static int report_identities(Store *store, int64_t baseline, int64_t candidate,
         if (n < 0)
                 return n;
 
-        r = flagged_to_json(store, compared, (size_t) n, &flagged);
+        r = flagged_list_to_json(store, compared, (size_t) n, &identity_comparisons, &flagged);
         if (r < 0)
                 return r;
         r = identities_to_json(store, appeared, n_appeared, &appeared_json);
@@ -586,40 +623,29 @@ static double forecast_weight(const ForecastComparison *c) {
         return delta_weight(w, &c->exclusivity);
 }
 
-/* The flagged identities, heaviest first. */
-static int forecast_flagged_to_json(Store *store, const ForecastComparison *c, size_t n,
-                                    json_t **ret) {
-        _cleanup_free_ FlaggedEntry *entries = NULL;
-        _cleanup_json_ json_t *a = json_array();
-        size_t k = 0;
-        int r;
-
-        if (!a)
-                return -ENOMEM;
-        entries = calloc(MAX(n, (size_t) 1), sizeof *entries);
-        if (!entries)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                if (c[i].flagged)
-                        entries[k++] = (FlaggedEntry) {
-                                .weight = forecast_weight(&c[i]),
-                                .identity_id = c[i].identity_id,
-                                .comparison = &c[i],
-                        };
-        qsort(entries, k, sizeof *entries, flagged_entry_compare);
-
-        for (size_t i = 0; i < k; i++) {
-                json_t *j;
-
-                r = forecast_comparison_to_json(store, entries[i].comparison, &j);
-                if (r < 0)
-                        return r;
-                if (json_array_append_new(a, j) < 0)
-                        return -ENOMEM;
-        }
-        *ret = TAKE_PTR(a);
-        return 0;
+static bool forecast_flagged(const void *item) {
+        return ((const ForecastComparison *) item)->flagged;
 }
+
+static double forecast_weight_any(const void *item) {
+        return forecast_weight(item);
+}
+
+static int64_t forecast_identity(const void *item) {
+        return ((const ForecastComparison *) item)->identity_id;
+}
+
+static int forecast_to_json_any(Store *store, const void *item, json_t **ret) {
+        return forecast_comparison_to_json(store, item, ret);
+}
+
+static const FlaggedKind forecast_comparisons = {
+        .size = sizeof(ForecastComparison),
+        .flagged = forecast_flagged,
+        .weight = forecast_weight_any,
+        .identity_id = forecast_identity,
+        .to_json = forecast_to_json_any,
+};
 
 /* Sets "available", "message" (when not available), "compared" and "identities" in root. */
 static int forecast_result(json_t *root, const char *message, int compared, json_t *identities) {
@@ -659,7 +685,7 @@ static int forecast_identities(Store *store, int64_t epoch, const Thresholds *t,
         if (n == 0)
                 return forecast_result(root, forecast_none_message, 0, NULL);
 
-        r = forecast_flagged_to_json(store, compared, (size_t) n, &identities);
+        r = flagged_list_to_json(store, compared, (size_t) n, &forecast_comparisons, &identities);
         if (r < 0)
                 return r;
         return forecast_result(root, NULL, n, identities);
