@@ -5,6 +5,8 @@ kernel's figures for the workload's region equal §8's PAGE column (first princi
 reconstructed truth equals the kernel's own figures (this is a CONFIG_PAGE_MAPCOUNT kernel, where
 the per-page truth is what the kernel reports); the forecast differs from today's figures by
 exactly what §8's NO column says for the region. Needs root, THP and /proc/kpageflags."""
+import ctypes
+import fcntl
 import os
 import random
 import select
@@ -63,6 +65,32 @@ def u64s(path, index, n):
     return struct.unpack("<%dQ" % (len(data) // 8), data)
 
 
+PAGEMAP_SCAN = 0xC0606610       # _IOWR('f', 16, struct pm_scan_arg), 96 bytes
+PM_SCAN_PRESENT, PM_SCAN_SWAPPED = 1 << 3, 1 << 4
+
+
+def populated(pid, start, end):
+    """The [start, end) runs of a mapping holding present or swapped pages, with the
+    PAGEMAP_SCAN ioctl (Linux 6.7+), so that a sparse terabyte-sized mapping (a sanitizer's
+    shadow) is not read page by page; the whole range when the ioctl is not available."""
+    regions = (ctypes.c_uint64 * (3 * 256))()
+    out = []
+    with open("/proc/%d/pagemap" % pid, "rb", buffering=0) as f:
+        while start < end:
+            arg = (ctypes.c_uint64 * 12)(96, 0, start, end, 0, ctypes.addressof(regions), 256,
+                                         0, 0, 0, PM_SCAN_PRESENT | PM_SCAN_SWAPPED,
+                                         PM_SCAN_PRESENT | PM_SCAN_SWAPPED)
+            try:
+                n = fcntl.ioctl(f.fileno(), PAGEMAP_SCAN, arg, True)
+            except OSError:
+                return [(start, end)] if not out else out
+            out += [(regions[3 * i], regions[3 * i + 1]) for i in range(n)]
+            if arg[4] <= start:
+                break
+            start = arg[4]
+    return out
+
+
 def classify(perms, inode, path):
     """collectors/maps.h's rules, restated."""
     if path == "/anon_hugepage (deleted)" or path.startswith("/dev/hugepages/"):
@@ -115,15 +143,15 @@ def live_pagemap(pid, only=None):
         if only and not only(v):
             continue
         c = counts[v["class"]]
-        for e in u64s("/proc/%d/pagemap" % pid, v["start"] // 4096,
-                      (v["end"] - v["start"]) // 4096):
-            if e >> 63:
-                c["present_pages"] += 1
-                c["exclusive_pages"] += e >> 56 & 1
-                if v["class"] != "hugetlb":
-                    pfns.append(e & PM_PFN_MASK)
-            elif e >> 62 & 1 and not e >> 58 & 1:
-                c["swapped_pages"] += 1
+        for start, end in populated(pid, v["start"], v["end"]):
+            for e in u64s("/proc/%d/pagemap" % pid, start // 4096, (end - start) // 4096):
+                if e >> 63:
+                    c["present_pages"] += 1
+                    c["exclusive_pages"] += e >> 56 & 1
+                    if v["class"] != "hugetlb":
+                        pfns.append(e & PM_PFN_MASK)
+                elif e >> 62 & 1 and not e >> 58 & 1:
+                    c["swapped_pages"] += 1
     return counts, pfns
 
 
