@@ -2,10 +2,17 @@
 running, from a short description: kernel identity, meminfo values and processes with their
 smaps_rollup figures. The files follow the kernel's formats (fs/proc/task_mmu.c,
 fs/proc/meminfo.c, fs/proc/array.c); meminfo starts from the captured 6.18 tree when present so
-that every real field is there."""
+that every real field is there.
+
+Optionally (for `--pagemap` tests) a process also gets /proc/PID/maps and a sparse
+/proc/PID/pagemap, and the tree gets sparse /proc/kpageflags and /proc/kpagecount: one
+little-endian u64 per virtual page (offset vaddr / 4096 × 8) or per PFN (offset PFN × 8),
+kernel-semantics.md §3.1 and §4. Only the entries given are written; the rest of each file is
+a hole and reads as 0, like an unpopulated page."""
 import gzip
 import os
 import shutil
+import struct
 
 from harness import FIXTURES
 
@@ -17,6 +24,71 @@ SMAPS_FIELDS = [
 ]
 
 PF_KTHREAD = 0x00200000
+
+PAGE_SIZE = 4096
+
+# pagemap entry bits (kernel-semantics.md §3.1).
+PM_PFN_MASK = (1 << 55) - 1
+PM_MMAP_EXCLUSIVE = 1 << 56
+PM_FILE = 1 << 61
+PM_SWAP = 1 << 62
+PM_PRESENT = 1 << 63
+
+# kpageflags bits (include/uapi/linux/kernel-page-flags.h, kernel-semantics.md §4.1).
+KPF_UPTODATE = 3
+KPF_DIRTY = 4
+KPF_LRU = 5
+KPF_MMAP = 11
+KPF_ANON = 12
+KPF_SWAPBACKED = 14
+KPF_COMPOUND_HEAD = 15
+KPF_COMPOUND_TAIL = 16
+KPF_THP = 22
+
+
+def kpf(*bits):
+    """A kpageflags value with the given bit numbers set."""
+    v = 0
+    for b in bits:
+        v |= 1 << b
+    return v
+
+
+def pagemap_entry(pfn, file=False, exclusive=False):
+    """A present pagemap entry: PFN, PM_FILE for a non-anonymous folio, PM_MMAP_EXCLUSIVE."""
+    assert 0 < pfn <= PM_PFN_MASK
+    e = PM_PRESENT | pfn
+    if file:
+        e |= PM_FILE
+    if exclusive:
+        e |= PM_MMAP_EXCLUSIVE
+    return e
+
+
+def format_maps(vmas):
+    """/proc/PID/maps lines (fs/proc/task_mmu.c show_map_vma()). vmas: dicts with start, end,
+    perms ("rw-p"), and optionally offset, dev ("00:00"), inode, path."""
+    lines = []
+    for v in vmas:
+        head = "%08x-%08x %s %08x %s %d " % (v["start"], v["end"], v["perms"], v.get("offset", 0),
+                                             v.get("dev", "00:00"), v.get("inode", 0))
+        path = v.get("path", "")
+        lines.append(head + (" " * max(1, 73 - len(head)) + path if path else ""))
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def write_u64_file(path, runs, size_entries=0):
+    """Writes a sparse file of little-endian u64: runs is a list of (index, [values]), each
+    written at index × 8; the file is at least size_entries entries long (holes read as 0)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    end = size_entries
+    with open(path, "wb") as f:
+        for index, values in runs:
+            values = list(values)
+            f.seek(index * 8)
+            f.write(struct.pack("<%dQ" % len(values), *values))
+            end = max(end, index + len(values))
+        f.truncate(end * 8)
 
 
 def _write(path, data, mode="w"):
@@ -66,10 +138,13 @@ class Kernel:
         self.mapcount = mapcount        # "page" or "no_page"
 
 
-def write_tree(root, kernel, meminfo, processes, extra_bad=True):
+def write_tree(root, kernel, meminfo, processes, extra_bad=True, kpages=None):
     """(Re)writes the whole tree at root. meminfo: {name: kB} overrides of the template.
     processes: list of dicts with pid, comm, exe, args, unit, start, smaps (dict, or raw text
-    with key 'raw_smaps')."""
+    with key 'raw_smaps'), and optionally maps (a list for format_maps()) with pagemap (runs
+    for write_u64_file(), indexed by virtual page number; the file covers every mapping).
+    kpages: optionally {"flags": runs, "count": runs} for /proc/kpageflags and
+    /proc/kpagecount, indexed by PFN."""
     if os.path.exists(root):
         shutil.rmtree(root)
     proc = os.path.join(root, "proc")
@@ -125,3 +200,11 @@ def write_tree(root, kernel, meminfo, processes, extra_bad=True):
             _write(os.path.join(d, "smaps_rollup"), format_smaps_rollup(p["smaps"]))
         if p.get("exe"):
             os.symlink(p["exe"], os.path.join(d, "exe"))
+        if "maps" in p:
+            _write(os.path.join(d, "maps"), format_maps(p["maps"]))
+            end = max((v["end"] for v in p["maps"]), default=0) // PAGE_SIZE
+            write_u64_file(os.path.join(d, "pagemap"), p.get("pagemap", []), end)
+
+    if kpages is not None:
+        write_u64_file(os.path.join(proc, "kpageflags"), kpages.get("flags", []))
+        write_u64_file(os.path.join(proc, "kpagecount"), kpages.get("count", []))
