@@ -349,7 +349,7 @@ static const FlaggedKind identity_comparisons = {
 
 /* Adds "compared", "flagged", "appeared" and "disappeared" to root. Returns 0, -ENOMEM or a
  * store error. */
-static int report_identities(Store *store, int64_t baseline, int64_t candidate,
+static int report_identities(Store *store, const EpochInfo *baseline, const EpochInfo *candidate,
                              const Thresholds *t, json_t *root) {
         _cleanup_free_ IdentitySeries *before = NULL, *after = NULL;
         _cleanup_free_ IdentityPoint *before_points = NULL, *after_points = NULL;
@@ -359,10 +359,10 @@ static int report_identities(Store *store, int64_t baseline, int64_t candidate,
         size_t n_before = 0, n_after = 0, n_appeared = 0, n_disappeared = 0;
         int r, n;
 
-        r = store_epoch_identity_series(store, baseline, &before, &n_before, &before_points);
+        r = store_epoch_identity_series(store, baseline->id, &before, &n_before, &before_points);
         if (r < 0)
                 return r;
-        r = store_epoch_identity_series(store, candidate, &after, &n_after, &after_points);
+        r = store_epoch_identity_series(store, candidate->id, &after, &n_after, &after_points);
         if (r < 0)
                 return r;
 
@@ -376,6 +376,12 @@ static int report_identities(Store *store, int64_t baseline, int64_t candidate,
                                &n_appeared, disappeared, &n_disappeared);
         if (n < 0)
                 return n;
+
+        /* A forecast exists only for a page_mapcount baseline: on no_page_mapcount, kpagecount
+         * already holds folio averages and the forecast rules do not apply. */
+        if (!streq_ptr(baseline->mapcount_mode, mapcount_mode_to_string(MAPCOUNT_MODE_PAGE)))
+                for (int i = 0; i < n; i++)
+                        compared[i].has_forecast = false;
 
         r = flagged_list_to_json(store, compared, (size_t) n, &identity_comparisons, &flagged);
         if (r < 0)
@@ -541,7 +547,7 @@ int report_build(Store *store, const ReportRequest *req, WebReply *reply) {
         if (!candidate || !baseline)
                 r = report_nothing(root, candidate ? no_baseline_message : no_sweep_message);
         else {
-                r = report_identities(store, baseline->id, candidate->id, &req->thresholds, root);
+                r = report_identities(store, baseline, candidate, &req->thresholds, root);
                 if (r >= 0)
                         r = report_system(store, baseline->id, candidate->id, &req->thresholds,
                                           root);

@@ -298,10 +298,10 @@ static json_t *group_truth_to_json(const ProcessGroup *g) {
                          "Private", (json_int_t) t->private_kb);
 }
 
-static json_t *group_forecast_to_json(const ProcessGroup *g) {
+static json_t *group_forecast_to_json(const ProcessGroup *g, bool forecast) {
         const ProcessTruth *t = &g->truth;
 
-        if (!g->has_truth)
+        if (!g->has_truth || !forecast)
                 return json_null();
 
         return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
@@ -314,21 +314,47 @@ static json_t *group_forecast_to_json(const ProcessGroup *g) {
                          "exclusive_pages", (json_int_t) t->forecast_exclusive_pages);
 }
 
-static json_t *process_group_to_json(const ProcessGroup *g) {
+/* forecast: whether the sweep's kernel is one the forecast applies to (page_mapcount). */
+static json_t *process_group_to_json(const ProcessGroup *g, bool forecast) {
         return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                          "identity", identity_to_json(&g->identity),
                          "pids", pids_to_json(g),
                          "smaps_rollup", rollup_to_json(g),
                          "pagemap", group_pagemap_to_json(g),
                          "truth", group_truth_to_json(g),
-                         "forecast", group_forecast_to_json(g),
+                         "forecast", group_forecast_to_json(g, forecast),
                          "partially_mapped_folios",
                          g->has_truth ? json_integer((json_int_t) g->truth.partially_mapped_folios)
                                       : json_null());
 }
 
+/* Whether the epoch of the latest sweep ran a page_mapcount kernel: the forecast of what
+ * no_page_mapcount would report applies only there. */
+static int latest_epoch_is_page_mapcount(Store *store, bool *ret) {
+        EpochInfo *epochs = NULL;
+        StoreHealth h;
+        size_t n = 0;
+        int r;
+
+        r = store_health(store, &h);
+        if (r < 0)
+                return r;
+        r = store_list_epochs(store, &epochs, &n);
+        if (r < 0)
+                return r;
+        *ret = false;
+        for (size_t i = 0; i < n; i++)
+                if (epochs[i].id == h.current_epoch_id)
+                        *ret = epochs[i].mapcount_mode &&
+                               strcmp(epochs[i].mapcount_mode,
+                                      mapcount_mode_to_string(MAPCOUNT_MODE_PAGE)) == 0;
+        epoch_info_array_free(epochs, n);
+        return 0;
+}
+
 static int route_processes(WebServer *s, const WebParams *p, WebReply *reply) {
         _cleanup_json_ json_t *list = NULL;
+        bool forecast;
         uint64_t limit = PROCESSES_LIMIT_DEFAULT, offset = 0;
         ProcessGroup *groups = NULL;
         size_t n = 0, total = 0;
@@ -352,10 +378,15 @@ static int route_processes(WebServer *s, const WebParams *p, WebReply *reply) {
                                         &total, &sweep_id);
         if (r < 0)
                 return web_reply_store_error(reply, store, r);
+        r = latest_epoch_is_page_mapcount(store, &forecast);
+        if (r < 0) {
+                process_group_array_free(groups, n);
+                return web_reply_store_error(reply, store, r);
+        }
 
         list = json_array();
         for (size_t i = 0; list && i < n; i++)
-                if (json_array_append_new(list, process_group_to_json(&groups[i])) < 0) {
+                if (json_array_append_new(list, process_group_to_json(&groups[i], forecast)) < 0) {
                         json_decref(TAKE_PTR(list));
                         break;
                 }

@@ -446,13 +446,15 @@ class ClassificationTest(unittest.TestCase):
         self.assertEqual(set(by), {"shmsrv", "shmcli", "grower", "grower-child"})
         expected = {"shmsrv": srv("no_page", a_last), "shmcli": cli("no_page", b_last),
                     "grower": grower("no_page", c_last), "grower-child": child()}
-        for comm, (reported, truth, forecast, pagemap) in expected.items():
+        for comm, (reported, truth, _, pagemap) in expected.items():
             g = by[comm]
             with self.subTest(process=comm):
                 for k, v in reported.items():
                     self.assertEqual(g["smaps_rollup"].get(k), v, k)
                 self.assertEqual(g["truth"], truth)
-                self.assertEqual(g["forecast"], forecast)
+                # Kernel B is no_page_mapcount: its kpagecount already holds folio averages, so
+                # there is no forecast to make (the daemon would compute one, meaningless).
+                self.assertIsNone(g["forecast"])
                 # shmcli maps half of each shmem folio, but they are not anon folios: 0.
                 self.assertEqual(g["partially_mapped_folios"], 0)
                 for cls in ("anon", "file", "shared_file", "shmem", "hugetlb"):
