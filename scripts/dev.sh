@@ -8,7 +8,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-PACKAGES=(build-essential meson ninja-build pkg-config python3 util-linux
+PACKAGES=(build-essential meson ninja-build pkg-config python3 util-linux curl scdoc
+          systemd systemd-container
           libsystemd-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libinih-dev zlib1g-dev)
 
 deps() {
