@@ -445,10 +445,6 @@ static int setting_add(const ProcRoot *root, const char *rel, ReadBuf *buf, Sett
         return 0;
 }
 
-static void closedirp(DIR **d) {
-        if (*d)
-                (void) closedir(*d);
-}
 
 /* Fills *ret with the THP settings under the sys root, sorted by key; none when the sys root or
  * THP is absent. */

@@ -59,6 +59,12 @@ static inline void fclosep(FILE **f) {
 }
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
+#include <dirent.h>
+static inline void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
+}
+
 /* Defines type##p(Type **p) calling func(*p), for use with _cleanup_(). */
 #define DEFINE_CLEANUP_FUNC(type, func)                 \
         static inline void func##p(type **p) {          \

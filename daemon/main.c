@@ -192,6 +192,13 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Daemon *d = userdata;
         int r;
 
+        /* Test-only fault injection (see mapstatd(8)): a sweep that never returns, so that the
+         * watchdog, which this loop pings, fires. The stop signals are blocked: only the
+         * watchdog's SIGABRT or SIGKILL end it. */
+        if (getenv("MAPSTATD_TEST_STUCK_SWEEP"))
+                for (;;)
+                        pause();
+
         (void) daemon_sweep(d, NULL);
 
         /* Fixed rate from the planned time; after a slow sweep, never queue a burst. */
@@ -447,6 +454,9 @@ int main(int argc, char *argv[]) {
                 return EXIT_SUCCESS;
         }
         log_set_max_level(d.options.log_level);
+        if (getenv("MAPSTATD_TEST_STUCK_SWEEP"))
+                log_warning("MAPSTATD_TEST_STUCK_SWEEP is set: the first sweep will hang (a test "
+                            "of the watchdog)");
         d.status.started_usec = now_usec(CLOCK_REALTIME);
         publish_status(&d, NULL, 0);
 

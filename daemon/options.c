@@ -1,6 +1,7 @@
 /* Settings for mapstatd: one table maps each setting to its configuration-file key, its
  * command-line option and its validator; defaults < file < command line. */
 #include <errno.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -313,6 +314,74 @@ int options_load_file(Options *o, const char *path, char **reterr) {
         return 0;
 }
 
+static int strcmp_ptr(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int options_load_dropins(Options *o, const char *config_path, char **reterr) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
+        char **names = NULL;
+        size_t n = 0, allocated = 0;
+        struct dirent *de;
+        int r = 0;
+
+        if (asprintf(&dir, "%s.d", config_path) < 0)
+                return -ENOMEM;
+        d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+
+        while ((errno = 0, de = readdir(d))) {
+                size_t len = strlen(de->d_name);
+
+                if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".conf") != 0)
+                        continue;
+                if (n == allocated) {
+                        size_t m = MAX(allocated * 2, (size_t) 8);
+                        char **p = reallocarray(names, m, sizeof *p);
+                        if (!p) {
+                                r = -ENOMEM;
+                                goto finish;
+                        }
+                        names = p;
+                        allocated = m;
+                }
+                names[n] = strdup(de->d_name);
+                if (!names[n]) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                n++;
+        }
+        if (errno != 0) {
+                r = -errno;
+                goto finish;
+        }
+
+        /* Lexical order, each over the result of the ones before, like systemd's drop-ins. */
+        qsort(names, n, sizeof *names, strcmp_ptr);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_free_ char *path = NULL;
+
+                if (asprintf(&path, "%s/%s", dir, names[i]) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = options_load_file(o, path, reterr);
+                if (r < 0 && reterr && !*reterr &&
+                    asprintf(reterr, "cannot read configuration file '%s': %s", path,
+                             strerror(-r)) < 0)
+                        *reterr = NULL;
+        }
+
+finish:
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        return r;
+}
+
 void options_help(void) {
         printf("Usage: mapstatd [OPTIONS]\n"
                "\n"
@@ -458,6 +527,21 @@ int options_parse(int argc, char *argv[], Options *o, OptionsAction *ret_action,
                         }
                         return fail(reterr, r, "cannot read configuration file '%s': %s", config,
                                     strerror(-r));
+                }
+        }
+        {
+                /* Drop-ins next to the file apply even when the file itself does not exist. */
+                const char *base = config ? config : DEFAULT_CONFIG_FILE;
+                _cleanup_free_ char *err = NULL;
+
+                r = options_load_dropins(o, base, &err);
+                if (r < 0) {
+                        if (err) {
+                                *reterr = TAKE_PTR(err);
+                                return r;
+                        }
+                        return fail(reterr, r, "cannot read configuration directory '%s.d': %s",
+                                    base, strerror(-r));
                 }
         }
 

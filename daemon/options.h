@@ -53,8 +53,9 @@ typedef enum OptionsAction {
 } OptionsAction;
 
 /* Parses the command line on top of o (the defaults): --config FILE (or the default file when
- * it exists) is loaded first, then every other option overrides it. On success *ret_action says
- * what to do and *ret_config_path (caller frees; NULL when no file was read) names the file.
+ * it exists) is loaded first, then its drop-ins (the *.conf files in FILE.d), then every other
+ * option overrides them. On success *ret_action says what to do and *ret_config_path (caller
+ * frees; NULL when no file was read) names the file.
  * On failure *reterr (caller frees; may be NULL on -ENOMEM) is one line naming the option or
  * FILE:LINE and the value; o may be partly modified. Used again on SIGHUP with the same argv. */
 int options_parse(int argc, char *argv[], Options *o, OptionsAction *ret_action,
@@ -63,6 +64,11 @@ int options_parse(int argc, char *argv[], Options *o, OptionsAction *ret_action,
 /* Loads a configuration file over o. Returns 0, -ENOENT when it does not exist, or -EBADMSG
  * with *reterr = "FILE:LINE: reason" (caller frees). On failure o is unchanged. */
 int options_load_file(Options *o, const char *path, char **reterr);
+
+/* Loads the *.conf files of CONFIG_PATH.d over o, in lexical order, after the main file
+ * (systemd's drop-in convention). A missing directory is not an error. Returns 0, or the first failure with
+ * *reterr = "FILE:LINE: reason" (caller frees) — o may then hold the files before it. */
+int options_load_dropins(Options *o, const char *config_path, char **reterr);
 
 /* Prints --help to stdout. */
 void options_help(void);

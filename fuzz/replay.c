@@ -32,10 +32,6 @@ static int replay_file(int dirfd, const char *name, ReadBuf *b) {
         return 0;
 }
 
-static void closedirp(DIR **d) {
-        if (*d)
-                (void) closedir(*d);
-}
 
 static int replay_dir(const char *path, ReadBuf *b, unsigned *n) {
         _cleanup_(closedirp) DIR *d = NULL;
