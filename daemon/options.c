@@ -1,5 +1,6 @@
 /* Settings for mapstatd: one table maps each setting to its configuration-file key, its
- * command-line option and its validator; defaults < file < command line. */
+ * command-line option and its validator; defaults < file < drop-ins < command line. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <dirent.h>
 #include <getopt.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <syslog.h>
 
 #include <ini.h>
@@ -44,10 +46,13 @@ static int parse_string(const char *v, void *field, const char **reterr) {
 }
 
 static int parse_listen(const char *v, void *field, const char **reterr) {
+        unsigned char bin[sizeof(struct in6_addr)];
         char addr[64];
         uint16_t port;
 
-        if (parse_listen_address(v, addr, sizeof addr, &port) < 0) {
+        /* Numeric only: the daemon binds before anything could resolve a name. */
+        if (parse_listen_address(v, addr, sizeof addr, &port) < 0 ||
+            (inet_pton(AF_INET, addr, bin) != 1 && inet_pton(AF_INET6, addr, bin) != 1)) {
                 *reterr = "expected a numeric ADDR:PORT such as 127.0.0.1:9100 or [::1]:9100";
                 return -EBADMSG;
         }

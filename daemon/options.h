@@ -7,12 +7,13 @@
 #include <stdint.h>
 
 #include "compare.h"
+#include "config.h"
 #include "identity.h"
 
 #define DEFAULT_DB_DIR "/var/lib/mapstatd"
 #define DEFAULT_DB_NAME "mapstatd.db"
 #define DEFAULT_LISTEN "127.0.0.1:9100"
-#define DEFAULT_CONFIG_FILE "/etc/mapstatd/mapstatd.conf"
+#define DEFAULT_CONFIG_FILE SYSCONFDIR "/mapstatd/mapstatd.conf"
 
 /* How much of pagemap a sweep reads. */
 typedef enum PagemapMode {

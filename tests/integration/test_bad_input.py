@@ -128,6 +128,7 @@ class BadInputTest(unittest.TestCase):
             (["--interval", "abc"], "--interval"),
             (["--interval", "0"], "--interval"),
             (["--listen", "localhost"], "--listen"),
+            (["--listen", "localhost:9311"], "--listen"),
             (["--listen", "127.0.0.1:99999"], "--listen"),
             (["--identity", "pid"], "--identity"),
             (["--min-delta-kb", "-5"], "--min-delta-kb"),

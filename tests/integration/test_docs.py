@@ -1,0 +1,244 @@
+"""The man pages and the example configuration against the code and the real binary.
+
+Every long option that `mapstatd --help` prints must be documented in mapstatd(8) with its
+configuration key and default; every key of the settings table in daemon/options.c must be
+documented in its section of mapstatd.conf(5) and listed, commented out with the default that
+--help states, in docs/mapstatd.conf.example; the example with every key uncommented must be
+accepted by the daemon (one --once sweep of the real /proc into a temp database); the HTTP
+endpoints and parameters of web/routes.c and the MESSAGE_IDs of systemd/mapstatd.catalog must
+appear in mapstatd(8); and the built pages must render with `man -l` when man is installed.
+"""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import BIN, SOURCE_ROOT, TIMEOUT, main
+
+DOCS = os.path.join(SOURCE_ROOT, "docs")
+BUILT_DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(BIN))), "docs")
+PAGES = ("mapstatd.8", "mapstatd.conf.5")
+
+
+def read(*parts):
+    with open(os.path.join(*parts), encoding="utf-8") as f:
+        return f.read()
+
+
+def scd(name):
+    """An scdoc source with its escapes removed, so that names read as they render."""
+    return read(DOCS, name + ".scd").replace("\\_", "_").replace("\\*", "*")
+
+
+def squash(text):
+    return re.sub(r"\s+", " ", text)
+
+
+def settings_table():
+    """[(section, key, option)] from the static table in daemon/options.c."""
+    src = read(SOURCE_ROOT, "daemon", "options.c")
+    table = re.search(r"static const Setting settings\[\] = \{(.*?)\n\};", src, re.S)
+    assert table, "settings table not found in daemon/options.c"
+    rows = re.findall(r'\{\s*"(\w+)",\s*"(\w+)",\s*"([a-z0-9-]+)",\s*parse_\w+', table.group(1))
+    assert len(rows) >= 10, rows
+    return rows
+
+
+def help_blocks():
+    """{long option: its --help text, continuation lines joined} from the real binary."""
+    res = subprocess.run([BIN, "--help"], capture_output=True, text=True, timeout=TIMEOUT,
+                         stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res
+    blocks, current = {}, None
+    for line in res.stdout.splitlines():
+        m = re.match(r"^\s{2}(?:-\w, |\s{4})--([a-z0-9-]+)", line)
+        if m:
+            current = m.group(1)
+            blocks[current] = line
+        elif current and re.match(r"^\s{10,}\S", line):
+            blocks[current] += " " + line.strip()
+        else:
+            current = None
+    assert len(blocks) >= 10, res.stdout
+    return {k: squash(v) for k, v in blocks.items()}
+
+
+def help_defaults(block):
+    """The values a --help line gives as default: '(default X)', '(default: A, else X)' and
+    'X (default)' all give X."""
+    found = {m.split()[-1] for m in re.findall(r"\(default:? ([^)]+)\)", block)}
+    found |= set(re.findall(r"(\S+) \(default\)", block))
+    return found
+
+
+def scd_option_block(page, option):
+    """The text of one option's entry in the OPTIONS section of mapstatd.8.scd: from its
+    '*--option*' term line to the next term line."""
+    options = re.search(r"(?ms)^# OPTIONS$(.*?)(?=^# )", page)
+    assert options, "no OPTIONS section in mapstatd.8.scd"
+    lines = options.group(1).splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"^\*(-\w\*, \*)?--%s\*" % re.escape(option), line):
+            body = [line]
+            for more in lines[i + 1:]:
+                if not more.startswith("\t") and more.strip():
+                    break
+                body.append(more)
+            return squash("\n".join(body))
+    return None
+
+
+def conf_section(page, section):
+    m = re.search(r"^# \[%s\] SECTION$(.*?)(?=^# )" % section, page, re.S | re.M)
+    return m.group(1) if m else None
+
+
+def example_settings():
+    """[(section, key, value, line number)] of the '#Key=value' lines of the example, and the
+    uncommented 'Key=value' lines (which there must be none of)."""
+    section, commented, live = None, [], []
+    for n, line in enumerate(read(DOCS, "mapstatd.conf.example").splitlines(), 1):
+        m = re.match(r"^\[(\w+)\]$", line)
+        if m:
+            section = m.group(1)
+            continue
+        m = re.match(r"^#(\w+)=(.*)$", line)
+        if m:
+            commented.append((section, m.group(1), m.group(2), n))
+        elif re.match(r"^\s*\w+\s*=", line):
+            live.append((n, line))
+    return commented, live
+
+
+class DocsTest(unittest.TestCase):
+    def test_every_help_option_is_in_man8(self):
+        page = scd("mapstatd.8")
+        options = help_blocks()
+        for _, _, option in settings_table():
+            self.assertIn(option, options, "--%s is in the settings table but not in --help"
+                          % option)
+        for option in options:
+            self.assertIsNotNone(scd_option_block(page, option),
+                                 "--%s is not documented in docs/mapstatd.8.scd" % option)
+
+    def test_man8_names_each_options_key_and_default(self):
+        page = scd("mapstatd.8")
+        defaults = {option: help_defaults(block) for option, block in help_blocks().items()}
+        for section, key, option in settings_table():
+            block = scd_option_block(page, option)
+            self.assertIsNotNone(block, "--%s missing in mapstatd.8.scd" % option)
+            self.assertIn("*[%s] %s=*" % (section, key), block,
+                          "--%s does not name its key [%s] %s=" % (option, section, key))
+            self.assertTrue(any(re.search(r"Default: .*?[*_]%s[*_]" % re.escape(d), block)
+                                for d in defaults[option]),
+                            "--%s: none of the defaults %s of --help is its Default: in "
+                            "mapstatd.8.scd: %s" % (option, sorted(defaults[option]), block))
+
+    def test_every_key_is_in_its_conf5_section(self):
+        page = scd("mapstatd.conf.5")
+        for section, key, option in settings_table():
+            text = conf_section(page, section)
+            self.assertIsNotNone(text, "no '# [%s] SECTION' in mapstatd.conf.5.scd" % section)
+            # An entry is a term line '*Key=*_VALUE_' and its indented description.
+            term = r"(?m)^\*%s=\*_[A-Z:]+_$" % key
+            self.assertRegex(text, term,
+                             "%s= is not documented under [%s] in mapstatd.conf.5.scd"
+                             % (key, section))
+            entry = re.search(term + r"(?s:.*?)(?=^\*\w+=\*_|\Z)", text).group(0)
+            self.assertIn("*--%s*" % option, entry,
+                          "%s= in mapstatd.conf.5.scd does not name --%s" % (key, option))
+
+    def test_example_lists_every_key_with_the_help_default(self):
+        commented, live = example_settings()
+        self.assertEqual(live, [], "the example must set nothing: every key stays commented")
+        table = {(section, key): option for section, key, option in settings_table()}
+        listed = [(section, key) for section, key, _, _ in commented]
+        self.assertEqual(len(listed), len(set(listed)), "a key is listed twice: %s" % listed)
+        self.assertEqual(set(listed), set(table),
+                         "the example's [Section] Key pairs differ from daemon/options.c")
+        defaults = {option: help_defaults(block) for option, block in help_blocks().items()}
+        for section, key, value, n in commented:
+            option = table[(section, key)]
+            self.assertIn(value, defaults[option],
+                          "mapstatd.conf.example:%d: %s=%s is not the default that --%s has in "
+                          "--help (%s)" % (n, key, value, option, sorted(defaults[option])))
+
+    def test_uncommented_example_is_accepted_by_the_daemon(self):
+        text = read(DOCS, "mapstatd.conf.example")
+        live = re.sub(r"(?m)^#(\w+=)", r"\1", text)
+        self.assertNotEqual(live, text)
+        with tempfile.TemporaryDirectory(prefix="mapstatd-docs-") as tmp:
+            conf = os.path.join(tmp, "mapstatd.conf")
+            with open(conf, "w", encoding="utf-8") as f:
+                f.write(live)
+            db = os.path.join(tmp, "mapstatd.db")
+            res = subprocess.run([BIN, "--config", conf, "--once", "--db", db],
+                                 capture_output=True, text=True, timeout=TIMEOUT * 4,
+                                 stdin=subprocess.DEVNULL, env=self._env())
+            self.assertEqual(res.returncode, 0, res.stderr)
+            self.assertRegex(res.stdout, r'^\{"sweep": [1-9]')
+
+            # The file really is read: the same file with one value broken is refused, naming
+            # the line.
+            broken = live.replace("\nInterval=60s\n", "\nInterval=forever\n")
+            self.assertNotEqual(broken, live)
+            line = broken[:broken.index("Interval=forever")].count("\n") + 1
+            with open(conf, "w", encoding="utf-8") as f:
+                f.write(broken)
+            res = subprocess.run([BIN, "--config", conf, "--once", "--db", db],
+                                 capture_output=True, text=True, timeout=TIMEOUT,
+                                 stdin=subprocess.DEVNULL, env=self._env())
+            self.assertEqual(res.returncode, 2, res)
+            self.assertIn("%s:%d:" % (conf, line), res.stderr)
+
+    def test_http_endpoints_and_parameters_are_in_man8(self):
+        page = scd("mapstatd.8")
+        src = read(SOURCE_ROOT, "web", "routes.c")
+        params = {name: re.findall(r'"(\w+)"', body) for name, body in
+                  re.findall(r"static const char \*const (\w+)\[\] = \{(.*?)\};", src, re.S)}
+        routes = re.findall(r'\{\s*"(/\w+)",\s*(\w+),\s*route_\w+\s*\}', src)
+        self.assertGreaterEqual(len(routes), 5, routes)
+        for path, plist in routes:
+            self.assertIn("*GET %s*" % path, page, "%s is not documented in mapstatd.8" % path)
+            for p in params[plist]:
+                self.assertIn("*%s=*" % p, page,
+                              "parameter %s of %s is not documented in mapstatd.8" % (p, path))
+
+    def test_message_ids_are_in_man8(self):
+        page = scd("mapstatd.8")
+        ids = re.findall(r"(?m)^-- ([0-9a-f]{32})$", read(SOURCE_ROOT, "systemd",
+                                                          "mapstatd.catalog"))
+        self.assertGreaterEqual(len(ids), 3, ids)
+        for mid in ids:
+            self.assertIn("*%s*" % mid, page, "MESSAGE_ID %s is not in mapstatd.8" % mid)
+
+    def test_built_pages_render(self):
+        for page in PAGES:
+            self.assertTrue(os.path.exists(os.path.join(BUILT_DOCS, page)),
+                            "%s was not built into %s" % (page, BUILT_DOCS))
+        man = shutil.which("man")
+        if not man:
+            self.skipTest("man is not installed")
+        env = dict(self._env(), MANWIDTH="80", MANPAGER="cat", PAGER="cat", LC_ALL="C.UTF-8")
+        for page in PAGES:
+            res = subprocess.run([man, "--warnings", "-l", os.path.join(BUILT_DOCS, page)],
+                                 capture_output=True, text=True, timeout=TIMEOUT, env=env,
+                                 stdin=subprocess.DEVNULL)
+            self.assertEqual(res.returncode, 0, res.stderr)
+            self.assertEqual(res.stderr, "", "groff warnings for %s" % page)
+            for heading in ("NAME", "DESCRIPTION", "SEE ALSO"):
+                self.assertRegex(res.stdout, r"(?m)^%s$" % heading, page)
+
+    @staticmethod
+    def _env():
+        env = dict(os.environ)
+        for name in ("LISTEN_FDS", "LISTEN_PID", "NOTIFY_SOCKET", "JOURNAL_STREAM",
+                     "STATE_DIRECTORY", "WATCHDOG_USEC"):
+            env.pop(name, None)
+        return env
+
+
+if __name__ == "__main__":
+    main()
