@@ -64,8 +64,10 @@ static void daemon_done(Daemon *d) {
 static const char *reconstruction_error_string(int r) {
         switch (r) {
         case -EPERM:
-        case -EACCES:
                 return "PFNs are not visible: the full pagemap mode needs CAP_SYS_ADMIN";
+        case -EACCES:
+                return "kpageflags or kpagecount is not readable: needs root or "
+                       "CAP_DAC_READ_SEARCH";
         case -ENOENT:
                 return "kpageflags or kpagecount is missing under the proc root";
         case -ENOMEM:

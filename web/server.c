@@ -592,7 +592,11 @@ int web_server_start(WebServer **ret, int listen_fd, const char *db_path, WebSta
                         *reterr = strdup(strerror(-r));
                 return r;
         }
-        s->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
+        /* MHD_USE_ITC: without an inter-thread channel MHD wakes its thread at stop by calling
+         * shutdown() on the listening socket, which also kills the copy systemd keeps for socket
+         * activation (the socket unit then fails and the next start gets a dead socket). */
+        s->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC |
+                                             MHD_USE_ERROR_LOG,
                                      0, NULL, NULL, web_access_handler, s,
                                      MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
                                      MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,

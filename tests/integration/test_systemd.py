@@ -1,0 +1,424 @@
+"""The installed units under a real systemd 252: each test boots a throwaway container
+(../shared/tools/systemd-sandbox over an overlay of /), installs this build into it with
+`meson install`, and drives mapstatd through systemctl, curl and journalctl inside: socket
+activation, the service on its own, reload with a valid and an invalid configuration, a clean
+stop and its journal lines, the watchdog, the full pagemap drop-in, and the unit checks
+(systemd-analyze verify and security). Needs root; skips, saying why, when the sandbox cannot
+start. Nothing is installed on the host.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+from harness import BIN, SOURCE_ROOT, main
+
+SANDBOX = os.path.join(SOURCE_ROOT, "..", "shared", "tools", "systemd-sandbox")
+BUILD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(BIN)))
+README = os.path.join(SOURCE_ROOT, "README.md")
+# Generous: the sanitizer build is several times slower, and systemd and journald add latency.
+TIMEOUT = float(os.environ.get("MAPSTATD_SYSTEMD_TEST_TIMEOUT", "60"))
+URL = "http://127.0.0.1:9100"
+MESSAGE_ID_NEW_EPOCH = "45a729e10d494bd2ac93538d5bee491d"
+DROPIN_DIR = "/etc/systemd/system/mapstatd.service.d"
+SANITIZER_DROPIN = "zz-sanitizer.conf"     # sorts last: overrides MemoryMax= of other drop-ins
+
+_skip_reason = None
+_running = None         # the Sandbox to stop if meson's timeout sends SIGTERM
+
+
+def build_options():
+    """The build directory's meson options as {name: value}."""
+    out = subprocess.run([shutil.which("meson") or "meson", "introspect", "--buildoptions",
+                          BUILD_DIR], capture_output=True, text=True, timeout=60, check=True)
+    return {o["name"]: o["value"] for o in json.loads(out.stdout)}
+
+
+def setUpModule():
+    global _skip_reason
+    if os.geteuid() != 0:
+        _skip_reason = "needs root (systemd-nspawn)"
+    elif not os.access(SANDBOX, os.X_OK):
+        _skip_reason = "no systemd-sandbox at %s" % SANDBOX
+    elif not shutil.which("meson"):
+        _skip_reason = "meson is not in PATH (needed for meson install)"
+    elif not os.path.isdir(os.path.join(BUILD_DIR, "meson-private")):
+        _skip_reason = "%s is not a meson build directory" % BUILD_DIR
+
+    def on_sigterm(signum, frame):
+        if _running:
+            _running.stop()
+        os._exit(1)
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+class Sandbox:
+    """A running systemd-sandbox instance with this build installed into it."""
+
+    def __init__(self):
+        self.name = "mapstatd-t%d" % os.getpid()
+        self.started = False
+
+    def _tool(self, *args, timeout=TIMEOUT, check=True):
+        res = subprocess.run([SANDBOX, "-n", self.name, *args], capture_output=True, text=True,
+                             timeout=timeout, stdin=subprocess.DEVNULL)
+        if check and res.returncode != 0:
+            raise AssertionError("%s %s failed (%d):\n%s%s" % (os.path.basename(SANDBOX),
+                                 " ".join(args), res.returncode, res.stdout, res.stderr))
+        return res
+
+    def start(self):
+        global _running, _skip_reason
+        _running = self
+        res = self._tool("start", timeout=240, check=False)
+        if res.returncode != 0:
+            self._tool("stop", check=False)
+            # Once is enough: the other tests skip at once.
+            _skip_reason = "the systemd sandbox did not start:\n" + res.stderr[-2000:]
+            raise unittest.SkipTest(_skip_reason)
+        self.started = True
+        self.root = self._tool("root").stdout.strip()
+        env = dict(os.environ, DESTDIR=self.root)
+        res = subprocess.run([shutil.which("meson"), "install", "-C", BUILD_DIR, "--no-rebuild"],
+                             env=env, capture_output=True, text=True, timeout=300,
+                             stdin=subprocess.DEVNULL)
+        if res.returncode != 0:
+            raise AssertionError("meson install into the sandbox failed:\n%s%s"
+                                 % (res.stdout, res.stderr))
+        self.options = build_options()
+        if self.options.get("b_sanitize", "none") not in ("none", "", []):
+            # The hardened unit blocks ptrace(), which LeakSanitizer's leak check at exit needs,
+            # and sanitizer shadow memory and quarantine exceed MemoryMax=. Keep the leak check
+            # and the sanitizer settings of the test run.
+            lines = ["SystemCallFilter=ptrace", "MemoryHigh=infinity", "MemoryMax=infinity"]
+            for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+                if os.environ.get(var):
+                    lines.append('Environment="%s=%s"' % (var, os.environ[var]))
+            self.dropin(SANITIZER_DROPIN, "\n".join(lines))
+        # Where the daemon reads it: SYSCONFDIR (/etc with --prefix=/usr).
+        self.config = self.installed("sysconfdir", "mapstatd", "mapstatd.conf")
+        self.write(self.config, "")
+        self.systemctl("daemon-reload")
+        return self
+
+    def stop(self):
+        global _running
+        if self.started:
+            self.started = False
+            self._tool("stop", check=False, timeout=120)
+        _running = None
+
+    def exec(self, *cmd, check=True, timeout=TIMEOUT):
+        return self._tool("exec", "--", *cmd, check=check, timeout=timeout)
+
+    def systemctl(self, *args, check=True):
+        return self.exec("systemctl", *args, check=check)
+
+    def show(self, unit, prop):
+        return self.exec("systemctl", "show", "-p", prop, "--value", unit).stdout.strip()
+
+    def write(self, path, text, mode=0o644):
+        """Writes a file inside the container (through its root on the host)."""
+        host = os.path.join(self.root, path.lstrip("/"))
+        os.makedirs(os.path.dirname(host), exist_ok=True)
+        with open(host, "w") as f:
+            f.write(text)
+        os.chmod(host, mode)
+
+    def dropin(self, name, service_lines):
+        self.write(os.path.join(DROPIN_DIR, name), "[Service]\n%s\n" % service_lines)
+
+    def curl(self, path, check=True, base=URL, max_time=30):
+        """GET path inside the container; the parsed JSON, or None when curl failed."""
+        res = self.exec("curl", "-sS", "--max-time", str(max_time), "-f" if check else "-s",
+                        base + path, check=check)
+        if res.returncode != 0:
+            return None
+        return json.loads(res.stdout) if res.stdout.strip() else None
+
+    def journal(self, *args):
+        """journalctl -u mapstatd.service -o json: the entries as dicts."""
+        out = self.exec("journalctl", "-u", "mapstatd.service", "-o", "json", "--no-pager",
+                        *args).stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def unit_path(self, unit):
+        return self.show(unit, "FragmentPath")
+
+    def remove(self, path):
+        """Removes a file inside the container if it exists."""
+        host = os.path.join(self.root, path.lstrip("/"))
+        if os.path.exists(host):
+            os.remove(host)
+
+    def exposure(self, unit):
+        """systemd-analyze security --offline=yes: the overall exposure of unit (name or path)."""
+        out = self.exec("systemd-analyze", "security", "--offline=yes", unit).stdout
+        m = re.search(r"Overall exposure level for mapstatd.service: (\d+\.\d)", out)
+        if not m:
+            raise AssertionError("no exposure level in:\n" + out[-1000:])
+        return float(m.group(1))
+
+    def installed(self, option, *names):
+        """The path inside the container of a file installed under a meson directory option."""
+        d = self.options[option]
+        return os.path.join(d if os.path.isabs(d) else os.path.join(self.options["prefix"], d),
+                            *names)
+
+
+def wait_until(what, fn, timeout=TIMEOUT, step=0.2):
+    """Polls fn() until it returns something true; returns it or fails naming what."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(step)
+    raise AssertionError("timed out after %.0f s waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def messages(entries, needle):
+    return [e for e in entries if needle in str(e.get("MESSAGE", ""))]
+
+
+def readme_exposure(full=False):
+    """The exposure figure the README states for the unit: "`systemd-analyze security
+    --offline=yes ...` rates the unit **N.N** (M.M with `full-pagemap.conf`)"."""
+    with open(README) as f:
+        m = re.search(r"systemd-analyze security --offline=yes[^\n]*\n?[^\n]*?"
+                      r"\*\*(\d+\.\d)\*\*\s+\((\d+\.\d) with `full-pagemap.conf`\)", f.read())
+    if not m:
+        raise AssertionError("README states no exposure figures as **N.N** (M.M with "
+                             "`full-pagemap.conf`) after `systemd-analyze security --offline=yes`")
+    return float(m.group(2 if full else 1))
+
+
+class SystemdTest(unittest.TestCase):
+    def setUp(self):
+        if _skip_reason:
+            self.skipTest(_skip_reason)
+        self.sb = Sandbox()
+        self.addCleanup(self.sb.stop)
+        self.sb.start()
+
+    def wait_sweep(self):
+        def swept():
+            doc = self.sb.curl("/healthz", check=False)
+            return doc if doc and doc.get("sweeps_stored", 0) >= 1 else None
+        return wait_until("the first sweep (/healthz sweeps_stored >= 1)", swept)
+
+    def assert_real_sweep(self):
+        """/report and /processes describe the container's own processes, all readable."""
+        health = self.wait_sweep()
+        self.assertEqual(health["status"], "ok", health)
+        self.assertEqual(health["last_sweep"]["skipped"]["denied"], 0, health)
+        self.assertEqual(health["pagemap"]["processes_without_pagemap"], 0, health)
+
+        report = self.sb.curl("/report")
+        self.assertEqual(report["candidate"]["release"], os.uname().release)
+        self.assertIsNone(report["baseline"])
+
+        doc = self.sb.curl("/processes?limit=10000")
+
+        def pick(what, pred):
+            found = [p for p in doc["processes"] if pred(p)]
+            self.assertEqual(len(found), 1, "%s in %s" % (what, [
+                (p["identity"]["comm"], p["pids"], p["identity"]["unit"])
+                for p in doc["processes"]]))
+            return found[0]
+        main_pid = int(self.sb.show("mapstatd.service", "MainPID"))
+        mine = pick("mapstatd", lambda p: main_pid in p["pids"])
+        self.assertEqual(mine["identity"]["unit"], "mapstatd.service")
+        # PID 1 and journald are root's, the probe is nobody's: the dynamic user reads their
+        # smaps_rollup (CAP_SYS_PTRACE) and pagemap (CAP_DAC_READ_SEARCH) too.
+        others = {
+            "systemd": pick("PID 1", lambda p: 1 in p["pids"]),
+            "journald": pick("journald", lambda p: p["identity"]["unit"] ==
+                             "systemd-journald.service"),
+            "probe": pick("the probe", lambda p: p["identity"]["unit"] == "probe.service"),
+        }
+        for name, p in others.items():
+            with self.subTest(process=name):
+                self.assertGreater(p["smaps_rollup"]["Rss"], 0)
+                self.assertIsNotNone(p["pagemap"], p)
+                self.assertGreater(p["pagemap"]["anon"]["exclusive_pages"], 0, p)
+        return doc
+
+    def start_probe(self):
+        """A process of another user (nobody) for the daemon to read."""
+        self.sb.exec("systemd-run", "--unit=probe", "-p", "User=nobody", "/bin/sleep", "1h")
+
+    def test_socket_activation(self):
+        self.start_probe()
+        self.sb.systemctl("enable", "--now", "mapstatd.socket")
+        self.assertEqual(self.sb.systemctl("is-active", "mapstatd.service", check=False)
+                         .stdout.strip(), "inactive")
+        # The first connection starts the service.
+        first = self.sb.exec("curl", "-sS", "--max-time", "60", URL + "/report")
+        self.assertIn("{", first.stdout)
+        self.assertEqual(self.sb.show("mapstatd.service", "ActiveState"), "active")
+        # A dynamic user (61184-65519), not root.
+        uid = int(self.sb.exec("stat", "-c", "%u", "/proc/%s" % self.sb.show(
+            "mapstatd.service", "MainPID")).stdout)
+        self.assertTrue(61184 <= uid <= 65519, uid)
+        self.assert_real_sweep()
+
+        # A restart, and a stop followed by a new connection, reuse the socket systemd holds:
+        # the daemon must leave it listening.
+        res = self.sb.systemctl("restart", "mapstatd.service", check=False)
+        self.assertEqual(res.returncode, 0, self.sb.exec(
+            "journalctl", "-u", "mapstatd.socket", "-u", "mapstatd.service", "--no-pager").stdout)
+        self.assertIsNotNone(self.sb.curl("/healthz"))
+        self.sb.systemctl("stop", "mapstatd.service")
+        self.assertEqual(self.sb.show("mapstatd.socket", "ActiveState"), "active")
+        self.assertIsNotNone(self.sb.curl("/healthz"))
+        self.assertEqual(self.sb.show("mapstatd.service", "ActiveState"), "active")
+        self.assertEqual(self.sb.show("mapstatd.service", "NRestarts"), "0")
+
+    def test_service_without_socket(self):
+        self.start_probe()
+        self.sb.systemctl("enable", "--now", "mapstatd.service")
+        self.assertEqual(self.sb.show("mapstatd.service", "ActiveState"), "active")
+        self.assertEqual(self.sb.show("mapstatd.socket", "ActiveState"), "inactive")
+        self.assert_real_sweep()
+        self.assertTrue(messages(self.sb.journal(), "Listening on 127.0.0.1:9100"))
+
+    def test_reload(self):
+        self.sb.write(self.sb.config, "[Daemon]\nInterval=1h\n")
+        self.sb.systemctl("enable", "--now", "mapstatd.service")
+        self.assertEqual(self.sb.curl("/healthz")["interval_seconds"], 3600)
+        pid = self.sb.show("mapstatd.service", "MainPID")
+
+        self.sb.write(self.sb.config, "[Daemon]\nInterval=7s\n")
+        self.sb.systemctl("reload", "mapstatd.service")
+        wait_until("interval_seconds 7 after the reload",
+                   lambda: self.sb.curl("/healthz")["interval_seconds"] == 7)
+        wait_until("the reload in the journal",
+                   lambda: messages(self.sb.journal(), "Reloaded configuration"))
+
+        self.sb.write(self.sb.config, "[Daemon]\nInterval=banana\n")
+        self.sb.systemctl("reload", "mapstatd.service")
+        errors = wait_until("the rejected configuration in the journal", lambda: [
+            e for e in messages(self.sb.journal(), "Failed to reload configuration")
+            if e.get("PRIORITY") == "3"])
+        self.assertIn(self.sb.config, errors[0]["MESSAGE"])
+        self.assertIn("Interval", errors[0]["MESSAGE"])
+        self.assertEqual(self.sb.show("mapstatd.service", "ActiveState"), "active")
+        self.assertEqual(self.sb.show("mapstatd.service", "MainPID"), pid)
+        self.assertEqual(self.sb.curl("/healthz")["interval_seconds"], 7)
+
+    def test_stop_and_journal(self):
+        self.sb.systemctl("enable", "--now", "mapstatd.socket")
+        self.sb.curl("/healthz", check=False)
+        self.wait_sweep()
+        pid = self.sb.show("mapstatd.service", "MainPID")
+        self.sb.systemctl("stop", "mapstatd.service", "mapstatd.socket")
+        self.assertEqual(self.sb.show("mapstatd.service", "ExecMainStatus"), "0")
+        self.assertEqual(self.sb.show("mapstatd.service", "ExecMainCode"), "1")  # CLD_EXITED
+        self.assertEqual(self.sb.show("mapstatd.service", "Result"), "success")
+
+        def stopped():
+            ours = [e for e in self.sb.journal() if e.get("_PID") == pid]
+            return ours if [e for e in ours if e.get("MESSAGE") == "Stopped"] else None
+        ours = wait_until("the daemon's last line in the journal", stopped)
+        expect = [("Listening on 127.0.0.1:9100", "6"), ("New kernel epoch 1", "5"),
+                  ("Received SIGTERM, stopping", "6"), ("Stopped", "6")]
+        for needle, prio in expect:
+            with self.subTest(message=needle):
+                found = messages(ours, needle)
+                self.assertTrue(found, [e.get("MESSAGE") for e in ours])
+                self.assertEqual(found[0]["PRIORITY"], prio)
+        epoch = messages(ours, "New kernel epoch")[0]
+        self.assertEqual(epoch["MESSAGE_ID"], MESSAGE_ID_NEW_EPOCH)
+        self.assertEqual(epoch["MAPSTATD_EPOCH"], "1")
+        self.assertEqual(epoch["MAPSTATD_RELEASE"], os.uname().release)
+        self.assertEqual(epoch["_SYSTEMD_UNIT"], "mapstatd.service")
+        order = [needle for needle, _ in expect]
+        seen = [next(i for i, e in enumerate(ours) if needle in e["MESSAGE"]) for needle in order]
+        self.assertEqual(seen, sorted(seen))
+        for e in ours:
+            self.assertNotRegex(e["MESSAGE"], r"Sanitizer|runtime error")
+
+        # The catalog is installed where journalctl looks for it.
+        self.sb.exec("journalctl", "--update-catalog")
+        explained = self.sb.exec("journalctl", "-x", "-u", "mapstatd.service",
+                                 "--no-pager").stdout
+        self.assertIn("mapstatd started a new kernel epoch", explained)
+
+    def test_watchdog(self):
+        # The daemon's fault injection hangs the first sweep, which stops the watchdog pings.
+        self.sb.dropin("50-stuck.conf", "WatchdogSec=3s\nEnvironment=MAPSTATD_TEST_STUCK_SWEEP=1\n"
+                       "RestartSec=1s\nTimeoutStopSec=5s\nLimitCORE=0")
+        self.sb.systemctl("daemon-reload")
+        self.sb.systemctl("start", "mapstatd.service")
+        wait_until("a restart after the watchdog fired", lambda: int(
+            self.sb.show("mapstatd.service", "NRestarts") or 0) >= 1)
+        log = self.sb.exec("journalctl", "-u", "mapstatd.service", "--no-pager").stdout
+        self.assertIn("Watchdog timeout", log)
+
+    def test_full_pagemap_dropin(self):
+        self.start_probe()
+        example = self.sb.installed("datadir", "doc", "mapstatd", "full-pagemap.conf")
+        with open(os.path.join(self.sb.root, example.lstrip("/"))) as f:
+            self.sb.write(os.path.join(DROPIN_DIR, "full-pagemap.conf"), f.read())
+        self.sb.systemctl("daemon-reload")
+        self.sb.systemctl("enable", "--now", "mapstatd.service")
+        health = self.wait_sweep()
+        self.assertEqual(health["pagemap"]["mode"], "full")
+        self.assertIsNone(health["pagemap"]["reconstruction"], health)
+        doc = self.assert_real_sweep()
+        systemd = [p for p in doc["processes"] if 1 in p["pids"]][0]
+        self.assertGreater(systemd["truth"]["Uss"], 0, systemd)
+
+        # The unit with the drop-in, and without the test's own drop-in for sanitizer builds.
+        self.sb.remove(os.path.join(DROPIN_DIR, SANITIZER_DROPIN))
+        self.assertEqual(self.sb.exec("systemd-analyze", "verify", "--man=no",
+                                      "mapstatd.service").stderr, "")
+        self.assertLessEqual(self.sb.exposure("mapstatd.service"), readme_exposure(full=True))
+
+    def test_address_dropin(self):
+        """The README's socket drop-in moves the listener; peers other than loopback addresses
+        get nothing until IPAddressAllow= is relaxed in the socket unit."""
+        if not shutil.which("ip"):
+            self.skipTest("no ip(8) (iproute2) to add a non-loopback address")
+        self.sb.exec("ip", "addr", "add", "192.0.2.1/32", "dev", "lo")
+        dropins = "/etc/systemd/system/mapstatd.socket.d"
+        self.sb.write(dropins + "/listen.conf",
+                      "[Socket]\nListenStream=\nListenStream=0.0.0.0:9200\n")
+        self.sb.systemctl("daemon-reload")
+        self.sb.systemctl("enable", "--now", "mapstatd.socket")
+        self.assertIsNotNone(self.sb.curl("/healthz", base="http://127.0.0.1:9200"))
+        self.assertIsNone(self.sb.curl("/healthz", check=False, base="http://192.0.2.1:9200",
+                                       max_time=3))
+
+        self.sb.write(dropins + "/allow.conf", "[Socket]\nIPAddressAllow=192.0.2.0/24\n")
+        self.sb.systemctl("daemon-reload")
+        self.sb.systemctl("stop", "mapstatd.service")
+        self.sb.systemctl("restart", "mapstatd.socket")
+        self.assertIsNotNone(self.sb.curl("/healthz", base="http://192.0.2.1:9200"))
+
+    def test_unit_checks(self):
+        # Only the shipped units, without the test's drop-in for sanitizer builds.
+        self.sb.remove(os.path.join(DROPIN_DIR, SANITIZER_DROPIN))
+        self.sb.systemctl("daemon-reload")
+        units = [self.sb.unit_path(u) for u in ("mapstatd.service", "mapstatd.socket")]
+        for path in units:
+            with self.subTest(unit=path):
+                self.assertTrue(path, "unit not installed where systemd looks")
+                res = self.sb.exec("systemd-analyze", "verify", "--man=no", path, check=False)
+                self.assertEqual(res.stderr, "")
+                self.assertEqual(res.returncode, 0)
+        text = self.sb.exec("cat", units[0]).stdout
+        self.assertIn("\nExecStart=%s " % self.sb.installed("sbindir", "mapstatd"), text)
+        self.assertNotRegex(text, r"@\w+@")
+
+        self.assertLessEqual(self.sb.exposure(units[0]), readme_exposure())
+
+
+if __name__ == "__main__":
+    main()
