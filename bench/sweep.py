@@ -5,7 +5,9 @@ reads with no parsing or storage). Prints the ratio of medians and mapstatd's pe
 
     python3 bench/sweep.py [--build build] [--procs 300] [--anon-kb 4096] [--rounds 15]
 
-Targets (issue #2): sweep <= 1.15x the floor; peak RSS <= 10 MiB. Run as root so that every
+Targets (issue #2): sweep <= 1.15x the floor; peak RSS <= 10 MiB. The daemon runs with
+--pagemap off, reading exactly what the floor reads; bench/pagemap.py measures the pagemap
+modes against floors that also read maps, pagemap and kpage*. Run as root so that every
 process's smaps_rollup is readable, on a machine that is otherwise as idle as it gets."""
 import argparse
 import json
@@ -61,14 +63,14 @@ def main():
         db = os.path.join(tmp, "bench.db")
         # Warm-up: page cache, dentries, and the database's first-time schema creation.
         measure(tool, [floor])
-        measure(tool, [mapstatd, "--once", "--db", db])
+        measure(tool, [mapstatd, "--once", "--pagemap", "off", "--db", db])
 
         floor_wall, floor_sweep, ours_wall, ours_sweep, peaks = [], [], [], [], []
         for _ in range(args.rounds):
             wall, _, out = measure(tool, [floor])
             floor_wall.append(wall)
             floor_sweep.append(out["duration_seconds"])
-            wall, rss, out = measure(tool, [mapstatd, "--once", "--db", db])
+            wall, rss, out = measure(tool, [mapstatd, "--once", "--pagemap", "off", "--db", db])
             ours_wall.append(wall)
             ours_sweep.append(out["duration_seconds"])
             peaks.append(rss)

@@ -76,21 +76,24 @@ static int sweeper_update_epoch(Sweeper *sw, uint64_t now, bool *ret_new) {
  * second core storing costs little wall time on top of reading. The Store belongs to the writer
  * from its start until it is joined; nothing else touches it meanwhile. */
 #define SWEEP_BATCH 16  /* the last batch is stored after the walk: keep it short */
+#define SWEEP_RING 8    /* batches in flight: a writer scheduled late does not stop the walk */
 
 typedef struct SweepBatch {
         ProcSample items[SWEEP_BATCH];
         size_t n;
 } SweepBatch;
 
-/* Two batches: the walk fills one while the writer stores the other; they trade places when the
- * walk's is full and the writer is idle, so threads meet once per batch, not once per process. */
+/* A ring of batches: the walk fills one while the writer stores the ones handed to it, so the
+ * threads meet once per batch, not once per process, and the walk waits only when the writer is
+ * a whole ring behind. */
 typedef struct SweepQueue {
         Sweeper *sweeper;
         pthread_mutex_t lock;
         pthread_cond_t changed;
-        SweepBatch batches[2];
-        SweepBatch *filling;    /* the walk's; touched without the lock */
-        SweepBatch *handed;     /* given to the writer; NULL while it has nothing */
+        SweepBatch ring[SWEEP_RING];
+        size_t head;            /* the oldest batch handed to the writer */
+        size_t handed;          /* batches handed and not yet stored, < SWEEP_RING */
+        SweepBatch *filling;    /* the walk's, ring[(head + handed) % SWEEP_RING]; no lock */
         bool closed;            /* the walk is over */
         int error;              /* first storage error; later samples are dropped */
         Store *store;
@@ -112,11 +115,11 @@ static void *sweep_writer(void *userdata) {
 
         pthread_mutex_lock(&q->lock);
         for (;;) {
-                while (!q->handed && !q->closed)
+                while (q->handed == 0 && !q->closed)
                         pthread_cond_wait(&q->changed, &q->lock);
-                if (!q->handed)
+                if (q->handed == 0)
                         break;
-                SweepBatch *b = q->handed;
+                SweepBatch *b = &q->ring[q->head];
                 int error = q->error;
                 pthread_mutex_unlock(&q->lock);
 
@@ -130,26 +133,28 @@ static void *sweep_writer(void *userdata) {
                 pthread_mutex_lock(&q->lock);
                 if (error < 0 && q->error == 0)
                         q->error = error;
-                q->handed = NULL;
+                q->head = (q->head + 1) % SWEEP_RING;
+                q->handed--;
                 pthread_cond_broadcast(&q->changed);
         }
         pthread_mutex_unlock(&q->lock);
         return NULL;
 }
 
-/* Gives the filling batch to the writer once it is idle; returns the first storage error. */
+/* Gives the filling batch to the writer, waiting only while the whole ring is in its hands;
+ * returns the first storage error. */
 static int sweep_hand_over(SweepQueue *q) {
         int r;
 
         pthread_mutex_lock(&q->lock);
-        while (q->handed)
-                pthread_cond_wait(&q->changed, &q->lock);
-        r = q->error;
         if (q->filling->n > 0) {
-                q->handed = q->filling;
-                q->filling = q->filling == q->batches ? q->batches + 1 : q->batches;
+                while (q->handed == SWEEP_RING - 1)
+                        pthread_cond_wait(&q->changed, &q->lock);
+                q->handed++;
+                q->filling = &q->ring[(q->head + q->handed) % SWEEP_RING];
                 pthread_cond_broadcast(&q->changed);
         }
+        r = q->error;
         pthread_mutex_unlock(&q->lock);
         return r;
 }
@@ -203,7 +208,7 @@ static int sweep_processes(Sweeper *sw, const PagemapOptions *pagemap, ProcScanS
                 .store = sw->store,
                 .identity_mode = sw->identity_mode,
         };
-        q.filling = q.batches;
+        q.filling = q.ring;
         pthread_t writer;
         int r, k;
 
