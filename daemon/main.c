@@ -208,9 +208,15 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         if (next < now)
                 next = now + d->options.interval_usec;
         r = sd_event_source_set_time(s, next);
-        if (r < 0)
-                return log_error_errno(r, "Failed to schedule the next sweep: %m");
-        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (r < 0) {
+                /* Without a timer no sweep would ever run again while the loop, and so the
+                 * watchdog, stays happy: stop, so that systemd restarts the service. */
+                log_error_errno(r, "Failed to schedule the next sweep: %m");
+                return sd_event_exit(d->event, r);
+        }
+        return 0;
 }
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -259,9 +265,22 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         KEEP(boot_root, "BootRoot");
 #undef KEEP
 
+        uint64_t old_interval = d->options.interval_usec;
         options_done(&d->options);
         d->options = n;
         log_set_max_level(d->options.log_level);
+
+        /* A shorter interval applies now, not after the sweep planned with the old one. */
+        if (d->options.interval_usec < old_interval) {
+                uint64_t planned, soonest = now_usec(CLOCK_MONOTONIC) + d->options.interval_usec;
+
+                r = sd_event_source_get_time(d->timer, &planned);
+                if (r >= 0 && soonest < planned)
+                        r = sd_event_source_set_time(d->timer, soonest);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to reschedule the next sweep: %m, it runs at "
+                                          "the time planned before the reload");
+        }
         d->sweeper.identity_mode = d->options.identity_mode;
         d->sweeper.pagemap = (SweepPagemap) {
                 .mode = d->options.pagemap_mode,

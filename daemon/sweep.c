@@ -175,6 +175,7 @@ static int sweep_remember(Sweeper *sw, const ProcSample *p) {
                 .start_time_ticks = p->start_time_ticks,
                 .pfn_offset = p->pfn_offset,
                 .pfn_count = p->pfn_count,
+                .truncated = p->pagemap.truncated,
         };
         return 0;
 }
@@ -267,6 +268,8 @@ static int sweep_reconstruct(Sweeper *sw, uint64_t page_size, int *ret_storage_e
         for (size_t i = 0; i < sw->n_procs; i++) {
                 ProcessTruth t;
 
+                if (sw->procs[i].truncated)
+                        continue;       /* partial PFNs: its own figures would be wrong */
                 r = reconstruction_compute(rec, (uint32_t) i, &t);
                 if (r < 0)
                         return r;

@@ -17,6 +17,8 @@ typedef struct SweepProcess {
         pid_t pid;
         uint64_t start_time_ticks;
         size_t pfn_offset, pfn_count;
+        bool truncated;         /* its scan was cut short: it counts for the others' sharing,
+                                 * but gets no figures of its own */
 } SweepProcess;
 
 typedef struct SweepPagemap {

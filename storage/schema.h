@@ -69,13 +69,14 @@ extern const char *const store_smaps_columns[_SMAPS_FIELD_MAX];
 /* The select list of one identity's group of process samples (alias ps, grouped by
  * ps.identity_id): identity_id, n (processes), present (AND over the members), every
  * per-field column summed (absent fields count as 0; a sum is NULL only when no member has the
- * field), pagemap_processes (members scanned) with the pagemap columns summed over them, and
+ * field), pagemap_processes (members scanned completely: a scan cut short by its cap or the
+ * sweep's budget does not count) with the pagemap columns summed, and
  * truth_processes (members reconstructed) with the truth columns summed over them. */
 #define STORE_GROUP_SELECT_SQL                                                                   \
         "ps.identity_id AS identity_id, count(*) AS n, "                                         \
         STORE_PRESENT_AND_SQL("ps") " AS present"                                                \
         STORE_SMAPS_COLUMNS(STORE_SUM_COLUMN_SQL_)                                               \
-        ", count(ps.pagemap_truncated) AS pagemap_processes"                                     \
+        ", count(CASE WHEN ps.pagemap_truncated = 0 THEN 1 END) AS pagemap_processes"            \
         STORE_PAGEMAP_COLUMNS(STORE_SUM_COLUMN_SQL_)                                             \
         ", count(ps.truth_process_id) AS truth_processes"                                        \
         STORE_TRUTH_COLUMNS(STORE_SUM_TRUTH_SQL_)

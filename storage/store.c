@@ -992,7 +992,11 @@ static int store_sweep_row_add(Store *s, const ProcSample *p, int64_t identity_i
         r = store_reserve((void **) &s->rows, &s->allocated_rows, s->n_rows + 1, sizeof *s->rows);
         if (r < 0)
                 return r;
-        if (p->has_pagemap) {
+        /* A scan cut short is stored with the sample (flagged) but not summed: the identity's
+         * figures would look complete while missing pages. */
+        bool complete = p->has_pagemap && !p->pagemap.truncated;
+
+        if (complete) {
                 r = store_reserve((void **) &s->pagemaps, &s->allocated_pagemaps,
                                   s->n_pagemaps + 1, sizeof *s->pagemaps);
                 if (r < 0)
@@ -1010,7 +1014,7 @@ static int store_sweep_row_add(Store *s, const ProcSample *p, int64_t identity_i
                 .truth = -1,
         };
         memcpy(row->kb, p->rollup.kb, sizeof row->kb);
-        if (p->has_pagemap) {
+        if (complete) {
                 row->pagemap = (int32_t) s->n_pagemaps;
                 memcpy(s->pagemaps[s->n_pagemaps++], p->pagemap.class, sizeof *s->pagemaps);
         }

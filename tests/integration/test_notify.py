@@ -86,6 +86,19 @@ class NotifyTest(unittest.TestCase):
         self.assertIn("keeping the current one", log)
         self.assertEqual(d.stop(), 0)
 
+    def test_shorter_interval_applies_at_once(self):
+        # A reload that shortens the interval must not wait for the sweep planned an hour away.
+        d = self.start("[Daemon]\nInterval=1h\n")
+        d.wait_sweeps(1)
+        with open(self.conf, "w") as f:
+            f.write("[Daemon]\nInterval=200ms\n")
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_for("READY=1")
+        d.wait_sweeps(2, timeout=20)
+        _, health = d.get("/healthz")
+        self.assertGreaterEqual(health["sweeps_stored"], 3)
+        self.assertEqual(d.stop(), 0)
+
     def test_bad_dropin_at_start(self):
         with tempfile.TemporaryDirectory() as tmp:
             conf = os.path.join(tmp, "m.conf")

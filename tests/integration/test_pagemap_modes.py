@@ -76,12 +76,18 @@ class PagemapModesTest(unittest.TestCase):
         self.assertEqual(log.count("No reconstruction"), 1, log)
 
     def test_per_process_cap(self):
-        # 1 MiB of address space per process is less than any process maps.
-        with Daemon(["--interval", "1h", "--pagemap-max-scan", "1M"]) as d:
+        # 1 MiB of populated address space per process is less than any process maps: every
+        # scan is cut short, and partial figures must never pass for complete ones.
+        with Daemon(["--interval", "1h", "--pagemap", "full", "--pagemap-max-scan", "1M"]) as d:
             d.wait_sweeps(1)
             _, health = d.get("/healthz")
             self.assertGreater(health["pagemap"]["processes_cut_short"], 0)
             self.assertFalse(health["pagemap"]["budget_exhausted"])
+            _, doc = d.get("/processes?limit=10000")
+            me = by_pid(doc, d.proc.pid)
+            self.assertIsNone(me["pagemap"])
+            self.assertIsNone(me["truth"])
+            self.assertIsNone(me["forecast"])
 
     def test_bad_values(self):
         for args, needle in ((["--pagemap", "some"], "--pagemap"),
