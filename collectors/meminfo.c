@@ -59,6 +59,8 @@ int meminfo_parse(const char *buf, size_t len, Meminfo *ret) {
                 r = parse_u64_prefix(p + i, line_len - i, &v);
                 if (r < 0)
                         return r;
+                if (v > INT64_MAX)      /* stored as an SQLite integer */
+                        return -ERANGE;
                 i += (size_t) r;
 
                 for (size_t k = 0; k < m.n; k++)

@@ -85,6 +85,9 @@ static int smaps_line_parse(const char *line, size_t len, const char **ret_name,
         r = parse_u64_prefix(line + i, len - i, &v);
         if (r < 0)
                 return r;
+        /* Figures are stored as SQLite integers; no kernel prints 8 ZiB. */
+        if (v > INT64_MAX)
+                return -ERANGE;
         i += (size_t) r;
         if (len - i != 3 || memcmp(line + i, " kB", 3) != 0)
                 return -EBADMSG;

@@ -1267,6 +1267,14 @@ static int u64_compare(const void *a, const void *b) {
 }
 
 /* The lower median (the member ranked (n + 1) / 2) of one field over rows[0..n). */
+/* a + b, saturating at INT64_MAX: the largest figure SQLite stores (each input is at most that,
+ * the collectors reject more). An identity summing absurd figures stays storable. */
+static uint64_t add_sat(uint64_t a, uint64_t b) {
+        if (a > (uint64_t) INT64_MAX || b > (uint64_t) INT64_MAX - a)
+                return (uint64_t) INT64_MAX;
+        return a + b;
+}
+
 static uint64_t sweep_rows_median(Store *s, const SweepRow *rows, size_t n, SmapsField f) {
         for (size_t i = 0; i < n; i++)
                 s->scratch[i] = rows[i].kb[f];
@@ -1274,7 +1282,7 @@ static uint64_t sweep_rows_median(Store *s, const SweepRow *rows, size_t n, Smap
         return s->scratch[(n - 1) / 2];
 }
 
-#define STORE_TRUTH_ADD_(f, c) sum->f += t->f;
+#define STORE_TRUTH_ADD_(f, c) sum->f = add_sat(sum->f, t->f);
 
 static void process_truth_add(ProcessTruth *sum, const ProcessTruth *t) {
         STORE_TRUTH_COLUMNS(STORE_TRUTH_ADD_)
@@ -1295,9 +1303,12 @@ static int store_bind_identity_extras(Store *s, sqlite3_stmt *st, int i, const S
                         const PagemapClassCounts *pm = s->pagemaps[rows[j].pagemap];
 
                         for (int c = 0; c < _VMA_CLASS_MAX; c++) {
-                                pagemap[c].present_pages += pm[c].present_pages;
-                                pagemap[c].swapped_pages += pm[c].swapped_pages;
-                                pagemap[c].exclusive_pages += pm[c].exclusive_pages;
+                                pagemap[c].present_pages = add_sat(pagemap[c].present_pages,
+                                                                   pm[c].present_pages);
+                                pagemap[c].swapped_pages = add_sat(pagemap[c].swapped_pages,
+                                                                   pm[c].swapped_pages);
+                                pagemap[c].exclusive_pages = add_sat(pagemap[c].exclusive_pages,
+                                                                     pm[c].exclusive_pages);
                         }
                         n_pagemap++;
                 }
@@ -1333,7 +1344,7 @@ static int store_insert_identity_sample(Store *s, const SweepRow *rows, size_t n
                 present_all &= rows[i].present;
                 present_any |= rows[i].present;
                 for (int f = 0; f < _SMAPS_FIELD_MAX; f++)
-                        sum[f] += rows[i].kb[f];
+                        sum[f] = add_sat(sum[f], rows[i].kb[f]);
         }
 
         r = store_statement(s, STORE_STMT_IDENTITY_SAMPLE_INSERT, &st);

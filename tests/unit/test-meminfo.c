@@ -165,7 +165,16 @@ static void test_live(void) {
         ASSERT_TRUE(m.n > 20);
 }
 
+/* A value SQLite cannot store (above INT64_MAX) is out of range, not a failed sweep. */
+static void test_beyond_int64(void) {
+        static const char text[] = "MemTotal:       9300000000000000000 kB\n";
+        Meminfo m;
+
+        ASSERT_INT_EQ(meminfo_parse(text, sizeof text - 1, &m), -ERANGE);
+}
+
 int main(void) {
+        test_beyond_int64();
         test_fixture_6_18();
         test_fixture_4_19();
         test_bad_files();

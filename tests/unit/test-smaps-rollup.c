@@ -152,7 +152,8 @@ static void test_inline(void) {
                 { "0-1 ---p 0 0 [rollup]\nRss: kB\n", -EBADMSG },
                 { "0-1 ---p 0 0 [rollup]\n\n", -EBADMSG },
                 { "0-1 ---p 0 0 [rollup]\nR ss: 4 kB\n", -EBADMSG },
-                { "0-1 ---p 0 0 [rollup]\nRss: 18446744073709551615 kB\n", 0 },
+                /* above INT64_MAX: SQLite cannot store it */
+                { "0-1 ---p 0 0 [rollup]\nRss: 18446744073709551615 kB\n", -ERANGE },
                 { "0-1 ---p 0 0 [rollup]\nRss: 18446744073709551616 kB\n", -ERANGE },
                 { "0-1 ---p 0 0 [rollup]\nAVeryLongFieldNameThatIsLongerThan32: 1 kB\n",
                   -EBADMSG },
@@ -201,7 +202,24 @@ static void test_live(void) {
         ASSERT_INT_EQ(s.n_extra, 0);
 }
 
+/* A figure SQLite cannot store (above INT64_MAX) is out of range, so the process is counted as
+ * malformed rather than failing the whole sweep at insert. */
+static void test_beyond_int64(void) {
+        static const char text[] =
+                "00400000-7ffc00000000 ---p 00000000 00:00 0                          [rollup]\n"
+                "Rss:            9300000000000000000 kB\n";
+        static const char edge[] =
+                "00400000-7ffc00000000 ---p 00000000 00:00 0                          [rollup]\n"
+                "Rss:            9223372036854775807 kB\n";
+        SmapsRollup s;
+
+        ASSERT_INT_EQ(smaps_rollup_parse(text, sizeof text - 1, &s), -ERANGE);
+        ASSERT_INT_EQ(smaps_rollup_parse(edge, sizeof edge - 1, &s), 0);
+        ASSERT_U64_EQ(s.kb[SMAPS_RSS], 9223372036854775807ULL);
+}
+
 int main(void) {
+        test_beyond_int64();
         test_field_names();
         test_fixture_6_18();
         test_fixture_4_19();

@@ -810,11 +810,12 @@ static ProcessTruth truth_of(int pid) {
         };
 }
 
-static int add_foo_pagemap(Store *s, int pid, uint64_t start_ticks, bool with_pagemap) {
+static int add_foo_pagemap(Store *s, int pid, uint64_t start_ticks, bool with_pagemap,
+                           bool truncated) {
         ProcSample p = sample_make(pid, start_ticks, "foo", "/usr/bin/foo", 0);
 
         if (with_pagemap)
-                pagemap_make(&p, pid == 101);
+                pagemap_make(&p, truncated);
         return store_sweep_add_process(s, &p, KEY_FOO);
 }
 
@@ -906,18 +907,19 @@ static void check_point(const IdentityPoint *p, const int *pids, size_t n, bool 
         ASSERT_U64_EQ(p->forecast_exclusive_kb, sum.forecast_exclusive_pages * page_kb);
 }
 
-/* Sweep 1: foo 100 and 101 scanned, 102 not; all three reconstructed. bar scanned, not
- * reconstructed. Sweep 2: every foo scanned, 100 and 102 reconstructed, 101 not. */
+/* Sweep 1: foo 100 scanned, 101 scanned but cut short, 102 not scanned; all three
+ * reconstructed. bar scanned, not reconstructed. Sweep 2: every foo scanned completely, 100 and
+ * 102 reconstructed, 101 not. */
 static void write_pagemap_sweeps(Store *s, int64_t epoch, uint64_t start, int64_t *ret_ids) {
         SweepSummary sum = { .duration_usec = 10, .sampled = 4, .pagemap_truncated = 1,
                              .pagemap_failed = 1 };
 
         ASSERT_INT_EQ(store_sweep_begin(s, epoch, start), 0);
         ASSERT_INT_EQ(add_truth(s, 100, 10), -ENOENT);          /* not added yet */
-        ASSERT_INT_EQ(add_foo_pagemap(s, 100, 10, true), 0);
+        ASSERT_INT_EQ(add_foo_pagemap(s, 100, 10, true, false), 0);
         ASSERT_INT_EQ(add_truth(s, 100, 10), 0);                /* interleaved with adds */
-        ASSERT_INT_EQ(add_foo_pagemap(s, 101, 11, true), 0);
-        ASSERT_INT_EQ(add_foo_pagemap(s, 102, 12, false), 0);
+        ASSERT_INT_EQ(add_foo_pagemap(s, 101, 11, true, true), 0);
+        ASSERT_INT_EQ(add_foo_pagemap(s, 102, 12, false, false), 0);
         ASSERT_INT_EQ(add_bar_pagemap(s), 0);
         ASSERT_INT_EQ(add_truth(s, 102, 12), 0);
         ASSERT_INT_EQ(add_truth(s, 101, 11), 0);
@@ -932,9 +934,9 @@ static void write_pagemap_sweeps(Store *s, int64_t epoch, uint64_t start, int64_
         sum.pagemap_truncated = 2;
         sum.pagemap_failed = 0;
         ASSERT_INT_EQ(store_sweep_begin(s, epoch, start + 1000000), 0);
-        ASSERT_INT_EQ(add_foo_pagemap(s, 100, 10, true), 0);
-        ASSERT_INT_EQ(add_foo_pagemap(s, 101, 11, true), 0);
-        ASSERT_INT_EQ(add_foo_pagemap(s, 102, 12, true), 0);
+        ASSERT_INT_EQ(add_foo_pagemap(s, 100, 10, true, false), 0);
+        ASSERT_INT_EQ(add_foo_pagemap(s, 101, 11, true, false), 0);
+        ASSERT_INT_EQ(add_foo_pagemap(s, 102, 12, true, false), 0);
         ASSERT_INT_EQ(add_bar_pagemap(s), 0);
         ASSERT_INT_EQ(add_truth(s, 102, 12), 0);
         ASSERT_INT_EQ(add_truth(s, 100, 10), 0);
@@ -974,15 +976,16 @@ static void test_pagemap_and_truth(void) {
                         snprintf(column, sizeof column, "%s_%s_pages", class_names[c], fields[f]);
                         ASSERT_INT_EQ(process_column(db, ids[0], 101, column), pages_of(101, c, f));
                         ASSERT_INT_EQ(process_column(db, ids[0], 102, column), -1);
-                        /* Summed over the scanned members only. */
+                        /* Summed over the members scanned completely only: 101's scan was
+                         * cut short, its raw counts stay in its own row. */
                         ASSERT_INT_EQ(identity_column(db, ids[0], KEY_FOO, column),
-                                      pages_of(100, c, f) + pages_of(101, c, f));
+                                      pages_of(100, c, f));
                         ASSERT_INT_EQ(identity_column(db, ids[1], KEY_FOO, column),
                                       pages_of(100, c, f) + pages_of(101, c, f) +
                                       pages_of(102, c, f));
                 }
         }
-        ASSERT_INT_EQ(identity_column(db, ids[0], KEY_FOO, "pagemap_processes"), 2);
+        ASSERT_INT_EQ(identity_column(db, ids[0], KEY_FOO, "pagemap_processes"), 1);
         ASSERT_INT_EQ(identity_column(db, ids[0], KEY_FOO, "truth_processes"), 3);
         ASSERT_INT_EQ(identity_column(db, ids[0], KEY_FOO, "truth_uss_kb"),
                       100001 + 101001 + 102001);
@@ -1113,11 +1116,11 @@ static void test_truth_many(void) {
         a = epoch_make(s, "6.12.0", "boot-a", MAPCOUNT_MODE_PAGE, 1, false, true);
         ASSERT_INT_EQ(store_sweep_begin(s, a, 1000), 0);
         for (int pid = 1000; pid < 1400; pid++)
-                ASSERT_INT_EQ(add_foo_pagemap(s, pid, 7, false), 0);
+                ASSERT_INT_EQ(add_foo_pagemap(s, pid, 7, false, false), 0);
         /* One truth while rows are still coming: the index is then extended, then grown. */
         ASSERT_INT_EQ(add_truth(s, 1000, 7), 0);
         for (int pid = 1400; pid < 1700; pid++)
-                ASSERT_INT_EQ(add_foo_pagemap(s, pid, 7, false), 0);
+                ASSERT_INT_EQ(add_foo_pagemap(s, pid, 7, false, false), 0);
         for (int pid = 1699; pid > 1000; pid--)
                 ASSERT_INT_EQ(add_truth(s, pid, 7), 0);
         ASSERT_INT_EQ(add_truth(s, 1700, 7), -ENOENT);
@@ -1368,7 +1371,7 @@ static void test_migrate_v1(void) {
 
         /* And the migrated file takes new sweeps, with a reconstruction. */
         ASSERT_INT_EQ(store_sweep_begin(s, 1, 2000), 0);
-        ASSERT_INT_EQ(add_foo_pagemap(s, 100, 10, true), 0);
+        ASSERT_INT_EQ(add_foo_pagemap(s, 100, 10, true, false), 0);
         ASSERT_INT_EQ(add_truth(s, 100, 10), 0);
         id2 = store_sweep_commit(s, &(SweepSummary) { .sampled = 1 });
         ASSERT_TRUE(id2 > 1);
