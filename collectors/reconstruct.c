@@ -102,6 +102,11 @@ int reconstruction_new(Reconstruction **ret, uint64_t page_size) {
 
         if (page_size == 0 || (page_size & (page_size - 1)) != 0)
                 return -EINVAL;
+        /* A 512-PFN block holds a whole PMD folio only with 4 KiB pages; with 16 or 64 KiB pages
+         * (arm64) a THP spans several blocks and the folio analysis would be wrong. Say so
+         * rather than forecast from half a folio. */
+        if (page_size != 4096)
+                return -EOPNOTSUPP;
         r = calloc(1, sizeof *r);
         if (!r)
                 return -ENOMEM;

@@ -30,7 +30,8 @@ typedef struct ProcessTruth {
 
 typedef struct Reconstruction Reconstruction;
 
-/* page_size in bytes (4096 on x86-64). */
+/* page_size in bytes. Returns 0, -EINVAL (not a power of two), -EOPNOTSUPP (not 4096: the
+ * folio analysis assumes a PMD folio fits a 512-PFN block), -ENOMEM. */
 int reconstruction_new(Reconstruction **ret, uint64_t page_size);
 Reconstruction *reconstruction_free(Reconstruction *r);
 

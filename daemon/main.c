@@ -44,6 +44,7 @@ typedef struct Daemon {
         sd_event_source *timer;
         uint64_t last_prune_usec;
         bool storage_failing;
+        bool sweep_failing;             /* failing for another reason than storage */
         bool reconstruction_failing;
 } Daemon;
 
@@ -70,6 +71,8 @@ static const char *reconstruction_error_string(int r) {
                        "CAP_DAC_READ_SEARCH";
         case -ENOENT:
                 return "kpageflags or kpagecount is missing under the proc root";
+        case -EOPNOTSUPP:
+                return "the reconstruction supports 4 KiB pages only";
         case -ENOMEM:
                 return "out of memory";
         default:
@@ -77,7 +80,20 @@ static const char *reconstruction_error_string(int r) {
         }
 }
 
-static void publish_status(Daemon *d, const SweepResult *res, int r) {
+/* What a failed sweep could not do, for /healthz and the log. */
+static const char *sweep_step_to_string(SweepStep step) {
+        switch (step) {
+        case SWEEP_STEP_KERNEL_ID:
+                return "cannot read the kernel identity";
+        case SWEEP_STEP_PROCESSES:
+                return "cannot walk the processes";
+        default:
+                return "cannot record the sweep";
+        }
+}
+
+/* r < 0: the sweep failed, in storage when storage is true. */
+static void publish_status(Daemon *d, const SweepResult *res, int r, bool storage) {
         pthread_mutex_lock(&d->status.lock);
         d->status.interval_usec = d->options.interval_usec;
         d->status.thresholds = d->options.thresholds;
@@ -100,15 +116,19 @@ static void publish_status(Daemon *d, const SweepResult *res, int r) {
                 d->status.malformed = res->stats.malformed;
                 d->status.kernel_threads = res->stats.kernel_threads;
         }
-        if (r < 0) {
+        d->status.storage_error[0] = '\0';
+        d->status.sweep_error[0] = '\0';
+        if (r < 0 && storage) {
                 const char *detail = d->store ? store_last_error(d->store) : NULL;
                 snprintf(d->status.storage_error, sizeof d->status.storage_error, "%s%s%s",
                          strerror(-r), detail ? ": " : "", detail ? detail : "");
+        } else if (r < 0)
+                snprintf(d->status.sweep_error, sizeof d->status.sweep_error, "%s: %s",
+                         sweep_step_to_string(d->sweeper.failed_step), strerror(-r));
+        if (r < 0)
                 d->status.consecutive_failures++;
-        } else {
-                d->status.storage_error[0] = '\0';
+        else
                 d->status.consecutive_failures = 0;
-        }
         pthread_mutex_unlock(&d->status.lock);
 }
 
@@ -119,7 +139,19 @@ static int daemon_sweep(Daemon *d, SweepResult *ret) {
         int r;
 
         r = sweeper_run(&d->sweeper, &res);
-        publish_status(d, r < 0 ? NULL : &res, r);
+        bool storage = r < 0 && d->sweeper.failed_step == SWEEP_STEP_STORAGE;
+        publish_status(d, r < 0 ? NULL : &res, r, storage);
+        if (r < 0 && !storage) {
+                if (log_state_changed(&d->sweep_failing, true))
+                        log_warning_errno(r, "Sweep of '%s' failed: %s: %m, will retry",
+                                          d->root.proc_path,
+                                          sweep_step_to_string(d->sweeper.failed_step));
+                (void) sd_notifyf(false, "STATUS=Sweep failed: %s",
+                                  sweep_step_to_string(d->sweeper.failed_step));
+                return r;
+        }
+        if (r >= 0 && log_state_changed(&d->sweep_failing, false))
+                log_info("Sweeps of '%s' work again", d->root.proc_path);
         if (r < 0) {
                 if (log_state_changed(&d->storage_failing, true)) {
                         const char *detail = store_last_error(d->store);
@@ -287,7 +319,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
                 .max_scan_bytes = d->options.pagemap_max_scan_bytes,
                 .budget_usec = d->options.pagemap_budget_usec,
         };
-        publish_status(d, NULL, d->storage_failing ? -EIO : 0);
+        publish_status(d, NULL, d->storage_failing ? -EIO : 0, true);
         log_info("Reloaded configuration%s%s%s: interval %.1f s, identity %s", config ? " from '" : "",
                  config ? config : "", config ? "'" : "",
                  (double) d->options.interval_usec / USEC_PER_SEC,
@@ -479,7 +511,7 @@ int main(int argc, char *argv[]) {
                 log_warning("MAPSTATD_TEST_STUCK_SWEEP is set: the first sweep will hang (a test "
                             "of the watchdog)");
         d.status.started_usec = now_usec(CLOCK_REALTIME);
-        publish_status(&d, NULL, 0);
+        publish_status(&d, NULL, 0, true);
 
         r = proc_root_open(&d.root, d.options.proc_root, d.options.sys_root, d.options.boot_root);
         if (r < 0) {

@@ -41,10 +41,12 @@ static int sweeper_update_epoch(Sweeper *sw, uint64_t now, bool *ret_new) {
         KernelId k;
         int r;
 
+        sw->failed_step = SWEEP_STEP_KERNEL_ID;
         r = kernel_id_read_quick(sw->root, &release, &boot_id);
         if (r < 0)
                 return r;
 
+        sw->failed_step = SWEEP_STEP_STORAGE;
         r = store_epoch_lookup(sw->store, boot_id, release, &sw->epoch_id, &mode, &page_size);
         if (r < 0)
                 return r;
@@ -63,9 +65,11 @@ static int sweeper_update_epoch(Sweeper *sw, uint64_t now, bool *ret_new) {
                 return 0;
         }
 
+        sw->failed_step = SWEEP_STEP_KERNEL_ID;
         r = kernel_id_read(sw->root, &k);
         if (r < 0)
                 return r;
+        sw->failed_step = SWEEP_STEP_STORAGE;
         kernel_id_done(&sw->kernel);
         sw->kernel = k;
         return store_epoch_ensure(sw->store, &sw->kernel, now, &sw->epoch_id, ret_new);
@@ -214,10 +218,15 @@ static int sweep_processes(Sweeper *sw, const PagemapOptions *pagemap, ProcScanS
         int r, k;
 
         k = pthread_create(&writer, NULL, sweep_writer, &q);
-        if (k != 0)
+        if (k != 0) {
+                sw->failed_step = SWEEP_STEP_PROCESSES;
                 return -k;
+        }
 
         r = proc_scan(sw->root, &sw->bufs, pagemap, sweep_enqueue, &q, ret_stats);
+        /* The walk's own failure (not a storage error handed back by sweep_enqueue()). */
+        if (r < 0 && r != q.error)
+                sw->failed_step = SWEEP_STEP_PROCESSES;
         if (r >= 0)
                 r = sweep_hand_over(&q);
         else {
@@ -337,9 +346,10 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
                 r = store_sweep_add_meminfo(sw->store, &meminfo);
                 if (r < 0)
                         goto fail;
-        } else if (r == -ENOMEM)
+        } else if (r == -ENOMEM) {
+                sw->failed_step = SWEEP_STEP_PROCESSES;
                 goto fail;
-        else
+        } else
                 stats.malformed++;
 
         summary = (SweepSummary) {

@@ -27,6 +27,13 @@ typedef struct SweepPagemap {
         uint64_t budget_usec;
 } SweepPagemap;
 
+/* Where a failed sweep failed: storage failures are logged and reported apart from the rest. */
+typedef enum SweepStep {
+        SWEEP_STEP_STORAGE,
+        SWEEP_STEP_KERNEL_ID,           /* osrelease, boot_id or the kernel config unreadable */
+        SWEEP_STEP_PROCESSES,           /* the proc root cannot be listed, or out of memory */
+} SweepStep;
+
 typedef struct Sweeper {
         const ProcRoot *root;           /* borrowed */
         Store *store;                   /* borrowed */
@@ -38,6 +45,7 @@ typedef struct Sweeper {
         size_t n_procs, allocated_procs;
         KernelId kernel;
         int64_t epoch_id;
+        SweepStep failed_step;          /* after sweeper_run() failed */
 } Sweeper;
 
 typedef struct SweepResult {
@@ -58,7 +66,8 @@ void sweeper_done(Sweeper *sw);
 /* Runs one sweep. Returns 0 and fills *ret; on failure the transaction is rolled back and a
  * negative errno is returned (storage errors as store.h maps them; -ENOENT/-EBADMSG when the
  * kernel identity cannot be read). A reconstruction that cannot be done is not a failure: the
- * sweep is stored without it and ret->reconstruction says why. Does not log. */
+ * sweep is stored without it and ret->reconstruction says why. On failure sw->failed_step says
+ * which step failed. Does not log. */
 int sweeper_run(Sweeper *sw, SweepResult *ret);
 
 /* The kernel identity of the current epoch (valid after a successful sweeper_run()). */

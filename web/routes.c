@@ -135,7 +135,7 @@ static int route_healthz(WebServer *s, const WebParams *p, WebReply *reply) {
         else if (read_error)
                 storage_error = read_error;
 
-        if (storage_error)
+        if (storage_error || st.sweep_error[0] != '\0')
                 state = "degraded";
         else if (st.last_sweep_usec == 0)
                 state = "starting";
@@ -144,8 +144,10 @@ static int route_healthz(WebServer *s, const WebParams *p, WebReply *reply) {
 
         now = now_usec(CLOCK_REALTIME);
         return web_reply_json(reply,
-                              storage_error ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
-                              json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                              storage_error || st.sweep_error[0] != '\0'
+                                      ? MHD_HTTP_SERVICE_UNAVAILABLE
+                                      : MHD_HTTP_OK,
+                              json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                                         "status", state,
                                         "last_sweep", last_sweep_to_json(&st),
                                         "sweeps_stored",
@@ -156,6 +158,9 @@ static int route_healthz(WebServer *s, const WebParams *p, WebReply *reply) {
                                                 ? json_integer(health.current_epoch_id)
                                                 : json_null(),
                                         "storage_error", json_string_lossy(storage_error),
+                                        "sweep_error",
+                                        json_string_lossy(st.sweep_error[0] ? st.sweep_error
+                                                                            : NULL),
                                         "interval_seconds", json_seconds(st.interval_usec),
                                         "uptime_seconds",
                                         json_seconds(now > st.started_usec ? now - st.started_usec : 0),

@@ -74,9 +74,11 @@ void web_status_snapshot(WebStatus *s, WebStatusSnapshot *ret) {
                 .pagemap_budget_exhausted = s->pagemap_budget_exhausted,
         };
         memcpy(ret->storage_error, s->storage_error, sizeof ret->storage_error);
+        memcpy(ret->sweep_error, s->sweep_error, sizeof ret->sweep_error);
         memcpy(ret->reconstruction, s->reconstruction, sizeof ret->reconstruction);
         (void) pthread_mutex_unlock(&s->lock);
         ret->storage_error[sizeof ret->storage_error - 1] = '\0';
+        ret->sweep_error[sizeof ret->sweep_error - 1] = '\0';
         ret->reconstruction[sizeof ret->reconstruction - 1] = '\0';
 }
 

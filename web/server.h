@@ -22,6 +22,8 @@ typedef struct WebStatus {
         uint64_t last_duration_usec;
         unsigned sampled, vanished, denied, malformed, kernel_threads;
         char storage_error[512];        /* "" when the last commit succeeded */
+        char sweep_error[256];          /* "" when the last sweep ran; else why it could not,
+                                         * when not for storage (kernel identity, process list) */
         const char *pagemap_mode;       /* "off", "exclusivity", "full" (static string) */
         unsigned pagemap_truncated;     /* last sweep: processes whose scan was cut short */
         unsigned pagemap_failed;        /* last sweep: sampled without pagemap */

@@ -72,6 +72,7 @@ typedef struct WebStatusSnapshot {
         uint64_t last_sweep_usec, last_duration_usec;
         unsigned sampled, vanished, denied, malformed, kernel_threads;
         char storage_error[sizeof(((WebStatus *) NULL)->storage_error)];
+        char sweep_error[sizeof(((WebStatus *) NULL)->sweep_error)];
         unsigned consecutive_failures;
         Thresholds thresholds;
         IdentityMode identity_mode;

@@ -251,6 +251,31 @@ class KernelChangeTest(unittest.TestCase):
         self.assertAlmostEqual(anon["before_kb"], before, delta=0.51)
         self.assertAlmostEqual(anon["after_kb"], after, delta=0.51)
 
+    def test_unreadable_kernel_identity_is_not_a_storage_failure(self):
+        # A tree whose osrelease disappears: the sweep fails for that reason (once in the log,
+        # /healthz degraded with sweep_error), the database is not blamed, and it recovers.
+        self.sweep("page", KERNEL_A, 0)
+        osrelease = os.path.join(self.tree, "proc", "sys", "kernel", "osrelease")
+        with Daemon(["--interval", "200ms", *self.roots()], db=self.db) as d:
+            d.wait_sweeps(1)
+            os.rename(osrelease, osrelease + ".gone")
+            for _ in range(3):
+                d.wait_for("STATUS=Sweep failed: cannot read the kernel identity")
+            status, health = d.get("/healthz")
+            self.assertEqual(status, 503)
+            self.assertEqual(health["status"], "degraded")
+            self.assertIsNone(health["storage_error"])
+            self.assertIn("kernel identity", health["sweep_error"])
+            os.rename(osrelease + ".gone", osrelease)
+            d.wait_for("last sweep")
+            status, health = d.get("/healthz")
+            self.assertEqual((status, health["status"], health["sweep_error"]), (200, "ok", None))
+            self.assertEqual(d.stop(), 0)
+            log = d.log()
+        self.assertEqual(log.count("cannot read the kernel identity"), 1, log)
+        self.assertNotIn("Failed to record sweep", log)
+        self.assertEqual(log.count("work again"), 1, log)
+
     def test_thresholds_from_query(self):
         for i in range(2):
             self.sweep("page", KERNEL_A, i)

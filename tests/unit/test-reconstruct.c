@@ -356,6 +356,8 @@ static void test_misuse(const ProcRoot *root) {
         ProcessTruth t;
 
         ASSERT_INT_EQ(reconstruction_new(&(Reconstruction *) { NULL }, 3000), -EINVAL);
+        ASSERT_INT_EQ(reconstruction_new(&(Reconstruction *) { NULL }, 16384), -EOPNOTSUPP);
+        ASSERT_INT_EQ(reconstruction_new(&(Reconstruction *) { NULL }, 65536), -EOPNOTSUPP);
         ASSERT_INT_EQ(reconstruction_add(r, 1u << 31, one, 1), -EINVAL);
         ASSERT_INT_EQ(reconstruction_add(r, 5, one, 1), 0);
         ASSERT_INT_EQ(reconstruction_add(r, 5, one, 1), -EINVAL);
