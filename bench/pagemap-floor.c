@@ -19,29 +19,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floor.h"
+
 #define PAGEMAP_CHUNK (512 * 1024)
 
-static char buf[256 * 1024];
 static uint64_t pm_buf[PAGEMAP_CHUNK / 8];
 static char *maps_buf;
 static size_t maps_allocated;
-static size_t bytes, pagemap_bytes;
+static size_t pagemap_bytes;
 static uint8_t *blocks;         /* one byte per 512-PFN block: seen */
 static size_t n_blocks;
-
-static void slurp(int dirfd, const char *name) {
-        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-        ssize_t n;
-        off_t off = 0;
-
-        if (fd < 0)
-                return;
-        while ((n = pread(fd, buf, sizeof buf, off)) > 0) {
-                off += n;
-                bytes += (size_t) n;
-        }
-        close(fd);
-}
 
 /* The whole of maps, NUL-terminated, in maps_buf; its length, or 0. */
 static size_t read_maps(int dirfd) {
@@ -66,7 +53,7 @@ static size_t read_maps(int dirfd) {
         }
         close(fd);
         maps_buf[len] = '\0';
-        bytes += len;
+        floor_bytes += len;
         return len;
 }
 
@@ -139,10 +126,10 @@ static void read_kpage(int proc_fd) {
         for (size_t b = 0; b < n_blocks; b++) {
                 if (!blocks[b])
                         continue;
-                if (pread(flags_fd, buf, 4096, (off_t) b * 4096) > 0)
-                        bytes += 4096;
-                if (pread(count_fd, buf, 4096, (off_t) b * 4096) > 0)
-                        bytes += 4096;
+                if (pread(flags_fd, pm_buf, 4096, (off_t) b * 4096) > 0)
+                        floor_bytes += 4096;
+                if (pread(count_fd, pm_buf, 4096, (off_t) b * 4096) > 0)
+                        floor_bytes += 4096;
         }
         close(flags_fd);
         close(count_fd);
@@ -176,7 +163,6 @@ int main(int argc, char *argv[]) {
                 return 1;
         }
         while ((de = readdir(d))) {
-                char link[PATH_MAX];
                 int pid_fd;
                 size_t maps_len;
 
@@ -185,11 +171,7 @@ int main(int argc, char *argv[]) {
                 pid_fd = openat(proc_fd, de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (pid_fd < 0)
                         continue;
-                slurp(pid_fd, "stat");
-                slurp(pid_fd, "smaps_rollup");
-                slurp(pid_fd, "cmdline");
-                (void) !readlinkat(pid_fd, "exe", link, sizeof link);
-                slurp(pid_fd, "cgroup");
+                floor_read_process(pid_fd);
                 maps_len = read_maps(pid_fd);
                 if (maps_len > 0)
                         read_pagemap(pid_fd, maps_len, full);
@@ -199,12 +181,12 @@ int main(int argc, char *argv[]) {
         closedir(d);
         if (full)
                 read_kpage(proc_fd);
-        slurp(proc_fd, "meminfo");
+        floor_slurp(proc_fd, "meminfo");
         clock_gettime(CLOCK_MONOTONIC, &t1);
         for (size_t b = 0; b < n_blocks; b++)
                 seen += blocks[b];
         printf("{\"mode\": \"%s\", \"processes\": %u, \"bytes\": %zu, \"pagemap_bytes\": %zu, "
-               "\"pfn_blocks\": %zu, \"duration_seconds\": %.6f}\n", mode, n, bytes,
+               "\"pfn_blocks\": %zu, \"duration_seconds\": %.6f}\n", mode, n, floor_bytes,
                pagemap_bytes, seen,
                (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
         free(blocks);

@@ -11,22 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static char buf[256 * 1024];
-static size_t bytes;
-
-static void slurp(int dirfd, const char *name) {
-        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-        ssize_t n;
-        off_t off = 0;
-
-        if (fd < 0)
-                return;
-        while ((n = pread(fd, buf, sizeof buf, off)) > 0) {
-                off += n;
-                bytes += (size_t) n;
-        }
-        close(fd);
-}
+#include "floor.h"
 
 int main(int argc, char *argv[]) {
         const char *root = argc > 1 ? argv[1] : "/proc";
@@ -50,7 +35,6 @@ int main(int argc, char *argv[]) {
                 return 1;
         }
         while ((de = readdir(d))) {
-                char link[PATH_MAX];
                 int pid_fd;
 
                 if (de->d_name[0] < '0' || de->d_name[0] > '9')
@@ -58,18 +42,14 @@ int main(int argc, char *argv[]) {
                 pid_fd = openat(proc_fd, de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (pid_fd < 0)
                         continue;
-                slurp(pid_fd, "stat");
-                slurp(pid_fd, "smaps_rollup");
-                slurp(pid_fd, "cmdline");
-                (void) !readlinkat(pid_fd, "exe", link, sizeof link);
-                slurp(pid_fd, "cgroup");
+                floor_read_process(pid_fd);
                 close(pid_fd);
                 n++;
         }
         closedir(d);
-        slurp(proc_fd, "meminfo");
+        floor_slurp(proc_fd, "meminfo");
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        printf("{\"processes\": %u, \"bytes\": %zu, \"duration_seconds\": %.6f}\n", n, bytes,
+        printf("{\"processes\": %u, \"bytes\": %zu, \"duration_seconds\": %.6f}\n", n, floor_bytes,
                (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
         return 0;
 }

@@ -4,7 +4,6 @@
  * proc_scan with pagemap options over a generated proc root, and the live /proc/self. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,14 +71,6 @@ static void test_account(void) {
 }
 
 /* ---- a generated PID directory ------------------------------------------------------------ */
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
-static void rm_rf(const char *path) {
-        (void) nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static int write_at(int dirfd, const char *name, const char *content) {
         _cleanup_close_ int fd = -EBADF;
@@ -538,17 +529,13 @@ static void test_live_sparse(void) {
 }
 
 int main(void) {
-        char tmp[] = "/tmp/test-pagemap-XXXXXX";
+        char *tmp = test_tmpdir_new("test-pagemap");
 
         test_account();
-        if (!mkdtemp(tmp)) {
-                perror("mkdtemp");
-                return 1;
-        }
         test_scan_fixture(tmp);
         test_scan_errors(tmp);
         test_proc_scan(tmp);
-        rm_rf(tmp);
+        test_tmpdir_remove(tmp);
         test_live();
         test_live_sparse();
         return test_exit();

@@ -5,7 +5,6 @@
  * printed >> 22. Plus a live case on this process when /proc/kpageflags is readable. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,10 +114,6 @@ static int write_kpage(int dirfd, const char *desc) {
                 }
         }
         return 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
 }
 
 static size_t range(uint64_t *out, uint64_t first, size_t n) {
@@ -427,13 +422,9 @@ static void test_live(void) {
 
 int main(void) {
         _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT, empty = PROC_ROOT_INIT;
-        char tmp[] = "/tmp/test-reconstruct-XXXXXX", proc[600], none[600];
+        char *tmp = test_tmpdir_new("test-reconstruct"), proc[600], none[600];
         _cleanup_close_ int fd = -EBADF;
 
-        if (!mkdtemp(tmp)) {
-                perror("mkdtemp");
-                return 1;
-        }
         (void) snprintf(proc, sizeof proc, "%s/proc", tmp);
         (void) snprintf(none, sizeof none, "%s/empty", tmp);
         ASSERT_INT_EQ(mkdir(proc, 0755), 0);
@@ -452,7 +443,7 @@ int main(void) {
         test_ignored(&root);
         test_no_pfns(&root, &empty);
         test_misuse(&root);
-        (void) nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        test_tmpdir_remove(tmp);
 
         test_live();
         return test_exit();

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,25 +23,6 @@
 #define ALL_FIELDS ((uint32_t) ((1u << _SMAPS_FIELD_MAX) - 1))
 
 /* ---- helpers ---- */
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
-static char *tmpdir_new(void) {
-        char *d = strdup("/tmp/test-store-XXXXXX");
-
-        if (!d || !mkdtemp(d)) {
-                perror("mkdtemp");
-                exit(1);
-        }
-        return d;
-}
-
-static void tmpdir_remove(char *d) {
-        (void) nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-        free(d);
-}
 
 static char *path_join(const char *dir, const char *name) {
         char *p;
@@ -301,7 +281,7 @@ static int64_t sweep_write(Store *s, int64_t epoch, uint64_t start, int kind, in
 /* ---- tests ---- */
 
 static void test_create_reopen(void) {
-        char *dir = tmpdir_new(), *db = path_join(dir, "mapstatd.db");
+        char *dir = test_tmpdir_new("test-store"), *db = path_join(dir, "mapstatd.db");
         Store *s = NULL;
         char *err = NULL, *mode;
 
@@ -329,7 +309,7 @@ static void test_create_reopen(void) {
         s = store_free(s);
 
         free(db);
-        tmpdir_remove(dir);
+        test_tmpdir_remove(dir);
 }
 
 static void check_groups_after_full_sweep(Store *s, int64_t sweep_id) {
@@ -476,7 +456,7 @@ static void check_system_series_a(Store *s, int64_t epoch_a) {
 }
 
 static void test_sweeps_and_queries(void) {
-        char *dir = tmpdir_new(), *db = path_join(dir, "mapstatd.db");
+        char *dir = test_tmpdir_new("test-store"), *db = path_join(dir, "mapstatd.db");
         int64_t a, b, c, d, a1, a3, b2, c1, baseline = -1, candidate = -1;
         Store *s = NULL, *ro = NULL;
         EpochInfo *epochs = NULL;
@@ -639,11 +619,11 @@ finish:
         store_free(ro);
         store_free(s);
         free(db);
-        tmpdir_remove(dir);
+        test_tmpdir_remove(dir);
 }
 
 static void test_abort_and_failed_statement(void) {
-        char *dir = tmpdir_new(), *db = path_join(dir, "mapstatd.db");
+        char *dir = test_tmpdir_new("test-store"), *db = path_join(dir, "mapstatd.db");
         SweepSummary sum = { .sampled = 2 };
         Store *s = NULL;
         int64_t a, id;
@@ -694,7 +674,7 @@ static void test_abort_and_failed_statement(void) {
 finish:
         store_free(s);
         free(db);
-        tmpdir_remove(dir);
+        test_tmpdir_remove(dir);
 }
 
 /* store_open() must fail with `want` and leave the file exactly as it was. */
@@ -719,7 +699,7 @@ static void check_refused(const char *path, StoreMode mode, int want, const char
 }
 
 static void test_refusals(void) {
-        char *dir = tmpdir_new();
+        char *dir = test_tmpdir_new("test-store");
         char *garbage = path_join(dir, "garbage.db"), *foreign = path_join(dir, "foreign.db");
         char *other_id = path_join(dir, "other-id.db"), *newer = path_join(dir, "newer.db");
         char *missing_dir = path_join(dir, "nonexistent/mapstatd.db");
@@ -775,7 +755,7 @@ static void test_refusals(void) {
         free(missing_dir);
         free(missing);
         free(sub);
-        tmpdir_remove(dir);
+        test_tmpdir_remove(dir);
 }
 
 /* ---- pagemap and reconstruction ---- */
@@ -945,7 +925,7 @@ static void write_pagemap_sweeps(Store *s, int64_t epoch, uint64_t start, int64_
 }
 
 static void test_pagemap_and_truth(void) {
-        char *dir = tmpdir_new(), *db = path_join(dir, "mapstatd.db");
+        char *dir = test_tmpdir_new("test-store"), *db = path_join(dir, "mapstatd.db");
         const int foo1[] = { 100, 101, 102 }, bar[] = { 200 };
         IdentitySeries *series = NULL;
         IdentityPoint *points = NULL;
@@ -1095,13 +1075,13 @@ finish:
         store_free(ro);
         store_free(s);
         free(db);
-        tmpdir_remove(dir);
+        test_tmpdir_remove(dir);
 }
 
 /* Many processes of one identity, reconstructed in reverse order of adding: the lookup index
  * grows past its first size and finds each of them. */
 static void test_truth_many(void) {
-        char *dir = tmpdir_new(), *db = path_join(dir, "mapstatd.db");
+        char *dir = test_tmpdir_new("test-store"), *db = path_join(dir, "mapstatd.db");
         SweepSummary sum = { .sampled = 700 };
         IdentitySeries *series = NULL;
         IdentityPoint *points = NULL;
@@ -1148,7 +1128,7 @@ static void test_truth_many(void) {
 finish:
         store_free(s);
         free(db);
-        tmpdir_remove(dir);
+        test_tmpdir_remove(dir);
 }
 
 /* ---- migration ---- */
@@ -1289,7 +1269,7 @@ static const char schema_v1_sql[] =
         ") WITHOUT ROWID;\n";
 
 static void test_migrate_v1(void) {
-        char *dir = tmpdir_new(), *db = path_join(dir, "mapstatd.db");
+        char *dir = test_tmpdir_new("test-store"), *db = path_join(dir, "mapstatd.db");
         IdentitySeries *series = NULL;
         IdentityPoint *points = NULL;
         ProcessGroup *g = NULL;
@@ -1390,7 +1370,7 @@ static void test_migrate_v1(void) {
 finish:
         store_free(s);
         free(db);
-        tmpdir_remove(dir);
+        test_tmpdir_remove(dir);
 }
 
 int main(void) {

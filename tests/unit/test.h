@@ -3,11 +3,13 @@
  * cannot run here calls test_skip() (exit 77, meson's "skipped"). */
 #pragma once
 
+#include <ftw.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static unsigned test_failures_;
 static unsigned test_checks_;
@@ -70,6 +72,31 @@ static inline int test_exit(void) {
 static inline void test_skip(const char *why) {
         fprintf(stderr, "skipped: %s\n", why);
         exit(77);
+}
+
+static inline int test_remove_one_(const char *path, const struct stat *st, int flag,
+                                   struct FTW *ftw) {
+        return remove(path);
+}
+
+/* A new empty directory for one test, under $TMPDIR (default /tmp), named after it; the test
+ * exits 1 when none can be made. Free with test_tmpdir_remove(). */
+static inline char *test_tmpdir_new(const char *name) {
+        const char *base = getenv("TMPDIR");
+        char *p;
+
+        if (asprintf(&p, "%s/%s-XXXXXX", base && *base ? base : "/tmp", name) < 0 || !mkdtemp(p)) {
+                perror("mkdtemp");
+                exit(1);
+        }
+        return p;
+}
+
+/* Removes the directory and everything in it, and frees the path. NULL-safe. */
+static inline void test_tmpdir_remove(char *path) {
+        if (path)
+                (void) nftw(path, test_remove_one_, 16, FTW_DEPTH | FTW_PHYS);
+        free(path);
 }
 
 /* Directory of fixture trees, from meson (-DFIXTURES_DIR). */
