@@ -116,10 +116,17 @@ static void test_live(void) {
         free(s);
 }
 
-int main(void) {
+static void test_fixtures(void) {
         test_read_file();
         test_read_line();
         test_readlink();
-        test_live();
-        return test_exit();
+}
+
+int main(int argc, char *argv[]) {
+        static const TestGroup groups[] = {
+        { NULL, test_fixtures },
+        { "live", test_live },
+        };
+
+        return test_run(argc, argv, groups, ELEMENTSOF(groups));
 }

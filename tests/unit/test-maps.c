@@ -271,12 +271,19 @@ static void test_live(void) {
         (void) munmap(mfd_private, 4096);
 }
 
-int main(void) {
+static void test_fixtures(void) {
         test_class_strings();
         test_classify();
         test_lines();
         test_malformed();
         test_fixture();
-        test_live();
-        return test_exit();
+}
+
+int main(int argc, char *argv[]) {
+        static const TestGroup groups[] = {
+        { NULL, test_fixtures },
+        { "live", test_live },
+        };
+
+        return test_run(argc, argv, groups, ELEMENTSOF(groups));
 }

@@ -173,12 +173,19 @@ static void test_beyond_int64(void) {
         ASSERT_INT_EQ(meminfo_parse(text, sizeof text - 1, &m), -ERANGE);
 }
 
-int main(void) {
+static void test_fixtures(void) {
         test_beyond_int64();
         test_fixture_6_18();
         test_fixture_4_19();
         test_bad_files();
         test_inline();
-        test_live();
-        return test_exit();
+}
+
+int main(int argc, char *argv[]) {
+        static const TestGroup groups[] = {
+        { NULL, test_fixtures },
+        { "live", test_live },
+        };
+
+        return test_run(argc, argv, groups, ELEMENTSOF(groups));
 }

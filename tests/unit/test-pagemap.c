@@ -468,14 +468,44 @@ static void test_live(void) {
         ASSERT_U64_EQ(c.class[VMA_CLASS_ANON].present_pages, written);
         ASSERT_U64_EQ(c.class[VMA_CLASS_ANON].swapped_pages, 0);
         ASSERT_INT_EQ(pfns.n, written);
-        if (geteuid() == 0) {
-                /* Mapped once, by this process only; PFNs visible with CAP_SYS_ADMIN. */
-                ASSERT_U64_EQ(c.class[VMA_CLASS_ANON].exclusive_pages, written);
-                for (size_t i = 0; i < pfns.n; i++)
-                        ASSERT_TRUE(pfns.pfns[i] != 0);
-        } else
-                fprintf(stderr, "not root: exclusivity and PFNs not checked\n");
+        (void) munmap(m, pages * o.page_size);
+}
 
+/* Exclusivity and PFNs: a private anonymous page written once is mapped by this process only
+ * (PM_MMAP_EXCLUSIVE), and its PFN is visible to a reader with CAP_SYS_ADMIN. */
+static void test_live_root(void) {
+        _cleanup_(read_buf_done) ReadBuf bin = READ_BUF_INIT;
+        _cleanup_(pfn_list_done) PfnList pfns = {};
+        _cleanup_close_ int fd = -EBADF;
+        const size_t pages = 16, written = 10;
+        PagemapOptions o = { .pfns = &pfns, .page_size = (uint64_t) sysconf(_SC_PAGESIZE) };
+        VmaList one;
+        PagemapCounts c;
+        Vma v;
+        char *m;
+
+        test_require_root("reading PFNs (CAP_SYS_ADMIN)");
+        fd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                test_skip("/proc/self is not available");
+        m = mmap(NULL, pages * o.page_size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ASSERT_TRUE(m != MAP_FAILED);
+        if (m == MAP_FAILED)
+                return;
+        (void) madvise(m, pages * o.page_size, MADV_NOHUGEPAGE);
+        for (size_t i = 0; i < written; i++)
+                m[i * o.page_size] = (char) (i + 1);
+
+        v = (Vma) { .start = (uintptr_t) m, .end = (uintptr_t) m + pages * o.page_size,
+                    .class = VMA_CLASS_ANON };
+        one = (VmaList) { .vmas = &v, .n = 1, .allocated = 1 };
+        ASSERT_INT_EQ(pagemap_scan(fd, &one, &o, &bin, &c), 0);
+        ASSERT_U64_EQ(c.class[VMA_CLASS_ANON].present_pages, written);
+        ASSERT_U64_EQ(c.class[VMA_CLASS_ANON].exclusive_pages, written);
+        ASSERT_INT_EQ(pfns.n, written);
+        for (size_t i = 0; i < pfns.n; i++)
+                ASSERT_TRUE(pfns.pfns[i] != 0);
         (void) munmap(m, pages * o.page_size);
 }
 
@@ -497,11 +527,8 @@ static void test_live_sparse(void) {
         fd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0 || uname(&u) < 0 || kernel_release_parse(u.release, &major, &minor) < 0)
                 test_skip("/proc/self or uname is not available");
-        if (major < 6 || (major == 6 && minor < 7)) {
-                fprintf(stderr, "kernel %s has no PAGEMAP_SCAN: sparse scan not checked\n",
-                        u.release);
-                return;
-        }
+        if (major < 6 || (major == 6 && minor < 7))
+                test_skip("the kernel has no PAGEMAP_SCAN (Linux 6.7)");
         m = mmap(NULL, pages * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                  -1, 0);
         ASSERT_TRUE(m != MAP_FAILED);
@@ -528,7 +555,7 @@ static void test_live_sparse(void) {
         (void) munmap(m, pages * page_size);
 }
 
-int main(void) {
+static void test_fixtures(void) {
         char *tmp = test_tmpdir_new("test-pagemap");
 
         test_account();
@@ -536,7 +563,15 @@ int main(void) {
         test_scan_errors(tmp);
         test_proc_scan(tmp);
         test_tmpdir_remove(tmp);
-        test_live();
-        test_live_sparse();
-        return test_exit();
+}
+
+int main(int argc, char *argv[]) {
+        static const TestGroup groups[] = {
+                { NULL, test_fixtures },
+                { "live", test_live },
+                { "root", test_live_root },
+                { "sparse", test_live_sparse },
+        };
+
+        return test_run(argc, argv, groups, ELEMENTSOF(groups));
 }

@@ -508,7 +508,12 @@ static void test_exe_deleted(void) {
         ASSERT_STR_EQ(d, "/x (deleted)");
 }
 
-int main(void) {
+static void test_live(void) {
+        test_scan_live();
+        test_sample_live_child();
+}
+
+static void test_fixtures(void) {
         test_exe_deleted();
         test_stat();
         test_stat_inline();
@@ -517,7 +522,13 @@ int main(void) {
         test_unit();
         test_scan_fixture();
         test_scan_bad();
-        test_scan_live();
-        test_sample_live_child();
-        return test_exit();
+}
+
+int main(int argc, char *argv[]) {
+        static const TestGroup groups[] = {
+        { NULL, test_fixtures },
+        { "live", test_live },
+        };
+
+        return test_run(argc, argv, groups, ELEMENTSOF(groups));
 }

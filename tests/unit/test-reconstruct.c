@@ -385,9 +385,10 @@ static void test_live(void) {
         Vma v;
         char *m;
 
+        test_require_root("reading PFNs, kpageflags and kpagecount");
         probe = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-        if (probe < 0 || geteuid() != 0)
-                test_skip("not root or /proc/kpageflags not readable");
+        if (probe < 0)
+                test_skip("/proc/kpageflags is not readable");
         ASSERT_INT_EQ(proc_root_open(&root, "/proc", NULL, NULL), 0);
         self = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
         ASSERT_TRUE(self >= 0);
@@ -420,7 +421,7 @@ static void test_live(void) {
         (void) munmap(m, pages * ps);
 }
 
-int main(void) {
+static void test_fixtures(void) {
         _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT, empty = PROC_ROOT_INIT;
         char *tmp = test_tmpdir_new("test-reconstruct"), proc[600], none[600];
         _cleanup_close_ int fd = -EBADF;
@@ -444,7 +445,13 @@ int main(void) {
         test_no_pfns(&root, &empty);
         test_misuse(&root);
         test_tmpdir_remove(tmp);
+}
 
-        test_live();
-        return test_exit();
+int main(int argc, char *argv[]) {
+        static const TestGroup groups[] = {
+                { NULL, test_fixtures },
+                { "root", test_live },
+        };
+
+        return test_run(argc, argv, groups, ELEMENTSOF(groups));
 }

@@ -218,7 +218,7 @@ static void test_beyond_int64(void) {
         ASSERT_U64_EQ(s.kb[SMAPS_RSS], 9223372036854775807ULL);
 }
 
-int main(void) {
+static void test_fixtures(void) {
         test_beyond_int64();
         test_field_names();
         test_fixture_6_18();
@@ -226,6 +226,13 @@ int main(void) {
         test_bad_files();
         test_unknown_fields();
         test_inline();
-        test_live();
-        return test_exit();
+}
+
+int main(int argc, char *argv[]) {
+        static const TestGroup groups[] = {
+        { NULL, test_fixtures },
+        { "live", test_live },
+        };
+
+        return test_run(argc, argv, groups, ELEMENTSOF(groups));
 }
