@@ -12,6 +12,20 @@ PACKAGES=(build-essential meson ninja-build pkg-config python3 util-linux curl s
           systemd systemd-container
           libsystemd-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libinih-dev zlib1g-dev)
 
+# Runs a command with its output kept aside, so that a good build prints nothing; when it fails,
+# everything it printed (the compiler's error) goes to stderr with the command.
+quietly() {
+        local log rc=0
+        log=$(mktemp)
+        "$@" >"$log" 2>&1 || rc=$?
+        if [ "$rc" -ne 0 ]; then
+                cat "$log" >&2
+                echo "$0: failed ($rc): $*" >&2
+        fi
+        rm -f "$log"
+        return "$rc"
+}
+
 deps() {
         local missing=()
         for p in "${PACKAGES[@]}"; do
@@ -20,21 +34,21 @@ deps() {
         done
         if [ ${#missing[@]} -gt 0 ]; then
                 echo "Installing: ${missing[*]}"
-                apt-get update -qq
-                DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-                        "${missing[@]}" >/dev/null
+                quietly apt-get update
+                quietly env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+                        --no-install-recommends "${missing[@]}"
         fi
 }
 
 build() {
-        [ -d build ] || meson setup build -Dwerror=true >/dev/null
-        ninja -C build >/dev/null
+        [ -d build ] || quietly meson setup build -Dwerror=true
+        quietly ninja -C build
 }
 
+# The developer build of build-dev.ini: -Werror, ASan and UBSan.
 build_asan() {
-        [ -d build-asan ] || meson setup build-asan -Dwerror=true \
-                -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
-        ninja -C build-asan >/dev/null
+        [ -d build-asan ] || quietly meson setup --native-file build-dev.ini build-asan
+        quietly ninja -C build-asan
 }
 
 # Counts results from meson's test log: "N passed, N failed, N skipped".
