@@ -12,10 +12,12 @@
 
 #include <zlib.h>
 
+#include "alloc-util.h"
 #include "fileio.h"
 #include "kernel-id.h"
 #include "macro.h"
 #include "parse-util.h"
+#include "string-util.h"
 
 /* A compressed config is about 25–40 KiB, a plain one about 250 KiB; the caps leave room. */
 #define CONFIG_GZ_READ_MAX (4u * 1024u * 1024u)
@@ -26,27 +28,6 @@
 /* 3 global THP files plus 2 per mTHP size (at most 13 sizes with 64 KiB base pages). */
 #define KERNEL_SETTINGS_MAX 64u
 #define THP_DIR "kernel/mm/transparent_hugepage"
-
-static const char *const mapcount_mode_table[_MAPCOUNT_MODE_MAX] = {
-        [MAPCOUNT_MODE_PAGE] = "page_mapcount",
-        [MAPCOUNT_MODE_NO_PAGE] = "no_page_mapcount",
-        [MAPCOUNT_MODE_UNKNOWN] = "unknown",
-};
-
-const char *mapcount_mode_to_string(MapcountMode m) {
-        if (m < 0 || m >= _MAPCOUNT_MODE_MAX)
-                return NULL;
-        return mapcount_mode_table[m];
-}
-
-MapcountMode mapcount_mode_from_string(const char *s) {
-        if (!s)
-                return _MAPCOUNT_MODE_INVALID;
-        for (size_t i = 0; i < _MAPCOUNT_MODE_MAX; i++)
-                if (strcmp(mapcount_mode_table[i], s) == 0)
-                        return (MapcountMode) i;
-        return _MAPCOUNT_MODE_INVALID;
-}
 
 int kernel_release_parse(const char *release, unsigned *ret_major, unsigned *ret_minor) {
         size_t len, i;
@@ -71,22 +52,6 @@ int kernel_release_parse(const char *release, unsigned *ret_major, unsigned *ret
         *ret_major = (unsigned) major;
         *ret_minor = (unsigned) minor;
         return 0;
-}
-
-/* a followed by b in a new string, NULL on allocation failure. */
-static char *strjoin2(const char *a, const char *b) {
-        size_t la = strlen(a), lb = strlen(b);
-        char *s = malloc(la + lb + 1);
-
-        if (!s)
-                return NULL;
-        memcpy(s, a, la);
-        memcpy(s + la, b, lb + 1);
-        return s;
-}
-
-static bool line_is(const char *line, size_t len, const char *s) {
-        return strlen(s) == len && memcmp(line, s, len) == 0;
 }
 
 /* Appends line to the '\n'-separated list *lines (grown with realloc). */
@@ -124,28 +89,27 @@ int mapcount_mode_from_config(const char *config, size_t len, const char *releas
         int r;
 
         for (p = config; p < end; ) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                size_t line_len = nl ? (size_t) (nl - p) : (size_t) (end - p), l = line_len;
+                const char *line;
+                size_t l = next_line(&p, end, &line);
 
-                while (l > 0 && (p[l - 1] == ' ' || p[l - 1] == '\t' || p[l - 1] == '\r'))
+                while (l > 0 && (line[l - 1] == ' ' || line[l - 1] == '\t' || line[l - 1] == '\r'))
                         l--;
 
-                if (line_is(p, l, "CONFIG_NO_PAGE_MAPCOUNT=y"))
+                if (memeq_str(line, l, "CONFIG_NO_PAGE_MAPCOUNT=y"))
                         no = true;
-                else if (line_is(p, l, "CONFIG_PAGE_MAPCOUNT=y"))
+                else if (memeq_str(line, l, "CONFIG_PAGE_MAPCOUNT=y"))
                         page = true;
-                else if (line_is(p, l, "CONFIG_TRANSPARENT_HUGEPAGE=y"))
+                else if (memeq_str(line, l, "CONFIG_TRANSPARENT_HUGEPAGE=y"))
                         thp = true;
 
-                if (line_is(p, l, "CONFIG_NO_PAGE_MAPCOUNT=y") ||
-                    line_is(p, l, "CONFIG_PAGE_MAPCOUNT=y") ||
-                    line_is(p, l, "# CONFIG_NO_PAGE_MAPCOUNT is not set") ||
-                    line_is(p, l, "# CONFIG_PAGE_MAPCOUNT is not set")) {
-                        r = lines_append(&lines, &n_lines, p, l);
+                if (memeq_str(line, l, "CONFIG_NO_PAGE_MAPCOUNT=y") ||
+                    memeq_str(line, l, "CONFIG_PAGE_MAPCOUNT=y") ||
+                    memeq_str(line, l, "# CONFIG_NO_PAGE_MAPCOUNT is not set") ||
+                    memeq_str(line, l, "# CONFIG_PAGE_MAPCOUNT is not set")) {
+                        r = lines_append(&lines, &n_lines, line, l);
                         if (r < 0)
                                 return r;
                 }
-                p += line_len + (nl ? 1 : 0);
         }
 
         if (no)
@@ -252,26 +216,23 @@ int kernel_id_read_quick(const ProcRoot *root, char **ret_release, char **ret_bo
 static int smaps_page_size_parse(const char *buf, size_t len, uint64_t *ret) {
         static const char key[] = "KernelPageSize:";
         const size_t key_len = sizeof key - 1;
-        const char *end = buf + len, *p;
+        const char *end = buf + len, *p = buf, *line;
 
-        for (p = buf; p < end; ) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                size_t line_len = nl ? (size_t) (nl - p) : (size_t) (end - p);
+        while (p < end) {
+                size_t line_len = next_line(&p, end, &line);
+                const char *v = line + key_len;
+                size_t vlen = line_len - key_len;
+                uint64_t kb;
+                int r;
 
-                if (line_len > key_len && memcmp(p, key, key_len) == 0) {
-                        const char *v = p + key_len;
-                        size_t vlen = line_len - key_len;
-                        uint64_t kb;
-                        int r;
-
-                        r = parse_u64_prefix(v, vlen, &kb);
-                        if (r < 0 || vlen - (size_t) r != 3 || memcmp(v + r, " kB", 3) != 0 ||
-                            kb == 0 || kb > UINT64_MAX / 1024)
-                                return 0;
-                        *ret = kb * 1024;
-                        return 1;
-                }
-                p += line_len + (nl ? 1 : 0);
+                if (line_len <= key_len || memcmp(line, key, key_len) != 0)
+                        continue;
+                r = parse_u64_prefix(v, vlen, &kb);
+                if (r < 0 || vlen - (size_t) r != 3 || memcmp(v + r, " kB", 3) != 0 || kb == 0 ||
+                    kb > UINT64_MAX / 1024)
+                        return 0;
+                *ret = kb * 1024;
+                return 1;
         }
         return 0;
 }
@@ -374,7 +335,7 @@ static int config_read(const ProcRoot *root, const char *release, ReadBuf *buf,
 
         if (root->boot_fd < 0)
                 return -ENOENT;
-        name = strjoin2("config-", release);
+        name = strjoin("config-", release);
         if (!name)
                 return -ENOMEM;
         if (strchr(name, '/'))
@@ -384,7 +345,7 @@ static int config_read(const ProcRoot *root, const char *release, ReadBuf *buf,
                 return r;
         if (r < 0)
                 return -ENOENT;
-        source = strjoin2("boot/", name);
+        source = strjoin("boot/", name);
         if (!source)
                 return -ENOMEM;
         *ret_source = source;
@@ -405,7 +366,7 @@ static int setting_compare(const void *a, const void *b) {
 
 typedef struct SettingList {
         KernelSetting *items;
-        size_t n;
+        size_t n, allocated;
 } SettingList;
 
 static void setting_list_done(SettingList *l) {
@@ -416,12 +377,11 @@ static void setting_list_done(SettingList *l) {
 /* Reads sys THP_DIR/rel as a choice file and appends it; unreadable files are skipped. */
 static int setting_add(const ProcRoot *root, const char *rel, ReadBuf *buf, SettingList *l) {
         _cleanup_free_ char *path = NULL, *value = NULL, *key = NULL;
-        KernelSetting *p;
         int r;
 
         if (l->n >= KERNEL_SETTINGS_MAX)
                 return 0;
-        path = strjoin2(THP_DIR "/", rel);
+        path = strjoin(THP_DIR "/", rel);
         if (!path)
                 return -ENOMEM;
         r = read_file_at(root->sys_fd, path, SYSFS_READ_MAX, buf);
@@ -437,21 +397,50 @@ static int setting_add(const ProcRoot *root, const char *rel, ReadBuf *buf, Sett
         key = strdup(path + STRLEN("kernel/mm/"));
         if (!key)
                 return -ENOMEM;
-        p = reallocarray(l->items, l->n + 1, sizeof *p);
-        if (!p)
-                return -ENOMEM;
-        l->items = p;
+        r = GREEDY_REALLOC(l->items, l->allocated, l->n + 1);
+        if (r < 0)
+                return r;
         l->items[l->n++] = (KernelSetting) { .key = TAKE_PTR(key), .value = TAKE_PTR(value) };
         return 0;
 }
 
 
+typedef struct MthpWalk {
+        const ProcRoot *root;
+        ReadBuf *buf;
+        SettingList *list;
+} MthpWalk;
+
+/* dir_foreach() callback: the enabled and shmem_enabled settings of one "hugepages-<N>kB"
+ * directory of THP_DIR. */
+static int mthp_size_add(const struct dirent *de, void *userdata) {
+        const MthpWalk *w = userdata;
+        const char *name = de->d_name;
+        size_t len = strlen(name);
+        uint64_t kb;
+        int r;
+
+        if (len <= STRLEN("hugepages-kB") || !startswith(name, "hugepages-") ||
+            strcmp(name + len - STRLEN("kB"), "kB") != 0 ||
+            parse_u64_token(name + STRLEN("hugepages-"), len - STRLEN("hugepages-kB"), &kb) < 0)
+                return 0;
+
+        for (size_t i = 0; i < 2; i++) {
+                static const char *const files[] = { "enabled", "shmem_enabled" };
+                char rel[300];
+
+                (void) snprintf(rel, sizeof rel, "%s/%s", de->d_name, files[i]);
+                r = setting_add(w->root, rel, w->buf, w->list);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* Fills *ret with the THP settings under the sys root, sorted by key; none when the sys root or
  * THP is absent. */
 static int thp_settings_read(const ProcRoot *root, ReadBuf *buf, SettingList *ret) {
         _cleanup_(setting_list_done) SettingList l = {};
-        _cleanup_(closedirp) DIR *d = NULL;
-        _cleanup_close_ int fd = -EBADF;
         int r;
 
         if (root->sys_fd < 0) {
@@ -466,51 +455,14 @@ static int thp_settings_read(const ProcRoot *root, ReadBuf *buf, SettingList *re
                         return r;
         }
 
-        fd = openat(root->sys_fd, THP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd >= 0) {
-                d = fdopendir(fd);
-                if (!d)
-                        return -errno;
-                fd = -EBADF; /* owned by d now */
-                for (;;) {
-                        struct dirent *de;
-                        uint64_t kb;
-                        size_t len;
-
-                        errno = 0;
-                        de = readdir(d);
-                        if (!de) {
-                                if (errno != 0)
-                                        return -errno;
-                                break;
-                        }
-                        /* "hugepages-<N>kB" */
-                        len = strlen(de->d_name);
-                        if (len <= STRLEN("hugepages-kB") ||
-                            strncmp(de->d_name, "hugepages-", STRLEN("hugepages-")) != 0 ||
-                            strcmp(de->d_name + len - 2, "kB") != 0)
-                                continue;
-                        r = parse_u64_prefix(de->d_name + STRLEN("hugepages-"),
-                                             len - STRLEN("hugepages-") - 2, &kb);
-                        if (r < 0 || (size_t) r != len - STRLEN("hugepages-") - 2)
-                                continue;
-
-                        for (size_t i = 0; i < 2; i++) {
-                                static const char *const files[] = { "enabled", "shmem_enabled" };
-                                char rel[300];
-
-                                (void) snprintf(rel, sizeof rel, "%s/%s", de->d_name, files[i]);
-                                r = setting_add(root, rel, buf, &l);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
-        }
+        r = dir_foreach(root->sys_fd, THP_DIR, mthp_size_add,
+                        &(MthpWalk) { .root = root, .buf = buf, .list = &l });
+        if (r < 0 && r != -ENOENT && r != -ENOTDIR && r != -EACCES)
+                return r;
 
         if (l.n > 1)
                 qsort(l.items, l.n, sizeof *l.items, setting_compare);
-        *ret = l;
-        l = (SettingList) {};
+        *ret = TAKE_STRUCT(l);
         return 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proc-root.h"
 
@@ -16,9 +17,28 @@ typedef enum MapcountMode {
         _MAPCOUNT_MODE_INVALID = -22 /* -EINVAL */,
 } MapcountMode;
 
-/* "page_mapcount", "no_page_mapcount", "unknown". */
-const char *mapcount_mode_to_string(MapcountMode m);
-MapcountMode mapcount_mode_from_string(const char *s);
+/* "page_mapcount", "no_page_mapcount", "unknown": the spelling in the database, the API and the
+ * journal. The one table of these names; storage and web/ use it through this header without
+ * linking the collectors. */
+static inline const char *mapcount_mode_to_string(MapcountMode m) {
+        static const char *const names[_MAPCOUNT_MODE_MAX] = {
+                [MAPCOUNT_MODE_PAGE] = "page_mapcount",
+                [MAPCOUNT_MODE_NO_PAGE] = "no_page_mapcount",
+                [MAPCOUNT_MODE_UNKNOWN] = "unknown",
+        };
+
+        if (m < 0 || m >= _MAPCOUNT_MODE_MAX)
+                return NULL;
+        return names[m];
+}
+
+/* _MAPCOUNT_MODE_INVALID for NULL or a name that is not one of them. */
+static inline MapcountMode mapcount_mode_from_string(const char *s) {
+        for (MapcountMode m = 0; s && m < _MAPCOUNT_MODE_MAX; m++)
+                if (strcmp(mapcount_mode_to_string(m), s) == 0)
+                        return m;
+        return _MAPCOUNT_MODE_INVALID;
+}
 
 /* Pure: decides the mode from a kernel config's text (already decompressed) and the release:
  * CONFIG_NO_PAGE_MAPCOUNT=y → NO; CONFIG_PAGE_MAPCOUNT=y → PAGE; neither line: PAGE when the

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "macro.h"
 #include "maps.h"
 #include "parse-util.h"
+#include "string-util.h"
 
 /* vm.max_map_count defaults to 65530 mappings of about 100 bytes each; a path adds at most
  * PATH_MAX. The cap leaves room for several times the default with long paths. */
@@ -16,20 +18,6 @@
  * of it. */
 #define MAPS_ALIGN 4096u
 
-static const char *const vma_class_names[_VMA_CLASS_MAX] = {
-        [VMA_CLASS_ANON] = "anon",
-        [VMA_CLASS_FILE] = "file",
-        [VMA_CLASS_SHARED_FILE] = "shared_file",
-        [VMA_CLASS_SHMEM] = "shmem",
-        [VMA_CLASS_HUGETLB] = "hugetlb",
-};
-
-const char *vma_class_to_string(VmaClass c) {
-        if (c < 0 || c >= _VMA_CLASS_MAX)
-                return NULL;
-        return vma_class_names[c];
-}
-
 void vma_list_done(VmaList *l) {
         if (!l)
                 return;
@@ -37,19 +25,9 @@ void vma_list_done(VmaList *l) {
         *l = (VmaList) {};
 }
 
-static bool mem_startswith(const char *s, size_t len, const char *prefix) {
-        size_t n = strlen(prefix);
-
-        return len >= n && memcmp(s, prefix, n) == 0;
-}
-
-static bool mem_equal(const char *s, size_t len, const char *t) {
-        return len == strlen(t) && memcmp(s, t, len) == 0;
-}
-
 /* vma_classify() on a path that is not NUL-terminated. */
 static VmaClass vma_classify_len(char share, uint64_t inode, const char *path, size_t len) {
-        if (mem_equal(path, len, "/anon_hugepage (deleted)") ||
+        if (memeq_str(path, len, "/anon_hugepage (deleted)") ||
             mem_startswith(path, len, "/dev/hugepages/"))
                 return VMA_CLASS_HUGETLB;
         if (share == 's') {
@@ -58,7 +36,7 @@ static VmaClass vma_classify_len(char share, uint64_t inode, const char *path, s
                  * fs/proc/task_mmu.c get_vma_name()). */
                 if (mem_startswith(path, len, "/memfd:") || mem_startswith(path, len, "/SYSV") ||
                     mem_startswith(path, len, "/dev/shm/") ||
-                    mem_equal(path, len, "/dev/zero (deleted)") ||
+                    memeq_str(path, len, "/dev/zero (deleted)") ||
                     mem_startswith(path, len, "[anon_shmem:"))
                         return VMA_CLASS_SHMEM;
                 return VMA_CLASS_SHARED_FILE;
@@ -72,49 +50,6 @@ VmaClass vma_classify(const char *perms, uint64_t inode, const char *path) {
         if (!perms || strlen(perms) != 4 || !path)
                 return _VMA_CLASS_INVALID;
         return vma_classify_len(perms[3], inode, path, strlen(path));
-}
-
-/* common/parse-util.h has no hexadecimal parser; this is its checked equivalent for the
- * whole token [p, p+len): hex digits only, -EBADMSG when empty or not hex, -ERANGE past 2^64. */
-static int parse_hex_token(const char *p, size_t len, uint64_t *ret) {
-        uint64_t v = 0;
-
-        if (len == 0)
-                return -EBADMSG;
-        for (size_t i = 0; i < len; i++) {
-                char c = p[i];
-                unsigned d;
-
-                if (c >= '0' && c <= '9')
-                        d = (unsigned) (c - '0');
-                else if (c >= 'a' && c <= 'f')
-                        d = (unsigned) (c - 'a' + 10);
-                else if (c >= 'A' && c <= 'F')
-                        d = (unsigned) (c - 'A' + 10);
-                else
-                        return -EBADMSG;
-                if (v > (UINT64_MAX >> 4))
-                        return -ERANGE;
-                v = (v << 4) | d;
-        }
-        *ret = v;
-        return 0;
-}
-
-/* A decimal token: digits only, nothing before or after. */
-static int parse_dec_token(const char *p, size_t len, uint64_t *ret) {
-        uint64_t v;
-        int r;
-
-        if (len == 0 || p[0] < '0' || p[0] > '9')
-                return -EBADMSG;
-        r = parse_u64_prefix(p, len, &v);
-        if (r < 0)
-                return r;
-        if ((size_t) r != len)
-                return -EBADMSG;
-        *ret = v;
-        return 0;
 }
 
 /* Length of the token at p (up to the first c or end). */
@@ -131,7 +66,7 @@ static int take_hex(const char **p, const char *end, char sep, uint64_t *ret) {
 
         if (*p + n >= end)
                 return -EBADMSG;
-        r = parse_hex_token(*p, n, ret);
+        r = parse_hex_u64_token(*p, n, ret);
         if (r < 0)
                 return r;
         *p += n + 1;
@@ -141,19 +76,16 @@ static int take_hex(const char **p, const char *end, char sep, uint64_t *ret) {
 /* Special mappings left out: [vsyscall] lies outside the user address space (pagemap reads
  * there only cost time), [vvar] and [vvar_vclock] are PFN maps that smaps does not account. */
 static bool vma_is_skipped(const char *path, size_t len) {
-        return mem_equal(path, len, "[vsyscall]") || mem_equal(path, len, "[vvar]") ||
-               mem_equal(path, len, "[vvar_vclock]");
+        return memeq_str(path, len, "[vsyscall]") || memeq_str(path, len, "[vvar]") ||
+               memeq_str(path, len, "[vvar_vclock]");
 }
 
 static int vma_list_append(VmaList *l, const Vma *v) {
-        if (l->n == l->allocated) {
-                size_t a = MAX(l->allocated * 2, (size_t) 64);
-                Vma *p = reallocarray(l->vmas, a, sizeof *p);
-                if (!p)
-                        return -ENOMEM;
-                l->vmas = p;
-                l->allocated = a;
-        }
+        int r;
+
+        r = GREEDY_REALLOC(l->vmas, l->allocated, l->n + 1);
+        if (r < 0)
+                return r;
         l->vmas[l->n++] = *v;
         return 0;
 }
@@ -183,7 +115,7 @@ static int maps_line_parse(const char *line, size_t len, Vma *ret) {
 
         /* The inode may end the line (older kernels print no blank after it). */
         n = token_len(p, end, ' ');
-        r = parse_dec_token(p, n, &inode);
+        r = parse_u64_token(p, n, &inode);
         if (r < 0)
                 return r;
         p += n;
@@ -224,23 +156,21 @@ static int maps_line_parse(const char *line, size_t len, Vma *ret) {
  * blanks; a newline in a file name is printed as "\012". Lines without a name end in a blank.
  */
 int maps_parse(const char *buf, size_t len, VmaList *l) {
-        const char *p = buf, *end = buf + len;
+        const char *p = buf, *end = buf + len, *line;
 
         l->n = 0;
         while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                size_t line_len = nl ? (size_t) (nl - p) : (size_t) (end - p);
+                size_t line_len = next_line(&p, end, &line);
                 Vma v;
                 int r;
 
-                r = maps_line_parse(p, line_len, &v);
+                r = maps_line_parse(line, line_len, &v);
                 if (r > 0)
                         r = vma_list_append(l, &v);
                 if (r < 0) {
                         l->n = 0;
                         return r;
                 }
-                p += line_len + (nl ? 1 : 0);
         }
         return 0;
 }

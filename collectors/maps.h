@@ -18,8 +18,21 @@ typedef enum VmaClass {
         _VMA_CLASS_INVALID = -22 /* -EINVAL */,
 } VmaClass;
 
-/* "anon", "file", "shared_file", "shmem", "hugetlb" (the JSON keys under "pagemap"). */
-const char *vma_class_to_string(VmaClass c);
+/* "anon", "file", "shared_file", "shmem", "hugetlb": the JSON keys under "pagemap". The one
+ * table of these names; web/ uses it through this header without linking the collectors. */
+static inline const char *vma_class_to_string(VmaClass c) {
+        static const char *const names[_VMA_CLASS_MAX] = {
+                [VMA_CLASS_ANON] = "anon",
+                [VMA_CLASS_FILE] = "file",
+                [VMA_CLASS_SHARED_FILE] = "shared_file",
+                [VMA_CLASS_SHMEM] = "shmem",
+                [VMA_CLASS_HUGETLB] = "hugetlb",
+        };
+
+        if (c < 0 || c >= _VMA_CLASS_MAX)
+                return NULL;
+        return names[c];
+}
 
 typedef struct Vma {
         uint64_t start, end;    /* [start, end), page aligned */

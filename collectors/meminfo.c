@@ -3,18 +3,13 @@
 #include <errno.h>
 #include <string.h>
 
+#include "field-line.h"
 #include "macro.h"
 #include "meminfo.h"
-#include "parse-util.h"
+#include "string-util.h"
 
 /* meminfo is about 1.5 KiB; the cap only guards against a runaway file. */
 #define MEMINFO_READ_MAX (64u * 1024u)
-
-/* Names are printed by the kernel as identifiers with optional "(anon)"-style suffixes. */
-static bool is_name_char(char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-               c == '_' || c == '(' || c == ')';
-}
 
 /*
  * A real sample (abridged), Linux 6.18.44 (x86-64), printed by fs/proc/meminfo.c
@@ -38,52 +33,29 @@ static bool is_name_char(char c) {
  */
 int meminfo_parse(const char *buf, size_t len, Meminfo *ret) {
         Meminfo m = {};
-        const char *end = buf + len, *p;
+        const char *end = buf + len, *p = buf, *line;
         bool have_total = false;
 
-        for (p = buf; p < end; ) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                size_t line_len = nl ? (size_t) (nl - p) : (size_t) (end - p);
-                size_t n = 0, i;
-                MeminfoField *f;
-                uint64_t v;
+        while (p < end) {
+                size_t line_len = next_line(&p, end, &line);
+                FieldLine fl;
                 int r;
 
-                while (n < line_len && is_name_char(p[n]))
-                        n++;
-                if (n == 0 || n >= MEMINFO_NAME_MAX || n >= line_len || p[n] != ':')
-                        return -EBADMSG;
-                i = n + 1;
-                if (i >= line_len || (p[i] != ' ' && p[i] != '\t'))
-                        return -EBADMSG;
-                r = parse_u64_prefix(p + i, line_len - i, &v);
+                r = field_line_parse(line, line_len, true, MEMINFO_NAME_MAX, &fl);
                 if (r < 0)
                         return r;
-                if (v > INT64_MAX)      /* stored as an SQLite integer */
-                        return -ERANGE;
-                i += (size_t) r;
-
                 for (size_t k = 0; k < m.n; k++)
-                        if (strlen(m.fields[k].name) == n && memcmp(m.fields[k].name, p, n) == 0)
+                        if (memeq_str(fl.name, fl.name_len, m.fields[k].name))
                                 return -EBADMSG;
                 if (m.n >= MEMINFO_MAX)
                         return -EBADMSG;
 
-                f = &m.fields[m.n];
-                if (line_len - i == 3 && memcmp(p + i, " kB", 3) == 0)
-                        f->is_kb = true;
-                else if (line_len == i)
-                        f->is_kb = false;
-                else
-                        return -EBADMSG;
-                memcpy(f->name, p, n);
-                f->name[n] = '\0';
-                f->value = v;
+                memcpy(m.fields[m.n].name, fl.name, fl.name_len);
+                m.fields[m.n].name[fl.name_len] = '\0';
+                m.fields[m.n].value = fl.value;
+                m.fields[m.n].is_kb = fl.kb;
                 m.n++;
-                if (n == STRLEN("MemTotal") && memcmp(p, "MemTotal", n) == 0)
-                        have_total = true;
-
-                p += line_len + (nl ? 1 : 0);
+                have_total = have_total || memeq_str(fl.name, fl.name_len, "MemTotal");
         }
 
         if (!have_total)

@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "macro.h"
 #include "pagemap.h"
 #include "time-util.h"
@@ -48,19 +49,15 @@ void pfn_list_done(PfnList *l) {
 }
 
 static int pfn_list_reserve(PfnList *l, size_t extra) {
-        size_t a;
-        uint64_t *p;
+        void *p = l->pfns;
+        int r;
 
-        if (l->allocated - l->n >= extra)
-                return 0;
-        if (extra > SIZE_MAX / sizeof(uint64_t) / 2 - l->n)
+        if (extra > SIZE_MAX - l->n)
                 return -ENOMEM;
-        a = MAX(l->allocated * 2, MAX(l->n + extra, (size_t) 4096));
-        p = reallocarray(l->pfns, a, sizeof *p);
-        if (!p)
-                return -ENOMEM;
+        r = greedy_realloc(&p, &l->allocated, l->n + extra, sizeof(uint64_t), 4096);
+        if (r < 0)
+                return r;
         l->pfns = p;
-        l->allocated = a;
         return 0;
 }
 
@@ -104,19 +101,6 @@ int pagemap_account(const uint64_t *entries, size_t n, VmaClass class, PagemapCo
         if (out)
                 pfns->n = (size_t) (out - pfns->pfns);
         counts->scanned_pages += n;
-        return 0;
-}
-
-static int binary_buf_reserve(ReadBuf *b, size_t want) {
-        char *p;
-
-        if (b->allocated >= want)
-                return 0;
-        p = realloc(b->data, want);
-        if (!p)
-                return -ENOMEM;
-        b->data = p;
-        b->allocated = want;
         return 0;
 }
 
@@ -239,7 +223,7 @@ int pagemap_scan(int pid_dirfd, const VmaList *vmas, const PagemapOptions *o, Re
         fd = openat(pid_dirfd, "pagemap", O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
-        r = binary_buf_reserve(buf, PAGEMAP_CHUNK_ENTRIES * sizeof(uint64_t));
+        r = read_buf_reserve(buf, PAGEMAP_CHUNK_ENTRIES * sizeof(uint64_t));
         if (r < 0)
                 return r;
 

@@ -1,41 +1,16 @@
-/* Per-process identity from /proc/PID: pure parsers for stat, cmdline and cgroup, the systemd
- * unit of a cgroup path, and the walk that samples every process (stat, smaps_rollup, cmdline,
- * exe, cgroup, optionally maps and pagemap) through one O_PATH directory fd per PID, counting
- * why processes were skipped. */
-#include <dirent.h>
+/* Pure parsers of /proc/PID files that say who a process is: stat, cmdline, cgroup (and the
+ * systemd unit of a cgroup path), and the exe link's " (deleted)" suffix. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "macro.h"
 #include "parse-util.h"
 #include "proc-pid.h"
+#include "string-util.h"
 
-/* stat is about 300 bytes, cgroup a few lines per hierarchy. */
-#define PROC_STAT_READ_MAX (4u * 1024u)
-#define PROC_CGROUP_READ_MAX (64u * 1024u)
-/* A sweep stops listing after this many PIDs (pid_max is at most 2^22). */
-#define PROC_SCAN_PIDS_MAX (4u * 1024u * 1024u)
-
-/* Parses the unsigned decimal token [p, p+len); nothing else may be in it. */
-static int parse_token_u64(const char *p, size_t len, uint64_t *ret) {
-        uint64_t v;
-        int r;
-
-        if (len == 0 || p[0] == ' ' || p[0] == '\t')
-                return -EBADMSG;
-        r = parse_u64_prefix(p, len, &v);
-        if (r < 0)
-                return r;
-        if ((size_t) r != len)
-                return -EBADMSG;
-        *ret = v;
-        return 0;
-}
 
 /* Checks that [p, p+len) is a possibly negative decimal number. */
 static int check_token_int(const char *p, size_t len) {
@@ -45,7 +20,7 @@ static int check_token_int(const char *p, size_t len) {
                 p++;
                 len--;
         }
-        return parse_token_u64(p, len, &v);
+        return parse_u64_token(p, len, &v);
 }
 
 /*
@@ -82,7 +57,7 @@ int proc_stat_parse(const char *buf, size_t len, ProcStat *ret) {
         /* "PID " before the comm. */
         if (open - buf < 2 || open[-1] != ' ')
                 return -EBADMSG;
-        r = parse_token_u64(buf, (size_t) (open - 1 - buf), &v);
+        r = parse_u64_token(buf, (size_t) (open - 1 - buf), &v);
         if (r < 0)
                 return r;
 
@@ -114,7 +89,7 @@ int proc_stat_parse(const char *buf, size_t len, ProcStat *ret) {
                         st.state = tok[0];
                         break;
                 case 4:
-                        r = parse_token_u64(tok, tok_len, &v);
+                        r = parse_u64_token(tok, tok_len, &v);
                         if (r < 0)
                                 return r;
                         if (v > UINT32_MAX)
@@ -122,7 +97,7 @@ int proc_stat_parse(const char *buf, size_t len, ProcStat *ret) {
                         st.ppid = (uint32_t) v;
                         break;
                 case 9:
-                        r = parse_token_u64(tok, tok_len, &v);
+                        r = parse_u64_token(tok, tok_len, &v);
                         if (r < 0)
                                 return r;
                         if (v > UINT32_MAX)
@@ -130,7 +105,7 @@ int proc_stat_parse(const char *buf, size_t len, ProcStat *ret) {
                         st.flags = (uint32_t) v;
                         break;
                 case 22:
-                        r = parse_token_u64(tok, tok_len, &st.start_time_ticks);
+                        r = parse_u64_token(tok, tok_len, &st.start_time_ticks);
                         if (r < 0)
                                 return r;
                         break;
@@ -143,22 +118,6 @@ int proc_stat_parse(const char *buf, size_t len, ProcStat *ret) {
 
         *ret = st;
         return 0;
-}
-
-/* Largest prefix of s[0..n) that does not end inside a UTF-8 sequence. */
-static size_t utf8_truncate(const char *s, size_t n) {
-        size_t i = n;
-
-        while (i > 0 && ((unsigned char) s[i - 1] & 0xC0) == 0x80)
-                i--;
-        if (i > 0 && ((unsigned char) s[i - 1] & 0x80)) {
-                /* s[i-1] is a lead byte: keep it only when its sequence is complete. */
-                unsigned char c = (unsigned char) s[i - 1];
-                size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-                if (n - (i - 1) < want)
-                        return i - 1;
-        }
-        return n;
 }
 
 /*
@@ -176,7 +135,7 @@ int proc_cmdline_parse(const char *buf, size_t len, char **ret) {
                 n--;
         keep = n;
         if (n > PROC_CMDLINE_MAX)
-                keep = utf8_truncate(buf, PROC_CMDLINE_MAX - ellipsis_len);
+                keep = utf8_prefix(buf, PROC_CMDLINE_MAX - ellipsis_len);
 
         s = malloc(keep + (keep < n ? ellipsis_len : 0) + 1);
         if (!s)
@@ -206,38 +165,33 @@ int proc_cmdline_parse(const char *buf, size_t len, char **ret) {
  * wins over the unified "0::" line; a pure v2 system prints only "0::".
  */
 int proc_cgroup_parse(const char *buf, size_t len, char **ret) {
-        const char *end = buf + len, *p, *v2 = NULL, *named = NULL;
+        const char *end = buf + len, *p = buf, *line, *v2 = NULL, *named = NULL;
         size_t v2_len = 0, named_len = 0;
         char *s;
 
-        for (p = buf; p < end; ) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                size_t line_len = nl ? (size_t) (nl - p) : (size_t) (end - p);
+        while (p < end) {
+                size_t line_len = next_line(&p, end, &line);
                 const char *c1, *c2;
                 uint64_t id;
-                int r;
 
-                c1 = memchr(p, ':', line_len);
+                c1 = memchr(line, ':', line_len);
                 if (!c1)
                         return -EBADMSG;
-                c2 = memchr(c1 + 1, ':', line_len - (size_t) (c1 + 1 - p));
+                c2 = memchr(c1 + 1, ':', line_len - (size_t) (c1 + 1 - line));
                 if (!c2)
                         return -EBADMSG;
-                r = parse_token_u64(p, (size_t) (c1 - p), &id);
-                if (r < 0)
+                if (parse_u64_token(line, (size_t) (c1 - line), &id) < 0)
                         return -EBADMSG;
-                if (c2 + 1 >= p + line_len || c2[1] != '/')
+                if (c2 + 1 >= line + line_len || c2[1] != '/')
                         return -EBADMSG;
 
                 if (id == 0 && c2 == c1 + 1) {
                         v2 = c2 + 1;
-                        v2_len = line_len - (size_t) (c2 + 1 - p);
-                } else if ((size_t) (c2 - c1 - 1) == STRLEN("name=systemd") &&
-                           memcmp(c1 + 1, "name=systemd", STRLEN("name=systemd")) == 0) {
+                        v2_len = line_len - (size_t) (c2 + 1 - line);
+                } else if (memeq_str(c1 + 1, (size_t) (c2 - c1 - 1), "name=systemd")) {
                         named = c2 + 1;
-                        named_len = line_len - (size_t) (c2 + 1 - p);
+                        named_len = line_len - (size_t) (c2 + 1 - line);
                 }
-                p += line_len + (nl ? 1 : 0);
         }
 
         if (named) {
@@ -303,246 +257,4 @@ void exe_strip_deleted(char *exe) {
 
         if (n > k && strcmp(exe + n - k, suffix) == 0)
                 exe[n - k] = '\0';
-}
-
-void proc_sample_done(ProcSample *s) {
-        if (!s)
-                return;
-        free(s->exe);
-        free(s->cmdline);
-        free(s->cgroup);
-        free(s->unit);
-        *s = (ProcSample) {};
-}
-
-int proc_sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcSample *ret) {
-        _cleanup_(proc_sample_done) ProcSample s = { .pid = pid };
-        ProcStat st;
-        int r;
-
-        r = read_file_at(pid_dirfd, "stat", PROC_STAT_READ_MAX, buf);
-        if (r < 0)
-                return r;
-        /* A process that exited after its directory was opened reads as empty. */
-        if (buf->size == 0)
-                return -ESRCH;
-        r = proc_stat_parse(buf->data, buf->size, &st);
-        if (r < 0)
-                return r;
-        if (st.flags & PF_KTHREAD)
-                return 1;
-        /* A zombie has released its memory map; its smaps_rollup reads as empty on older
-         * kernels and fails with ESRCH on current ones, which is not "vanished". */
-        if (st.state == 'Z' || st.state == 'X')
-                return -ENODATA;
-        s.start_time_ticks = st.start_time_ticks;
-        memcpy(s.comm, st.comm, sizeof s.comm);
-
-        r = smaps_rollup_read(pid_dirfd, buf, &s.rollup);
-        if (r < 0)
-                return r;
-
-        /* One byte more than kept, so that proc_cmdline_parse() sees the truncation. */
-        r = read_file_prefix_at(pid_dirfd, "cmdline", PROC_CMDLINE_MAX + 1, buf);
-        if (r < 0)
-                return r;
-        r = proc_cmdline_parse(buf->data, buf->size, &s.cmdline);
-        if (r < 0)
-                return r;
-
-        /* exe is missing for processes without an executable and hidden by ptrace checks
-         * (root without CAP_SYS_PTRACE, LSMs): the sample is still useful without it. */
-        r = readlink_at_malloc(pid_dirfd, "exe", &s.exe);
-        if (r < 0 && r != -ENOENT && r != -EACCES && r != -EPERM)
-                return r;
-        /* After a package upgrade the running binary reads "/usr/bin/x (deleted)": it is still
-         * the same program for matching across the kernel change. */
-        if (s.exe)
-                exe_strip_deleted(s.exe);
-
-        /* cgroup is absent on kernels without CONFIG_CGROUPS and may be denied; a process that
-         * vanished meanwhile is still reported as such. */
-        r = read_file_at(pid_dirfd, "cgroup", PROC_CGROUP_READ_MAX, buf);
-        if (r == -ESRCH || r == -ENOMEM)
-                return r;
-        if (r >= 0) {
-                r = proc_cgroup_parse(buf->data, buf->size, &s.cgroup);
-                if (r < 0 && r != -ENODATA)
-                        return r;
-                if (s.cgroup) {
-                        r = cgroup_path_get_unit(s.cgroup, &s.unit);
-                        if (r < 0)
-                                return r;
-                }
-        }
-
-        *ret = s;
-        s = (ProcSample) {};
-        return 0;
-}
-
-
-static int pid_compare(const void *a, const void *b) {
-        pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
-
-        return (x > y) - (x < y);
-}
-
-/* Lists the numeric entries of the proc root, sorted ascending. *ret is owned by the caller. */
-static int proc_list_pids(int proc_fd, pid_t **ret, size_t *ret_n) {
-        _cleanup_(closedirp) DIR *d = NULL;
-        _cleanup_free_ pid_t *pids = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        size_t n = 0, allocated = 0;
-
-        fd = openat(proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d)
-                return -errno;
-        fd = -EBADF; /* owned by d now */
-
-        for (;;) {
-                struct dirent *de;
-                uint32_t pid;
-
-                errno = 0;
-                de = readdir(d);
-                if (!de) {
-                        if (errno != 0)
-                                return -errno;
-                        break;
-                }
-                if (safe_atou32(de->d_name, &pid) < 0 || pid == 0 || pid > INT32_MAX)
-                        continue;
-                if (n >= PROC_SCAN_PIDS_MAX)
-                        continue;
-                if (n == allocated) {
-                        size_t a = MAX(allocated * 2, (size_t) 256);
-                        pid_t *p = reallocarray(pids, a, sizeof *pids);
-                        if (!p)
-                                return -ENOMEM;
-                        pids = p;
-                        allocated = a;
-                }
-                pids[n++] = (pid_t) pid;
-        }
-
-        if (n > 0)
-                qsort(pids, n, sizeof *pids, pid_compare);
-        *ret = TAKE_PTR(pids);
-        *ret_n = n;
-        return 0;
-}
-
-void proc_scan_buffers_done(ProcScanBuffers *b) {
-        if (!b)
-                return;
-        read_buf_done(&b->text);
-        read_buf_done(&b->binary);
-        vma_list_done(&b->vmas);
-}
-
-int proc_sample_read_pagemap(int pid_dirfd, const PagemapOptions *o, ProcScanBuffers *bufs,
-                             ProcSample *s) {
-        PfnList *pfns = o ? o->pfns : NULL;
-        size_t before = pfns ? pfns->n : 0;
-        PagemapCounts counts;
-        int r;
-
-        r = maps_read(pid_dirfd, &bufs->text, &bufs->vmas);
-        if (r >= 0)
-                r = pagemap_scan(pid_dirfd, &bufs->vmas, o, &bufs->binary, &counts);
-        if (r < 0) {
-                /* PFNs of a half-read process would be counted without an owner. */
-                if (pfns)
-                        pfns->n = before;
-                return r;
-        }
-
-        s->has_pagemap = true;
-        s->pagemap = counts;
-        s->pfn_offset = before;
-        s->pfn_count = pfns ? pfns->n - before : 0;
-        return 0;
-}
-
-int proc_scan(const ProcRoot *root, ProcScanBuffers *bufs, const PagemapOptions *pagemap,
-              ProcScanFunc func, void *userdata, ProcScanStats *ret_stats) {
-        _cleanup_free_ pid_t *pids = NULL;
-        ProcScanStats stats = {};
-        size_t n = 0;
-        int r;
-
-        r = proc_list_pids(root->proc_fd, &pids, &n);
-        if (r < 0)
-                return r;
-
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_(proc_sample_done) ProcSample s = {};
-                _cleanup_close_ int fd = -EBADF;
-                char name[16];
-
-                (void) snprintf(name, sizeof name, "%d", (int) pids[i]);
-                fd = openat(root->proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                r = fd < 0 ? -errno : proc_sample_read(fd, pids[i], &bufs->text, &s);
-                if (r == 0 && pagemap) {
-                        r = proc_sample_read_pagemap(fd, pagemap, bufs, &s);
-                        switch (r) {
-                        case 0:
-                                if (s.pagemap.truncated)
-                                        stats.pagemap_truncated++;
-                                break;
-                        case -ENOENT:
-                        case -ESRCH:
-                                /* Gone, or a tree (an older kernel, a fixture) without maps or
-                                 * pagemap: the process's own stat tells which. */
-                                if (faccessat(fd, "stat", F_OK, 0) < 0)
-                                        break;
-                                stats.pagemap_failed++;
-                                r = 0;
-                                break;
-                        case -ENOMEM:
-                                break;
-                        default:
-                                /* -EACCES/-EPERM (ptrace checks, LSMs), -EBADMSG/-ERANGE/-E2BIG
-                                 * (maps), -EIO: the rest of the sample is still good. */
-                                stats.pagemap_failed++;
-                                r = 0;
-                        }
-                }
-                switch (r) {
-                case 0:
-                        stats.sampled++;
-                        r = func(&s, userdata);
-                        if (r < 0)
-                                return r;
-                        break;
-                case 1:
-                        stats.kernel_threads++;
-                        break;
-                case -ENODATA:
-                        stats.no_mm++;
-                        break;
-                case -ENOENT:
-                case -ESRCH:
-                case -ENOTDIR:
-                        stats.vanished++;
-                        break;
-                case -EACCES:
-                case -EPERM:
-                        stats.denied++;
-                        break;
-                case -ENOMEM:
-                        return r;
-                default:
-                        /* -EBADMSG/-ERANGE/-E2BIG, and any other read error of a single
-                         * process: it is not sampled, the sweep goes on. */
-                        stats.malformed++;
-                }
-        }
-
-        *ret_stats = stats;
-        return 0;
 }

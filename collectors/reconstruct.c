@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "macro.h"
 #include "reconstruct.h"
 
@@ -178,14 +179,8 @@ int reconstruction_add(Reconstruction *r, uint32_t process, const uint64_t *pfns
                 if (process < last)
                         r->sorted = false;
         }
-        if (r->n_processes == r->allocated_processes) {
-                size_t a = MAX(r->allocated_processes * 2, (size_t) 64);
-                Process *p = reallocarray(r->processes, a, sizeof *p);
-                if (!p)
-                        return -ENOMEM;
-                r->processes = p;
-                r->allocated_processes = a;
-        }
+        if (GREEDY_REALLOC(r->processes, r->allocated_processes, r->n_processes + 1) < 0)
+                return -ENOMEM;
 
         for (size_t i = 0; i < n; i++) {
                 uint64_t pfn = pfns[i];
@@ -256,14 +251,11 @@ static uint8_t page_flags_compact(uint64_t f) {
 }
 
 static int folio_append(Reconstruction *r, const Folio *f) {
-        if (r->n_folios == r->allocated_folios) {
-                size_t a = MAX(r->allocated_folios * 2, (size_t) 1024);
-                Folio *p = reallocarray(r->folios, a, sizeof *p);
-                if (!p)
-                        return -ENOMEM;
-                r->folios = p;
-                r->allocated_folios = a;
-        }
+        int k;
+
+        k = GREEDY_REALLOC(r->folios, r->allocated_folios, r->n_folios + 1);
+        if (k < 0)
+                return k;
         r->folios[r->n_folios++] = *f;
         return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "fileio.h"
 
@@ -36,10 +37,52 @@ typedef enum SmapsField {
         _SMAPS_FIELD_INVALID = -22 /* -EINVAL */,
 } SmapsField;
 
-/* The kernel's spelling ("Pss_Anon"), or NULL when out of range. */
-const char *smaps_field_to_string(SmapsField f);
-/* _SMAPS_FIELD_INVALID when the name is not a known field. */
-SmapsField smaps_field_from_string(const char *name);
+/* The kernel's spelling ("Pss_Anon"), or NULL when out of range. The one table of the field
+ * names: storage and web/ use it through this header without linking the collectors. */
+static inline const char *smaps_field_to_string(SmapsField f) {
+        static const char *const names[_SMAPS_FIELD_MAX] = {
+                [SMAPS_RSS] = "Rss",
+                [SMAPS_PSS] = "Pss",
+                [SMAPS_PSS_DIRTY] = "Pss_Dirty",
+                [SMAPS_PSS_ANON] = "Pss_Anon",
+                [SMAPS_PSS_FILE] = "Pss_File",
+                [SMAPS_PSS_SHMEM] = "Pss_Shmem",
+                [SMAPS_SHARED_CLEAN] = "Shared_Clean",
+                [SMAPS_SHARED_DIRTY] = "Shared_Dirty",
+                [SMAPS_PRIVATE_CLEAN] = "Private_Clean",
+                [SMAPS_PRIVATE_DIRTY] = "Private_Dirty",
+                [SMAPS_REFERENCED] = "Referenced",
+                [SMAPS_ANONYMOUS] = "Anonymous",
+                [SMAPS_KSM] = "KSM",
+                [SMAPS_LAZYFREE] = "LazyFree",
+                [SMAPS_ANON_HUGE_PAGES] = "AnonHugePages",
+                [SMAPS_SHMEM_PMD_MAPPED] = "ShmemPmdMapped",
+                [SMAPS_FILE_PMD_MAPPED] = "FilePmdMapped",
+                [SMAPS_SHARED_HUGETLB] = "Shared_Hugetlb",
+                [SMAPS_PRIVATE_HUGETLB] = "Private_Hugetlb",
+                [SMAPS_SWAP] = "Swap",
+                [SMAPS_SWAP_PSS] = "SwapPss",
+                [SMAPS_LOCKED] = "Locked",
+        };
+
+        if (f < 0 || f >= _SMAPS_FIELD_MAX)
+                return NULL;
+        return names[f];
+}
+
+/* The field named name[0..len) (not NUL-terminated), or _SMAPS_FIELD_INVALID. */
+static inline SmapsField smaps_field_from_name(const char *name, size_t len) {
+        for (SmapsField f = 0; f < _SMAPS_FIELD_MAX; f++)
+                if (strlen(smaps_field_to_string(f)) == len &&
+                    memcmp(smaps_field_to_string(f), name, len) == 0)
+                        return f;
+        return _SMAPS_FIELD_INVALID;
+}
+
+/* _SMAPS_FIELD_INVALID when the name is not a known field (or NULL). */
+static inline SmapsField smaps_field_from_string(const char *name) {
+        return name ? smaps_field_from_name(name, strlen(name)) : _SMAPS_FIELD_INVALID;
+}
 
 #define SMAPS_EXTRA_MAX 16
 #define SMAPS_NAME_MAX 32

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "fileio.h"
 #include "macro.h"
 
@@ -15,18 +16,14 @@ void read_buf_done(ReadBuf *b) {
         *b = READ_BUF_INIT;
 }
 
-static int read_buf_reserve(ReadBuf *b, size_t want) {
-        char *p;
-        size_t n;
+int read_buf_reserve(ReadBuf *b, size_t want) {
+        void *p = b->data;
+        int r;
 
-        if (b->allocated >= want)
-                return 0;
-        n = MAX(want, MAX(b->allocated * 2, (size_t) 4096));
-        p = realloc(b->data, n);
-        if (!p)
-                return -ENOMEM;
+        r = greedy_realloc(&p, &b->allocated, want, 1, 4096);
+        if (r < 0)
+                return r;
         b->data = p;
-        b->allocated = n;
         return 0;
 }
 
@@ -109,4 +106,33 @@ int readlink_at_malloc(int dirfd, const char *path, char **ret) {
                 return -ENOMEM;
         *ret = s;
         return 0;
+}
+
+int dir_foreach(int dirfd, const char *path, DirEntryFunc fn, void *userdata) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        int fd, r;
+
+        fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                (void) close(fd);
+                return r;
+        }
+
+        for (;;) {
+                struct dirent *de;
+
+                errno = 0;
+                de = readdir(d);
+                if (!de)
+                        return errno != 0 ? -errno : 0;
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                r = fn(de, userdata);
+                if (r < 0)
+                        return r;
+        }
 }

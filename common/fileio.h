@@ -3,6 +3,7 @@
  * a read returns 0), NUL-terminated, and capped: a file larger than max is -E2BIG. */
 #pragma once
 
+#include <dirent.h>
 #include <stddef.h>
 
 /* A growable byte buffer owned by its user and reused across reads; data is always
@@ -16,6 +17,9 @@ typedef struct ReadBuf {
 #define READ_BUF_INIT ((ReadBuf) {})
 
 void read_buf_done(ReadBuf *b);
+
+/* Makes room for at least want bytes (content kept). 0 or -ENOMEM. */
+int read_buf_reserve(ReadBuf *b, size_t want);
 
 /* Reads dirfd/path into b (replacing its content). Returns 0, -ENOENT/-ESRCH (vanished),
  * -EACCES/-EPERM, -E2BIG (more than max bytes), -ENOMEM or another -errno from open/read. */
@@ -32,3 +36,11 @@ int read_line_at(int dirfd, const char *path, char **ret);
 
 /* Reads the symlink dirfd/path into a new string owned by the caller. -ENOENT, -EACCES, … */
 int readlink_at_malloc(int dirfd, const char *path, char **ret);
+
+/* Called by dir_foreach() for each entry; returns 0 to go on or a negative errno to stop. */
+typedef int (*DirEntryFunc)(const struct dirent *de, void *userdata);
+
+/* Calls fn for every entry of the directory dirfd/path (path may be absolute, dirfd
+ * AT_FDCWD) except "." and "..", in readdir order. Returns 0; -ENOENT, -ENOTDIR, -EACCES or
+ * another -errno from opening or reading the directory; or what fn returned to stop. */
+int dir_foreach(int dirfd, const char *path, DirEntryFunc fn, void *userdata);

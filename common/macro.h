@@ -2,6 +2,7 @@
  * hand-over, array sizes. Nothing here allocates or logs. */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,14 @@
                 __typeof__(p) _tp_ = (p);       \
                 (p) = NULL;                     \
                 _tp_;                           \
+        })
+
+/* Returns the value of the struct s and zeroes it: hands what it owns over. */
+#define TAKE_STRUCT(s)                                  \
+        ({                                              \
+                __typeof__(s) _ts_ = (s);               \
+                (s) = (__typeof__(s)) {};               \
+                _ts_;                                   \
         })
 
 /* Returns the fd and sets the variable to -EBADF: hands an owned fd over. */
@@ -59,7 +68,6 @@ static inline void fclosep(FILE **f) {
 }
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
-#include <dirent.h>
 static inline void closedirp(DIR **d) {
         if (*d)
                 (void) closedir(*d);

@@ -90,6 +90,46 @@ int parse_u64_prefix(const char *buf, size_t len, uint64_t *ret) {
         return (int) MIN(i, (size_t) INT_MAX);
 }
 
+int parse_u64_token(const char *p, size_t len, uint64_t *ret) {
+        uint64_t v;
+        int r;
+
+        if (len == 0 || p[0] < '0' || p[0] > '9')
+                return -EBADMSG;
+        r = parse_u64_prefix(p, len, &v);
+        if (r < 0)
+                return r;
+        if ((size_t) r != len)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+int parse_hex_u64_token(const char *p, size_t len, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if (len == 0)
+                return -EBADMSG;
+        for (size_t i = 0; i < len; i++) {
+                char c = p[i];
+                unsigned d;
+
+                if (c >= '0' && c <= '9')
+                        d = (unsigned) (c - '0');
+                else if (c >= 'a' && c <= 'f')
+                        d = (unsigned) (c - 'a' + 10);
+                else if (c >= 'A' && c <= 'F')
+                        d = (unsigned) (c - 'A' + 10);
+                else
+                        return -EBADMSG;
+                if (v > (UINT64_MAX >> 4))
+                        return -ERANGE;
+                v = (v << 4) | d;
+        }
+        *ret = v;
+        return 0;
+}
+
 int parse_boolean(const char *s, bool *ret) {
         static const char *const yes[] = { "1", "yes", "true", "on" };
         static const char *const no[] = { "0", "no", "false", "off" };

@@ -17,6 +17,12 @@ int safe_atod(const char *s, double *ret);
  * a buffer that is not NUL-terminated. */
 int parse_u64_prefix(const char *buf, size_t len, uint64_t *ret);
 
+/* The whole token p[0..len) as an unsigned decimal (digits only, nothing before or after), or
+ * as hexadecimal digits (either case, no "0x"). For pure parsers that split a buffer into
+ * tokens. Returns 0, -EBADMSG (empty, or another character), -ERANGE (past 2^64 - 1). */
+int parse_u64_token(const char *p, size_t len, uint64_t *ret);
+int parse_hex_u64_token(const char *p, size_t len, uint64_t *ret);
+
 /* "yes/no/true/false/1/0/on/off" → bool. */
 int parse_boolean(const char *s, bool *ret);
 

@@ -10,6 +10,7 @@
 
 #include "identity.h"
 #include "macro.h"
+#include "string-util.h"
 
 static const char *const identity_mode_table[_IDENTITY_MODE_MAX] = {
         [IDENTITY_MODE_EXE_ARGS] = "exe-args",
@@ -36,17 +37,6 @@ IdentityMode identity_mode_from_string(const char *s) {
 
 static bool is_digit(char c) {
         return c >= '0' && c <= '9';
-}
-
-/* Returns true for a UTF-8 continuation byte (10xxxxxx): cutting before one would split a
- * character. */
-static bool is_utf8_continuation(char c) {
-        return ((unsigned char) c & 0xC0) == 0x80;
-}
-
-/* Returns true for the first byte of a multi-byte UTF-8 sequence (11xxxxxx). */
-static bool is_utf8_lead(char c) {
-        return ((unsigned char) c & 0xC0) == 0xC0;
 }
 
 int identity_normalize_args(const char *cmdline, char **ret) {
@@ -77,48 +67,14 @@ int identity_normalize_args(const char *cmdline, char **ret) {
                         out[len++] = *p++;
         }
 
-        /* Cut at IDENTITY_ARGS_MAX bytes, but not inside a UTF-8 sequence: if the next input
-         * byte continues a character, drop that character's lead and continuation bytes (at
-         * most 3 of the latter). Invalid UTF-8 is cut where it falls. */
-        if (*p && is_utf8_continuation(*p)) {
-                size_t k = len;
-
-                while (k > 0 && len - k < 3 && is_utf8_continuation(out[k - 1]))
-                        k--;
-                if (k > 0 && is_utf8_lead(out[k - 1]))
-                        len = k - 1;
-        }
+        /* Cut at IDENTITY_ARGS_MAX bytes, but not inside a UTF-8 character: when the next input
+         * byte continues one, the cut moves back to its first byte. */
+        if (*p && ((unsigned char) *p & 0xC0) == 0x80)
+                len = utf8_prefix(out, len);
 
         out[len] = '\0';
         *ret = out;
         return 0;
-}
-
-/* Returns a newly allocated concatenation of the NULL-terminated list of strings, or NULL. */
-static char *strjoin_list(const char *const *parts) {
-        size_t len = 0;
-        char *s, *q;
-
-        for (const char *const *p = parts; *p; p++)
-                len += strlen(*p);
-
-        s = malloc(len + 1);
-        if (!s)
-                return NULL;
-
-        q = s;
-        for (const char *const *p = parts; *p; p++) {
-                size_t l = strlen(*p);
-
-                memcpy(q, *p, l);
-                q += l;
-        }
-        *q = '\0';
-        return s;
-}
-
-static bool isempty(const char *s) {
-        return !s || !*s;
 }
 
 int identity_key_build(IdentityMode mode, const char *comm, const char *exe, const char *cmdline,
@@ -157,8 +113,7 @@ int identity_key_build(IdentityMode mode, const char *comm, const char *exe, con
                         sep = " ";
         }
 
-        key = strjoin_list((const char *const[]) {
-                mode_str, ":", lbracket, value, rbracket, sep, args ? args : "", NULL });
+        key = strjoin(mode_str, ":", lbracket, value, rbracket, sep, args ? args : "");
         if (!key)
                 return -ENOMEM;
 

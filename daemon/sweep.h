@@ -7,7 +7,7 @@
 
 #include "identity.h"
 #include "kernel-id.h"
-#include "proc-pid.h"
+#include "proc-scan.h"
 #include "options.h"
 #include "proc-root.h"
 #include "store.h"

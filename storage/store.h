@@ -15,7 +15,7 @@
 #include "macro.h"
 #include "kernel-id.h"
 #include "meminfo.h"
-#include "proc-pid.h"
+#include "proc-scan.h"
 #include "reconstruct.h"
 
 typedef struct Store Store;

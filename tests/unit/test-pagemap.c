@@ -17,7 +17,7 @@
 #include "kernel-id.h"
 #include "pagemap.h"
 #include "parse-util.h"
-#include "proc-pid.h"
+#include "proc-scan.h"
 #include "test.h"
 
 #define P 4096ULL

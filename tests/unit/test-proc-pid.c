@@ -12,6 +12,7 @@
 #include "fileio.h"
 #include "macro.h"
 #include "proc-pid.h"
+#include "proc-scan.h"
 #include "test.h"
 
 static int read_fixture(const char *rel, ReadBuf *b) {

@@ -1,0 +1,252 @@
+/* The process walk: every numeric entry of the proc root in ascending PID order, each read
+ * through one O_PATH directory fd (stat first: kernel threads and zombies stop there), its
+ * sample handed to the caller, and every process that could not be sampled counted by reason. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "macro.h"
+#include "parse-util.h"
+#include "proc-scan.h"
+
+/* stat is about 300 bytes, cgroup a few lines per hierarchy. */
+#define PROC_STAT_READ_MAX (4u * 1024u)
+#define PROC_CGROUP_READ_MAX (64u * 1024u)
+/* A sweep stops listing after this many PIDs (pid_max is at most 2^22). */
+#define PROC_SCAN_PIDS_MAX (4u * 1024u * 1024u)
+
+void proc_sample_done(ProcSample *s) {
+        if (!s)
+                return;
+        free(s->exe);
+        free(s->cmdline);
+        free(s->cgroup);
+        free(s->unit);
+        *s = (ProcSample) {};
+}
+
+int proc_sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcSample *ret) {
+        _cleanup_(proc_sample_done) ProcSample s = { .pid = pid };
+        ProcStat st;
+        int r;
+
+        r = read_file_at(pid_dirfd, "stat", PROC_STAT_READ_MAX, buf);
+        if (r < 0)
+                return r;
+        /* A process that exited after its directory was opened reads as empty. */
+        if (buf->size == 0)
+                return -ESRCH;
+        r = proc_stat_parse(buf->data, buf->size, &st);
+        if (r < 0)
+                return r;
+        if (st.flags & PF_KTHREAD)
+                return 1;
+        /* A zombie has released its memory map; its smaps_rollup reads as empty on older
+         * kernels and fails with ESRCH on current ones, which is not "vanished". */
+        if (st.state == 'Z' || st.state == 'X')
+                return -ENODATA;
+        s.start_time_ticks = st.start_time_ticks;
+        memcpy(s.comm, st.comm, sizeof s.comm);
+
+        r = smaps_rollup_read(pid_dirfd, buf, &s.rollup);
+        if (r < 0)
+                return r;
+
+        /* One byte more than kept, so that proc_cmdline_parse() sees the truncation. */
+        r = read_file_prefix_at(pid_dirfd, "cmdline", PROC_CMDLINE_MAX + 1, buf);
+        if (r < 0)
+                return r;
+        r = proc_cmdline_parse(buf->data, buf->size, &s.cmdline);
+        if (r < 0)
+                return r;
+
+        /* exe is missing for processes without an executable and hidden by ptrace checks
+         * (root without CAP_SYS_PTRACE, LSMs): the sample is still useful without it. */
+        r = readlink_at_malloc(pid_dirfd, "exe", &s.exe);
+        if (r < 0 && r != -ENOENT && r != -EACCES && r != -EPERM)
+                return r;
+        /* After a package upgrade the running binary reads "/usr/bin/x (deleted)": it is still
+         * the same program for matching across the kernel change. */
+        if (s.exe)
+                exe_strip_deleted(s.exe);
+
+        /* cgroup is absent on kernels without CONFIG_CGROUPS and may be denied; a process that
+         * vanished meanwhile is still reported as such. */
+        r = read_file_at(pid_dirfd, "cgroup", PROC_CGROUP_READ_MAX, buf);
+        if (r == -ESRCH || r == -ENOMEM)
+                return r;
+        if (r >= 0) {
+                r = proc_cgroup_parse(buf->data, buf->size, &s.cgroup);
+                if (r < 0 && r != -ENODATA)
+                        return r;
+                if (s.cgroup) {
+                        r = cgroup_path_get_unit(s.cgroup, &s.unit);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        *ret = s;
+        s = (ProcSample) {};
+        return 0;
+}
+
+static int pid_compare(const void *a, const void *b) {
+        pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+
+        return (x > y) - (x < y);
+}
+
+typedef struct PidList {
+        pid_t *pids;
+        size_t n, allocated;
+} PidList;
+
+/* dir_foreach() callback: keeps the numeric entries, up to PROC_SCAN_PIDS_MAX. */
+static int pid_list_add(const struct dirent *de, void *userdata) {
+        PidList *l = userdata;
+        uint32_t pid;
+        int r;
+
+        if (safe_atou32(de->d_name, &pid) < 0 || pid == 0 || pid > INT32_MAX ||
+            l->n >= PROC_SCAN_PIDS_MAX)
+                return 0;
+        r = GREEDY_REALLOC(l->pids, l->allocated, l->n + 1);
+        if (r < 0)
+                return r;
+        l->pids[l->n++] = (pid_t) pid;
+        return 0;
+}
+
+/* Lists the numeric entries of the proc root, sorted ascending. *ret is owned by the caller. */
+static int proc_list_pids(int proc_fd, pid_t **ret, size_t *ret_n) {
+        PidList l = {};
+        int r;
+
+        r = dir_foreach(proc_fd, ".", pid_list_add, &l);
+        if (r < 0) {
+                free(l.pids);
+                return r;
+        }
+        if (l.n > 0)
+                qsort(l.pids, l.n, sizeof *l.pids, pid_compare);
+        *ret = l.pids;
+        *ret_n = l.n;
+        return 0;
+}
+
+void proc_scan_buffers_done(ProcScanBuffers *b) {
+        if (!b)
+                return;
+        read_buf_done(&b->text);
+        read_buf_done(&b->binary);
+        vma_list_done(&b->vmas);
+}
+
+int proc_sample_read_pagemap(int pid_dirfd, const PagemapOptions *o, ProcScanBuffers *bufs,
+                             ProcSample *s) {
+        PfnList *pfns = o ? o->pfns : NULL;
+        size_t before = pfns ? pfns->n : 0;
+        PagemapCounts counts;
+        int r;
+
+        r = maps_read(pid_dirfd, &bufs->text, &bufs->vmas);
+        if (r >= 0)
+                r = pagemap_scan(pid_dirfd, &bufs->vmas, o, &bufs->binary, &counts);
+        if (r < 0) {
+                /* PFNs of a half-read process would be counted without an owner. */
+                if (pfns)
+                        pfns->n = before;
+                return r;
+        }
+
+        s->has_pagemap = true;
+        s->pagemap = counts;
+        s->pfn_offset = before;
+        s->pfn_count = pfns ? pfns->n - before : 0;
+        return 0;
+}
+
+int proc_scan(const ProcRoot *root, ProcScanBuffers *bufs, const PagemapOptions *pagemap,
+              ProcScanFunc func, void *userdata, ProcScanStats *ret_stats) {
+        _cleanup_free_ pid_t *pids = NULL;
+        ProcScanStats stats = {};
+        size_t n = 0;
+        int r;
+
+        r = proc_list_pids(root->proc_fd, &pids, &n);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(proc_sample_done) ProcSample s = {};
+                _cleanup_close_ int fd = -EBADF;
+                char name[16];
+
+                (void) snprintf(name, sizeof name, "%d", (int) pids[i]);
+                fd = openat(root->proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                r = fd < 0 ? -errno : proc_sample_read(fd, pids[i], &bufs->text, &s);
+                if (r == 0 && pagemap) {
+                        r = proc_sample_read_pagemap(fd, pagemap, bufs, &s);
+                        switch (r) {
+                        case 0:
+                                if (s.pagemap.truncated)
+                                        stats.pagemap_truncated++;
+                                break;
+                        case -ENOENT:
+                        case -ESRCH:
+                                /* Gone, or a tree (an older kernel, a fixture) without maps or
+                                 * pagemap: the process's own stat tells which. */
+                                if (faccessat(fd, "stat", F_OK, 0) < 0)
+                                        break;
+                                stats.pagemap_failed++;
+                                r = 0;
+                                break;
+                        case -ENOMEM:
+                                break;
+                        default:
+                                /* -EACCES/-EPERM (ptrace checks, LSMs), -EBADMSG/-ERANGE/-E2BIG
+                                 * (maps), -EIO: the rest of the sample is still good. */
+                                stats.pagemap_failed++;
+                                r = 0;
+                        }
+                }
+                switch (r) {
+                case 0:
+                        stats.sampled++;
+                        r = func(&s, userdata);
+                        if (r < 0)
+                                return r;
+                        break;
+                case 1:
+                        stats.kernel_threads++;
+                        break;
+                case -ENODATA:
+                        stats.no_mm++;
+                        break;
+                case -ENOENT:
+                case -ESRCH:
+                case -ENOTDIR:
+                        stats.vanished++;
+                        break;
+                case -EACCES:
+                case -EPERM:
+                        stats.denied++;
+                        break;
+                case -ENOMEM:
+                        return r;
+                default:
+                        /* -EBADMSG/-ERANGE/-E2BIG, and any other read error of a single
+                         * process: it is not sampled, the sweep goes on. */
+                        stats.malformed++;
+                }
+        }
+
+        *ret_stats = stats;
+        return 0;
+}
