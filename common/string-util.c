@@ -71,3 +71,11 @@ size_t utf8_sequence_length(const char *str) {
                 return 0;
         return n;
 }
+
+char *path_dirname(const char *path) {
+        const char *slash = strrchr(path, '/');
+
+        if (!slash)
+                return strdup(".");
+        return strndup(path, slash == path ? 1 : (size_t) (slash - path));
+}

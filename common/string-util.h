@@ -61,3 +61,6 @@ size_t utf8_prefix(const char *s, size_t n);
  * most U+10FFFF), or 0 when there is none. s is NUL-terminated: a truncated sequence stops at
  * the NUL, which is not a continuation byte. */
 size_t utf8_sequence_length(const char *s);
+
+/* The directory part of path ("." when it has none, "/" for "/x"), or NULL on ENOMEM. */
+char *path_dirname(const char *path);

@@ -128,7 +128,9 @@ static_assert(sizeof(PagemapClassCounts) == STORE_PAGEMAP_CLASS_FIELDS * sizeof(
               "PagemapClassCounts is present, swapped, exclusive");
 static_assert(STORE_TRUTH_N_COLUMNS * sizeof(uint64_t) == sizeof(ProcessTruth),
               "one column per ProcessTruth field");
-static_assert(_SMAPS_FIELD_MAX == 22, "STORE_PRESENT_AND_SQL has one term per SmapsField");
+static_assert(_IDENTITY_COL_MAX == 7 + _SMAPS_FIELD_MAX + STORE_PAGEMAP_N_COLUMNS +
+                                   STORE_TRUTH_N_COLUMNS,
+              "IDENTITY_COL_* numbers every column of STORE_IDENTITY_AGGREGATE_COLUMNS");
 
 static const char *const schema_migrations[] = {
         /* 0 → 1: the initial schema. */
@@ -406,4 +408,103 @@ int schema_migrate(Store *s) {
                         return r;
                 }
         }
+}
+
+/* ---- row codecs ---- */
+
+int schema_bind_pagemap(Store *s, sqlite3_stmt *st, int i, const PagemapClassCounts *pm) {
+        int r;
+
+        for (int c = 0; c < _VMA_CLASS_MAX; c++)
+                if ((r = store_bind_uint64(s, st, i++, pm[c].present_pages)) < 0 ||
+                    (r = store_bind_uint64(s, st, i++, pm[c].swapped_pages)) < 0 ||
+                    (r = store_bind_uint64(s, st, i++, pm[c].exclusive_pages)) < 0)
+                        return r;
+        return 0;
+}
+
+void schema_read_pagemap(sqlite3_stmt *st, int col, PagemapClassCounts *ret) {
+        for (int c = 0; c < _VMA_CLASS_MAX; c++)
+                ret[c] = (PagemapClassCounts) {
+                        .present_pages = store_column_uint64(st, col++),
+                        .swapped_pages = store_column_uint64(st, col++),
+                        .exclusive_pages = store_column_uint64(st, col++),
+                };
+}
+
+#define SCHEMA_TRUTH_VALUE_(f, c) t->f,
+
+int schema_bind_truth(Store *s, sqlite3_stmt *st, int i, const ProcessTruth *t) {
+        const uint64_t values[] = { STORE_TRUTH_COLUMNS(SCHEMA_TRUTH_VALUE_) };
+        int r;
+
+        for (size_t k = 0; k < ELEMENTSOF(values); k++) {
+                r = store_bind_uint64(s, st, i + (int) k, values[k]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+#define SCHEMA_TRUTH_READ_(f, c) ret->f = store_column_uint64(st, col++);
+
+void schema_read_truth(sqlite3_stmt *st, int col, ProcessTruth *ret) {
+        STORE_TRUTH_COLUMNS(SCHEMA_TRUTH_READ_)
+}
+
+int schema_bind_identity_aggregate(Store *s, sqlite3_stmt *st, int i, const IdentityAggregate *a) {
+        int r;
+
+        if ((r = store_bind_int64(s, st, i + IDENTITY_COL_IDENTITY_ID, a->identity_id)) < 0 ||
+            (r = store_bind_uint64(s, st, i + IDENTITY_COL_PROCESSES, a->processes)) < 0 ||
+            (r = store_bind_uint64(s, st, i + IDENTITY_COL_PRESENT, a->present_all)) < 0)
+                return r;
+        for (int f = 0; f < _SMAPS_FIELD_MAX; f++) {
+                int k = i + IDENTITY_COL_SMAPS + f;
+
+                r = a->present_any & (1u << f) ? store_bind_uint64(s, st, k, a->sum_kb[f]) :
+                                                 store_bind_null(s, st, k);
+                if (r < 0)
+                        return r;
+        }
+        if ((r = store_bind_uint64(s, st, i + IDENTITY_COL_MEDIAN_RSS, a->median_rss_kb)) < 0 ||
+            (r = store_bind_uint64(s, st, i + IDENTITY_COL_MEDIAN_PSS, a->median_pss_kb)) < 0 ||
+            (r = store_bind_uint64(s, st, i + IDENTITY_COL_PAGEMAP_N, a->pagemap_processes)) < 0 ||
+            (r = store_bind_uint64(s, st, i + IDENTITY_COL_TRUTH_N, a->truth_processes)) < 0)
+                return r;
+        /* Sums left unbound are NULL: statements are cleared after each use. */
+        if (a->pagemap_processes > 0) {
+                r = schema_bind_pagemap(s, st, i + IDENTITY_COL_PAGEMAP, a->pagemap);
+                if (r < 0)
+                        return r;
+        }
+        if (a->truth_processes > 0)
+                return schema_bind_truth(s, st, i + IDENTITY_COL_TRUTH, &a->truth);
+        return 0;
+}
+
+void schema_read_identity_aggregate(sqlite3_stmt *st, int col, IdentityAggregate *ret) {
+        IdentityAggregate a = {
+                .identity_id = store_column_int64(st, col + IDENTITY_COL_IDENTITY_ID),
+                .processes = (uint32_t) MIN(store_column_uint64(st, col + IDENTITY_COL_PROCESSES),
+                                            (uint64_t) UINT32_MAX),
+                .present_all = (uint32_t) store_column_uint64(st, col + IDENTITY_COL_PRESENT),
+                .median_rss_kb = store_column_uint64(st, col + IDENTITY_COL_MEDIAN_RSS),
+                .median_pss_kb = store_column_uint64(st, col + IDENTITY_COL_MEDIAN_PSS),
+                .pagemap_processes = (uint32_t) MIN(store_column_uint64(st, col +
+                                                                        IDENTITY_COL_PAGEMAP_N),
+                                                    (uint64_t) UINT32_MAX),
+                .truth_processes = (uint32_t) MIN(store_column_uint64(st, col +
+                                                                      IDENTITY_COL_TRUTH_N),
+                                                  (uint64_t) UINT32_MAX),
+        };
+
+        for (int f = 0; f < _SMAPS_FIELD_MAX; f++) {
+                a.sum_kb[f] = store_column_uint64(st, col + IDENTITY_COL_SMAPS + f);
+                if (sqlite3_column_type(st, col + IDENTITY_COL_SMAPS + f) != SQLITE_NULL)
+                        a.present_any |= 1u << f;
+        }
+        schema_read_pagemap(st, col + IDENTITY_COL_PAGEMAP, a.pagemap);
+        schema_read_truth(st, col + IDENTITY_COL_TRUTH, &a.truth);
+        *ret = a;
 }

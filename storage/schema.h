@@ -1,6 +1,6 @@
 /* Internal to storage/: the database identity (application_id), the per-field column names of
- * process_samples and identity_samples in SmapsField order, SQL fragments built from them, and
- * the checks and migrations run when a file is opened. The schema is described in schema.c. */
+ * process_samples and identity_samples, SQL fragments built from them, and the checks and
+ * migrations run when a file is opened. The schema is described in schema.c. */
 #pragma once
 
 #include <stdint.h>
@@ -51,45 +51,51 @@ extern const char *const store_smaps_columns[_SMAPS_FIELD_MAX];
 #define STORE_PAGEMAP_N_COLUMNS (0 STORE_PAGEMAP_COLUMNS(STORE_COUNT_ONE_))
 #define STORE_TRUTH_N_COLUMNS (0 STORE_TRUTH_COLUMNS(STORE_COUNT_ONE2_))
 
-/* The bitwise AND of `present` over a group (SQLite has no such aggregate): per bit, min() of the
- * masked value is the bit when every member has it and 0 otherwise. One term per SmapsField. */
-#define STORE_PRESENT_AND_SQL(t)                                                                 \
-        "(min(" t ".present & 1) | min(" t ".present & 2) | min(" t ".present & 4)"              \
-        " | min(" t ".present & 8) | min(" t ".present & 16) | min(" t ".present & 32)"          \
-        " | min(" t ".present & 64) | min(" t ".present & 128) | min(" t ".present & 256)"       \
-        " | min(" t ".present & 512) | min(" t ".present & 1024) | min(" t ".present & 2048)"    \
-        " | min(" t ".present & 4096) | min(" t ".present & 8192)"                               \
-        " | min(" t ".present & 16384) | min(" t ".present & 32768)"                             \
-        " | min(" t ".present & 65536) | min(" t ".present & 131072)"                            \
-        " | min(" t ".present & 262144) | min(" t ".present & 524288)"                           \
-        " | min(" t ".present & 1048576) | min(" t ".present & 2097152))"
+#define STORE_COLUMN_LIST_(c) ", " #c
+#define STORE_COLUMN_PARAM_(c) ", ?"
+#define STORE_TRUTH_FIELD_LIST_(f, c) ", " #f
+#define STORE_TRUTH_COLUMN_LIST_(f, c) ", " #c
+#define STORE_TRUTH_PARAM_(f, c) ", ?"
 
-#define STORE_SUM_COLUMN_SQL_(c) ", sum(ps." #c ") AS " #c
-#define STORE_SUM_TRUTH_SQL_(f, c) ", sum(ps." #c ") AS " #c
-/* The select list of one identity's group of process samples (alias ps, grouped by
- * ps.identity_id): identity_id, n (processes), present (AND over the members), every
- * per-field column summed (absent fields count as 0; a sum is NULL only when no member has the
- * field), pagemap_processes (members scanned completely: a scan cut short by its cap or the
- * sweep's budget does not count) with the pagemap columns summed, and
- * truth_processes (members reconstructed) with the truth columns summed over them. */
-#define STORE_GROUP_SELECT_SQL                                                                   \
-        "ps.identity_id AS identity_id, count(*) AS n, "                                         \
-        STORE_PRESENT_AND_SQL("ps") " AS present"                                                \
-        STORE_SMAPS_COLUMNS(STORE_SUM_COLUMN_SQL_)                                               \
-        ", count(CASE WHEN ps.pagemap_truncated = 0 THEN 1 END) AS pagemap_processes"            \
-        STORE_PAGEMAP_COLUMNS(STORE_SUM_COLUMN_SQL_)                                             \
-        ", count(ps.truth_process_id) AS truth_processes"                                        \
-        STORE_TRUTH_COLUMNS(STORE_SUM_TRUTH_SQL_)
+/* The columns of identity_samples that hold an IdentityAggregate (aggregate.h), in the order
+ * of the IDENTITY_COL_* numbers below; the writer inserts them (after sweep_id) and every
+ * query reads them. */
+#define STORE_IDENTITY_AGGREGATE_COLUMNS                                                         \
+        "identity_id, processes, present" STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_)                \
+        ", median_rss_kb, median_pss_kb, pagemap_processes"                                      \
+        STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_) ", truth_processes"                            \
+        STORE_TRUTH_COLUMNS(STORE_TRUTH_COLUMN_LIST_)
 
-#define STORE_TRUTH_ALIAS_SQL_(f, c) ", t." #f " AS " #c
-/* The process samples of one sweep (?1) with their identity_id and, when reconstructed, their
- * process_truth row (truth_process_id not NULL; columns named as in identity_samples). */
-#define STORE_SWEEP_PROCESSES_SQL                                                                \
-        "SELECT p.identity_id AS identity_id, ps.*, t.process_id AS truth_process_id"            \
-        STORE_TRUTH_COLUMNS(STORE_TRUTH_ALIAS_SQL_)                                              \
-        " FROM process_samples ps JOIN processes p ON p.id = ps.process_id"                      \
-        " LEFT JOIN process_truth t ON t.sweep_id = ps.sweep_id AND t.process_id = ps.process_id" \
-        " WHERE ps.sweep_id = ?1"
+/* One ", ?" per column of STORE_IDENTITY_AGGREGATE_COLUMNS. */
+#define STORE_IDENTITY_AGGREGATE_PARAMS                                                          \
+        ", ?, ?, ?" STORE_SMAPS_COLUMNS(STORE_COLUMN_PARAM_) ", ?, ?, ?"                         \
+        STORE_PAGEMAP_COLUMNS(STORE_COLUMN_PARAM_) ", ?" STORE_TRUTH_COLUMNS(STORE_TRUTH_PARAM_)
+
+enum {
+        IDENTITY_COL_IDENTITY_ID,
+        IDENTITY_COL_PROCESSES,
+        IDENTITY_COL_PRESENT,
+        IDENTITY_COL_SMAPS,
+        IDENTITY_COL_MEDIAN_RSS = IDENTITY_COL_SMAPS + _SMAPS_FIELD_MAX,
+        IDENTITY_COL_MEDIAN_PSS,
+        IDENTITY_COL_PAGEMAP_N,
+        IDENTITY_COL_PAGEMAP,
+        IDENTITY_COL_TRUTH_N = IDENTITY_COL_PAGEMAP + STORE_PAGEMAP_N_COLUMNS,
+        IDENTITY_COL_TRUTH,
+        _IDENTITY_COL_MAX = IDENTITY_COL_TRUTH + STORE_TRUTH_N_COLUMNS,
+};
+
+/* Row codecs: each binds (from parameter i on) or reads (from column col on) the columns of
+ * one macro above, in its order. Binders return 0 or -errno (-ERANGE above INT64_MAX);
+ * readers take SQL NULL as 0. */
+int schema_bind_pagemap(Store *s, sqlite3_stmt *st, int i, const PagemapClassCounts *pm);
+int schema_bind_truth(Store *s, sqlite3_stmt *st, int i, const ProcessTruth *t);
+void schema_read_pagemap(sqlite3_stmt *st, int col, PagemapClassCounts *ret);
+void schema_read_truth(sqlite3_stmt *st, int col, ProcessTruth *ret);
+/* The sum of a field no member printed is bound as NULL, as are the pagemap and truth sums
+ * when no member has them. */
+int schema_bind_identity_aggregate(Store *s, sqlite3_stmt *st, int i, const IdentityAggregate *a);
+void schema_read_identity_aggregate(sqlite3_stmt *st, int col, IdentityAggregate *ret);
 
 /* What store_open() found in the file before touching it. */
 typedef struct SchemaInfo {

@@ -1,6 +1,7 @@
-/* Internal to storage/: the Store object shared by store.c, schema.c and store-query.c, the one
- * conversion of SQLite result codes to -errno (store_error(), in store.c) and small statement
- * helpers. Nothing here is part of the API; store.h is the contract. */
+/* Internal to storage/: the Store object shared by the storage files, the one conversion of
+ * SQLite result codes to -errno (store_error()), statement and transaction helpers
+ * (sqlite-util.c) and the prepared statements of the sweep path (store.c). Nothing here is part
+ * of the API; store.h is the contract. */
 #pragma once
 
 #include <stdbool.h>
@@ -8,11 +9,12 @@
 
 #include <sqlite3.h>
 
+#include "aggregate.h"
 #include "process-cache.h"
 #include "store.h"
 
-/* Statements prepared once per connection (on first use) and reused: the sweep path and the
- * transaction control around it. */
+/* Statements prepared once per connection (when a read-write Store opens) and reused: the
+ * sweep path and the transaction control around it. Their text is in store.c. */
 typedef enum StoreStatement {
         STORE_STMT_BEGIN,
         STORE_STMT_COMMIT,
@@ -40,21 +42,6 @@ typedef enum StoreStatement {
         _STORE_STMT_MAX,
 } StoreStatement;
 
-/* One process of the open sweep, kept in memory so that the per-identity sums and medians are
- * computed in C at commit rather than by a query over the rows just written. Its pagemap counts
- * and reconstruction live in side arrays of the Store, so that a sweep without them carries
- * nothing extra per process. */
-typedef struct SweepRow {
-        int64_t identity_id;
-        int64_t process_id;
-        uint64_t start_time_ticks;
-        int32_t pid;
-        uint32_t present;
-        int32_t pagemap;                /* index into Store.pagemaps; -1: not scanned */
-        int32_t truth;                  /* index into Store.truths; -1: not reconstructed */
-        uint64_t kb[_SMAPS_FIELD_MAX];
-} SweepRow;
-
 struct Store {
         sqlite3 *db;
         char *path;
@@ -63,14 +50,15 @@ struct Store {
         char *last_error;               /* sqlite3_errmsg() of the last failure, or NULL */
         sqlite3_stmt *statements[_STORE_STMT_MAX];
 
-        /* The open sweep: sweep_id > 0 between store_sweep_begin() and commit/abort. */
+        /* The open sweep (store-sweep.c): sweep_id > 0 between store_sweep_begin() and
+         * commit/abort. */
         int64_t sweep_id;
         uint64_t sweep_start_usec;
         int64_t sweep_epoch_id;
         int sweep_error;                /* < 0 once SQLite dropped the transaction: abort only */
         SweepRow *rows;                 /* the open sweep's processes; reused across sweeps */
         size_t n_rows, allocated_rows;
-        PagemapClassCounts (*pagemaps)[_VMA_CLASS_MAX]; /* of rows with pagemap; reused */
+        PagemapClassCounts (*pagemaps)[_VMA_CLASS_MAX]; /* of rows with a complete scan */
         size_t n_pagemaps, allocated_pagemaps;
         ProcessTruth *truths;           /* of rows with a reconstruction; reused */
         size_t n_truths, allocated_truths;
@@ -87,25 +75,17 @@ struct Store {
         size_t pack_size;
 };
 
+/* ---- sqlite-util.c ---- */
+
 /* The one place an SQLite result code becomes -errno: keeps sqlite3_errmsg() for
  * store_last_error() and returns -EBUSY, -ENOSPC, -EROFS, -EACCES, -ENOENT, -EBADMSG, -ENOMEM
  * or -EIO. rc must be an error code (not SQLITE_OK, SQLITE_ROW or SQLITE_DONE). */
 int store_error(Store *s, int rc);
 
-/* The cached statement id, prepared on first use. Reset it after use (_cleanup_reset_). */
-int store_statement(Store *s, StoreStatement id, sqlite3_stmt **ret);
-/* Steps and resets a cached statement that returns no rows. */
-int store_run(Store *s, StoreStatement id);
-/* Grows *p (elements of size bytes, *allocated of them) to hold at least need, doubling.
- * 0 or -ENOMEM (then *p is unchanged). */
-int store_reserve(void **p, size_t *allocated, size_t need, size_t size);
-
 /* Prepares a one-off statement (finalize it, _cleanup_finalize_). */
 int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret);
 /* Returns 1 for a row, 0 when done, or -errno. */
 int store_step(Store *s, sqlite3_stmt *st);
-/* Rolls back the open transaction, if any, keeping last_error (the failure that caused it). */
-void store_rollback(Store *s);
 /* Runs SQL text without parameters (may hold several statements). */
 int store_exec(Store *s, const char *sql);
 /* Runs a query returning one integer; -ENODATA when it returns no row. */
@@ -128,6 +108,46 @@ static inline uint64_t store_column_uint64(sqlite3_stmt *st, int i) {
 }
 /* A copy of a text column (NULL for SQL NULL) owned by the caller. 0 or -ENOMEM. */
 int store_column_strdup(sqlite3_stmt *st, int i, char **ret);
+
+/* Rolls back the open transaction, if any, keeping last_error (the failure that caused it). */
+void store_rollback(Store *s);
+/* SQLite rolls the whole transaction back on some errors (I/O, full disk, out of memory): the
+ * open sweep can then only be aborted, and says so from now on. Returns r. */
+int store_sweep_failed(Store *s, int r);
+/* Ends a savepoint: released on success; on failure rolled back to and released while the
+ * transaction is still there. Returns r or the release failure. */
+int store_savepoint_end(Store *s, int r);
+/* A write transaction of its own, or a savepoint inside the open sweep; ended by
+ * store_write_end() with the result r of the work done in it (committed or released when
+ * r >= 0, rolled back otherwise). Returns r or the failure to end it. */
+int store_write_begin(Store *s, bool *ret_nested);
+int store_write_end(Store *s, bool nested, int r);
+
+/* Runs call (an int expression) inside a read snapshot of s: one statement or many, they see
+ * one state of the database. Evaluates to call's result or the failure to begin. */
+#define STORE_IN_SNAPSHOT(s, call)                                                               \
+        ({                                                                                       \
+                bool _sn_began_;                                                                 \
+                int _sn_r_ = store_snapshot_begin((s), &_sn_began_);                             \
+                if (_sn_r_ >= 0) {                                                               \
+                        _sn_r_ = (call);                                                         \
+                        store_snapshot_end((s), _sn_began_);                                     \
+                }                                                                                \
+                _sn_r_;                                                                          \
+        })
+
+/* ---- store.c ---- */
+
+/* The cached statement id, prepared on first use. Reset it after use (_cleanup_reset_). */
+int store_statement(Store *s, StoreStatement id, sqlite3_stmt **ret);
+/* Steps and resets a cached statement that returns no rows. */
+int store_run(Store *s, StoreStatement id);
+
+/* ---- store-epoch.c ---- */
+
+/* Returns 1 when the epoch exists, with its page size in bytes (0 when unknown) in
+ * *ret_page_size if not NULL; 0 when it does not. */
+int store_epoch_exists(Store *s, int64_t epoch_id, uint64_t *ret_page_size);
 
 static inline void store_statement_resetp(sqlite3_stmt **st) {
         if (*st) {

@@ -2,18 +2,21 @@
  * One Store is one connection and is used by one thread only: the daemon owns a read-write
  * Store for writing sweeps, the web server opens its own read-only Store. The schema and the
  * retention rule are documented at the top of storage/schema.c. Errors are mapped from SQLite
- * once, in store.c: -EBADMSG corrupt or foreign database, -EPROTONOSUPPORT newer schema,
+ * once, in sqlite-util.c: -EBADMSG corrupt or foreign database, -EPROTONOSUPPORT newer schema,
  * -EBUSY locked, -ENOSPC full, -EACCES/-EROFS not writable, -EIO anything else; the SQLite
- * message of the last failure is kept for /healthz (store_last_error()). */
+ * message of the last failure is kept for /healthz (store_last_error()). Storage includes the
+ * collectors' and compare/'s type headers to persist and return their structs; it never calls
+ * a collector and does not link them. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aggregate.h"
 #include "compare.h"
-#include "macro.h"
 #include "kernel-id.h"
+#include "macro.h"
 #include "meminfo.h"
 #include "proc-scan.h"
 #include "reconstruct.h"
@@ -55,23 +58,27 @@ int store_epoch_ensure(Store *s, const KernelId *k, uint64_t now_usec, int64_t *
 /* Finds the epoch of a boot already recorded, by boot_id and release (the mapcount mode cannot
  * change within a boot), so the full kernel identity need not be read again. Read only: the
  * epoch is marked seen when a sweep of it commits. Returns 1 with *ret_epoch_id, its *ret_mode
- * and *ret_page_size (0 when unknown), 0 when this boot is not recorded yet. */
+ * and *ret_page_size (0 when unknown), 0 when this boot is not recorded yet, -EBADMSG when the
+ * stored mode is not one this build knows. */
 int store_epoch_lookup(Store *s, const char *boot_id, const char *release, int64_t *ret_epoch_id,
                        MapcountMode *ret_mode, uint64_t *ret_page_size);
 
 /* A sweep is written between store_sweep_begin() and store_sweep_commit() in one transaction;
- * store_sweep_abort() rolls it back (also safe when nothing was begun). */
+ * store_sweep_abort() rolls it back (also safe when nothing was begun). store_sweep_begin()
+ * returns -EBUSY while a sweep is open and -EROFS on a read-only Store. */
 int store_sweep_begin(Store *s, int64_t epoch_id, uint64_t start_usec);
-/* identity_key: from identity_key_build(); the identity row is created on first sight. */
+/* Adds one process. identity_key: from identity_key_build(); the identity row is created on
+ * first sight. No savepoint is taken (it would double the statements of a sweep): a failed
+ * statement is undone by SQLite alone, and identity and process rows written before a failure
+ * are harmless. Returns 0, -EINVAL (no sweep open, NULL key, more unknown fields than
+ * SmapsRollup holds), -ERANGE (a figure above INT64_MAX) or a storage error; -EIO includes a
+ * constraint violation such as the same process twice in one sweep. After a failure before
+ * the sample row the sweep can still be committed without the process; a failure after it,
+ * or one for which SQLite dropped the whole transaction (disk full, I/O error), makes every
+ * further call and the commit return that error, and the sweep is rolled back. */
 int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_key);
+/* Adds meminfo: all-or-nothing (a savepoint). Errors as store_sweep_add_process(). */
 int store_sweep_add_meminfo(Store *s, const Meminfo *m);
-/* Both add functions are all-or-nothing (a savepoint each) and return 0, -EINVAL (no sweep
- * open, NULL key, more entries than the struct can hold), -ERANGE (a figure above INT64_MAX),
- * or a storage error; -EIO includes a constraint violation such as the same process twice in
- * one sweep. After such a failure the sweep can still be committed without that process; when
- * SQLite has dropped the whole transaction (disk full, I/O error) every further call and the
- * commit return that error and the sweep is rolled back. store_sweep_begin() returns -EBUSY
- * while a sweep is open and -EROFS on a read-only Store. */
 
 /* Records the reconstruction of a process added to this sweep (same PID and start time) and
  * adds it to its identity's sums at commit. -ENOENT when no such process was added. Like the
@@ -103,15 +110,24 @@ int store_prune(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch);
 
 /* ---- queries (used by web/ on a read-only Store) ---- */
 
+/* Every query runs in a read transaction of its own, so that it sees one state of the database
+ * while the daemon commits sweeps. A caller that makes several queries for one answer (one HTTP
+ * request) wraps them in one snapshot: between store_snapshot_begin() and store_snapshot_end()
+ * they all see the same state. Nested snapshots and snapshots inside a sweep do nothing
+ * (*ret_began false). Returns 0 or a storage error. */
+int store_snapshot_begin(Store *s, bool *ret_began);
+void store_snapshot_end(Store *s, bool began);
+
 typedef struct EpochInfo {
         int64_t id;
         char *boot_id, *release, *version;
-        char *mapcount_mode;            /* mapcount_mode_to_string() */
+        MapcountMode mapcount_mode;
         uint64_t page_size;
         char *config_source, *config_lines;     /* may be NULL */
         uint64_t first_seen_usec, last_seen_usec;
         uint64_t first_sweep_usec, last_sweep_usec;     /* 0 when no sweep */
         uint64_t sweeps;                /* sweeps stored for this epoch */
+        int64_t last_sweep_id;          /* 0 when no sweep */
         size_t n_settings;
         KernelSetting *settings;        /* THP settings, key/value */
 } EpochInfo;
@@ -119,13 +135,37 @@ typedef struct EpochInfo {
 void epoch_info_done(EpochInfo *e);
 void epoch_info_array_free(EpochInfo *a, size_t n);
 
-/* All epochs, oldest first. *ret is freed with epoch_info_array_free(). */
+/* All epochs, oldest first. *ret is freed with epoch_info_array_free(). -EBADMSG when a stored
+ * mapcount mode is not one this build knows. */
 int store_list_epochs(Store *s, EpochInfo **ret, size_t *ret_n);
 
-/* The default candidate (the epoch of the latest sweep) and baseline (the most recent earlier
- * epoch whose release or mapcount mode differs from the candidate's). Returns 0; a side that
- * does not exist is set to 0. */
-int store_default_epochs(Store *s, int64_t *ret_baseline, int64_t *ret_candidate);
+/* The one rule that picks what a comparison compares (/report, /forecast, the CLI, metrics):
+ *   candidate  the epoch asked for, else the epoch of the latest sweep (the highest sweep id);
+ *   baseline   the epoch asked for, else the most recent epoch created before the candidate
+ *              (lower id) that has at least one sweep and ran another kernel: its release or
+ *              its mapcount mode differs from the candidate's.
+ * Pure, over epochs[0..n) (oldest first, as store_list_epochs() returns them); want_* ≤ 0
+ * means "the default". Returns 0 with *ret_baseline and *ret_candidate pointing into epochs
+ * (NULL when there is none: no sweep yet, or no other kernel before the candidate); -ENOENT
+ * with *ret_unknown when an epoch asked for does not exist; -EINVAL when baseline and
+ * candidate are the same epoch. */
+int epoch_pair_pick(const EpochInfo *epochs, size_t n, int64_t want_baseline,
+                    int64_t want_candidate, const EpochInfo **ret_baseline,
+                    const EpochInfo **ret_candidate, int64_t *ret_unknown);
+
+typedef struct EpochPair {
+        EpochInfo *epochs;              /* every epoch, oldest first */
+        size_t n_epochs;
+        const EpochInfo *baseline;      /* into epochs, or NULL */
+        const EpochInfo *candidate;     /* into epochs, or NULL */
+} EpochPair;
+
+void epoch_pair_done(EpochPair *p);
+
+/* Reads every epoch and applies epoch_pair_pick() to them, in one snapshot. Returns what it
+ * returns, or a storage error. */
+int store_epoch_pair(Store *s, int64_t want_baseline, int64_t want_candidate, EpochPair *ret,
+                     int64_t *ret_unknown);
 
 typedef struct IdentityInfo {
         int64_t id;
@@ -156,19 +196,14 @@ typedef struct SystemSeries {
 int store_epoch_system_series(Store *s, int64_t epoch_id, SystemSeries **ret_series,
                               size_t *ret_n, SeriesPoint **ret_points);
 
-/* Per identity in the latest sweep: the summed smaps_rollup and the PIDs. */
+/* Per identity in the latest sweep: its aggregate as the sweep stored it and the PIDs. */
 typedef struct ProcessGroup {
         IdentityInfo identity;
         size_t n_pids;
         int32_t *pids;
-        uint64_t kb[_SMAPS_FIELD_MAX];
-        uint32_t present;               /* fields present in every process of the group */
+        IdentityAggregate sums;         /* identity_samples of the sweep */
         size_t n_extra;
         SmapsExtra extra[SMAPS_EXTRA_MAX];      /* unknown fields, summed by name */
-        bool has_pagemap;               /* every process of the group was scanned */
-        PagemapClassCounts pagemap[_VMA_CLASS_MAX];     /* summed; 0 unless has_pagemap */
-        bool has_truth;                 /* every process of the group was reconstructed */
-        ProcessTruth truth;             /* summed; 0 unless has_truth */
 } ProcessGroup;
 
 void process_group_array_free(ProcessGroup *a, size_t n);

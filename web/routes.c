@@ -1,7 +1,7 @@
 /* One handler per endpoint: /healthz, /epochs, /processes, and the parameters of /report and
  * /forecast. Each checks its query parameters (the server already rejected unknown ones), reads
  * through the read-only Store and answers JSON; the /report and /forecast bodies are built by
- * report.c. */
+ * report.c and forecast.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -11,60 +11,11 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "parse-util.h"
 #include "time-util.h"
 #include "web-internal.h"
 
 #define PROCESSES_LIMIT_DEFAULT 100
 #define PROCESSES_LIMIT_MAX 10000
-
-/* ---- parameter parsing ---- */
-
-/* Each parser leaves *ret untouched when the parameter is absent. Returns 1 when the value (or
- * the default) is usable, 0 when reply now holds the 400 naming parameter and value, -ENOMEM. */
-
-static int param_reject(WebReply *reply, const char *name, const char *value,
-                        const char *expected) {
-        int r;
-
-        r = web_reply_error(reply, MHD_HTTP_BAD_REQUEST,
-                            "invalid value '%.200s' for parameter '%s': expected %s",
-                            value, name, expected);
-        return r < 0 ? r : 0;
-}
-
-static int param_parse_u64(const WebParams *p, const char *name, uint64_t min, uint64_t max,
-                           const char *expected, uint64_t *ret, WebReply *reply) {
-        const char *value = web_params_get(p, name);
-        uint64_t v;
-
-        if (!value)
-                return 1;
-        if (safe_atou64(value, &v) < 0 || v < min || v > max)
-                return param_reject(reply, name, value, expected);
-        *ret = v;
-        return 1;
-}
-
-static int param_parse_threshold(const WebParams *p, const char *name, double *ret,
-                                 WebReply *reply) {
-        const char *value = web_params_get(p, name);
-        Thresholds check;
-        double v;
-
-        if (!value)
-                return 1;
-        if (safe_atod(value, &v) < 0)
-                return param_reject(reply, name, value, "a non-negative finite number");
-
-        /* compare/ owns the rule; every threshold obeys the same one, so checking the value in
-         * all three places checks it for this parameter. */
-        check = (Thresholds) { .min_delta_kb = v, .min_delta_points = v, .noise_factor = v };
-        if (thresholds_validate(&check) < 0)
-                return param_reject(reply, name, value, "a non-negative finite number");
-        *ret = v;
-        return 1;
-}
 
 /* ---- /healthz ---- */
 
@@ -187,7 +138,7 @@ static json_t *epoch_info_to_json(const EpochInfo *e) {
                          "boot_id", json_string_lossy(e->boot_id),
                          "release", json_string_lossy(e->release),
                          "version", json_string_lossy(e->version),
-                         "mapcount_mode", json_string_lossy(e->mapcount_mode),
+                         "mapcount_mode", json_string(mapcount_mode_to_string(e->mapcount_mode)),
                          "page_size", (json_int_t) e->page_size,
                          "config_source", json_string_lossy(e->config_source),
                          "config_lines", json_string_lossy(e->config_lines),
@@ -247,10 +198,10 @@ static json_t *rollup_to_json(const ProcessGroup *g) {
         if (!o)
                 return NULL;
         for (SmapsField f = 0; f < _SMAPS_FIELD_MAX; f++) {
-                if (!(g->present & (1u << f)))
+                if (!(g->sums.present_all & (1u << f)))
                         continue;
                 if (json_object_set_new(o, smaps_field_to_string(f),
-                                        json_integer((json_int_t) g->kb[f])) < 0)
+                                        json_integer((json_int_t) g->sums.sum_kb[f])) < 0)
                         return NULL;
         }
         for (size_t i = 0; i < g->n_extra && i < SMAPS_EXTRA_MAX; i++) {
@@ -270,14 +221,14 @@ static json_t *rollup_to_json(const ProcessGroup *g) {
 static json_t *group_pagemap_to_json(const ProcessGroup *g) {
         _cleanup_json_ json_t *o = NULL;
 
-        if (!g->has_pagemap)
+        if (!identity_aggregate_has_pagemap(&g->sums))
                 return json_null();
 
         o = json_object();
         if (!o)
                 return NULL;
         for (VmaClass c = 0; c < _VMA_CLASS_MAX; c++) {
-                const PagemapClassCounts *k = &g->pagemap[c];
+                const PagemapClassCounts *k = &g->sums.pagemap[c];
 
                 if (json_object_set_new(o, vma_class_to_string(c),
                                         json_pack("{s:I, s:I, s:I}",
@@ -291,9 +242,9 @@ static json_t *group_pagemap_to_json(const ProcessGroup *g) {
 }
 
 static json_t *group_truth_to_json(const ProcessGroup *g) {
-        const ProcessTruth *t = &g->truth;
+        const ProcessTruth *t = &g->sums.truth;
 
-        if (!g->has_truth)
+        if (!identity_aggregate_has_truth(&g->sums))
                 return json_null();
 
         return json_pack("{s:I, s:I, s:I, s:I}",
@@ -304,9 +255,9 @@ static json_t *group_truth_to_json(const ProcessGroup *g) {
 }
 
 static json_t *group_forecast_to_json(const ProcessGroup *g, bool forecast) {
-        const ProcessTruth *t = &g->truth;
+        const ProcessTruth *t = &g->sums.truth;
 
-        if (!g->has_truth || !forecast)
+        if (!identity_aggregate_has_truth(&g->sums) || !forecast)
                 return json_null();
 
         return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
@@ -329,31 +280,22 @@ static json_t *process_group_to_json(const ProcessGroup *g, bool forecast) {
                          "truth", group_truth_to_json(g),
                          "forecast", group_forecast_to_json(g, forecast),
                          "partially_mapped_folios",
-                         g->has_truth ? json_integer((json_int_t) g->truth.partially_mapped_folios)
-                                      : json_null());
+                         identity_aggregate_has_truth(&g->sums)
+                                 ? json_integer((json_int_t) g->sums.truth.partially_mapped_folios)
+                                 : json_null());
 }
 
 /* Whether the epoch of the latest sweep ran a page_mapcount kernel: the forecast of what
  * no_page_mapcount would report applies only there. */
 static int latest_epoch_is_page_mapcount(Store *store, bool *ret) {
-        EpochInfo *epochs = NULL;
-        StoreHealth h;
-        size_t n = 0;
+        _cleanup_(epoch_pair_done) EpochPair pair = {};
+        int64_t unknown;
         int r;
 
-        r = store_health(store, &h);
+        r = store_epoch_pair(store, 0, 0, &pair, &unknown);
         if (r < 0)
                 return r;
-        r = store_list_epochs(store, &epochs, &n);
-        if (r < 0)
-                return r;
-        *ret = false;
-        for (size_t i = 0; i < n; i++)
-                if (epochs[i].id == h.current_epoch_id)
-                        *ret = epochs[i].mapcount_mode &&
-                               strcmp(epochs[i].mapcount_mode,
-                                      mapcount_mode_to_string(MAPCOUNT_MODE_PAGE)) == 0;
-        epoch_info_array_free(epochs, n);
+        *ret = pair.candidate && pair.candidate->mapcount_mode == MAPCOUNT_MODE_PAGE;
         return 0;
 }
 
@@ -367,11 +309,11 @@ static int route_processes(WebServer *s, const WebParams *p, WebReply *reply) {
         Store *store;
         int r;
 
-        r = param_parse_u64(p, "limit", 1, PROCESSES_LIMIT_MAX, "an integer from 1 to 10000",
+        r = web_params_u64(p, "limit", 1, PROCESSES_LIMIT_MAX, "an integer from 1 to 10000",
                             &limit, reply);
         if (r <= 0)
                 return r;
-        r = param_parse_u64(p, "offset", 0, INT64_MAX, "a non-negative integer", &offset, reply);
+        r = web_params_u64(p, "offset", 0, INT64_MAX, "a non-negative integer", &offset, reply);
         if (r <= 0)
                 return r;
 
@@ -423,20 +365,14 @@ static int route_report(WebServer *s, const WebParams *p, WebReply *reply) {
                 .identity_mode = st.identity_mode,
         };
 
-        r = param_parse_u64(p, "baseline", 1, INT64_MAX, "a positive epoch id", &baseline, reply);
+        r = web_params_u64(p, "baseline", 1, INT64_MAX, "a positive epoch id", &baseline, reply);
         if (r <= 0)
                 return r;
-        r = param_parse_u64(p, "candidate", 1, INT64_MAX, "a positive epoch id", &candidate,
+        r = web_params_u64(p, "candidate", 1, INT64_MAX, "a positive epoch id", &candidate,
                             reply);
         if (r <= 0)
                 return r;
-        r = param_parse_threshold(p, "min_delta_kb", &req.thresholds.min_delta_kb, reply);
-        if (r <= 0)
-                return r;
-        r = param_parse_threshold(p, "min_delta_points", &req.thresholds.min_delta_points, reply);
-        if (r <= 0)
-                return r;
-        r = param_parse_threshold(p, "noise_factor", &req.thresholds.noise_factor, reply);
+        r = web_params_thresholds(p, &req.thresholds, reply);
         if (r <= 0)
                 return r;
 
@@ -468,16 +404,10 @@ static int route_forecast(WebServer *s, const WebParams *p, WebReply *reply) {
         web_status_snapshot(s->status, &st);
         req = (ForecastRequest) { .thresholds = st.thresholds };
 
-        r = param_parse_u64(p, "epoch", 1, INT64_MAX, "a positive epoch id", &epoch, reply);
+        r = web_params_u64(p, "epoch", 1, INT64_MAX, "a positive epoch id", &epoch, reply);
         if (r <= 0)
                 return r;
-        r = param_parse_threshold(p, "min_delta_kb", &req.thresholds.min_delta_kb, reply);
-        if (r <= 0)
-                return r;
-        r = param_parse_threshold(p, "min_delta_points", &req.thresholds.min_delta_points, reply);
-        if (r <= 0)
-                return r;
-        r = param_parse_threshold(p, "noise_factor", &req.thresholds.noise_factor, reply);
+        r = web_params_thresholds(p, &req.thresholds, reply);
         if (r <= 0)
                 return r;
         req.epoch = (int64_t) epoch;
@@ -507,6 +437,11 @@ static const WebRoute routes[] = {
         { "/report",    report_params,          route_report },
         { "/forecast",  forecast_params,        route_forecast },
 };
+
+const WebRoute *web_routes(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(routes);
+        return routes;
+}
 
 const WebRoute *web_route_find(const char *path) {
         for (size_t i = 0; i < ELEMENTSOF(routes); i++)

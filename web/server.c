@@ -1,6 +1,6 @@
 /* The libmicrohttpd side of the web server: the listening socket, the daemon with its one
- * polling thread, method and path checks, query parameter collection, JSON serialization and
- * error bodies, the lazily opened read-only Store, and WebStatus. */
+ * polling thread, method and path checks, query parameter collection, the lazily opened
+ * read-only Store with one read snapshot per request, and the reply on the wire. */
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
@@ -33,238 +33,27 @@
 /* Answer when even the error body cannot be built. */
 #define OOM_BODY "{\n  \"error\": \"out of memory\",\n  \"status\": 500\n}\n"
 
-void web_status_init(WebStatus *s) {
+/* ---- the read-only Store ---- */
+
+/* Begins the request's read snapshot on the open Store, once per request. */
+static int web_server_snapshot(WebServer *s, Store **ret, WebReply *reply) {
         int r;
 
-        *s = (WebStatus) {
-                .started_usec = now_usec(CLOCK_REALTIME),
-                .thresholds = THRESHOLDS_DEFAULT,
-                .identity_mode = IDENTITY_MODE_EXE_ARGS,
-                .pagemap_mode = "off",
-        };
-        r = pthread_mutex_init(&s->lock, NULL);
-        assert(r == 0);
-        (void) r;
-}
-
-void web_status_done(WebStatus *s) {
-        if (!s)
-                return;
-        (void) pthread_mutex_destroy(&s->lock);
-}
-
-void web_status_snapshot(WebStatus *s, WebStatusSnapshot *ret) {
-        (void) pthread_mutex_lock(&s->lock);
-        *ret = (WebStatusSnapshot) {
-                .started_usec = s->started_usec,
-                .interval_usec = s->interval_usec,
-                .last_sweep_usec = s->last_sweep_usec,
-                .last_duration_usec = s->last_duration_usec,
-                .sampled = s->sampled,
-                .vanished = s->vanished,
-                .denied = s->denied,
-                .malformed = s->malformed,
-                .kernel_threads = s->kernel_threads,
-                .consecutive_failures = s->consecutive_failures,
-                .thresholds = s->thresholds,
-                .identity_mode = s->identity_mode,
-                .pagemap_mode = s->pagemap_mode,
-                .pagemap_truncated = s->pagemap_truncated,
-                .pagemap_failed = s->pagemap_failed,
-                .pagemap_budget_exhausted = s->pagemap_budget_exhausted,
-        };
-        memcpy(ret->storage_error, s->storage_error, sizeof ret->storage_error);
-        memcpy(ret->sweep_error, s->sweep_error, sizeof ret->sweep_error);
-        memcpy(ret->reconstruction, s->reconstruction, sizeof ret->reconstruction);
-        (void) pthread_mutex_unlock(&s->lock);
-        ret->storage_error[sizeof ret->storage_error - 1] = '\0';
-        ret->sweep_error[sizeof ret->sweep_error - 1] = '\0';
-        ret->reconstruction[sizeof ret->reconstruction - 1] = '\0';
-}
-
-/* ---- JSON helpers ---- */
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, at most
- * U+10FFFF), or 0 when there is none. s is NUL-terminated, so a truncated sequence stops at the
- * NUL, which is not a continuation byte. */
-static size_t utf8_sequence_length(const unsigned char *s) {
-        uint32_t c;
-        size_t n;
-
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] < 0xc2)
-                return 0;
-        if (s[0] < 0xe0) {
-                n = 2;
-                c = s[0] & 0x1f;
-        } else if (s[0] < 0xf0) {
-                n = 3;
-                c = s[0] & 0x0f;
-        } else if (s[0] < 0xf5) {
-                n = 4;
-                c = s[0] & 0x07;
-        } else
-                return 0;
-
-        for (size_t i = 1; i < n; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                c = (c << 6) | (s[i] & 0x3f);
+        if (!s->in_request_snapshot) {
+                r = store_snapshot_begin(s->store, &s->in_request_snapshot);
+                if (r < 0)
+                        return web_reply_store_error(reply, s->store, r) < 0 ? -ENOMEM : r;
         }
-        if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10ffff ||
-            (c >= 0xd800 && c <= 0xdfff))
-                return 0;
-        return n;
-}
-
-json_t *json_string_lossy(const char *s) {
-#define REPLACEMENT_CHARACTER "\xef\xbf\xbd"  /* U+FFFD */
-        const unsigned char *p;
-        _cleanup_free_ char *copy = NULL;
-        size_t len, n = 0;
-        bool valid = true;
-
-        if (!s)
-                return json_null();
-
-        for (p = (const unsigned char *) s; *p; ) {
-                size_t l = utf8_sequence_length(p);
-                if (l == 0) {
-                        valid = false;
-                        break;
-                }
-                p += l;
-        }
-        if (valid)
-                return json_string(s);
-
-        /* Each invalid byte becomes three bytes at most. */
-        len = strlen(s);
-        copy = malloc(len * 3 + 1);
-        if (!copy)
-                return NULL;
-        for (p = (const unsigned char *) s; *p; ) {
-                size_t l = utf8_sequence_length(p);
-                if (l == 0) {
-                        memcpy(copy + n, REPLACEMENT_CHARACTER, STRLEN(REPLACEMENT_CHARACTER));
-                        n += STRLEN(REPLACEMENT_CHARACTER);
-                        p++;
-                } else {
-                        memcpy(copy + n, p, l);
-                        n += l;
-                        p += l;
-                }
-        }
-        copy[n] = '\0';
-        return json_string(copy);
-}
-
-json_t *json_timestamp(uint64_t usec) {
-        char buf[RFC3339_MAX];
-
-        if (usec == 0)
-                return json_null();
-        return json_string(format_timestamp_rfc3339(buf, sizeof buf, usec));
-}
-
-json_t *json_seconds(uint64_t usec) {
-        return json_real((double) usec / (double) USEC_PER_SEC);
-}
-
-json_t *json_rounded(double value, unsigned decimals) {
-        double scale = pow(10.0, (double) decimals), v;
-
-        if (!isfinite(value))
-                return json_null();
-        v = round(value * scale) / scale;
-        if (v == 0)
-                v = 0;          /* no "-0.0" */
-        return json_real(v);
-}
-
-json_t *json_kb(double kb) {
-        double v;
-
-        if (!isfinite(kb))
-                return json_null();
-        v = round(kb * 10.0) / 10.0;
-        if (v == trunc(v) && fabs(v) < 9007199254740992.0)      /* 2^53: exact as an integer */
-                return json_integer((json_int_t) v);
-        return json_real(v);
-}
-
-json_t *identity_to_json(const IdentityInfo *i) {
-        return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}",
-                         "id", (json_int_t) i->id,
-                         "key", json_string_lossy(i->key),
-                         "comm", json_string_lossy(i->comm),
-                         "exe", json_string_lossy(i->exe),
-                         "cmdline", json_string_lossy(i->cmdline),
-                         "unit", json_string_lossy(i->unit));
-}
-
-/* ---- replies ---- */
-
-void web_reply_done(WebReply *r) {
-        if (r->body)
-                json_decref(r->body);
-        *r = (WebReply) {};
-}
-
-int web_reply_json(WebReply *r, unsigned status, json_t *body) {
-        web_reply_done(r);
-        if (!body)
-                return -ENOMEM;
-        *r = (WebReply) { .status = status, .body = body };
+        *ret = s->store;
         return 0;
 }
-
-int web_reply_error(WebReply *r, unsigned status, const char *fmt, ...) {
-        _cleanup_free_ char *message = NULL;
-        va_list ap;
-        int k;
-
-        va_start(ap, fmt);
-        k = vasprintf(&message, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-                message = NULL;
-                return -ENOMEM;
-        }
-
-        return web_reply_json(r, status, json_pack("{s:o, s:I}",
-                                                   "error", json_string_lossy(message),
-                                                   "status", (json_int_t) status));
-}
-
-int web_reply_store_error(WebReply *r, const Store *store, int error) {
-        const char *text = store ? store_last_error(store) : NULL;
-
-        if (error == -ENOMEM)
-                return error;
-        if (!text || !*text)
-                text = strerror(-error);
-        return web_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", text);
-}
-
-const char *web_params_get(const WebParams *p, const char *name) {
-        for (size_t i = 0; p->names && p->names[i]; i++)
-                if (strcmp(p->names[i], name) == 0)
-                        return p->values[i];
-        return NULL;
-}
-
-/* ---- the read-only Store ---- */
 
 int web_server_get_store(WebServer *s, Store **ret, WebReply *reply) {
         _cleanup_free_ char *reason = NULL;
         int r;
 
-        if (s->store) {
-                *ret = s->store;
-                return 0;
-        }
+        if (s->store)
+                return web_server_snapshot(s, ret, reply);
 
         r = store_open(&s->store, s->db_path, STORE_READ_ONLY, &reason);
         if (r < 0) {
@@ -290,8 +79,7 @@ int web_server_get_store(WebServer *s, Store **ret, WebReply *reply) {
         if (log_state_changed(&s->store_failing, false))
                 log_info("Opened database '%s' read-only for the web server", s->db_path);
 
-        *ret = s->store;
-        return 0;
+        return web_server_snapshot(s, ret, reply);
 }
 
 /* ---- request handling ---- */
@@ -352,26 +140,6 @@ static int web_dispatch(WebServer *s, struct MHD_Connection *connection, const c
                 return collector.error;
 
         return route->handler(s, &params, reply);
-}
-
-/* Serializes body with a trailing newline. Returns a malloc'd string or NULL. */
-static char *json_dump_body(const json_t *body, size_t *ret_len) {
-        char *text, *grown;
-        size_t len;
-
-        text = json_dumps(body, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-        if (!text)
-                return NULL;
-        len = strlen(text);
-        grown = realloc(text, len + 2);
-        if (!grown) {
-                free(text);
-                return NULL;
-        }
-        grown[len++] = '\n';
-        grown[len] = '\0';
-        *ret_len = len;
-        return grown;
 }
 
 static enum MHD_Result web_queue_reply(struct MHD_Connection *connection,
@@ -438,6 +206,8 @@ static enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection 
         }
 
         r = web_dispatch(s, connection, url, method, &reply);
+        store_snapshot_end(s->store, s->in_request_snapshot);
+        s->in_request_snapshot = false;
         if (r < 0) {
                 log_debug_errno(r, "Failed to answer %s '%s': %m", method, url);
                 web_reply_done(&reply);

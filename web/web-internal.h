@@ -1,6 +1,7 @@
-/* What server.c, routes.c and report.c share: the server object, the route table, the reply a
- * handler fills and the JSON helpers. Everything here runs on the one HTTP thread, except
- * web_status_snapshot(), which takes the WebStatus lock. */
+/* What the files of web/ share: the server object, the route table, the request's parameters and
+ * the reply a handler fills (request.c), the JSON helpers (json.c), the flagged lists
+ * (flagged.c) and the bodies of /report and /forecast. Everything here runs on the one HTTP
+ * thread, except web_status_snapshot(), which takes the WebStatus lock. */
 #pragma once
 
 #include <stdbool.h>
@@ -25,7 +26,11 @@ struct WebServer {
         Store *store;                   /* opened lazily by the HTTP thread, used only by it */
         char *store_open_error;         /* why the last open failed; NULL once open */
         bool store_failing;             /* the last open failed: logged once, retried per request */
+        bool in_request_snapshot;       /* the request being answered holds a read snapshot */
 };
+
+/* /report and /forecast before anything was stored. */
+#define WEB_NO_SWEEP_MESSAGE "no sweep stored yet: nothing to compare"
 
 /* Most parameters any route accepts. */
 #define WEB_PARAMS_MAX 8
@@ -40,6 +45,7 @@ typedef struct WebParams {
 
 /* Returns the value of the named parameter, or NULL when it was not given. */
 const char *web_params_get(const WebParams *p, const char *name);
+
 
 /* The answer a handler produces: an HTTP status and a JSON body (owned). */
 typedef struct WebReply {
@@ -60,10 +66,19 @@ int web_reply_error(WebReply *r, unsigned status, const char *fmt, ...) _printf_
  * errors return 0. */
 int web_reply_store_error(WebReply *r, const Store *store, int error);
 
-/* Returns the server's read-only Store in *ret, opening it on first use. When it cannot be
- * opened, sets a 503 reply naming the reason (also kept in s->store_open_error) and returns a
- * negative errno (-ENOMEM: no reply could be built); the next request tries again. Only to be
- * called on the HTTP thread. */
+/* Parsers of parameter values. Each leaves *ret untouched when the parameter is absent and
+ * returns 1 when the value (or the default) is usable, 0 when reply now holds the 400 naming
+ * the parameter and the value, or -ENOMEM. */
+int web_params_u64(const WebParams *p, const char *name, uint64_t min, uint64_t max,
+                   const char *expected, uint64_t *ret, WebReply *reply);
+/* min_delta_kb=, min_delta_points=, noise_factor= over *t (the configured thresholds). */
+int web_params_thresholds(const WebParams *p, Thresholds *t, WebReply *reply);
+
+/* Returns the server's read-only Store in *ret, opening it on first use, with a read snapshot
+ * begun that lasts until the request is answered: every query of one request sees one state of
+ * the database. When it cannot be opened, sets a 503 reply naming the reason (also kept in
+ * s->store_open_error) and returns a negative errno (-ENOMEM: no reply could be built); the
+ * next request tries again. Only to be called on the HTTP thread. */
 int web_server_get_store(WebServer *s, Store **ret, WebReply *reply);
 
 /* The figures of WebStatus, copied under its lock. */
@@ -96,6 +111,8 @@ typedef struct WebRoute {
 
 /* The route for an exact path, or NULL. */
 const WebRoute *web_route_find(const char *path);
+/* Every route, for documentation checks. */
+const WebRoute *web_routes(size_t *ret_n);
 
 /* /report, after its parameters were parsed: baseline/candidate 0 mean "the default". */
 typedef struct ReportRequest {
@@ -117,7 +134,7 @@ typedef struct ForecastRequest {
  * against the NO_PAGE_MAPCOUNT forecast, flagged identities only. Returns 0 or -ENOMEM. */
 int forecast_build(Store *store, const ForecastRequest *req, WebReply *reply);
 
-/* ---- JSON helpers (NULL on allocation failure) ---- */
+/* ---- JSON helpers (NULL on allocation failure), json.c ---- */
 
 /* A JSON string from text that may not be UTF-8 (process names, command lines, request paths):
  * invalid bytes become U+FFFD. NULL text gives JSON null. */
@@ -137,3 +154,44 @@ json_t *json_kb(double kb);
 
 /* {"id", "key", "comm", "exe", "cmdline", "unit"}. */
 json_t *identity_to_json(const IdentityInfo *i);
+
+/* {"epoch", "release", "version", "boot_id", "mapcount_mode", "first_sweep", "last_sweep",
+ * "sweeps"}, or null for NULL. */
+json_t *epoch_to_json(const EpochInfo *e);
+
+/* {"min_delta_kb", "min_delta_points", "noise_factor"}. */
+json_t *thresholds_to_json(const Thresholds *t);
+
+/* One compared metric: before/after/delta in kB, the ratios, points, noise and flagged. */
+json_t *metric_to_json(const MetricDelta *d);
+
+/* Appends the reason line of a flagged delta: name ("Shared") normalized by base ("Rss").
+ * Returns 0 or -1 (out of memory), as jansson does. */
+int reason_append(json_t *reasons, const char *name, const char *base, const MetricDelta *d);
+
+/* The body as sent: indented JSON and a newline. A malloc'd string, or NULL. */
+char *json_dump_body(const json_t *body, size_t *ret_len);
+
+/* ---- flagged lists, flagged.c ---- */
+
+/* How flagged_list_to_json() reads one kind of comparison. */
+typedef struct FlaggedKind {
+        size_t size;                                    /* of one item */
+        bool (*flagged)(const void *item);
+        double (*weight)(const void *item);
+        int64_t (*identity_id)(const void *item);
+        int (*to_json)(Store *store, const void *item, json_t **ret);
+} FlaggedKind;
+
+/* The larger of w and |delta_points| when d is flagged: the weight that orders the list. */
+double flagged_delta_weight(double w, const MetricDelta *d);
+
+/* The flagged items of items[0..n) (each kind->size bytes), heaviest first (then by identity
+ * id), as a JSON array. Returns 0, -ENOMEM or a store error of an identity lookup. */
+int flagged_list_to_json(Store *store, const void *items, size_t n, const FlaggedKind *kind,
+                         json_t **ret);
+
+/* The identity as JSON, looked up. Returns 0 or the store's negative errno. */
+int identity_lookup_json(Store *store, int64_t id, json_t **ret);
+/* A JSON array of the identities ids[0..n). Returns 0 or the store's negative errno. */
+int identities_to_json(Store *store, const int64_t *ids, size_t n, json_t **ret);

@@ -1,0 +1,90 @@
+/* Retention (store_prune()): per-process samples of sweeps past the cutoff are deleted, and so
+ * are the sweeps themselves with their aggregates, except the newest KeepSweepsPerEpoch of
+ * every epoch, which stay for good so that a baseline survives any retention. */
+#include <assert.h>
+#include <errno.h>
+
+#include <sqlite3.h>
+
+#include "macro.h"
+#include "store-internal.h"
+#include "store.h"
+
+/* The sweeps retention deletes: older than ?1 and not among the newest ?2 of their epoch. */
+#define STORE_DOOMED_SWEEPS_SQL                                                                  \
+        "SELECT id FROM (SELECT id, start_usec, row_number() OVER"                               \
+        " (PARTITION BY epoch_id ORDER BY start_usec DESC, id DESC) AS newest FROM sweeps)"      \
+        " WHERE start_usec < ?1 AND newest > ?2"
+
+static int store_prune_exec(Store *s, const char *sql, int64_t cutoff, int64_t keep,
+                            int *ret_changes) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int n, r;
+
+        r = store_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        n = sqlite3_bind_parameter_count(st);
+        if (n >= 1 && (r = store_bind_int64(s, st, 1, cutoff)) < 0)
+                return r;
+        if (n >= 2 && (r = store_bind_int64(s, st, 2, keep)) < 0)
+                return r;
+        r = store_step(s, st);
+        if (r < 0)
+                return r;
+        if (ret_changes)
+                *ret_changes = sqlite3_changes(s->db);
+        return 0;
+}
+
+static int store_prune_locked(Store *s, int64_t cutoff, int64_t keep, int *ret_deleted) {
+        static const char *const raw[] = {
+                "DELETE FROM process_truth WHERE sweep_id IN"
+                " (SELECT id FROM sweeps WHERE start_usec < ?1)",
+                "DELETE FROM process_extra WHERE sweep_id IN"
+                " (SELECT id FROM sweeps WHERE start_usec < ?1)",
+                "DELETE FROM process_samples WHERE sweep_id IN"
+                " (SELECT id FROM sweeps WHERE start_usec < ?1)",
+                "DELETE FROM identity_samples WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
+                "DELETE FROM meminfo_samples WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
+        };
+        int deleted, r;
+
+        for (size_t i = 0; i < ELEMENTSOF(raw); i++) {
+                r = store_prune_exec(s, raw[i], cutoff, keep, NULL);
+                if (r < 0)
+                        return r;
+        }
+        r = store_prune_exec(s, "DELETE FROM sweeps WHERE id IN (" STORE_DOOMED_SWEEPS_SQL ")",
+                             cutoff, keep, &deleted);
+        if (r < 0)
+                return r;
+        r = store_prune_exec(s, "DELETE FROM processes WHERE id NOT IN"
+                             " (SELECT process_id FROM process_samples)", cutoff, keep, NULL);
+        if (r < 0)
+                return r;
+
+        *ret_deleted = deleted;
+        return 0;
+}
+
+int store_prune(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch) {
+        bool nested;
+        int deleted = 0, r;
+
+        assert(s);
+
+        if (s->sweep_id > 0)
+                return -EBUSY;
+
+        r = store_write_begin(s, &nested);
+        if (r < 0)
+                return r;
+        r = store_prune_locked(s, (int64_t) MIN(cutoff_usec, (uint64_t) INT64_MAX),
+                               keep_per_epoch, &deleted);
+        r = store_write_end(s, nested, r);
+        if (r < 0)
+                return r;
+        return deleted;
+}
+

@@ -1,0 +1,185 @@
+/* The /forecast body: on an epoch of a page_mapcount kernel with reconstructions, each
+ * identity's reported figures against what a no_page_mapcount kernel would report
+ * (compare_forecast()), the flagged ones heaviest first. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "web-internal.h"
+
+static const char forecast_mode_message[] = "the forecast needs a page_mapcount kernel";
+static const char forecast_none_message[] =
+        "no reconstruction in this epoch: run with --pagemap full and CAP_SYS_ADMIN";
+
+static json_t *forecast_metric_to_json(const MetricDelta *d) {
+        return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+                         "today_kb", json_kb(d->before.median_kb),
+                         "forecast_kb", json_kb(d->after.median_kb),
+                         "delta_kb", json_kb(d->delta_kb),
+                         "today_ratio", json_rounded(d->before.median_ratio, 4),
+                         "forecast_ratio", json_rounded(d->after.median_ratio, 4),
+                         "delta_points", json_rounded(d->delta_points, 2),
+                         "noise_points", json_rounded(d->noise_points, 2),
+                         "flagged", (int) d->flagged);
+}
+
+static json_t *forecast_metrics_to_json(const ForecastComparison *c) {
+        _cleanup_json_ json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
+                if (json_object_set_new(o, compare_metric_to_string(m),
+                                        forecast_metric_to_json(&c->metrics[m])) < 0)
+                        return NULL;
+        if (json_object_set_new(o, "Exclusive", forecast_metric_to_json(&c->exclusivity)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static json_t *forecast_reasons_to_json(const ForecastComparison *c) {
+        _cleanup_json_ json_t *a = json_array();
+
+        if (!a)
+                return NULL;
+        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
+                if (c->metrics[m].flagged &&
+                    reason_append(a, compare_metric_to_string(m), "Rss", &c->metrics[m]) < 0)
+                        return NULL;
+        if (c->exclusivity.flagged &&
+            reason_append(a, "Exclusive", "Present", &c->exclusivity) < 0)
+                return NULL;
+        return TAKE_PTR(a);
+}
+
+static int forecast_comparison_to_json(Store *store, const ForecastComparison *c, json_t **ret) {
+        json_t *identity, *j;
+        int r;
+
+        r = identity_lookup_json(store, c->identity_id, &identity);
+        if (r < 0)
+                return r;
+
+        j = json_pack("{s:o, s:I, s:o, s:o, s:o}",
+                      "identity", identity,
+                      "samples", (json_int_t) c->n,
+                      "Rss_kb", json_kb(c->rss_kb),
+                      "metrics", forecast_metrics_to_json(c),
+                      "reasons", forecast_reasons_to_json(c));
+        if (!j)
+                return -ENOMEM;
+        *ret = j;
+        return 0;
+}
+
+static double forecast_weight(const ForecastComparison *c) {
+        double w = 0;
+
+        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
+                w = flagged_delta_weight(w, &c->metrics[m]);
+        return flagged_delta_weight(w, &c->exclusivity);
+}
+
+static bool forecast_flagged(const void *item) {
+        return ((const ForecastComparison *) item)->flagged;
+}
+
+static double forecast_weight_any(const void *item) {
+        return forecast_weight(item);
+}
+
+static int64_t forecast_identity(const void *item) {
+        return ((const ForecastComparison *) item)->identity_id;
+}
+
+static int forecast_to_json_any(Store *store, const void *item, json_t **ret) {
+        return forecast_comparison_to_json(store, item, ret);
+}
+
+static const FlaggedKind forecast_comparisons = {
+        .size = sizeof(ForecastComparison),
+        .flagged = forecast_flagged,
+        .weight = forecast_weight_any,
+        .identity_id = forecast_identity,
+        .to_json = forecast_to_json_any,
+};
+
+/* Sets "available", "message" (when not available), "compared" and "identities" in root. */
+static int forecast_result(json_t *root, const char *message, int compared, json_t *identities) {
+        _cleanup_json_ json_t *list = identities;
+
+        if (!list)
+                list = json_array();
+        if (!list)
+                return -ENOMEM;
+        if (json_object_set_new(root, "available", json_boolean(!message)) < 0 ||
+            (message && json_object_set_new(root, "message", json_string(message)) < 0) ||
+            json_object_set_new(root, "compared", json_integer(compared)) < 0 ||
+            json_object_set_new(root, "identities", TAKE_PTR(list)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* Adds the comparison of epoch's sweeps to root. Returns 0, -ENOMEM or a store error. */
+static int forecast_identities(Store *store, int64_t epoch, const Thresholds *t, json_t *root) {
+        _cleanup_free_ IdentitySeries *series = NULL;
+        _cleanup_free_ IdentityPoint *points = NULL;
+        _cleanup_free_ ForecastComparison *compared = NULL;
+        json_t *identities = NULL;
+        size_t n_series = 0;
+        int r, n;
+
+        r = store_epoch_identity_series(store, epoch, &series, &n_series, &points);
+        if (r < 0)
+                return r;
+
+        compared = calloc(MAX(n_series, (size_t) 1), sizeof *compared);
+        if (!compared)
+                return -ENOMEM;
+        n = compare_forecast(series, n_series, t, compared);
+        if (n < 0)
+                return n;
+        if (n == 0)
+                return forecast_result(root, forecast_none_message, 0, NULL);
+
+        r = flagged_list_to_json(store, compared, (size_t) n, &forecast_comparisons, &identities);
+        if (r < 0)
+                return r;
+        return forecast_result(root, NULL, n, identities);
+}
+
+int forecast_build(Store *store, const ForecastRequest *req, WebReply *reply) {
+        _cleanup_(epoch_pair_done) EpochPair pair = {};
+        _cleanup_json_ json_t *root = NULL;
+        const EpochInfo *epoch;
+        int64_t unknown = 0;
+        int r;
+
+        r = store_epoch_pair(store, 0, req->epoch, &pair, &unknown);
+        if (r == -ENOENT)
+                return web_reply_error(reply, MHD_HTTP_BAD_REQUEST, "unknown epoch %" PRIi64,
+                                       unknown);
+        if (r < 0)
+                return web_reply_store_error(reply, store, r);
+        epoch = pair.candidate;
+
+        root = json_pack("{s:o, s:o}",
+                         "epoch", epoch_to_json(epoch),
+                         "thresholds", thresholds_to_json(&req->thresholds));
+        if (!root)
+                return -ENOMEM;
+
+        if (!epoch)
+                r = forecast_result(root, WEB_NO_SWEEP_MESSAGE, 0, NULL);
+        else if (epoch->mapcount_mode != MAPCOUNT_MODE_PAGE)
+                r = forecast_result(root, forecast_mode_message, 0, NULL);
+        else
+                r = forecast_identities(store, epoch->id, &req->thresholds, root);
+        if (r < 0)
+                return web_reply_store_error(reply, store, r);
+
+        return web_reply_json(reply, MHD_HTTP_OK, TAKE_PTR(root));
+}

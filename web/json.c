@@ -1,0 +1,167 @@
+/* JSON values of the API: text that may not be UTF-8, timestamps, seconds, rounded figures and
+ * kB, and the objects several endpoints share (an identity, an epoch, the thresholds, one
+ * compared metric, a reason line); and the body of a reply as text. */
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "string-util.h"
+#include "time-util.h"
+#include "web-internal.h"
+
+#define REASON_MAX 256
+
+json_t *json_string_lossy(const char *s) {
+#define REPLACEMENT_CHARACTER "\xef\xbf\xbd"  /* U+FFFD */
+        const unsigned char *p;
+        _cleanup_free_ char *copy = NULL;
+        size_t len, n = 0;
+        bool valid = true;
+
+        if (!s)
+                return json_null();
+
+        for (p = (const unsigned char *) s; *p; ) {
+                size_t l = utf8_sequence_length((const char *) p);
+                if (l == 0) {
+                        valid = false;
+                        break;
+                }
+                p += l;
+        }
+        if (valid)
+                return json_string(s);
+
+        /* Each invalid byte becomes three bytes at most. */
+        len = strlen(s);
+        copy = malloc(len * 3 + 1);
+        if (!copy)
+                return NULL;
+        for (p = (const unsigned char *) s; *p; ) {
+                size_t l = utf8_sequence_length((const char *) p);
+                if (l == 0) {
+                        memcpy(copy + n, REPLACEMENT_CHARACTER, STRLEN(REPLACEMENT_CHARACTER));
+                        n += STRLEN(REPLACEMENT_CHARACTER);
+                        p++;
+                } else {
+                        memcpy(copy + n, p, l);
+                        n += l;
+                        p += l;
+                }
+        }
+        copy[n] = '\0';
+        return json_string(copy);
+}
+
+json_t *json_timestamp(uint64_t usec) {
+        char buf[RFC3339_MAX];
+
+        if (usec == 0)
+                return json_null();
+        return json_string(format_timestamp_rfc3339(buf, sizeof buf, usec));
+}
+
+json_t *json_seconds(uint64_t usec) {
+        return json_real((double) usec / (double) USEC_PER_SEC);
+}
+
+json_t *json_rounded(double value, unsigned decimals) {
+        double scale = pow(10.0, (double) decimals), v;
+
+        if (!isfinite(value))
+                return json_null();
+        v = round(value * scale) / scale;
+        if (v == 0)
+                v = 0;          /* no "-0.0" */
+        return json_real(v);
+}
+
+json_t *json_kb(double kb) {
+        double v;
+
+        if (!isfinite(kb))
+                return json_null();
+        v = round(kb * 10.0) / 10.0;
+        if (v == trunc(v) && fabs(v) < 9007199254740992.0)      /* 2^53: exact as an integer */
+                return json_integer((json_int_t) v);
+        return json_real(v);
+}
+
+json_t *identity_to_json(const IdentityInfo *i) {
+        return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}",
+                         "id", (json_int_t) i->id,
+                         "key", json_string_lossy(i->key),
+                         "comm", json_string_lossy(i->comm),
+                         "exe", json_string_lossy(i->exe),
+                         "cmdline", json_string_lossy(i->cmdline),
+                         "unit", json_string_lossy(i->unit));
+}
+
+/* Serializes body with a trailing newline. Returns a malloc'd string or NULL. */
+char *json_dump_body(const json_t *body, size_t *ret_len) {
+        char *text, *grown;
+        size_t len;
+
+        text = json_dumps(body, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+        if (!text)
+                return NULL;
+        len = strlen(text);
+        grown = realloc(text, len + 2);
+        if (!grown) {
+                free(text);
+                return NULL;
+        }
+        grown[len++] = '\n';
+        grown[len] = '\0';
+        *ret_len = len;
+        return grown;
+}
+
+/* ---- objects several endpoints share ---- */
+
+json_t *epoch_to_json(const EpochInfo *e) {
+        if (!e)
+                return json_null();
+
+        return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
+                         "epoch", (json_int_t) e->id,
+                         "release", json_string_lossy(e->release),
+                         "version", json_string_lossy(e->version),
+                         "boot_id", json_string_lossy(e->boot_id),
+                         "mapcount_mode", json_string(mapcount_mode_to_string(e->mapcount_mode)),
+                         "first_sweep", json_timestamp(e->first_sweep_usec),
+                         "last_sweep", json_timestamp(e->last_sweep_usec),
+                         "sweeps", (json_int_t) e->sweeps);
+}
+
+json_t *thresholds_to_json(const Thresholds *t) {
+        return json_pack("{s:f, s:f, s:f}",
+                         "min_delta_kb", t->min_delta_kb,
+                         "min_delta_points", t->min_delta_points,
+                         "noise_factor", t->noise_factor);
+}
+
+json_t *metric_to_json(const MetricDelta *d) {
+        return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+                         "before_kb", json_kb(d->before.median_kb),
+                         "after_kb", json_kb(d->after.median_kb),
+                         "delta_kb", json_kb(d->delta_kb),
+                         "before_ratio", json_rounded(d->before.median_ratio, 4),
+                         "after_ratio", json_rounded(d->after.median_ratio, 4),
+                         "delta_points", json_rounded(d->delta_points, 2),
+                         "noise_points", json_rounded(d->noise_points, 2),
+                         "flagged", (int) d->flagged);
+}
+
+int reason_append(json_t *reasons, const char *name, const char *base,
+                         const MetricDelta *d) {
+        char buf[REASON_MAX];
+
+        return json_array_append_new(reasons,
+                                     json_string_lossy(metric_delta_reason(name, base, d, buf,
+                                                                           sizeof buf)));
+}

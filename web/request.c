@@ -1,0 +1,118 @@
+/* What a handler works with: the query parameters of the request (and their checked parsers,
+ * each naming the parameter and the value it rejects), and the reply it fills (a status and a
+ * JSON body, or a JSON error). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "parse-util.h"
+#include "web-internal.h"
+
+void web_reply_done(WebReply *r) {
+        if (r->body)
+                json_decref(r->body);
+        *r = (WebReply) {};
+}
+
+int web_reply_json(WebReply *r, unsigned status, json_t *body) {
+        web_reply_done(r);
+        if (!body)
+                return -ENOMEM;
+        *r = (WebReply) { .status = status, .body = body };
+        return 0;
+}
+
+int web_reply_error(WebReply *r, unsigned status, const char *fmt, ...) {
+        _cleanup_free_ char *message = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&message, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+                message = NULL;
+                return -ENOMEM;
+        }
+
+        return web_reply_json(r, status, json_pack("{s:o, s:I}",
+                                                   "error", json_string_lossy(message),
+                                                   "status", (json_int_t) status));
+}
+
+int web_reply_store_error(WebReply *r, const Store *store, int error) {
+        const char *text = store ? store_last_error(store) : NULL;
+
+        if (error == -ENOMEM)
+                return error;
+        if (!text || !*text)
+                text = strerror(-error);
+        return web_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", text);
+}
+
+const char *web_params_get(const WebParams *p, const char *name) {
+        for (size_t i = 0; p->names && p->names[i]; i++)
+                if (strcmp(p->names[i], name) == 0)
+                        return p->values[i];
+        return NULL;
+}
+
+/* ---- parameters ---- */
+
+static int param_reject(WebReply *reply, const char *name, const char *value,
+                        const char *expected) {
+        int r;
+
+        r = web_reply_error(reply, MHD_HTTP_BAD_REQUEST,
+                            "invalid value '%.200s' for parameter '%s': expected %s",
+                            value, name, expected);
+        return r < 0 ? r : 0;
+}
+
+int web_params_u64(const WebParams *p, const char *name, uint64_t min, uint64_t max,
+                   const char *expected, uint64_t *ret, WebReply *reply) {
+        const char *value = web_params_get(p, name);
+        uint64_t v;
+
+        if (!value)
+                return 1;
+        if (safe_atou64(value, &v) < 0 || v < min || v > max)
+                return param_reject(reply, name, value, expected);
+        *ret = v;
+        return 1;
+}
+
+static int param_threshold(const WebParams *p, const char *name, double *ret, WebReply *reply) {
+        const char *value = web_params_get(p, name);
+        Thresholds check;
+        double v;
+
+        if (!value)
+                return 1;
+        if (safe_atod(value, &v) < 0)
+                return param_reject(reply, name, value, "a non-negative finite number");
+
+        /* compare/ owns the rule; every threshold obeys the same one, so checking the value in
+         * all three places checks it for this parameter. */
+        check = (Thresholds) { .min_delta_kb = v, .min_delta_points = v, .noise_factor = v };
+        if (thresholds_validate(&check) < 0)
+                return param_reject(reply, name, value, "a non-negative finite number");
+        *ret = v;
+        return 1;
+}
+
+int web_params_thresholds(const WebParams *p, Thresholds *t, WebReply *reply) {
+        int r;
+
+        r = param_threshold(p, "min_delta_kb", &t->min_delta_kb, reply);
+        if (r > 0)
+                r = param_threshold(p, "min_delta_points", &t->min_delta_points, reply);
+        if (r > 0)
+                r = param_threshold(p, "noise_factor", &t->noise_factor, reply);
+        return r;
+}
