@@ -1,6 +1,9 @@
-/* Settings for mapstatd: one table maps each setting to its configuration-file key, its
- * command-line option and its validator; defaults < file < drop-ins < command line. */
+/* Settings for mapstatd: one table maps each option to its configuration-file key, its
+ * command-line name, its default, its validator and its help text; defaults < file < drop-ins <
+ * command line. The defaults are parsed from the table with the same validators the file and
+ * the command line use, and --help is printed from it. */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <dirent.h>
 #include <getopt.h>
@@ -23,11 +26,9 @@
 typedef int (*SettingParser)(const char *value, void *field, const char **reterr);
 
 typedef struct Setting {
-        const char *section;
-        const char *key;
-        const char *option;     /* long option without "--" */
-        SettingParser parse;
-        size_t offset;
+        OptionInfo info;
+        SettingParser parse;    /* NULL for a command-line-only option */
+        size_t offset;          /* of its field in Options */
 } Setting;
 
 static int parse_string(const char *v, void *field, const char **reterr) {
@@ -174,46 +175,91 @@ static int parse_budget(const char *v, void *field, const char **reterr) {
         return 0;
 }
 
-#define F(member) offsetof(Options, member)
-static const Setting settings[] = {
-        { "Daemon", "Database",           "db",             parse_string,    F(db_path) },
-        { "Daemon", "Listen",             "listen",         parse_listen,    F(listen) },
-        { "Daemon", "Interval",           "interval",       parse_interval,  F(interval_usec) },
-        { "Daemon", "ProcRoot",           "proc-root",      parse_string,    F(proc_root) },
-        { "Daemon", "SysRoot",            "sys-root",       parse_string,    F(sys_root) },
-        { "Daemon", "BootRoot",           "boot-root",      parse_string,    F(boot_root) },
-        { "Daemon", "Retention",          "retention",      parse_retention, F(retention_usec) },
-        { "Daemon", "KeepSweepsPerEpoch", "keep-per-epoch", parse_keep,      F(keep_per_epoch) },
-        { "Daemon", "LogLevel",           "log-level",      parse_log_level, F(log_level) },
-        { "Daemon", "Pagemap",            "pagemap",        parse_pagemap_mode, F(pagemap_mode) },
-        { "Daemon", "PagemapMaxScan",     "pagemap-max-scan", parse_max_scan, F(pagemap_max_scan_bytes) },
-        { "Daemon", "PagemapBudget",      "pagemap-budget", parse_budget,    F(pagemap_budget_usec) },
-        { "Report", "Identity",           "identity",       parse_identity,  F(identity_mode) },
-        { "Report", "MinDeltaKB",         "min-delta-kb",   parse_nonneg,    F(thresholds.min_delta_kb) },
-        { "Report", "MinDeltaPoints",     "min-delta-points", parse_nonneg,  F(thresholds.min_delta_points) },
-        { "Report", "NoiseFactor",        "noise-factor",   parse_nonneg,    F(thresholds.noise_factor) },
+/* Command-line-only options: handled by options_parse() itself. */
+enum {
+        ARG_CONFIG = 'c',
+        ARG_HELP = 'h',
+        ARG_ONCE = 0x100,
+        ARG_VERSION,
 };
+
+#define F(member) offsetof(Options, member)
+#define SETTING(section, key, option, short_option, metavar, def, def_help, help, parse, field) \
+        { { section, key, option, short_option, metavar, def, def_help, help }, parse, F(field) }
+#define ACTION(option, short_option, metavar, def_help, help) \
+        { { NULL, NULL, option, short_option, metavar, NULL, def_help, help }, NULL, 0 }
+static const Setting settings[] = {
+        SETTING("Daemon", "Database", "db", 'd', "PATH", NULL,
+                "$STATE_DIRECTORY/" DEFAULT_DB_NAME ", else " DEFAULT_DB_DIR "/" DEFAULT_DB_NAME,
+                "SQLite database", parse_string, db_path),
+        SETTING("Daemon", "Listen", "listen", 'l', "ADDR:PORT", DEFAULT_LISTEN, NULL,
+                "HTTP listener when not socket-activated", parse_listen, listen),
+        SETTING("Daemon", "Interval", "interval", 'i', "DURATION", "60s", NULL,
+                "time between sweeps", parse_interval, interval_usec),
+        SETTING("Daemon", "ProcRoot", "proc-root", 0, "DIR", "/proc", NULL,
+                "read procfs here", parse_string, proc_root),
+        SETTING("Daemon", "SysRoot", "sys-root", 0, "DIR", "/sys", NULL,
+                "read sysfs here", parse_string, sys_root),
+        SETTING("Daemon", "BootRoot", "boot-root", 0, "DIR", "/boot", NULL,
+                "look for config-RELEASE here", parse_string, boot_root),
+        SETTING("Daemon", "Retention", "retention", 0, "DURATION", "7d", NULL,
+                "keep per-process samples this long", parse_retention, retention_usec),
+        SETTING("Daemon", "KeepSweepsPerEpoch", "keep-per-epoch", 0, "N", "120", NULL,
+                "sweeps of each epoch kept for good", parse_keep, keep_per_epoch),
+        SETTING("Report", "Identity", "identity", 0, "MODE", "exe-args", NULL,
+                "match processes by exe-args, exe, comm or unit", parse_identity, identity_mode),
+        SETTING("Report", "MinDeltaKB", "min-delta-kb", 0, "KB", "1024", NULL,
+                "report threshold in kB", parse_nonneg, thresholds.min_delta_kb),
+        SETTING("Report", "MinDeltaPoints", "min-delta-points", 0, "P", "1.0", NULL,
+                "report threshold in ratio points", parse_nonneg, thresholds.min_delta_points),
+        SETTING("Report", "NoiseFactor", "noise-factor", 0, "F", "3", NULL,
+                "multiple of the within-epoch spread a shift must exceed", parse_nonneg,
+                thresholds.noise_factor),
+        SETTING("Daemon", "LogLevel", "log-level", 0, "LEVEL", "info", NULL,
+                "err, warning, notice, info or debug", parse_log_level, log_level),
+        SETTING("Daemon", "Pagemap", "pagemap", 0, "MODE", "exclusivity", NULL,
+                "off, exclusivity or full (PFNs, needs CAP_SYS_ADMIN: truth and "
+                "NO_PAGE_MAPCOUNT forecast)", parse_pagemap_mode, pagemap_mode),
+        SETTING("Daemon", "PagemapMaxScan", "pagemap-max-scan", 0, "SIZE", "64G", NULL,
+                "mapped address space scanned per process", parse_max_scan,
+                pagemap_max_scan_bytes),
+        SETTING("Daemon", "PagemapBudget", "pagemap-budget", 0, "DURATION", "10s", NULL,
+                "pagemap reading per sweep", parse_budget, pagemap_budget_usec),
+        ACTION("config", ARG_CONFIG, "FILE", DEFAULT_CONFIG_FILE " if it exists",
+               "configuration file"),
+        ACTION("once", 0, NULL, NULL, "run one sweep, store it, print a summary, exit"),
+        ACTION("help", ARG_HELP, NULL, NULL, "show this help"),
+        ACTION("version", 0, NULL, NULL, "show the version"),
+};
+#undef ACTION
+#undef SETTING
 #undef F
 
+const OptionInfo *options_table_get(size_t i) {
+        return i < ELEMENTSOF(settings) ? &settings[i].info : NULL;
+}
+
+static bool setting_is_file_key(const Setting *s) {
+        return s->info.section != NULL;
+}
+
 int options_init(Options *o) {
-        *o = (Options) {
-                .interval_usec = 60ULL * 1000000ULL,
-                .retention_usec = 7ULL * 86400ULL * 1000000ULL,
-                .keep_per_epoch = 120,
-                .identity_mode = IDENTITY_MODE_EXE_ARGS,
-                .thresholds = THRESHOLDS_DEFAULT,
-                .log_level = LOG_INFO,
-                .pagemap_mode = PAGEMAP_MODE_EXCLUSIVITY,
-                .pagemap_max_scan_bytes = 64ULL << 30,
-                .pagemap_budget_usec = 10ULL * 1000000ULL,
-                .listen = strdup(DEFAULT_LISTEN),
-                .proc_root = strdup("/proc"),
-                .sys_root = strdup("/sys"),
-                .boot_root = strdup("/boot"),
-        };
-        if (!o->listen || !o->proc_root || !o->sys_root || !o->boot_root) {
-                options_done(o);
-                return -ENOMEM;
+        *o = (Options) {};
+        for (size_t i = 0; i < ELEMENTSOF(settings); i++) {
+                const Setting *st = &settings[i];
+                const char *why = NULL;
+                int r;
+
+                if (!st->parse || !st->info.default_value)
+                        continue;
+                r = st->parse(st->info.default_value, (char *) o + st->offset, &why);
+                if (r < 0) {
+                        /* The table's own default does not validate: a programmer error,
+                         * caught by the unit tests; out of memory otherwise. */
+                        assert(r == -ENOMEM);
+                        options_done(o);
+                        return r;
+                }
         }
         return 0;
 }
@@ -271,9 +317,12 @@ static int config_ini_handler(void *userdata, const char *section, const char *k
         if (st->error)
                 return 0;
         for (size_t i = 0; i < ELEMENTSOF(settings); i++) {
-                if (strcmp(settings[i].section, section) != 0 || strcmp(settings[i].key, key) != 0)
+                const Setting *s = &settings[i];
+
+                if (!setting_is_file_key(s) || strcmp(s->info.section, section) != 0 ||
+                    strcmp(s->info.key, key) != 0)
                         continue;
-                if (settings[i].parse(value, (char *) st->options + settings[i].offset, &why) < 0) {
+                if (s->parse(value, (char *) st->options + s->offset, &why) < 0) {
                         if (asprintf(&st->error, "%s:%d: invalid value '%s' for %s=: %s", st->path,
                                      lineno, value, key, why ? why : "out of memory") < 0)
                                 st->error = NULL;
@@ -387,6 +436,33 @@ finish:
         return r;
 }
 
+/* Column of the help texts in --help, and the width they are wrapped to. */
+#define HELP_COLUMN 29
+#define HELP_WIDTH 80
+
+/* Prints text from the current column col, wrapped at HELP_WIDTH with continuation lines
+ * indented to HELP_COLUMN; a word longer than the line is not broken. */
+static void help_wrap(const char *text, size_t col) {
+        size_t start = col;
+
+        for (const char *p = text; *p; ) {
+                size_t word = strcspn(p, " ");
+
+                if (col > start && col + 1 + word > HELP_WIDTH) {
+                        printf("\n%*s", HELP_COLUMN, "");
+                        col = start = HELP_COLUMN;
+                } else if (col > start) {
+                        putchar(' ');
+                        col++;
+                }
+                printf("%.*s", (int) word, p);
+                col += word;
+                p += word;
+                p += strspn(p, " ");
+        }
+        putchar('\n');
+}
+
 void options_help(void) {
         printf("Usage: mapstatd [OPTIONS]\n"
                "\n"
@@ -394,53 +470,79 @@ void options_help(void) {
                "boot's kernel identity, and serves over HTTP which processes' Shared/Private and\n"
                "Pss figures shifted across a kernel change.\n"
                "\n"
-               "Options:\n"
-               "  -d, --db PATH              SQLite database (default: $STATE_DIRECTORY/" DEFAULT_DB_NAME
-               ",\n"
-               "                             else " DEFAULT_DB_DIR "/" DEFAULT_DB_NAME ")\n"
-               "  -l, --listen ADDR:PORT     HTTP listener when not socket-activated\n"
-               "                             (default " DEFAULT_LISTEN ")\n"
-               "  -i, --interval DURATION    time between sweeps (default 60s)\n"
-               "      --proc-root DIR        read procfs here (default /proc)\n"
-               "      --sys-root DIR         read sysfs here (default /sys)\n"
-               "      --boot-root DIR        look for config-RELEASE here (default /boot)\n"
-               "      --retention DURATION   keep per-process samples this long (default 7d)\n"
-               "      --keep-per-epoch N     sweeps of each epoch kept for good (default 120)\n"
-               "      --identity MODE        match processes by exe-args (default), exe, comm\n"
-               "                             or unit\n"
-               "      --min-delta-kb KB      report threshold in kB (default 1024)\n"
-               "      --min-delta-points P   report threshold in ratio points (default 1.0)\n"
-               "      --noise-factor F       multiple of the within-epoch spread a shift must\n"
-               "                             exceed (default 3)\n"
-               "      --log-level LEVEL      err, warning, notice, info (default) or debug\n"
-               "      --pagemap MODE         off, exclusivity (default) or full (PFNs, needs\n"
-               "                             CAP_SYS_ADMIN: truth and NO_PAGE_MAPCOUNT forecast)\n"
-               "      --pagemap-max-scan SIZE  mapped address space scanned per process\n"
-               "                             (default 64G)\n"
-               "      --pagemap-budget DURATION  pagemap reading per sweep (default 10s)\n"
-               "  -c, --config FILE          configuration file (default " DEFAULT_CONFIG_FILE
-               " if it exists)\n"
-               "      --once                 run one sweep, store it, print a summary, exit\n"
-               "  -h, --help                 show this help\n"
-               "      --version              show the version\n"
-               "\n"
-               "See mapstatd(8) and mapstatd.conf(5).\n");
+               "Options:\n");
+        for (size_t i = 0; i < ELEMENTSOF(settings); i++) {
+                const OptionInfo *o = &settings[i].info;
+                _cleanup_free_ char *text = NULL;
+                int col, k;
+
+                if (o->short_option)
+                        col = printf("  -%c, --%s", o->short_option, o->option);
+                else
+                        col = printf("      --%s", o->option);
+                if (o->metavar)
+                        col += printf(" %s", o->metavar);
+                /* A long option puts its text on the next line. */
+                if (col >= HELP_COLUMN - 1)
+                        col = printf("\n%*s", HELP_COLUMN, "") - 1;
+                else
+                        col += printf("%*s", HELP_COLUMN - col, "");
+
+                if (o->default_value)
+                        k = asprintf(&text, "%s (default %s)", o->help, o->default_value);
+                else if (o->default_help)
+                        k = asprintf(&text, "%s (default: %s)", o->help, o->default_help);
+                else
+                        k = asprintf(&text, "%s", o->help);
+                if (k < 0)
+                        text = NULL;
+                help_wrap(text ?: o->help, (size_t) col);
+        }
+        printf("\nSee mapstatd(8) and mapstatd.conf(5).\n");
 }
 
-enum {
-        ARG_ONCE = 0x100,
-        ARG_VERSION,
-        ARG_SETTING_BASE = 0x200,
-};
+/* getopt_long() value of a setting without a short option. */
+#define ARG_SETTING_BASE 0x200
 
-static const char *short_for(const char *option) {
-        if (strcmp(option, "db") == 0)
-                return "d";
-        if (strcmp(option, "listen") == 0)
-                return "l";
-        if (strcmp(option, "interval") == 0)
-                return "i";
+/* The setting a getopt_long() value stands for, or NULL (an action or an unknown value). */
+static const Setting *setting_of_option(int c) {
+        for (size_t i = 0; i < ELEMENTSOF(settings); i++) {
+                const Setting *s = &settings[i];
+
+                if (s->parse && (s->info.short_option ? s->info.short_option == c
+                                                      : (int) (ARG_SETTING_BASE + i) == c))
+                        return s;
+        }
         return NULL;
+}
+
+/* The long options and the short option string of getopt_long(), from the table. */
+static void options_getopt_tables(struct option *longopts, char *shortopts) {
+        size_t n = 0, k = 0;
+
+        shortopts[k++] = ':';
+        for (size_t i = 0; i < ELEMENTSOF(settings); i++) {
+                const Setting *s = &settings[i];
+                const OptionInfo *o = &s->info;
+                int val;
+
+                if (o->short_option)
+                        val = o->short_option;
+                else if (s->parse)
+                        val = (int) (ARG_SETTING_BASE + i);
+                else
+                        val = strcmp(o->option, "once") == 0 ? ARG_ONCE : ARG_VERSION;
+                longopts[n++] = (struct option) {
+                        o->option, o->metavar ? required_argument : no_argument, NULL, val,
+                };
+                if (o->short_option) {
+                        shortopts[k++] = o->short_option;
+                        if (o->metavar)
+                                shortopts[k++] = ':';
+                }
+        }
+        longopts[n] = (struct option) {};
+        shortopts[k] = '\0';
 }
 
 /* Formats the one-line error for the caller; returns r. */
@@ -456,37 +558,28 @@ _printf_(3, 4) static int fail(char **reterr, int r, const char *fmt, ...) {
 
 int options_parse(int argc, char *argv[], Options *o, OptionsAction *ret_action,
                   char **ret_config_path, char **reterr) {
-        struct option longopts[ELEMENTSOF(settings) + 5];
+        struct option longopts[ELEMENTSOF(settings) + 1];
+        char shortopts[3 * ELEMENTSOF(settings) + 2];
         _cleanup_free_ char *config = NULL;
         OptionsAction action = OPTIONS_RUN;
         bool config_explicit = false;
-        size_t n = 0;
         int c, r;
 
-        for (size_t i = 0; i < ELEMENTSOF(settings); i++) {
-                const char *s = short_for(settings[i].option);
-                longopts[n++] = (struct option) { settings[i].option, required_argument, NULL,
-                                                  s ? s[0] : (int) (ARG_SETTING_BASE + i) };
-        }
-        longopts[n++] = (struct option) { "config", required_argument, NULL, 'c' };
-        longopts[n++] = (struct option) { "once", no_argument, NULL, ARG_ONCE };
-        longopts[n++] = (struct option) { "help", no_argument, NULL, 'h' };
-        longopts[n++] = (struct option) { "version", no_argument, NULL, ARG_VERSION };
-        longopts[n] = (struct option) {};
+        options_getopt_tables(longopts, shortopts);
 
         /* First pass: what to do and which file to load; nothing else is applied yet. */
         opterr = 0;
         optind = 1;
-        while ((c = getopt_long(argc, argv, ":d:l:i:c:h", longopts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) >= 0) {
                 switch (c) {
-                case 'c':
+                case ARG_CONFIG:
                         free(config);
                         config = strdup(optarg);
                         if (!config)
                                 return -ENOMEM;
                         config_explicit = true;
                         break;
-                case 'h':
+                case ARG_HELP:
                         action = OPTIONS_HELP;
                         break;
                 case ARG_VERSION:
@@ -552,23 +645,16 @@ int options_parse(int argc, char *argv[], Options *o, OptionsAction *ret_action,
 
         /* Second pass: command-line values override the file. */
         optind = 1;
-        while ((c = getopt_long(argc, argv, ":d:l:i:c:h", longopts, NULL)) >= 0) {
-                const Setting *s = NULL;
+        while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) >= 0) {
+                const Setting *s = setting_of_option(c);
                 const char *why = NULL;
 
-                if (c == 'd' || c == 'l' || c == 'i') {
-                        for (size_t i = 0; i < ELEMENTSOF(settings); i++)
-                                if (short_for(settings[i].option) &&
-                                    short_for(settings[i].option)[0] == c)
-                                        s = &settings[i];
-                } else if (c >= ARG_SETTING_BASE && c < ARG_SETTING_BASE + (int) ELEMENTSOF(settings))
-                        s = &settings[c - ARG_SETTING_BASE];
                 if (!s)
                         continue;
                 r = s->parse(optarg, (char *) o + s->offset, &why);
                 if (r < 0)
-                        return fail(reterr, r, "invalid value '%s' for --%s: %s", optarg, s->option,
-                                    why ? why : strerror(-r));
+                        return fail(reterr, r, "invalid value '%s' for --%s: %s", optarg,
+                                    s->info.option, why ? why : strerror(-r));
         }
 
         *ret_action = action;

@@ -1,9 +1,12 @@
 /* The daemon's settings: defaults, the configuration file ([Section] Key=value, libinih) and
- * the command line, in that order of precedence. One table describes every setting once, so
- * the file and the command line share their validators and their wording. */
+ * the command line, in that order of precedence. One table (options.c) describes every option
+ * once: its configuration key, command-line name, default, validator and help text. The
+ * defaults are parsed from it, --help is printed from it, and the tests check the man pages
+ * and the example configuration against it (options_table()). */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "compare.h"
@@ -42,7 +45,7 @@ typedef struct Options {
         uint64_t pagemap_budget_usec;           /* per sweep, for all pagemap reading */
 } Options;
 
-/* Fills o with the built-in defaults (strings allocated). -ENOMEM. */
+/* Fills o with the built-in defaults of the table (strings allocated). -ENOMEM. */
 int options_init(Options *o);
 void options_done(Options *o);
 
@@ -71,8 +74,23 @@ int options_load_file(Options *o, const char *path, char **reterr);
  * *reterr = "FILE:LINE: reason" (caller frees) — o may then hold the files before it. */
 int options_load_dropins(Options *o, const char *config_path, char **reterr);
 
-/* Prints --help to stdout. */
+/* Prints --help to stdout, generated from the table. */
 void options_help(void);
+
+/* One row of the table: a setting (section and key set) or a command-line-only option. */
+typedef struct OptionInfo {
+        const char *section;            /* "Daemon", "Report"; NULL: command line only */
+        const char *key;                /* configuration key, "Interval" */
+        const char *option;             /* long option without "--", "interval" */
+        char short_option;              /* 'i', or 0 */
+        const char *metavar;            /* what the value is in --help ("DURATION"); NULL: none */
+        const char *default_value;      /* the default as written in the file; NULL: none */
+        const char *default_help;       /* the default in words when it is not one value */
+        const char *help;               /* what it does, one sentence for --help */
+} OptionInfo;
+
+/* Row i of the table (NULL past the end), for tests and documentation checks. */
+const OptionInfo *options_table_get(size_t i);
 
 /* The database path to use: o->db_path, else $STATE_DIRECTORY/mapstatd.db, else the default.
  * *ret_is_default tells whether the built-in default was chosen. Caller frees. */

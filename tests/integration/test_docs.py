@@ -1,13 +1,15 @@
-"""The man pages and the example configuration against the code and the real binary.
+"""The man pages and the example configuration against the daemon's tables and the real binary.
 
-Every long option that `mapstatd --help` prints must be documented in mapstatd(8) with its
-configuration key and default; every key of the settings table in daemon/options.c must be
-documented in its section of mapstatd.conf(5) and listed, commented out with the default that
---help states, in docs/mapstatd.conf.example; the example with every key uncommented must be
-accepted by the daemon (one --once sweep of the real /proc into a temp database); the HTTP
-endpoints and parameters of web/routes.c and the MESSAGE_IDs of systemd/mapstatd.catalog must
-appear in mapstatd(8); and the built pages must render with `man -l` when man is installed.
+The option table and the route table come from the code the binary is built from (the `tables`
+helper prints them as JSON). Every option of the table must be in `mapstatd --help` with its
+default, and documented in mapstatd(8) with its configuration key and default; every key must
+be documented in its section of mapstatd.conf(5) and listed, commented out with its default, in
+docs/mapstatd.conf.example; the example with every key uncommented must be accepted by the
+daemon (one --once sweep of the real /proc into a temp database); every HTTP endpoint and
+parameter and the MESSAGE_IDs of systemd/mapstatd.catalog must appear in mapstatd(8); and the
+built pages must render with `man -l` when man is installed.
 """
+import json
 import os
 import re
 import shutil
@@ -36,14 +38,31 @@ def squash(text):
     return re.sub(r"\s+", " ", text)
 
 
+TABLES = os.environ.get("MAPSTATD_TABLES",
+                        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(BIN))),
+                                     "tests", "helpers", "tables"))
+
+
+def tables():
+    """The option and route tables the binary is built from."""
+    res = subprocess.run([TABLES], capture_output=True, text=True, timeout=TIMEOUT,
+                         stdin=subprocess.DEVNULL, check=True)
+    return json.loads(res.stdout)
+
+
 def settings_table():
-    """[(section, key, option)] from the static table in daemon/options.c."""
-    src = read(SOURCE_ROOT, "daemon", "options.c")
-    table = re.search(r"static const Setting settings\[\] = \{(.*?)\n\};", src, re.S)
-    assert table, "settings table not found in daemon/options.c"
-    rows = re.findall(r'\{\s*"(\w+)",\s*"(\w+)",\s*"([a-z0-9-]+)",\s*parse_\w+', table.group(1))
+    """The settings (options with a configuration key) as dicts of the option table."""
+    rows = [o for o in tables()["options"] if o["section"]]
     assert len(rows) >= 10, rows
     return rows
+
+
+def table_defaults(row):
+    """The defaults a row documents: its value, else the alternatives of its default_help
+    ("A, else B" gives A and B)."""
+    if row["default"] is not None:
+        return {row["default"]}
+    return {part.split()[-1] for part in re.split(r", else ", row["default_help"] or "")}
 
 
 def help_blocks():
@@ -63,14 +82,6 @@ def help_blocks():
             current = None
     assert len(blocks) >= 10, res.stdout
     return {k: squash(v) for k, v in blocks.items()}
-
-
-def help_defaults(block):
-    """The values a --help line gives as default: '(default X)', '(default: A, else X)' and
-    'X (default)' all give X."""
-    found = {m.split()[-1] for m in re.findall(r"\(default:? ([^)]+)\)", block)}
-    found |= set(re.findall(r"(\S+) \(default\)", block))
-    return found
 
 
 def scd_option_block(page, option):
@@ -113,32 +124,40 @@ def example_settings():
 
 
 class DocsTest(unittest.TestCase):
-    def test_every_help_option_is_in_man8(self):
+    def test_help_is_the_table(self):
+        blocks = help_blocks()
+        options = tables()["options"]
+        self.assertEqual(sorted(blocks), sorted(o["option"] for o in options))
+        for o in options:
+            for d in table_defaults(o) if o["section"] else ():
+                self.assertIn(d, blocks[o["option"]],
+                              "--%s: --help does not state the table's default" % o["option"])
+            self.assertIn(squash(o["help"]), blocks[o["option"]])
+
+    def test_every_option_is_in_man8(self):
         page = scd("mapstatd.8")
-        options = help_blocks()
-        for _, _, option in settings_table():
-            self.assertIn(option, options, "--%s is in the settings table but not in --help"
-                          % option)
-        for option in options:
-            self.assertIsNotNone(scd_option_block(page, option),
-                                 "--%s is not documented in docs/mapstatd.8.scd" % option)
+        for o in tables()["options"]:
+            self.assertIsNotNone(scd_option_block(page, o["option"]),
+                                 "--%s is not documented in docs/mapstatd.8.scd" % o["option"])
 
     def test_man8_names_each_options_key_and_default(self):
         page = scd("mapstatd.8")
-        defaults = {option: help_defaults(block) for option, block in help_blocks().items()}
-        for section, key, option in settings_table():
+        for row in settings_table():
+            section, key, option = row["section"], row["key"], row["option"]
             block = scd_option_block(page, option)
             self.assertIsNotNone(block, "--%s missing in mapstatd.8.scd" % option)
             self.assertIn("*[%s] %s=*" % (section, key), block,
                           "--%s does not name its key [%s] %s=" % (option, section, key))
+            defaults = table_defaults(row)
             self.assertTrue(any(re.search(r"Default: .*?[*_]%s[*_]" % re.escape(d), block)
-                                for d in defaults[option]),
-                            "--%s: none of the defaults %s of --help is its Default: in "
-                            "mapstatd.8.scd: %s" % (option, sorted(defaults[option]), block))
+                                for d in defaults),
+                            "--%s: none of the defaults %s of the table is its Default: in "
+                            "mapstatd.8.scd: %s" % (option, sorted(defaults), block))
 
     def test_every_key_is_in_its_conf5_section(self):
         page = scd("mapstatd.conf.5")
-        for section, key, option in settings_table():
+        for row in settings_table():
+            section, key, option = row["section"], row["key"], row["option"]
             text = conf_section(page, section)
             self.assertIsNotNone(text, "no '# [%s] SECTION' in mapstatd.conf.5.scd" % section)
             # An entry is a term line '*Key=*_VALUE_' and its indented description.
@@ -153,17 +172,16 @@ class DocsTest(unittest.TestCase):
     def test_example_lists_every_key_with_the_help_default(self):
         commented, live = example_settings()
         self.assertEqual(live, [], "the example must set nothing: every key stays commented")
-        table = {(section, key): option for section, key, option in settings_table()}
+        table = {(row["section"], row["key"]): row for row in settings_table()}
         listed = [(section, key) for section, key, _, _ in commented]
         self.assertEqual(len(listed), len(set(listed)), "a key is listed twice: %s" % listed)
         self.assertEqual(set(listed), set(table),
-                         "the example's [Section] Key pairs differ from daemon/options.c")
-        defaults = {option: help_defaults(block) for option, block in help_blocks().items()}
+                         "the example's [Section] Key pairs differ from the option table")
         for section, key, value, n in commented:
-            option = table[(section, key)]
-            self.assertIn(value, defaults[option],
-                          "mapstatd.conf.example:%d: %s=%s is not the default that --%s has in "
-                          "--help (%s)" % (n, key, value, option, sorted(defaults[option])))
+            defaults = table_defaults(table[(section, key)])
+            self.assertIn(value, defaults,
+                          "mapstatd.conf.example:%d: %s=%s is not the table's default (%s)"
+                          % (n, key, value, sorted(defaults)))
 
     def test_uncommented_example_is_accepted_by_the_daemon(self):
         text = read(DOCS, "mapstatd.conf.example")
@@ -195,14 +213,12 @@ class DocsTest(unittest.TestCase):
 
     def test_http_endpoints_and_parameters_are_in_man8(self):
         page = scd("mapstatd.8")
-        src = read(SOURCE_ROOT, "web", "routes.c")
-        params = {name: re.findall(r'"(\w+)"', body) for name, body in
-                  re.findall(r"static const char \*const (\w+)\[\] = \{(.*?)\};", src, re.S)}
-        routes = re.findall(r'\{\s*"(/\w+)",\s*(\w+),\s*route_\w+\s*\}', src)
+        routes = tables()["routes"]
         self.assertGreaterEqual(len(routes), 5, routes)
-        for path, plist in routes:
+        for route in routes:
+            path = route["path"]
             self.assertIn("*GET %s*" % path, page, "%s is not documented in mapstatd.8" % path)
-            for p in params[plist]:
+            for p in route["params"]:
                 self.assertIn("*%s=*" % p, page,
                               "parameter %s of %s is not documented in mapstatd.8" % (p, path))
 
