@@ -80,18 +80,6 @@ static const char *reconstruction_error_string(int r) {
         }
 }
 
-/* What a failed sweep could not do, for /healthz and the log. */
-static const char *sweep_step_to_string(SweepStep step) {
-        switch (step) {
-        case SWEEP_STEP_KERNEL_ID:
-                return "cannot read the kernel identity";
-        case SWEEP_STEP_PROCESSES:
-                return "cannot walk the processes";
-        default:
-                return "cannot record the sweep";
-        }
-}
-
 /* r < 0: the sweep failed, in storage when storage is true. */
 static void publish_status(Daemon *d, const SweepResult *res, int r, bool storage) {
         pthread_mutex_lock(&d->status.lock);
@@ -225,13 +213,6 @@ static int daemon_sweep(Daemon *d, SweepResult *ret) {
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Daemon *d = userdata;
         int r;
-
-        /* Test-only fault injection (see mapstatd(8)): a sweep that never returns, so that the
-         * watchdog, which this loop pings, fires. The stop signals are blocked: only the
-         * watchdog's SIGABRT or SIGKILL end it. */
-        if (getenv("MAPSTATD_TEST_STUCK_SWEEP"))
-                for (;;)
-                        pause();
 
         (void) daemon_sweep(d, NULL);
 
@@ -507,9 +488,6 @@ int main(int argc, char *argv[]) {
                 return EXIT_SUCCESS;
         }
         log_set_max_level(d.options.log_level);
-        if (getenv("MAPSTATD_TEST_STUCK_SWEEP"))
-                log_warning("MAPSTATD_TEST_STUCK_SWEEP is set: the first sweep will hang (a test "
-                            "of the watchdog)");
         d.status.started_usec = now_usec(CLOCK_REALTIME);
         publish_status(&d, NULL, 0, true);
 

@@ -5,10 +5,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "meminfo.h"
 #include "reconstruct.h"
+#include "string-util.h"
 #include "sweep.h"
 #include "time-util.h"
+
+const char *sweep_step_to_string(SweepStep step) {
+        static const char *const names[_SWEEP_STEP_MAX] = {
+                [SWEEP_STEP_STORAGE] = "cannot record the sweep",
+                [SWEEP_STEP_KERNEL_ID] = "cannot read the kernel identity",
+                [SWEEP_STEP_PROCESSES] = "cannot walk the processes",
+                [SWEEP_STEP_IDENTITY] = "cannot build a process identity",
+                [SWEEP_STEP_WRITER] = "cannot start the writer thread",
+                [SWEEP_STEP_MEMINFO] = "cannot read meminfo",
+        };
+
+        return step >= 0 && step < _SWEEP_STEP_MAX ? names[step] : "cannot sweep";
+}
+
+/* Records where the sweep failed and returns r, for "return sweep_fail(sw, STEP, r);". */
+static int sweep_fail(Sweeper *sw, SweepStep step, int r) {
+        sw->failed_step = step;
+        return r;
+}
 
 void sweeper_init(Sweeper *sw, const ProcRoot *root, Store *store, IdentityMode mode,
                   const SweepPagemap *pagemap) {
@@ -28,10 +49,6 @@ void sweeper_done(Sweeper *sw) {
         *sw = (Sweeper) {};
 }
 
-static bool streq_ptr(const char *a, const char *b) {
-        return a && b && strcmp(a, b) == 0;
-}
-
 /* Finds this boot's epoch; the full kernel identity (config.gz, THP settings) is read only for
  * a boot the database has not seen. Either way sw->kernel describes the current kernel. */
 static int sweeper_update_epoch(Sweeper *sw, uint64_t now, bool *ret_new) {
@@ -41,15 +58,13 @@ static int sweeper_update_epoch(Sweeper *sw, uint64_t now, bool *ret_new) {
         KernelId k;
         int r;
 
-        sw->failed_step = SWEEP_STEP_KERNEL_ID;
         r = kernel_id_read_quick(sw->root, &release, &boot_id);
         if (r < 0)
-                return r;
+                return sweep_fail(sw, SWEEP_STEP_KERNEL_ID, r);
 
-        sw->failed_step = SWEEP_STEP_STORAGE;
         r = store_epoch_lookup(sw->store, boot_id, release, &sw->epoch_id, &mode, &page_size);
         if (r < 0)
-                return r;
+                return sweep_fail(sw, SWEEP_STEP_STORAGE, r);
         if (r > 0) {
                 *ret_new = false;
                 if (streq_ptr(release, sw->kernel.release) && streq_ptr(boot_id, sw->kernel.boot_id))
@@ -65,14 +80,15 @@ static int sweeper_update_epoch(Sweeper *sw, uint64_t now, bool *ret_new) {
                 return 0;
         }
 
-        sw->failed_step = SWEEP_STEP_KERNEL_ID;
         r = kernel_id_read(sw->root, &k);
         if (r < 0)
-                return r;
-        sw->failed_step = SWEEP_STEP_STORAGE;
+                return sweep_fail(sw, SWEEP_STEP_KERNEL_ID, r);
         kernel_id_done(&sw->kernel);
         sw->kernel = k;
-        return store_epoch_ensure(sw->store, &sw->kernel, now, &sw->epoch_id, ret_new);
+        r = store_epoch_ensure(sw->store, &sw->kernel, now, &sw->epoch_id, ret_new);
+        if (r < 0)
+                return sweep_fail(sw, SWEEP_STEP_STORAGE, r);
+        return 0;
 }
 
 /* The sweep is a pipeline of two threads: this one walks /proc (kernel time, reading and
@@ -99,19 +115,26 @@ typedef struct SweepQueue {
         size_t handed;          /* batches handed and not yet stored, < SWEEP_RING */
         SweepBatch *filling;    /* the walk's, ring[(head + handed) % SWEEP_RING]; no lock */
         bool closed;            /* the walk is over */
-        int error;              /* first storage error; later samples are dropped */
+        int error;              /* the writer's first failure; later samples are dropped */
+        SweepStep error_step;   /* where it failed: the identity key or the store */
         Store *store;
         IdentityMode identity_mode;
 } SweepQueue;
 
-static int sweep_store_one(SweepQueue *q, const ProcSample *p) {
+/* Stores one sample; on failure *ret_step says which step failed. */
+static int sweep_store_one(SweepQueue *q, const ProcSample *p, SweepStep *ret_step) {
         _cleanup_free_ char *key = NULL;
         int r;
 
         r = identity_key_build(q->identity_mode, p->comm, p->exe, p->cmdline, p->unit, &key);
-        if (r < 0)
+        if (r < 0) {
+                *ret_step = SWEEP_STEP_IDENTITY;
                 return r;
-        return store_sweep_add_process(q->store, p, key);
+        }
+        r = store_sweep_add_process(q->store, p, key);
+        if (r < 0)
+                *ret_step = SWEEP_STEP_STORAGE;
+        return r;
 }
 
 static void *sweep_writer(void *userdata) {
@@ -124,19 +147,22 @@ static void *sweep_writer(void *userdata) {
                 if (q->handed == 0)
                         break;
                 SweepBatch *b = &q->ring[q->head];
+                SweepStep step = SWEEP_STEP_STORAGE;
                 int error = q->error;
                 pthread_mutex_unlock(&q->lock);
 
                 for (size_t i = 0; i < b->n; i++) {
                         if (error == 0)
-                                error = sweep_store_one(q, b->items + i);
+                                error = sweep_store_one(q, b->items + i, &step);
                         proc_sample_done(b->items + i);
                 }
                 b->n = 0;
 
                 pthread_mutex_lock(&q->lock);
-                if (error < 0 && q->error == 0)
+                if (error < 0 && q->error == 0) {
                         q->error = error;
+                        q->error_step = step;
+                }
                 q->head = (q->head + 1) % SWEEP_RING;
                 q->handed--;
                 pthread_cond_broadcast(&q->changed);
@@ -165,15 +191,11 @@ static int sweep_hand_over(SweepQueue *q) {
 
 /* Full mode: remembers which PFNs belong to whom, for the reconstruction after the walk. */
 static int sweep_remember(Sweeper *sw, const ProcSample *p) {
-        if (sw->n_procs == sw->allocated_procs) {
-                size_t n = MAX(sw->allocated_procs * 2, (size_t) 256);
-                SweepProcess *a = reallocarray(sw->procs, n, sizeof *a);
+        int r;
 
-                if (!a)
-                        return -ENOMEM;
-                sw->procs = a;
-                sw->allocated_procs = n;
-        }
+        r = GREEDY_REALLOC(sw->procs, sw->allocated_procs, sw->n_procs + 1);
+        if (r < 0)
+                return r;
         sw->procs[sw->n_procs++] = (SweepProcess) {
                 .pid = p->pid,
                 .start_time_ticks = p->start_time_ticks,
@@ -203,8 +225,9 @@ static int sweep_enqueue(ProcSample *p, void *userdata) {
         return sweep_hand_over(q);
 }
 
-/* Walks every process and stores it through the writer thread. Returns 0 or the first error of
- * either side. */
+/* Walks every process and stores it through the writer thread. Returns 0 or the first failure
+ * of either side, with sw->failed_step set by the side that failed: the writer says whether it
+ * was the identity or the store; anything else is the walk's. */
 static int sweep_processes(Sweeper *sw, const PagemapOptions *pagemap, ProcScanStats *ret_stats) {
         SweepQueue q = {
                 .sweeper = sw,
@@ -218,15 +241,10 @@ static int sweep_processes(Sweeper *sw, const PagemapOptions *pagemap, ProcScanS
         int r, k;
 
         k = pthread_create(&writer, NULL, sweep_writer, &q);
-        if (k != 0) {
-                sw->failed_step = SWEEP_STEP_PROCESSES;
-                return -k;
-        }
+        if (k != 0)
+                return sweep_fail(sw, SWEEP_STEP_WRITER, -k);
 
         r = proc_scan(sw->root, &sw->bufs, pagemap, sweep_enqueue, &q, ret_stats);
-        /* The walk's own failure (not a storage error handed back by sweep_enqueue()). */
-        if (r < 0 && r != q.error)
-                sw->failed_step = SWEEP_STEP_PROCESSES;
         if (r >= 0)
                 r = sweep_hand_over(&q);
         else {
@@ -243,7 +261,11 @@ static int sweep_processes(Sweeper *sw, const PagemapOptions *pagemap, ProcScanS
 
         pthread_cond_destroy(&q.changed);
         pthread_mutex_destroy(&q.lock);
-        return q.error < 0 ? q.error : r;
+        if (q.error < 0)
+                return sweep_fail(sw, q.error_step, q.error);
+        if (r < 0)
+                return sweep_fail(sw, SWEEP_STEP_PROCESSES, r);
+        return 0;
 }
 
 DEFINE_CLEANUP_FUNC(Reconstruction, reconstruction_free);
@@ -287,7 +309,7 @@ static int sweep_reconstruct(Sweeper *sw, uint64_t page_size, int *ret_storage_e
                 if (r == -ENOENT)
                         continue;       /* its sample was not stored */
                 if (r < 0) {
-                        *ret_storage_error = r;
+                        *ret_storage_error = sweep_fail(sw, SWEEP_STEP_STORAGE, r);
                         return r;
                 }
         }
@@ -311,7 +333,7 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
 
         r = store_sweep_begin(sw->store, sw->epoch_id, start);
         if (r < 0)
-                return r;
+                return sweep_fail(sw, SWEEP_STEP_STORAGE, r);
 
         uint64_t page_size = sw->kernel.page_size ? sw->kernel.page_size : 4096;
         PagemapOptions pagemap = {
@@ -344,10 +366,12 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
         r = meminfo_read(sw->root, &sw->bufs.text, &meminfo);
         if (r >= 0) {
                 r = store_sweep_add_meminfo(sw->store, &meminfo);
-                if (r < 0)
+                if (r < 0) {
+                        sweep_fail(sw, SWEEP_STEP_STORAGE, r);
                         goto fail;
+                }
         } else if (r == -ENOMEM) {
-                sw->failed_step = SWEEP_STEP_PROCESSES;
+                sweep_fail(sw, SWEEP_STEP_MEMINFO, r);
                 goto fail;
         } else
                 stats.malformed++;
@@ -364,7 +388,7 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
         };
         sweep_id = store_sweep_commit(sw->store, &summary);
         if (sweep_id < 0)
-                return (int) sweep_id;
+                return sweep_fail(sw, SWEEP_STEP_STORAGE, (int) sweep_id);
 
         *ret = (SweepResult) {
                 .sweep_id = sweep_id,

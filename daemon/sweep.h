@@ -27,12 +27,21 @@ typedef struct SweepPagemap {
         uint64_t budget_usec;
 } SweepPagemap;
 
-/* Where a failed sweep failed: storage failures are logged and reported apart from the rest. */
+/* Where a failed sweep failed, set by the step that failed: storage failures are logged and
+ * reported apart from the rest. */
 typedef enum SweepStep {
-        SWEEP_STEP_STORAGE,
+        SWEEP_STEP_STORAGE,             /* the database refused a read or a write */
         SWEEP_STEP_KERNEL_ID,           /* osrelease, boot_id or the kernel config unreadable */
-        SWEEP_STEP_PROCESSES,           /* the proc root cannot be listed, or out of memory */
+        SWEEP_STEP_PROCESSES,           /* the proc root cannot be listed, or out of memory
+                                         * while walking it */
+        SWEEP_STEP_IDENTITY,            /* a process's identity key could not be built */
+        SWEEP_STEP_WRITER,              /* the writer thread could not be started */
+        SWEEP_STEP_MEMINFO,             /* out of memory while reading meminfo */
+        _SWEEP_STEP_MAX,
 } SweepStep;
+
+/* "cannot record the sweep", "cannot read the kernel identity", … for /healthz and the log. */
+const char *sweep_step_to_string(SweepStep step);
 
 typedef struct Sweeper {
         const ProcRoot *root;           /* borrowed */
@@ -45,7 +54,7 @@ typedef struct Sweeper {
         size_t n_procs, allocated_procs;
         KernelId kernel;
         int64_t epoch_id;
-        SweepStep failed_step;          /* after sweeper_run() failed */
+        SweepStep failed_step;          /* after sweeper_run() failed: set where it failed */
 } Sweeper;
 
 typedef struct SweepResult {
@@ -63,11 +72,11 @@ void sweeper_init(Sweeper *sw, const ProcRoot *root, Store *store, IdentityMode 
                   const SweepPagemap *pagemap);
 void sweeper_done(Sweeper *sw);
 
-/* Runs one sweep. Returns 0 and fills *ret; on failure the transaction is rolled back and a
+/* Runs one sweep. Returns 0 and fills *ret; on failure the transaction is rolled back, a
  * negative errno is returned (storage errors as store.h maps them; -ENOENT/-EBADMSG when the
- * kernel identity cannot be read). A reconstruction that cannot be done is not a failure: the
- * sweep is stored without it and ret->reconstruction says why. On failure sw->failed_step says
- * which step failed. Does not log. */
+ * kernel identity cannot be read; -ENOMEM) and sw->failed_step names the step that failed, as
+ * that step reported it. A reconstruction that cannot be done is not a failure: the sweep is
+ * stored without it and ret->reconstruction says why. Does not log. */
 int sweeper_run(Sweeper *sw, SweepResult *ret);
 
 /* The kernel identity of the current epoch (valid after a successful sweeper_run()). */

@@ -208,3 +208,16 @@ def write_tree(root, kernel, meminfo, processes, extra_bad=True, kpages=None):
     if kpages is not None:
         write_u64_file(os.path.join(proc, "kpageflags"), kpages.get("flags", []))
         write_u64_file(os.path.join(proc, "kpagecount"), kpages.get("count", []))
+
+
+def stuck_tree(dest):
+    """A copy of the captured 6.18 tree at dest whose proc/sys/kernel/osrelease is a FIFO with
+    no writer: the first read of a sweep (the kernel identity) blocks in open() for good, as a
+    read of a file whose producer hangs would. Readable by any user. Returns dest."""
+    shutil.copytree(os.path.join(FIXTURES, "linux-6.18-page"), dest, symlinks=True)
+    release = os.path.join(dest, "proc", "sys", "kernel", "osrelease")
+    os.unlink(release)
+    os.mkfifo(release, 0o644)
+    for top, dirs, files in os.walk(dest):
+        os.chmod(top, 0o755)
+    return dest

@@ -1,10 +1,10 @@
-"""The installed units under a real systemd 252: each test boots a throwaway container
-(../shared/tools/systemd-sandbox over an overlay of /), installs this build into it with
+"""The installed units under a real systemd 252: each test boots a throwaway container (the
+harness of sandbox.py: systemd-nspawn over an overlay of /), installs this build into it with
 `meson install`, and drives mapstatd through systemctl, curl and journalctl inside: socket
 activation, the service on its own, reload with a valid and an invalid configuration, a clean
-stop and its journal lines, the watchdog, the full pagemap drop-in, and the unit checks
-(systemd-analyze verify and security). Needs root; skips, saying why, when the sandbox cannot
-start. Nothing is installed on the host.
+stop and its journal lines, the watchdog catching a sweep stuck in a read, the full pagemap
+drop-in, and the unit checks (systemd-analyze verify and security). Needs root; skips, saying
+why, when the sandbox cannot start. Nothing is installed on the host.
 """
 import json
 import os
@@ -15,9 +15,10 @@ import subprocess
 import time
 import unittest
 
+import fixture_tree
+import sandbox
 from harness import BIN, SOURCE_ROOT, main
 
-SANDBOX = os.path.join(SOURCE_ROOT, "..", "shared", "tools", "systemd-sandbox")
 BUILD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(BIN)))
 README = os.path.join(SOURCE_ROOT, "README.md")
 # Generous: the sanitizer build is several times slower, and systemd and journald add latency.
@@ -28,7 +29,6 @@ DROPIN_DIR = "/etc/systemd/system/mapstatd.service.d"
 SANITIZER_DROPIN = "zz-sanitizer.conf"     # sorts last: overrides MemoryMax= of other drop-ins
 
 _skip_reason = None
-_running = None         # the Sandbox to stop if meson's timeout sends SIGTERM
 
 
 def build_options():
@@ -42,46 +42,31 @@ def setUpModule():
     global _skip_reason
     if os.geteuid() != 0:
         _skip_reason = "needs root (systemd-nspawn)"
-    elif not os.access(SANDBOX, os.X_OK):
-        _skip_reason = "no systemd-sandbox at %s" % SANDBOX
     elif not shutil.which("meson"):
         _skip_reason = "meson is not in PATH (needed for meson install)"
     elif not os.path.isdir(os.path.join(BUILD_DIR, "meson-private")):
         _skip_reason = "%s is not a meson build directory" % BUILD_DIR
-
-    def on_sigterm(signum, frame):
-        if _running:
-            _running.stop()
-        os._exit(1)
-    signal.signal(signal.SIGTERM, on_sigterm)
+    # meson's timeout sends SIGTERM: stop the container before dying of it.
+    sandbox.install_signal_cleanup()
 
 
 class Sandbox:
-    """A running systemd-sandbox instance with this build installed into it."""
+    """A running throwaway systemd (sandbox.Sandbox) with this build installed into it."""
 
     def __init__(self):
-        self.name = "mapstatd-t%d" % os.getpid()
+        self.box = sandbox.Sandbox()
         self.started = False
 
-    def _tool(self, *args, timeout=TIMEOUT, check=True):
-        res = subprocess.run([SANDBOX, "-n", self.name, *args], capture_output=True, text=True,
-                             timeout=timeout, stdin=subprocess.DEVNULL)
-        if check and res.returncode != 0:
-            raise AssertionError("%s %s failed (%d):\n%s%s" % (os.path.basename(SANDBOX),
-                                 " ".join(args), res.returncode, res.stdout, res.stderr))
-        return res
-
     def start(self):
-        global _running, _skip_reason
-        _running = self
-        res = self._tool("start", timeout=240, check=False)
-        if res.returncode != 0:
-            self._tool("stop", check=False)
+        global _skip_reason
+        try:
+            self.box.start(timeout=240)
+        except sandbox.SandboxUnavailable as e:
             # Once is enough: the other tests skip at once.
-            _skip_reason = "the systemd sandbox did not start:\n" + res.stderr[-2000:]
+            _skip_reason = "the systemd sandbox did not start: %s" % e.reason[-2000:]
             raise unittest.SkipTest(_skip_reason)
         self.started = True
-        self.root = self._tool("root").stdout.strip()
+        self.root = self.box.root
         env = dict(os.environ, DESTDIR=self.root)
         res = subprocess.run([shutil.which("meson"), "install", "-C", BUILD_DIR, "--no-rebuild"],
                              env=env, capture_output=True, text=True, timeout=300,
@@ -106,14 +91,15 @@ class Sandbox:
         return self
 
     def stop(self):
-        global _running
         if self.started:
             self.started = False
-            self._tool("stop", check=False, timeout=120)
-        _running = None
+            self.box.stop()
 
     def exec(self, *cmd, check=True, timeout=TIMEOUT):
-        return self._tool("exec", "--", *cmd, check=check, timeout=timeout)
+        try:
+            return self.box.exec(*cmd, check=check, timeout=timeout)
+        except sandbox.SandboxExecError as e:
+            raise AssertionError(str(e)) from None
 
     def systemctl(self, *args, check=True):
         return self.exec("systemctl", *args, check=check)
@@ -351,9 +337,15 @@ class SystemdTest(unittest.TestCase):
         self.assertIn("mapstatd started a new kernel epoch", explained)
 
     def test_watchdog(self):
-        # The daemon's fault injection hangs the first sweep, which stops the watchdog pings.
-        self.sb.dropin("50-stuck.conf", "WatchdogSec=3s\nEnvironment=MAPSTATD_TEST_STUCK_SWEEP=1\n"
-                       "RestartSec=1s\nTimeoutStopSec=5s\nLimitCORE=0")
+        # A proc root whose osrelease is a FIFO nobody writes: the first sweep blocks in open()
+        # as a read of a stuck file would, the sweep loop stops pinging the watchdog, and
+        # systemd kills and restarts the service.
+        tree = "/var/lib/mapstatd-stuck"
+        fixture_tree.stuck_tree(os.path.join(self.sb.root, tree.lstrip("/")))
+        self.sb.write(self.sb.config, "[Daemon]\nProcRoot=%s/proc\nSysRoot=%s/sys\n"
+                      % (tree, tree))
+        self.sb.dropin("50-stuck.conf", "WatchdogSec=3s\nRestartSec=1s\nTimeoutStopSec=5s\n"
+                       "LimitCORE=0")
         self.sb.systemctl("daemon-reload")
         self.sb.systemctl("start", "mapstatd.service")
         wait_until("a restart after the watchdog fired", lambda: int(
