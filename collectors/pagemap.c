@@ -19,9 +19,9 @@
  * virtual range anyway (pagemap_read()), so larger reads buy nothing and cost memory. */
 #define PAGEMAP_CHUNK_ENTRIES (64u * 1024u)
 
-/* PAGEMAP_SCAN (Linux 6.7, kernel-semantics.md §3.3); Debian 12's headers predate it. Used only
- * to find the populated parts of large mappings, never with the write-protect flags (those
- * change page tables). */
+/* PAGEMAP_SCAN (Linux 6.7, docs/kernel-semantics.md §3.3); Debian 12's headers predate it.
+ * Used only to find the populated parts of large mappings, never with the write-protect flags
+ * (those change page tables). */
 struct pm_scan_region {
         uint64_t start, end, categories;
 };
@@ -63,8 +63,8 @@ static int pfn_list_reserve(PfnList *l, size_t extra) {
 
 /*
  * The entry format is documented above pagemap_read() in fs/proc/task_mmu.c and in
- * Documentation/admin-guide/mm/pagemap.rst; kernel-semantics.md §3.1. Swapped: PM_SWAP is also
- * set for guard regions (PM_GUARD_REGION), which are not memory; uffd-wp markers on
+ * Documentation/admin-guide/mm/pagemap.rst; docs/kernel-semantics.md §3.1. Swapped: PM_SWAP
+ * is also set for guard regions (PM_GUARD_REGION), which are not memory; uffd-wp markers on
  * unpopulated pages and migration entries also read PM_SWAP and cannot be told apart from
  * swapped pages without PFN access, so they count as swapped (rare and short-lived).
  */

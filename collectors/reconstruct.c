@@ -2,7 +2,7 @@
  * indexed by PFN (directories of 512-PFN blocks, both allocated when first needed), kpageflags
  * and kpagecount read once per block, the
  * large folios found in one forward pass per block, and per process one pass over its PFNs for
- * the config-independent truth and the NO_PAGE_MAPCOUNT forecast (kernel-semantics.md §7). */
+ * the config-independent truth and the NO_PAGE_MAPCOUNT forecast (docs/kernel-semantics.md §7). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -261,7 +261,7 @@ static int folio_append(Reconstruction *r, const Folio *f) {
 }
 
 /*
- * One forward pass over a block (kernel-semantics.md §4.2): a PFN with COMPOUND_HEAD and THP
+ * One forward pass over a block (docs/kernel-semantics.md §4.2): a PFN with COMPOUND_HEAD and THP
  * (and neither ZERO_PAGE nor HUGE) starts a large folio, the COMPOUND_TAIL PFNs after it belong
  * to it. Large folios are naturally aligned and at most PMD-sized (512 pages with 4 KiB pages;
  * MAX_PAGECACHE_ORDER is at most the PMD order), so a folio never crosses a block. A run that is

@@ -6,7 +6,7 @@
  *   - the large anonymous folios this process maps only partly;
  *   - the forecast: what a CONFIG_NO_PAGE_MAPCOUNT kernel would report (Pss with the folio's
  *     average mapcount, Shared/Private and exclusivity with the folio rule), computed on a
- *     CONFIG_PAGE_MAPCOUNT kernel from kpagecount (kernel-semantics.md §7).
+ *     CONFIG_PAGE_MAPCOUNT kernel from kpagecount (docs/kernel-semantics.md §7).
  * Memory: a table indexed by PFN; a 512-PFN block (2 MiB of RAM) is allocated when a page in it
  * is first seen and costs about 5 KiB, reached through directories of 512 blocks (1 GiB each). */
 #pragma once

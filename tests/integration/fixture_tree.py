@@ -7,7 +7,7 @@ that every real field is there.
 Optionally (for `--pagemap` tests) a process also gets /proc/PID/maps and a sparse
 /proc/PID/pagemap, and the tree gets sparse /proc/kpageflags and /proc/kpagecount: one
 little-endian u64 per virtual page (offset vaddr / 4096 × 8) or per PFN (offset PFN × 8),
-kernel-semantics.md §3.1 and §4. Only the entries given are written; the rest of each file is
+docs/kernel-semantics.md §3.1 and §4. Only the entries given are written; the rest of each file is
 a hole and reads as 0, like an unpopulated page."""
 import gzip
 import os
@@ -27,14 +27,14 @@ PF_KTHREAD = 0x00200000
 
 PAGE_SIZE = 4096
 
-# pagemap entry bits (kernel-semantics.md §3.1).
+# pagemap entry bits (docs/kernel-semantics.md §3.1).
 PM_PFN_MASK = (1 << 55) - 1
 PM_MMAP_EXCLUSIVE = 1 << 56
 PM_FILE = 1 << 61
 PM_SWAP = 1 << 62
 PM_PRESENT = 1 << 63
 
-# kpageflags bits (include/uapi/linux/kernel-page-flags.h, kernel-semantics.md §4.1).
+# kpageflags bits (include/uapi/linux/kernel-page-flags.h, docs/kernel-semantics.md §4.1).
 KPF_UPTODATE = 3
 KPF_DIRTY = 4
 KPF_LRU = 5

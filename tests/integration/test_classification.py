@@ -2,7 +2,7 @@
 (page_mapcount) is swept several times, then kernel B (no_page_mapcount). Every process has
 maps, a sparse pagemap and smaps_rollup that agree with each other, and the tree has sparse
 kpageflags/kpagecount, so the daemon reconstructs the config-independent truth and the
-NO_PAGE_MAPCOUNT forecast (kernel-semantics.md §7) in every sweep.
+NO_PAGE_MAPCOUNT forecast (docs/kernel-semantics.md §7) in every sweep.
 
 * shmsrv/shmcli are workload W8 (§8): nothing changes in memory, only the accounting of the
   partially shared shmem THPs. shmsrv must be flagged as "accounting", and the forecast taken
@@ -10,7 +10,7 @@ NO_PAGE_MAPCOUNT forecast (kernel-semantics.md §7) in every sweep.
 * grower really changes: on kernel B a forked child shares 12000 of its small anon pages. It
   must be flagged as "behavior" (the truth moved too).
 
-Every expected figure below is worked out by hand from kernel-semantics.md, in the comments;
+Every expected figure below is worked out by hand from docs/kernel-semantics.md, in the comments;
 none is taken from the daemon's output. P = 4 kB (4096-byte pages), N = 512 pages per 2 MiB
 folio."""
 import os

@@ -1,6 +1,6 @@
 """A kernel change on fixture trees: kernel A (page_mapcount) is swept several times with
 normal noise, then kernel B (no_page_mapcount), where some processes' figures move exactly as
-kernel-semantics.md §8 describes (W5, W6, W8) and others only fluctuate. /report must flag
+docs/kernel-semantics.md §8 describes (W5, W6, W8) and others only fluctuate. /report must flag
 exactly the ones that moved, with the right before/after figures."""
 import os
 import random
@@ -28,7 +28,7 @@ def figures(rss, pss, shared_dirty=0, private_dirty=0, shared_clean=0, private_c
             "Shared_Hugetlb": 0, "Private_Hugetlb": 0, "Swap": 0, "SwapPss": 0, "Locked": 0}
 
 
-# Per 2 MiB folio, in kB, from kernel-semantics.md §8 (PAGE column vs NO column).
+# Per 2 MiB folio, in kB, from docs/kernel-semantics.md §8 (PAGE column vs NO column).
 def shmem_server(mode):
     """W8, process A, ×100 folios, plus 20 MiB of private anonymous memory."""
     n, anon = 100, 20480

@@ -251,8 +251,9 @@ def tag():
 # W6s: the same with small pages: Pss 2048, Shared 4096, 0/1024 under both.
 # W7: a 64 KiB mTHP; A forks B and C, B exits, A unmaps: C maps the folio alone, count 1: Pss 64,
 #   Private 64, 16/16. A real NO kernel reports C as Shared 64, 0/16 (stale "maybe shared":
-#   three MMs mapped the folio at once, kernel-semantics §6); a forecast from one snapshot sees
-#   one MM and, by §7's estimate rule, predicts Private 64, 16/16. That estimate is asserted.
+#   three MMs mapped the folio at once, docs/kernel-semantics.md §6); a forecast from one
+#   snapshot sees one MM and, by §7's estimate rule, predicts Private 64, 16/16. That estimate
+#   is asserted.
 # W8: a 2 MiB memfd shmem THP; A maps all (PMD), B its first 1 MiB (PTEs): pages 0-255 count 2,
 #   256-511 count 1. A: Pss 512 + 1024 = 1536, Shared 1024, Private 1024, bit 56 from page 0
 #   (count 2): 0/512. B: Pss 512, Shared 1024, 0/256. NO: S = 512 + 256 = 768, avg =
