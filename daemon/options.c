@@ -60,27 +60,29 @@ static int parse_listen(const char *v, void *field, const char **reterr) {
         return parse_string(v, field, reterr);
 }
 
-static int parse_interval(const char *v, void *field, const char **reterr) {
+/* A duration from min to max microseconds into the uint64_t *field; why names the range. */
+static int parse_duration_between(const char *v, void *field, uint64_t min, uint64_t max,
+                                  const char *why, const char **reterr) {
         uint64_t usec;
 
-        if (parse_duration_usec(v, &usec) < 0 || usec < 100 * USEC_PER_MSEC ||
-            usec > 86400ULL * 1000000ULL) {
-                *reterr = "expected a duration between 100ms and 1d, e.g. 60 or 30s or 5min";
+        if (parse_duration_usec(v, &usec) < 0 || usec < min || usec > max) {
+                *reterr = why;
                 return -EBADMSG;
         }
         *(uint64_t *) field = usec;
         return 0;
 }
 
-static int parse_retention(const char *v, void *field, const char **reterr) {
-        uint64_t usec;
+static int parse_interval(const char *v, void *field, const char **reterr) {
+        return parse_duration_between(v, field, 100 * USEC_PER_MSEC, 86400 * USEC_PER_SEC,
+                                      "expected a duration between 100ms and 1d, e.g. 60 or 30s "
+                                      "or 5min", reterr);
+}
 
-        if (parse_duration_usec(v, &usec) < 0 || usec < 60ULL * 1000000ULL) {
-                *reterr = "expected a duration of at least 1min, e.g. 7d or 36h";
-                return -EBADMSG;
-        }
-        *(uint64_t *) field = usec;
-        return 0;
+static int parse_retention(const char *v, void *field, const char **reterr) {
+        return parse_duration_between(v, field, 60 * USEC_PER_SEC, UINT64_MAX,
+                                      "expected a duration of at least 1min, e.g. 7d or 36h",
+                                      reterr);
 }
 
 static int parse_keep(const char *v, void *field, const char **reterr) {
@@ -165,14 +167,8 @@ static int parse_max_scan(const char *v, void *field, const char **reterr) {
 }
 
 static int parse_budget(const char *v, void *field, const char **reterr) {
-        uint64_t usec;
-
-        if (parse_duration_usec(v, &usec) < 0 || usec < 100 * USEC_PER_MSEC) {
-                *reterr = "expected a duration of at least 100ms, e.g. 10s";
-                return -EBADMSG;
-        }
-        *(uint64_t *) field = usec;
-        return 0;
+        return parse_duration_between(v, field, 100 * USEC_PER_MSEC, UINT64_MAX,
+                                      "expected a duration of at least 100ms, e.g. 10s", reterr);
 }
 
 /* Command-line-only options: handled by options_parse() itself. */

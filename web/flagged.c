@@ -2,7 +2,9 @@
  * each with its identity looked up, and lists of identities by id. */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -79,10 +81,16 @@ int flagged_list_to_json(Store *store, const void *items, size_t n, const Flagge
         for (size_t i = 0; i < n; i++) {
                 const void *item = (const char *) items + i * kind->size;
 
-                if (kind->flagged(item))
+                bool flagged;
+                int64_t identity_id;
+
+                memcpy(&flagged, (const char *) item + kind->flagged_offset, sizeof flagged);
+                memcpy(&identity_id, (const char *) item + kind->identity_offset,
+                       sizeof identity_id);
+                if (flagged)
                         entries[k++] = (FlaggedEntry) {
                                 .weight = kind->weight(item),
-                                .identity_id = kind->identity_id(item),
+                                .identity_id = identity_id,
                                 .comparison = item,
                         };
         }

@@ -3,6 +3,7 @@
  * (compare_forecast()), the flagged ones heaviest first. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include <jansson.h>
@@ -15,15 +16,7 @@ static const char forecast_none_message[] =
         "no reconstruction in this epoch: run with --pagemap full and CAP_SYS_ADMIN";
 
 static json_t *forecast_metric_to_json(const MetricDelta *d) {
-        return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
-                         "today_kb", json_kb(d->before.median_kb),
-                         "forecast_kb", json_kb(d->after.median_kb),
-                         "delta_kb", json_kb(d->delta_kb),
-                         "today_ratio", json_rounded(d->before.median_ratio, 4),
-                         "forecast_ratio", json_rounded(d->after.median_ratio, 4),
-                         "delta_points", json_rounded(d->delta_points, 2),
-                         "noise_points", json_rounded(d->noise_points, 2),
-                         "flagged", (int) d->flagged);
+        return metric_to_json_named(d, "today", "forecast");
 }
 
 static json_t *forecast_metrics_to_json(const ForecastComparison *c) {
@@ -55,7 +48,8 @@ static json_t *forecast_reasons_to_json(const ForecastComparison *c) {
         return TAKE_PTR(a);
 }
 
-static int forecast_comparison_to_json(Store *store, const ForecastComparison *c, json_t **ret) {
+static int forecast_comparison_to_json(Store *store, const void *item, json_t **ret) {
+        const ForecastComparison *c = item;
         json_t *identity, *j;
         int r;
 
@@ -75,7 +69,8 @@ static int forecast_comparison_to_json(Store *store, const ForecastComparison *c
         return 0;
 }
 
-static double forecast_weight(const ForecastComparison *c) {
+static double forecast_weight(const void *item) {
+        const ForecastComparison *c = item;
         double w = 0;
 
         for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
@@ -83,28 +78,12 @@ static double forecast_weight(const ForecastComparison *c) {
         return flagged_delta_weight(w, &c->exclusivity);
 }
 
-static bool forecast_flagged(const void *item) {
-        return ((const ForecastComparison *) item)->flagged;
-}
-
-static double forecast_weight_any(const void *item) {
-        return forecast_weight(item);
-}
-
-static int64_t forecast_identity(const void *item) {
-        return ((const ForecastComparison *) item)->identity_id;
-}
-
-static int forecast_to_json_any(Store *store, const void *item, json_t **ret) {
-        return forecast_comparison_to_json(store, item, ret);
-}
-
 static const FlaggedKind forecast_comparisons = {
         .size = sizeof(ForecastComparison),
-        .flagged = forecast_flagged,
-        .weight = forecast_weight_any,
-        .identity_id = forecast_identity,
-        .to_json = forecast_to_json_any,
+        .flagged_offset = offsetof(ForecastComparison, flagged),
+        .identity_offset = offsetof(ForecastComparison, identity_id),
+        .weight = forecast_weight,
+        .to_json = forecast_comparison_to_json,
 };
 
 /* Sets "available", "message" (when not available), "compared" and "identities" in root. */

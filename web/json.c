@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,13 +146,19 @@ json_t *thresholds_to_json(const Thresholds *t) {
                          "noise_factor", t->noise_factor);
 }
 
-json_t *metric_to_json(const MetricDelta *d) {
+json_t *metric_to_json_named(const MetricDelta *d, const char *before, const char *after) {
+        char before_kb[32], after_kb[32], before_ratio[32], after_ratio[32];
+
+        (void) snprintf(before_kb, sizeof before_kb, "%s_kb", before);
+        (void) snprintf(after_kb, sizeof after_kb, "%s_kb", after);
+        (void) snprintf(before_ratio, sizeof before_ratio, "%s_ratio", before);
+        (void) snprintf(after_ratio, sizeof after_ratio, "%s_ratio", after);
         return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
-                         "before_kb", json_kb(d->before.median_kb),
-                         "after_kb", json_kb(d->after.median_kb),
+                         before_kb, json_kb(d->before.median_kb),
+                         after_kb, json_kb(d->after.median_kb),
                          "delta_kb", json_kb(d->delta_kb),
-                         "before_ratio", json_rounded(d->before.median_ratio, 4),
-                         "after_ratio", json_rounded(d->after.median_ratio, 4),
+                         before_ratio, json_rounded(d->before.median_ratio, 4),
+                         after_ratio, json_rounded(d->after.median_ratio, 4),
                          "delta_points", json_rounded(d->delta_points, 2),
                          "noise_points", json_rounded(d->noise_points, 2),
                          "flagged", (int) d->flagged);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,7 +89,8 @@ static json_t *comparison_forecast_to_json(const IdentityComparison *c) {
         return TAKE_PTR(o);
 }
 
-static int comparison_to_json(Store *store, const IdentityComparison *c, json_t **ret) {
+static int comparison_to_json(Store *store, const void *item, json_t **ret) {
+        const IdentityComparison *c = item;
         json_t *identity, *j;
         int r;
 
@@ -120,7 +122,8 @@ static int comparison_to_json(Store *store, const IdentityComparison *c, json_t 
 
 /* ---- identities ---- */
 
-static double comparison_weight(const IdentityComparison *c) {
+static double comparison_weight(const void *item) {
+        const IdentityComparison *c = item;
         double w = 0;
 
         for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
@@ -130,28 +133,12 @@ static double comparison_weight(const IdentityComparison *c) {
         return w;
 }
 
-static bool comparison_flagged(const void *item) {
-        return ((const IdentityComparison *) item)->flagged;
-}
-
-static double comparison_weight_any(const void *item) {
-        return comparison_weight(item);
-}
-
-static int64_t comparison_identity(const void *item) {
-        return ((const IdentityComparison *) item)->identity_id;
-}
-
-static int comparison_to_json_any(Store *store, const void *item, json_t **ret) {
-        return comparison_to_json(store, item, ret);
-}
-
 static const FlaggedKind identity_comparisons = {
         .size = sizeof(IdentityComparison),
-        .flagged = comparison_flagged,
-        .weight = comparison_weight_any,
-        .identity_id = comparison_identity,
-        .to_json = comparison_to_json_any,
+        .flagged_offset = offsetof(IdentityComparison, flagged),
+        .identity_offset = offsetof(IdentityComparison, identity_id),
+        .weight = comparison_weight,
+        .to_json = comparison_to_json,
 };
 
 /* Adds "compared", "flagged", "appeared" and "disappeared" to root. Returns 0, -ENOMEM or a

@@ -162,8 +162,13 @@ json_t *epoch_to_json(const EpochInfo *e);
 /* {"min_delta_kb", "min_delta_points", "noise_factor"}. */
 json_t *thresholds_to_json(const Thresholds *t);
 
-/* One compared metric: before/after/delta in kB, the ratios, points, noise and flagged. */
-json_t *metric_to_json(const MetricDelta *d);
+/* One compared metric: "<before>_kb", "<after>_kb", "delta_kb", "<before>_ratio",
+ * "<after>_ratio", "delta_points", "noise_points" and "flagged"; metric_to_json() names the sides
+ * "before" and "after". */
+json_t *metric_to_json_named(const MetricDelta *d, const char *before, const char *after);
+static inline json_t *metric_to_json(const MetricDelta *d) {
+        return metric_to_json_named(d, "before", "after");
+}
 
 /* Appends the reason line of a flagged delta: name ("Shared") normalized by base ("Rss").
  * Returns 0 or -1 (out of memory), as jansson does. */
@@ -176,10 +181,10 @@ char *json_dump_body(const json_t *body, size_t *ret_len);
 
 /* How flagged_list_to_json() reads one kind of comparison. */
 typedef struct FlaggedKind {
-        size_t size;                                    /* of one item */
-        bool (*flagged)(const void *item);
+        size_t size;                    /* of one item */
+        size_t flagged_offset;          /* of its bool "flagged" */
+        size_t identity_offset;         /* of its int64_t identity id */
         double (*weight)(const void *item);
-        int64_t (*identity_id)(const void *item);
         int (*to_json)(Store *store, const void *item, json_t **ret);
 } FlaggedKind;
 
