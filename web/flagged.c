@@ -97,12 +97,12 @@ int flagged_list_to_json(Store *store, const void *items, size_t n, const Flagge
         qsort(entries, k, sizeof *entries, flagged_entry_compare);
 
         for (size_t i = 0; i < k; i++) {
-                json_t *j;
+                json_t *identity;
 
-                r = kind->to_json(store, entries[i].comparison, &j);
+                r = identity_lookup_json(store, entries[i].identity_id, &identity);
                 if (r < 0)
                         return r;
-                if (json_array_append_new(a, j) < 0)
+                if (json_array_append_new(a, kind->to_json(entries[i].comparison, identity)) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(a);

@@ -48,25 +48,15 @@ static json_t *forecast_reasons_to_json(const ForecastComparison *c) {
         return TAKE_PTR(a);
 }
 
-static int forecast_comparison_to_json(Store *store, const void *item, json_t **ret) {
+static json_t *forecast_comparison_to_json(const void *item, json_t *identity) {
         const ForecastComparison *c = item;
-        json_t *identity, *j;
-        int r;
 
-        r = identity_lookup_json(store, c->identity_id, &identity);
-        if (r < 0)
-                return r;
-
-        j = json_pack("{s:o, s:I, s:o, s:o, s:o}",
-                      "identity", identity,
-                      "samples", (json_int_t) c->n,
-                      "Rss_kb", json_kb(c->rss_kb),
-                      "metrics", forecast_metrics_to_json(c),
-                      "reasons", forecast_reasons_to_json(c));
-        if (!j)
-                return -ENOMEM;
-        *ret = j;
-        return 0;
+        return json_pack("{s:o, s:I, s:o, s:o, s:o}",
+                         "identity", identity,
+                         "samples", (json_int_t) c->n,
+                         "Rss_kb", json_kb(c->rss_kb),
+                         "metrics", forecast_metrics_to_json(c),
+                         "reasons", forecast_reasons_to_json(c));
 }
 
 static double forecast_weight(const void *item) {

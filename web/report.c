@@ -89,35 +89,26 @@ static json_t *comparison_forecast_to_json(const IdentityComparison *c) {
         return TAKE_PTR(o);
 }
 
-static int comparison_to_json(Store *store, const void *item, json_t **ret) {
+static json_t *comparison_to_json(const void *item, json_t *identity) {
         const IdentityComparison *c = item;
-        json_t *identity, *j;
-        int r;
 
-        r = identity_lookup_json(store, c->identity_id, &identity);
-        if (r < 0)
-                return r;
-
-        j = json_pack("{s:o, s:{s:I, s:I}, s:{s:o, s:o}, s:{s:o, s:o}, s:o, s:o, s:s, s:o, s:o}",
-                      "identity", identity,
-                      "samples",
-                      "baseline", (json_int_t) c->n_before,
-                      "candidate", (json_int_t) c->n_after,
-                      "processes",
-                      "baseline", json_rounded(c->processes_before, 1),
-                      "candidate", json_rounded(c->processes_after, 1),
-                      "Rss",
-                      "before_kb", json_kb(c->rss_before_kb),
-                      "after_kb", json_kb(c->rss_after_kb),
-                      "metrics", comparison_metrics_to_json(c),
-                      "reasons", comparison_reasons_to_json(c),
-                      "kind", shift_kind_to_string(c->kind) ?: "unknown",
-                      "truth", comparison_truth_to_json(c),
-                      "forecast", comparison_forecast_to_json(c));
-        if (!j)
-                return -ENOMEM;
-        *ret = j;
-        return 0;
+        return json_pack("{s:o, s:{s:I, s:I}, s:{s:o, s:o}, s:{s:o, s:o}, s:o, s:o, s:s, s:o,"
+                         " s:o}",
+                         "identity", identity,
+                         "samples",
+                         "baseline", (json_int_t) c->n_before,
+                         "candidate", (json_int_t) c->n_after,
+                         "processes",
+                         "baseline", json_rounded(c->processes_before, 1),
+                         "candidate", json_rounded(c->processes_after, 1),
+                         "Rss",
+                         "before_kb", json_kb(c->rss_before_kb),
+                         "after_kb", json_kb(c->rss_after_kb),
+                         "metrics", comparison_metrics_to_json(c),
+                         "reasons", comparison_reasons_to_json(c),
+                         "kind", shift_kind_to_string(c->kind) ?: "unknown",
+                         "truth", comparison_truth_to_json(c),
+                         "forecast", comparison_forecast_to_json(c));
 }
 
 /* ---- identities ---- */

@@ -185,14 +185,17 @@ typedef struct FlaggedKind {
         size_t flagged_offset;          /* of its bool "flagged" */
         size_t identity_offset;         /* of its int64_t identity id */
         double (*weight)(const void *item);
-        int (*to_json)(Store *store, const void *item, json_t **ret);
+        /* The item's object, with its identity's JSON (taken over, also on failure); NULL on
+         * allocation failure. */
+        json_t *(*to_json)(const void *item, json_t *identity);
 } FlaggedKind;
 
 /* The larger of w and |delta_points| when d is flagged: the weight that orders the list. */
 double flagged_delta_weight(double w, const MetricDelta *d);
 
 /* The flagged items of items[0..n) (each kind->size bytes), heaviest first (then by identity
- * id), as a JSON array. Returns 0, -ENOMEM or a store error of an identity lookup. */
+ * id), each with its identity looked up, as a JSON array. Returns 0, -ENOMEM or a store error
+ * of an identity lookup. */
 int flagged_list_to_json(Store *store, const void *items, size_t n, const FlaggedKind *kind,
                          json_t **ret);
 
