@@ -15,48 +15,27 @@ static const char forecast_mode_message[] = "the forecast needs a page_mapcount 
 static const char forecast_none_message[] =
         "no reconstruction in this epoch: run with --pagemap full and CAP_SYS_ADMIN";
 
-static json_t *forecast_metric_to_json(const MetricDelta *d) {
-        return metric_to_json_named(d, "today", "forecast");
-}
+/* The six metrics and the exclusivity over all classes, reported against forecast. */
+static size_t forecast_deltas(const ForecastComparison *c, NamedDelta ret[static NAMED_DELTAS_MAX]) {
+        size_t n = 0;
 
-static json_t *forecast_metrics_to_json(const ForecastComparison *c) {
-        _cleanup_json_ json_t *o = json_object();
-
-        if (!o)
-                return NULL;
         for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
-                if (json_object_set_new(o, compare_metric_to_string(m),
-                                        forecast_metric_to_json(&c->metrics[m])) < 0)
-                        return NULL;
-        if (json_object_set_new(o, "Exclusive", forecast_metric_to_json(&c->exclusivity)) < 0)
-                return NULL;
-        return TAKE_PTR(o);
-}
-
-static json_t *forecast_reasons_to_json(const ForecastComparison *c) {
-        _cleanup_json_ json_t *a = json_array();
-
-        if (!a)
-                return NULL;
-        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
-                if (c->metrics[m].flagged &&
-                    reason_append(a, compare_metric_to_string(m), "Rss", &c->metrics[m]) < 0)
-                        return NULL;
-        if (c->exclusivity.flagged &&
-            reason_append(a, "Exclusive", "Present", &c->exclusivity) < 0)
-                return NULL;
-        return TAKE_PTR(a);
+                ret[n++] = (NamedDelta) { compare_metric_to_string(m), "Rss", &c->metrics[m] };
+        ret[n++] = (NamedDelta) { "Exclusive", "Present", &c->exclusivity };
+        return n;
 }
 
 static json_t *forecast_comparison_to_json(const void *item, json_t *identity) {
         const ForecastComparison *c = item;
+        NamedDelta d[NAMED_DELTAS_MAX];
+        size_t n = forecast_deltas(c, d);
 
         return json_pack("{s:o, s:I, s:o, s:o, s:o}",
                          "identity", identity,
                          "samples", (json_int_t) c->n,
                          "Rss_kb", json_kb(c->rss_kb),
-                         "metrics", forecast_metrics_to_json(c),
-                         "reasons", forecast_reasons_to_json(c));
+                         "metrics", named_deltas_to_json(d, n, "today", "forecast"),
+                         "reasons", named_deltas_reasons(d, n));
 }
 
 static double forecast_weight(const void *item) {

@@ -164,11 +164,33 @@ json_t *metric_to_json_named(const MetricDelta *d, const char *before, const cha
                          "flagged", (int) d->flagged);
 }
 
-int reason_append(json_t *reasons, const char *name, const char *base,
-                         const MetricDelta *d) {
+json_t *named_deltas_to_json(const NamedDelta *d, size_t n, const char *before, const char *after) {
+        _cleanup_json_ json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (json_object_set_new(o, d[i].name,
+                                        metric_to_json_named(d[i].delta, before, after)) < 0)
+                        return NULL;
+        return TAKE_PTR(o);
+}
+
+int reason_append(json_t *reasons, const char *name, const char *base, const MetricDelta *d) {
         char buf[REASON_MAX];
 
         return json_array_append_new(reasons,
                                      json_string_lossy(metric_delta_reason(name, base, d, buf,
                                                                            sizeof buf)));
+}
+
+json_t *named_deltas_reasons(const NamedDelta *d, size_t n) {
+        _cleanup_json_ json_t *a = json_array();
+
+        if (!a)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (d[i].delta->flagged && reason_append(a, d[i].name, d[i].base, d[i].delta) < 0)
+                        return NULL;
+        return TAKE_PTR(a);
 }

@@ -19,37 +19,16 @@ static const char no_baseline_message[] =
 
 /* The six metrics, and the exclusivity classes (exclusive kB of present kB) when both sides
  * were scanned. */
-static json_t *comparison_metrics_to_json(const IdentityComparison *c) {
-        _cleanup_json_ json_t *o = json_object();
+static size_t comparison_deltas(const IdentityComparison *c,
+                                NamedDelta ret[static NAMED_DELTAS_MAX]) {
+        size_t n = 0;
 
-        if (!o)
-                return NULL;
         for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
-                if (json_object_set_new(o, compare_metric_to_string(m),
-                                        metric_to_json(&c->metrics[m])) < 0)
-                        return NULL;
+                ret[n++] = (NamedDelta) { compare_metric_to_string(m), "Rss", &c->metrics[m] };
         for (ExclusivityClass k = 0; c->has_exclusivity && k < _EXCLUSIVITY_CLASS_MAX; k++)
-                if (json_object_set_new(o, exclusivity_class_to_string(k),
-                                        metric_to_json(&c->exclusivity[k])) < 0)
-                        return NULL;
-        return TAKE_PTR(o);
-}
-
-static json_t *comparison_reasons_to_json(const IdentityComparison *c) {
-        _cleanup_json_ json_t *a = json_array();
-
-        if (!a)
-                return NULL;
-        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
-                if (c->metrics[m].flagged &&
-                    reason_append(a, compare_metric_to_string(m), "Rss", &c->metrics[m]) < 0)
-                        return NULL;
-        for (ExclusivityClass k = 0; c->has_exclusivity && k < _EXCLUSIVITY_CLASS_MAX; k++)
-                if (c->exclusivity[k].flagged &&
-                    reason_append(a, exclusivity_class_to_string(k), "Present",
-                                  &c->exclusivity[k]) < 0)
-                        return NULL;
-        return TAKE_PTR(a);
+                ret[n++] = (NamedDelta) { exclusivity_class_to_string(k), "Present",
+                                          &c->exclusivity[k] };
+        return n;
 }
 
 /* The truth figures of both sides, or null without a reconstruction on both. */
@@ -91,6 +70,8 @@ static json_t *comparison_forecast_to_json(const IdentityComparison *c) {
 
 static json_t *comparison_to_json(const void *item, json_t *identity) {
         const IdentityComparison *c = item;
+        NamedDelta d[NAMED_DELTAS_MAX];
+        size_t n = comparison_deltas(c, d);
 
         return json_pack("{s:o, s:{s:I, s:I}, s:{s:o, s:o}, s:{s:o, s:o}, s:o, s:o, s:s, s:o,"
                          " s:o}",
@@ -104,8 +85,8 @@ static json_t *comparison_to_json(const void *item, json_t *identity) {
                          "Rss",
                          "before_kb", json_kb(c->rss_before_kb),
                          "after_kb", json_kb(c->rss_after_kb),
-                         "metrics", comparison_metrics_to_json(c),
-                         "reasons", comparison_reasons_to_json(c),
+                         "metrics", named_deltas_to_json(d, n, "before", "after"),
+                         "reasons", named_deltas_reasons(d, n),
                          "kind", shift_kind_to_string(c->kind) ?: "unknown",
                          "truth", comparison_truth_to_json(c),
                          "forecast", comparison_forecast_to_json(c));

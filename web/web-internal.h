@@ -170,9 +170,24 @@ static inline json_t *metric_to_json(const MetricDelta *d) {
         return metric_to_json_named(d, "before", "after");
 }
 
+/* One figure of a comparison: its name ("Shared", "Exclusive_Anon"), what it is normalized by
+ * ("Rss", "Present") and its delta. */
+typedef struct NamedDelta {
+        const char *name;
+        const char *base;
+        const MetricDelta *delta;
+} NamedDelta;
+
+/* The most figures one comparison has: the metrics and every exclusivity class. */
+#define NAMED_DELTAS_MAX (_COMPARE_METRIC_MAX + _EXCLUSIVITY_CLASS_MAX)
+
+/* {name: metric_to_json_named(delta, before, after)} for each of d[0..n). */
+json_t *named_deltas_to_json(const NamedDelta *d, size_t n, const char *before, const char *after);
 /* Appends the reason line of a flagged delta: name ("Shared") normalized by base ("Rss").
  * Returns 0 or -1 (out of memory), as jansson does. */
 int reason_append(json_t *reasons, const char *name, const char *base, const MetricDelta *d);
+/* The reason lines of the flagged ones of d[0..n), in order. */
+json_t *named_deltas_reasons(const NamedDelta *d, size_t n);
 
 /* The body as sent: indented JSON and a newline. A malloc'd string, or NULL. */
 char *json_dump_body(const json_t *body, size_t *ret_len);
