@@ -16,7 +16,8 @@ static const char forecast_none_message[] =
         "no reconstruction in this epoch: run with --pagemap full and CAP_SYS_ADMIN";
 
 /* The six metrics and the exclusivity over all classes, reported against forecast. */
-static size_t forecast_deltas(const ForecastComparison *c, NamedDelta ret[static NAMED_DELTAS_MAX]) {
+static size_t forecast_deltas(const ForecastComparison *c,
+                              NamedDelta ret[static NAMED_DELTAS_MAX]) {
         size_t n = 0;
 
         for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
