@@ -425,6 +425,23 @@ static void test_proc_scan(const char *tmp) {
 
 /* ---- live ---------------------------------------------------------------------------------- */
 
+/* Maps `pages` private anonymous small pages (no THP) and writes the first `written` of them
+ * with distinct bytes; *ret_vma is the mapping as one anonymous VMA. NULL when mmap fails. */
+static char *map_written(size_t pages, size_t written, size_t page_size, Vma *ret_vma) {
+        char *m = mmap(NULL, pages * page_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        ASSERT_TRUE(m != MAP_FAILED);
+        if (m == MAP_FAILED)
+                return NULL;
+        (void) madvise(m, pages * page_size, MADV_NOHUGEPAGE);
+        for (size_t i = 0; i < written; i++)
+                m[i * page_size] = (char) (i + 1);
+        *ret_vma = (Vma) { .start = (uintptr_t) m, .end = (uintptr_t) m + pages * page_size,
+                           .class = VMA_CLASS_ANON };
+        return m;
+}
+
 static void test_live(void) {
         _cleanup_(proc_scan_buffers_done) ProcScanBuffers bufs = {};
         _cleanup_(pfn_list_done) PfnList pfns = {};
@@ -440,14 +457,9 @@ static void test_live(void) {
         fd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 test_skip("/proc/self is not available");
-        m = mmap(NULL, pages * o.page_size, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        ASSERT_TRUE(m != MAP_FAILED);
-        if (m == MAP_FAILED)
+        m = map_written(pages, written, o.page_size, &v);
+        if (!m)
                 return;
-        (void) madvise(m, pages * o.page_size, MADV_NOHUGEPAGE);
-        for (size_t i = 0; i < written; i++)
-                m[i * o.page_size] = 1;
 
         ASSERT_INT_EQ(proc_sample_read_pagemap(fd, &o, &bufs, &s), 0);
         ASSERT_TRUE(s.has_pagemap);
@@ -459,8 +471,6 @@ static void test_live(void) {
 
         /* Just the dedicated range: exactly the written pages are present (anon pages that
          * were never touched are not populated, and no THP with MADV_NOHUGEPAGE). */
-        v = (Vma) { .start = (uintptr_t) m, .end = (uintptr_t) m + pages * o.page_size,
-                    .class = VMA_CLASS_ANON };
         one = (VmaList) { .vmas = &v, .n = 1, .allocated = 1 };
         pfns.n = 0;
         ASSERT_INT_EQ(pagemap_scan(fd, &one, &o, &bufs.binary, &c), 0);
@@ -488,17 +498,9 @@ static void test_live_root(void) {
         fd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 test_skip("/proc/self is not available");
-        m = mmap(NULL, pages * o.page_size, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        ASSERT_TRUE(m != MAP_FAILED);
-        if (m == MAP_FAILED)
+        m = map_written(pages, written, o.page_size, &v);
+        if (!m)
                 return;
-        (void) madvise(m, pages * o.page_size, MADV_NOHUGEPAGE);
-        for (size_t i = 0; i < written; i++)
-                m[i * o.page_size] = (char) (i + 1);
-
-        v = (Vma) { .start = (uintptr_t) m, .end = (uintptr_t) m + pages * o.page_size,
-                    .class = VMA_CLASS_ANON };
         one = (VmaList) { .vmas = &v, .n = 1, .allocated = 1 };
         ASSERT_INT_EQ(pagemap_scan(fd, &one, &o, &bin, &c), 0);
         ASSERT_U64_EQ(c.class[VMA_CLASS_ANON].present_pages, written);
