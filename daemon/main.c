@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -80,43 +81,63 @@ static const char *reconstruction_error_string(int r) {
         }
 }
 
-/* r < 0: the sweep failed, in storage when storage is true. */
+/* r < 0: the sweep failed, in storage when storage is true. Every publication is a new
+ * generation: the web server's cached answers of older ones are stale. */
 static void publish_status(Daemon *d, const SweepResult *res, int r, bool storage) {
+        WebStatusData *st = &d->status.data;
+
         pthread_mutex_lock(&d->status.lock);
-        d->status.interval_usec = d->options.interval_usec;
-        d->status.thresholds = d->options.thresholds;
-        d->status.identity_mode = d->options.identity_mode;
-        d->status.pagemap_mode = pagemap_mode_to_string(d->options.pagemap_mode);
+        st->generation++;
+        st->interval_usec = d->options.interval_usec;
+        st->thresholds = d->options.thresholds;
+        st->identity_mode = d->options.identity_mode;
+        st->pagemap_mode = pagemap_mode_to_string(d->options.pagemap_mode);
+        st->report_window = d->options.keep_per_epoch;
+        st->metrics_identities = d->options.metrics_identities;
+        st->redact_cmdline = d->options.redact_cmdline;
         if (res) {
-                d->status.pagemap_truncated = res->stats.pagemap_truncated;
-                d->status.pagemap_failed = res->stats.pagemap_failed;
-                d->status.pagemap_budget_exhausted = res->budget_exhausted;
+                st->pagemap_truncated = res->stats.pagemap_truncated;
+                st->pagemap_failed = res->stats.pagemap_failed;
+                st->pagemap_budget_exhausted = res->budget_exhausted;
                 if (res->reconstruction == 0)
-                        d->status.reconstruction[0] = '\0';
+                        st->reconstruction[0] = '\0';
                 else
-                        snprintf(d->status.reconstruction, sizeof d->status.reconstruction, "%s",
+                        snprintf(st->reconstruction, sizeof st->reconstruction, "%s",
                                  reconstruction_error_string(res->reconstruction));
-                d->status.last_sweep_usec = res->start_usec;
-                d->status.last_duration_usec = res->duration_usec;
-                d->status.sampled = res->stats.sampled;
-                d->status.vanished = res->stats.vanished;
-                d->status.denied = res->stats.denied;
-                d->status.malformed = res->stats.malformed;
-                d->status.kernel_threads = res->stats.kernel_threads;
+                st->last_sweep_usec = res->start_usec;
+                st->last_duration_usec = res->duration_usec;
+                st->sampled = res->stats.sampled;
+                st->vanished = res->stats.vanished;
+                st->denied = res->stats.denied;
+                st->malformed = res->stats.malformed;
+                st->kernel_threads = res->stats.kernel_threads;
+                st->sampled_total += res->stats.sampled;
+                st->vanished_total += res->stats.vanished;
+                st->denied_total += res->stats.denied;
+                st->malformed_total += res->stats.malformed;
         }
-        d->status.storage_error[0] = '\0';
-        d->status.sweep_error[0] = '\0';
+        st->storage_error[0] = '\0';
+        st->sweep_error[0] = '\0';
         if (r < 0 && storage) {
                 const char *detail = d->store ? store_last_error(d->store) : NULL;
-                snprintf(d->status.storage_error, sizeof d->status.storage_error, "%s%s%s",
+                snprintf(st->storage_error, sizeof st->storage_error, "%s%s%s",
                          strerror(-r), detail ? ": " : "", detail ? detail : "");
         } else if (r < 0)
-                snprintf(d->status.sweep_error, sizeof d->status.sweep_error, "%s: %s",
+                snprintf(st->sweep_error, sizeof st->sweep_error, "%s: %s",
                          sweep_step_to_string(d->sweeper.failed_step), strerror(-r));
         if (r < 0)
-                d->status.consecutive_failures++;
+                st->consecutive_failures++;
         else
-                d->status.consecutive_failures = 0;
+                st->consecutive_failures = 0;
+        pthread_mutex_unlock(&d->status.lock);
+}
+
+/* Counts a sweep attempt for /metrics. */
+static void count_sweep(Daemon *d, bool failed) {
+        pthread_mutex_lock(&d->status.lock);
+        d->status.data.sweeps_total++;
+        if (failed)
+                d->status.data.sweeps_failed_total++;
         pthread_mutex_unlock(&d->status.lock);
 }
 
@@ -128,6 +149,7 @@ static int daemon_sweep(Daemon *d, SweepResult *ret) {
 
         r = sweeper_run(&d->sweeper, &res);
         bool storage = r < 0 && d->sweeper.failed_step == SWEEP_STEP_STORAGE;
+        count_sweep(d, r < 0);
         publish_status(d, r < 0 ? NULL : &res, r, storage);
         if (r < 0 && !storage) {
                 if (log_state_changed(&d->sweep_failing, true))
@@ -460,6 +482,19 @@ static int run_daemon(Daemon *d) {
         return 0;
 }
 
+/* The web server holds up to a few thousand connections (idle ones included) and nothing in the
+ * daemon uses select(): take the hard limit of file descriptors, as systemd recommends for such
+ * programs (its default soft limit is 1024). */
+static void raise_nofile_limit(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_debug_errno(errno, "Failed to raise RLIMIT_NOFILE: %m");
+}
+
 int main(int argc, char *argv[]) {
         _cleanup_free_ char *err = NULL;
         Daemon d = { .argc = argc, .argv = argv, .root = PROC_ROOT_INIT };
@@ -488,7 +523,8 @@ int main(int argc, char *argv[]) {
                 return EXIT_SUCCESS;
         }
         log_set_max_level(d.options.log_level);
-        d.status.started_usec = now_usec(CLOCK_REALTIME);
+        raise_nofile_limit();
+        d.status.data.started_usec = now_usec(CLOCK_REALTIME);
         publish_status(&d, NULL, 0, true);
 
         r = proc_root_open(&d.root, d.options.proc_root, d.options.sys_root, d.options.boot_root);

@@ -96,6 +96,25 @@ static int parse_keep(const char *v, void *field, const char **reterr) {
         return 0;
 }
 
+static int parse_metrics_identities(const char *v, void *field, const char **reterr) {
+        uint32_t n;
+
+        if (safe_atou32(v, &n) < 0 || n > 100000) {
+                *reterr = "expected a whole number from 0 to 100000";
+                return -EBADMSG;
+        }
+        *(uint32_t *) field = n;
+        return 0;
+}
+
+static int parse_bool(const char *v, void *field, const char **reterr) {
+        if (parse_boolean(v, (bool *) field) < 0) {
+                *reterr = "expected yes or no";
+                return -EBADMSG;
+        }
+        return 0;
+}
+
 static int parse_identity(const char *v, void *field, const char **reterr) {
         IdentityMode m = identity_mode_from_string(v);
 
@@ -221,6 +240,12 @@ static const Setting settings[] = {
                 pagemap_max_scan_bytes),
         SETTING("Daemon", "PagemapBudget", "pagemap-budget", 0, "DURATION", "10s", NULL,
                 "pagemap reading per sweep", parse_budget, pagemap_budget_usec),
+        SETTING("Web", "RedactCmdline", "redact-cmdline", 0, "BOOL", "no", NULL,
+                "show argv[0] only of command lines in every response", parse_bool,
+                redact_cmdline),
+        SETTING("Web", "MetricsIdentities", "metrics-identities", 0, "N", "100", NULL,
+                "identities in /metrics, the largest by Rss (0: none)", parse_metrics_identities,
+                metrics_identities),
         ACTION("config", ARG_CONFIG, "FILE", DEFAULT_CONFIG_FILE " if it exists",
                "configuration file"),
         ACTION("once", 0, NULL, NULL, "run one sweep, store it, print a summary, exit"),

@@ -43,6 +43,8 @@ typedef struct Options {
         PagemapMode pagemap_mode;
         uint64_t pagemap_max_scan_bytes;        /* per process, of mapped address space */
         uint64_t pagemap_budget_usec;           /* per sweep, for all pagemap reading */
+        bool redact_cmdline;                    /* responses show argv[0] only */
+        uint32_t metrics_identities;            /* per-identity series in /metrics */
 } Options;
 
 /* Fills o with the built-in defaults of the table (strings allocated). -ENOMEM. */

@@ -33,8 +33,9 @@
  *                     denied + malformed), vanished, denied, malformed; since version 2
  *                     pagemap_truncated (sampled, pagemap scan cut short) and pagemap_failed
  *                     (sampled without pagemap), NULL in sweeps written before. Index (epoch_id,
- *                     start_usec). The row is inserted when the sweep begins and completed at
- *                     commit, in the same transaction. The latest sweep is the highest id.
+ *                     start_usec), and since version 3 index (start_usec). The row is inserted
+ *                     when the sweep begins and completed at commit, in the same transaction.
+ *                     The latest sweep is the highest id.
  *   identities        One row per identity key (compare/identity.h; never involves a PID), so
  *                     one program is matched across epochs: key TEXT UNIQUE, the latest comm,
  *                     exe, cmdline and unit seen with it, first_seen_usec and last_seen_usec
@@ -86,6 +87,8 @@
  *                     A sum is NULL when its count is 0; both counts are NULL in rows written
  *                     before version 2. The identity is "scanned" (or "reconstructed") in a
  *                     sweep only when its count equals processes.
+ *                     Since version 3, index (identity_id, sweep_id): one identity's series
+ *                     over time.
  *   meminfo_samples   /proc/meminfo per sweep: PRIMARY KEY (sweep_id, name), value (kB when
  *                     is_kb = 1, else a count such as HugePages_Total). WITHOUT ROWID.
  *
@@ -102,7 +105,8 @@
  *   transaction together with "PRAGMA user_version = i + 1", so a crash leaves the file at a
  *   version, never between two. Step 0 creates the schema of version 1 and sets application_id;
  *   step 1 adds the pagemap and reconstruction columns and process_truth (ADD COLUMN only: rows
- *   already stored keep their values and read NULL in the new columns, nothing is rewritten).
+ *   already stored keep their values and read NULL in the new columns, nothing is rewritten);
+ *   step 2 adds the indexes for series over time.
  *   A step's text is frozen once released: a change is a new step appended to the array (and
  *   STORE_SCHEMA_VERSION raised). A file is migrated only when opened read-write; a read-only
  *   open requires the current version. A file with a newer user_version, a foreign
@@ -333,6 +337,10 @@ static const char *const schema_migrations[] = {
         "        FOREIGN KEY (sweep_id, process_id)\n"
         "                REFERENCES process_samples (sweep_id, process_id)\n"
         ") WITHOUT ROWID;\n",
+
+        /* 2 → 3: series over time of one identity, and sweeps by time. */
+        "CREATE INDEX identity_samples_identity ON identity_samples (identity_id, sweep_id);\n"
+        "CREATE INDEX sweeps_start ON sweeps (start_usec);\n",
 };
 
 static_assert(ELEMENTSOF(schema_migrations) == STORE_SCHEMA_VERSION,

@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,8 +126,17 @@ static void identity_point_from_aggregate(const IdentityAggregate *a, uint64_t p
         *ret = p;
 }
 
-static int identity_series(Store *s, int64_t epoch_id, IdentitySeries **ret_series,
-                           size_t *ret_n, IdentityPoint **ret_points) {
+/* The sweep ids of an epoch's newest ?2 sweeps (all of them when ?2 is -1: SQLite's LIMIT -1). */
+#define STORE_EPOCH_WINDOW_SQL                                                                   \
+        "SELECT id FROM sweeps WHERE epoch_id = ?1 ORDER BY start_usec DESC, id DESC LIMIT ?2"
+
+static int64_t window_limit(size_t window) {
+        return window == 0 || window > INT64_MAX ? -1 : (int64_t) window;
+}
+
+static int identity_series(Store *s, int64_t epoch_id, size_t window,
+                           IdentitySeries **ret_series, size_t *ret_n,
+                           IdentityPoint **ret_points) {
         _cleanup_free_ IdentitySeries *series = NULL;
         _cleanup_free_ IdentityPoint *points = NULL;
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
@@ -145,12 +155,12 @@ static int identity_series(Store *s, int64_t epoch_id, IdentitySeries **ret_seri
         r = store_prepare(s,
                           "SELECT " STORE_IDENTITY_AGGREGATE_COLUMNS
                           " FROM identity_samples JOIN sweeps w ON w.id = sweep_id"
-                          " WHERE w.epoch_id = ?1"
+                          " WHERE sweep_id IN (" STORE_EPOCH_WINDOW_SQL ")"
                           " ORDER BY identity_id, w.start_usec, w.id", &st);
         if (r < 0)
                 return r;
-        r = store_bind_int64(s, st, 1, epoch_id);
-        if (r < 0)
+        if ((r = store_bind_int64(s, st, 1, epoch_id)) < 0 ||
+            (r = store_bind_int64(s, st, 2, window_limit(window))) < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
                 IdentityAggregate a;
@@ -184,18 +194,20 @@ static int identity_series(Store *s, int64_t epoch_id, IdentitySeries **ret_seri
         return 0;
 }
 
-int store_epoch_identity_series(Store *s, int64_t epoch_id, IdentitySeries **ret_series,
-                                size_t *ret_n, IdentityPoint **ret_points) {
+int store_epoch_identity_series(Store *s, int64_t epoch_id, size_t window,
+                                IdentitySeries **ret_series, size_t *ret_n,
+                                IdentityPoint **ret_points) {
         assert(s);
         assert(ret_series);
         assert(ret_n);
         assert(ret_points);
 
-        return STORE_IN_SNAPSHOT(s, identity_series(s, epoch_id, ret_series, ret_n, ret_points));
+        return STORE_IN_SNAPSHOT(s, identity_series(s, epoch_id, window, ret_series, ret_n,
+                                                    ret_points));
 }
 
-static int system_series(Store *s, int64_t epoch_id, SystemSeries **ret_series, size_t *ret_n,
-                         SeriesPoint **ret_points) {
+static int system_series(Store *s, int64_t epoch_id, size_t window, SystemSeries **ret_series,
+                         size_t *ret_n, SeriesPoint **ret_points) {
         _cleanup_free_ SystemSeries *series = NULL;
         _cleanup_free_ SeriesPoint *points = NULL;
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
@@ -213,12 +225,12 @@ static int system_series(Store *s, int64_t epoch_id, SystemSeries **ret_series, 
                           " FROM meminfo_samples m JOIN sweeps w ON w.id = m.sweep_id"
                           " LEFT JOIN meminfo_samples t"
                           " ON t.sweep_id = m.sweep_id AND t.name = 'MemTotal'"
-                          " WHERE w.epoch_id = ?1 AND m.is_kb = 1"
+                          " WHERE m.sweep_id IN (" STORE_EPOCH_WINDOW_SQL ") AND m.is_kb = 1"
                           " ORDER BY m.name, w.start_usec, w.id", &st);
         if (r < 0)
                 return r;
-        r = store_bind_int64(s, st, 1, epoch_id);
-        if (r < 0)
+        if ((r = store_bind_int64(s, st, 1, epoch_id)) < 0 ||
+            (r = store_bind_int64(s, st, 2, window_limit(window))) < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
                 const char *name = (const char *) sqlite3_column_text(st, 0);
@@ -259,14 +271,15 @@ static int system_series(Store *s, int64_t epoch_id, SystemSeries **ret_series, 
         return 0;
 }
 
-int store_epoch_system_series(Store *s, int64_t epoch_id, SystemSeries **ret_series,
-                              size_t *ret_n, SeriesPoint **ret_points) {
+int store_epoch_system_series(Store *s, int64_t epoch_id, size_t window,
+                              SystemSeries **ret_series, size_t *ret_n, SeriesPoint **ret_points) {
         assert(s);
         assert(ret_series);
         assert(ret_n);
         assert(ret_points);
 
-        return STORE_IN_SNAPSHOT(s, system_series(s, epoch_id, ret_series, ret_n, ret_points));
+        return STORE_IN_SNAPSHOT(s, system_series(s, epoch_id, window, ret_series, ret_n,
+                                                  ret_points));
 }
 
 /* ---- the latest sweep's process groups ---- */
@@ -344,8 +357,39 @@ static int group_read_extra(Store *s, int64_t sweep_id, ProcessGroup *g) {
         return r < 0 ? r : 0;
 }
 
-static int latest_process_groups(Store *s, size_t limit, size_t offset, ProcessGroup **ret,
-                                 size_t *ret_n, size_t *ret_total, int64_t *ret_sweep_id) {
+const char *process_sort_to_string(ProcessSort sort) {
+        static const char *const names[_PROCESS_SORT_MAX] = {
+                [PROCESS_SORT_PSS] = "pss",
+                [PROCESS_SORT_RSS] = "rss",
+                [PROCESS_SORT_SHARED] = "shared",
+                [PROCESS_SORT_PRIVATE] = "private",
+                [PROCESS_SORT_NAME] = "name",
+        };
+
+        return sort >= 0 && sort < _PROCESS_SORT_MAX ? names[sort] : NULL;
+}
+
+ProcessSort process_sort_from_string(const char *s) {
+        for (ProcessSort sort = 0; s && sort < _PROCESS_SORT_MAX; sort++)
+                if (strcmp(process_sort_to_string(sort), s) == 0)
+                        return sort;
+        return _PROCESS_SORT_INVALID;
+}
+
+/* The ORDER BY of each ProcessSort over identity_samples (joined with identities as d). */
+static const char *const process_sort_sql[_PROCESS_SORT_MAX] = {
+        [PROCESS_SORT_PSS] = "coalesce(pss_kb, 0) DESC",
+        [PROCESS_SORT_RSS] = "coalesce(rss_kb, 0) DESC",
+        [PROCESS_SORT_SHARED] = "coalesce(shared_clean_kb, 0) + coalesce(shared_dirty_kb, 0) DESC",
+        [PROCESS_SORT_PRIVATE] = "coalesce(private_clean_kb, 0) + coalesce(private_dirty_kb, 0)"
+                                 " DESC",
+        [PROCESS_SORT_NAME] = "d.comm, d.key",
+};
+
+static int latest_process_groups(Store *s, ProcessSort sort, size_t limit, size_t offset,
+                                 ProcessGroup **ret, size_t *ret_n, size_t *ret_total,
+                                 int64_t *ret_sweep_id) {
+        _cleanup_free_ char *sql = NULL;
         _cleanup_(group_array_done) GroupArray a = {};
         _cleanup_finalize_ sqlite3_stmt *st = NULL, *count = NULL;
         int64_t sweep_id, total;
@@ -380,11 +424,14 @@ static int latest_process_groups(Store *s, size_t limit, size_t offset, ProcessG
                         return -ENOMEM;
                 a.n = want;
 
-                r = store_prepare(s,
-                                  "SELECT " STORE_IDENTITY_AGGREGATE_COLUMNS
-                                  " FROM identity_samples WHERE sweep_id = ?1"
-                                  " ORDER BY coalesce(pss_kb, 0) DESC, identity_id"
-                                  " LIMIT ?2 OFFSET ?3", &st);
+                if (asprintf(&sql, "SELECT " STORE_IDENTITY_AGGREGATE_COLUMNS
+                             " FROM identity_samples JOIN identities d ON d.id = identity_id"
+                             " WHERE sweep_id = ?1 ORDER BY %s, identity_id LIMIT ?2 OFFSET ?3",
+                             process_sort_sql[sort]) < 0) {
+                        sql = NULL;
+                        return -ENOMEM;
+                }
+                r = store_prepare(s, sql, &st);
                 if (r < 0)
                         return r;
                 if ((r = store_bind_int64(s, st, 1, sweep_id)) < 0 ||
@@ -416,9 +463,11 @@ static int latest_process_groups(Store *s, size_t limit, size_t offset, ProcessG
         return 0;
 }
 
-int store_latest_process_groups(Store *s, size_t limit, size_t offset, ProcessGroup **ret,
-                                size_t *ret_n, size_t *ret_total, int64_t *ret_sweep_id) {
+int store_latest_process_groups(Store *s, ProcessSort sort, size_t limit, size_t offset,
+                                ProcessGroup **ret, size_t *ret_n, size_t *ret_total,
+                                int64_t *ret_sweep_id) {
         assert(s);
+        assert(sort >= 0 && sort < _PROCESS_SORT_MAX);
         assert(ret);
         assert(ret_n);
         assert(ret_total);
@@ -427,8 +476,58 @@ int store_latest_process_groups(Store *s, size_t limit, size_t offset, ProcessGr
         if (offset > INT64_MAX)
                 return -ERANGE;
 
-        return STORE_IN_SNAPSHOT(s, latest_process_groups(s, limit, offset, ret, ret_n,
+        return STORE_IN_SNAPSHOT(s, latest_process_groups(s, sort, limit, offset, ret, ret_n,
                                                           ret_total, ret_sweep_id));
+}
+
+/* ---- the latest meminfo ---- */
+
+static int latest_meminfo(Store *s, Meminfo *ret, int64_t *ret_sweep_id) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        Meminfo m = {};
+        int64_t sweep_id;
+        int r;
+
+        r = store_query_int64(s, "SELECT id FROM sweeps ORDER BY id DESC LIMIT 1", &sweep_id);
+        if (r == -ENODATA) {
+                *ret = m;
+                *ret_sweep_id = 0;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        r = store_prepare(s, "SELECT name, value, is_kb FROM meminfo_samples WHERE sweep_id = ?1"
+                          " ORDER BY name", &st);
+        if (r < 0)
+                return r;
+        r = store_bind_int64(s, st, 1, sweep_id);
+        if (r < 0)
+                return r;
+        while (m.n < MEMINFO_MAX && (r = store_step(s, st)) > 0) {
+                const char *name = (const char *) sqlite3_column_text(st, 0);
+
+                if (!name)
+                        return -ENOMEM;
+                if (strlen(name) >= MEMINFO_NAME_MAX)
+                        return -EBADMSG;
+                strcpy(m.fields[m.n].name, name);
+                m.fields[m.n].value = store_column_uint64(st, 1);
+                m.fields[m.n].is_kb = sqlite3_column_int(st, 2) != 0;
+                m.n++;
+        }
+        if (r < 0)
+                return r;
+        *ret = m;
+        *ret_sweep_id = sweep_id;
+        return 0;
+}
+
+int store_latest_meminfo(Store *s, Meminfo *ret, int64_t *ret_sweep_id) {
+        assert(s);
+        assert(ret);
+        assert(ret_sweep_id);
+
+        return STORE_IN_SNAPSHOT(s, latest_meminfo(s, ret, ret_sweep_id));
 }
 
 /* ---- health ---- */

@@ -30,8 +30,9 @@ typedef enum StoreMode {
 
 /* The schema version this build writes (PRAGMA user_version). Version 2 adds the pagemap
  * counts per class to process_samples and identity_samples, and the reconstruction
- * (process_truth, and its sums in identity_samples). */
-#define STORE_SCHEMA_VERSION 2
+ * (process_truth, and its sums in identity_samples); version 3 the indexes of series over
+ * time. */
+#define STORE_SCHEMA_VERSION 3
 
 /* Opens (and in read-write mode creates or migrates) the database at path. A file that is not
  * SQLite, is SQLite but not a mapstatd database (application_id), or is corrupt is refused with
@@ -177,13 +178,17 @@ void identity_info_done(IdentityInfo *i);
 /* Looks one identity up. -ENOENT when absent. */
 int store_get_identity(Store *s, int64_t identity_id, IdentityInfo *ret);
 
-/* Every identity's per-sweep aggregates within one epoch, sorted by identity id, as compare/
- * wants them, including the pagemap and reconstruction fields of IdentityPoint (pages as kB with
- * the epoch's page size, 4 KiB when unknown; the figures behind a has_* flag that is false are
- * 0). *ret_series[i].points point into *ret_points; free both with free(). -ENOENT when the
- * epoch does not exist. */
-int store_epoch_identity_series(Store *s, int64_t epoch_id, IdentitySeries **ret_series,
-                                size_t *ret_n, IdentityPoint **ret_points);
+/* Every identity's per-sweep aggregates within one epoch's newest `window` sweeps (0: all of
+ * them), sorted by identity id, as compare/ wants them, including the pagemap and
+ * reconstruction fields of IdentityPoint (pages as kB with the epoch's page size, 4 KiB when
+ * unknown; the figures behind a has_* flag that is false are 0). The comparisons use the window
+ * retention keeps for good (KeepSweepsPerEpoch), so that an epoch's statistics do not change
+ * as retention prunes it and their cost is bounded however long the epoch ran.
+ * *ret_series[i].points point into *ret_points; free both with free(). -ENOENT when the epoch
+ * does not exist. */
+int store_epoch_identity_series(Store *s, int64_t epoch_id, size_t window,
+                                IdentitySeries **ret_series, size_t *ret_n,
+                                IdentityPoint **ret_points);
 
 /* One meminfo field over one epoch's sweeps, normalized by MemTotal. */
 typedef struct SystemSeries {
@@ -192,9 +197,87 @@ typedef struct SystemSeries {
         SeriesPoint *points;    /* points into the array returned with it */
 } SystemSeries;
 
-/* Every kB meminfo field of the epoch, sorted by name. Free with free() on both. */
-int store_epoch_system_series(Store *s, int64_t epoch_id, SystemSeries **ret_series,
-                              size_t *ret_n, SeriesPoint **ret_points);
+/* Every kB meminfo field of the epoch's newest `window` sweeps (0: all), sorted by name. Free
+ * with free() on both. */
+int store_epoch_system_series(Store *s, int64_t epoch_id, size_t window,
+                              SystemSeries **ret_series, size_t *ret_n, SeriesPoint **ret_points);
+
+/* ---- series over time (store-range.c) ---- */
+
+/* A time range and how to aggregate it: sweeps that started in [from_usec, to_usec], one point
+ * per sweep when step_usec is 0, else one per step_usec bucket (counted from from_usec) and
+ * epoch: a bucket never mixes two kernels. At most max_points points (-E2BIG beyond). */
+typedef struct TimeRange {
+        uint64_t from_usec, to_usec, step_usec;
+        size_t max_points;
+} TimeRange;
+
+/* The figures of an identity's series, means over each bucket's sweeps, in kB. */
+typedef enum RangeFigure {
+        RANGE_RSS,
+        RANGE_PSS,
+        RANGE_PSS_ANON,
+        RANGE_PSS_FILE,
+        RANGE_PSS_SHMEM,
+        RANGE_SHARED,           /* Shared_Clean + Shared_Dirty */
+        RANGE_PRIVATE,          /* Private_Clean + Private_Dirty */
+        RANGE_SWAP,
+        _RANGE_FIGURE_MAX,
+} RangeFigure;
+
+/* "Rss", "Pss", "Pss_Anon", "Pss_File", "Pss_Shmem", "Shared", "Private", "Swap". */
+const char *range_figure_to_string(RangeFigure f);
+
+/* The reconstruction's figures of a series point: truth Pss, Uss, Shared, Private and forecast
+ * Pss, Shared, Private. */
+typedef enum RangeTruth {
+        RANGE_TRUTH_PSS,
+        RANGE_TRUTH_USS,
+        RANGE_TRUTH_SHARED,
+        RANGE_TRUTH_PRIVATE,
+        RANGE_FORECAST_PSS,
+        RANGE_FORECAST_SHARED,
+        RANGE_FORECAST_PRIVATE,
+        _RANGE_TRUTH_MAX,
+} RangeTruth;
+
+typedef struct IdentityRangePoint {
+        uint64_t time_usec;             /* start of the bucket's first sweep */
+        int64_t epoch_id;
+        uint32_t sweeps;                /* sweeps aggregated */
+        double processes;               /* mean */
+        double kb[_RANGE_FIGURE_MAX];   /* means; absent fields count as 0 */
+        /* Σ exclusive / Σ present pages over the sweeps with a complete scan of every process;
+         * NAN when there is none or nothing present. */
+        double exclusive_ratio[_VMA_CLASS_MAX];
+        /* Means over the sweeps that reconstructed every process; NAN when none. */
+        double truth_kb[_RANGE_TRUTH_MAX];
+} IdentityRangePoint;
+
+/* One identity's series over the range, oldest first. *ret owned by the caller (free()).
+ * Returns 0 (also for an identity without samples in the range: no points), -E2BIG when more
+ * than range->max_points, or a storage error. */
+int store_identity_range(Store *s, int64_t identity_id, const TimeRange *range,
+                         IdentityRangePoint **ret, size_t *ret_n);
+
+typedef struct MeminfoRangePoint {
+        uint64_t time_usec;
+        int64_t epoch_id;
+        uint32_t sweeps;
+        double *kb;                     /* n_fields means, in the order asked; NAN when absent;
+                                         * points into the values array returned with it */
+} MeminfoRangePoint;
+
+/* The kB meminfo fields[0..n_fields) over the range (n_fields ≥ 1), oldest first. Free *ret and
+ * *ret_values with free(). Returns 0, -E2BIG (too many points), -EINVAL (no field, or more than
+ * MEMINFO_MAX), or a storage error. */
+int store_meminfo_range(Store *s, const char *const *fields, size_t n_fields,
+                        const TimeRange *range, MeminfoRangePoint **ret, double **ret_values,
+                        size_t *ret_n);
+
+/* The latest sweep's meminfo, every field as stored. *ret_sweep_id is 0 (and *ret empty) before
+ * the first sweep. */
+int store_latest_meminfo(Store *s, Meminfo *ret, int64_t *ret_sweep_id);
 
 /* Per identity in the latest sweep: its aggregate as the sweep stored it and the PIDs. */
 typedef struct ProcessGroup {
@@ -208,11 +291,28 @@ typedef struct ProcessGroup {
 
 void process_group_array_free(ProcessGroup *a, size_t n);
 
-/* Identities of the latest sweep ordered by summed Pss descending then id, from offset, at
- * most limit of them. *ret_total gets the number of identities in that sweep, *ret_sweep_id the
- * sweep (0 when no sweep yet: empty result). */
-int store_latest_process_groups(Store *s, size_t limit, size_t offset, ProcessGroup **ret,
-                                size_t *ret_n, size_t *ret_total, int64_t *ret_sweep_id);
+/* The orders /processes offers: a figure summed over the identity's processes, largest
+ * first, or the name (comm, then key). Ties go by identity id. */
+typedef enum ProcessSort {
+        PROCESS_SORT_PSS,
+        PROCESS_SORT_RSS,
+        PROCESS_SORT_SHARED,
+        PROCESS_SORT_PRIVATE,
+        PROCESS_SORT_NAME,
+        _PROCESS_SORT_MAX,
+        _PROCESS_SORT_INVALID = -22 /* -EINVAL */,
+} ProcessSort;
+
+/* "pss", "rss", "shared", "private", "name". */
+const char *process_sort_to_string(ProcessSort s);
+ProcessSort process_sort_from_string(const char *s);
+
+/* Identities of the latest sweep in the given order, from offset, at most limit of them.
+ * *ret_total gets the number of identities in that sweep, *ret_sweep_id the sweep (0 when no
+ * sweep yet: empty result). */
+int store_latest_process_groups(Store *s, ProcessSort sort, size_t limit, size_t offset,
+                                ProcessGroup **ret, size_t *ret_n, size_t *ret_total,
+                                int64_t *ret_sweep_id);
 
 typedef struct StoreHealth {
         /* of the last sweep: */

@@ -10,7 +10,7 @@
 
 #include "web-internal.h"
 
-int identity_lookup_json(Store *store, int64_t id, json_t **ret) {
+int identity_lookup_json(Store *store, int64_t id, bool redact, json_t **ret) {
         _cleanup_(identity_info_done) IdentityInfo info = {};
         json_t *j;
         int r;
@@ -18,14 +18,14 @@ int identity_lookup_json(Store *store, int64_t id, json_t **ret) {
         r = store_get_identity(store, id, &info);
         if (r < 0)
                 return r;
-        j = identity_to_json(&info);
+        j = identity_to_json(&info, redact);
         if (!j)
                 return -ENOMEM;
         *ret = j;
         return 0;
 }
 
-int identities_to_json(Store *store, const int64_t *ids, size_t n, json_t **ret) {
+int identities_to_json(Store *store, const int64_t *ids, size_t n, bool redact, json_t **ret) {
         _cleanup_json_ json_t *a = json_array();
         int r;
 
@@ -34,7 +34,7 @@ int identities_to_json(Store *store, const int64_t *ids, size_t n, json_t **ret)
         for (size_t i = 0; i < n; i++) {
                 json_t *j;
 
-                r = identity_lookup_json(store, ids[i], &j);
+                r = identity_lookup_json(store, ids[i], redact, &j);
                 if (r < 0)
                         return r;
                 if (json_array_append_new(a, j) < 0)
@@ -67,7 +67,7 @@ double flagged_delta_weight(double w, const MetricDelta *d) {
 
 /* The flagged items of an array of comparisons, heaviest first, as a JSON array. */
 int flagged_list_to_json(Store *store, const void *items, size_t n, const FlaggedKind *kind,
-                                json_t **ret) {
+                         bool redact, json_t **ret) {
         _cleanup_free_ FlaggedEntry *entries = NULL;
         _cleanup_json_ json_t *a = json_array();
         size_t k = 0;
@@ -99,7 +99,7 @@ int flagged_list_to_json(Store *store, const void *items, size_t n, const Flagge
         for (size_t i = 0; i < k; i++) {
                 json_t *identity;
 
-                r = identity_lookup_json(store, entries[i].identity_id, &identity);
+                r = identity_lookup_json(store, entries[i].identity_id, redact, &identity);
                 if (r < 0)
                         return r;
                 if (json_array_append_new(a, kind->to_json(entries[i].comparison, identity)) < 0)

@@ -73,7 +73,8 @@ static int forecast_result(json_t *root, const char *message, int compared, json
 }
 
 /* Adds the comparison of epoch's sweeps to root. Returns 0, -ENOMEM or a store error. */
-static int forecast_identities(Store *store, int64_t epoch, const Thresholds *t, json_t *root) {
+static int forecast_identities(Store *store, int64_t epoch, const ForecastRequest *req,
+                               json_t *root) {
         _cleanup_free_ IdentitySeries *series = NULL;
         _cleanup_free_ IdentityPoint *points = NULL;
         _cleanup_free_ ForecastComparison *compared = NULL;
@@ -81,20 +82,21 @@ static int forecast_identities(Store *store, int64_t epoch, const Thresholds *t,
         size_t n_series = 0;
         int r, n;
 
-        r = store_epoch_identity_series(store, epoch, &series, &n_series, &points);
+        r = store_epoch_identity_series(store, epoch, req->window, &series, &n_series, &points);
         if (r < 0)
                 return r;
 
         compared = calloc(MAX(n_series, (size_t) 1), sizeof *compared);
         if (!compared)
                 return -ENOMEM;
-        n = compare_forecast(series, n_series, t, compared);
+        n = compare_forecast(series, n_series, &req->thresholds, compared);
         if (n < 0)
                 return n;
         if (n == 0)
                 return forecast_result(root, forecast_none_message, 0, NULL);
 
-        r = flagged_list_to_json(store, compared, (size_t) n, &forecast_comparisons, &identities);
+        r = flagged_list_to_json(store, compared, (size_t) n, &forecast_comparisons, req->redact,
+                                 &identities);
         if (r < 0)
                 return r;
         return forecast_result(root, NULL, n, identities);
@@ -126,7 +128,7 @@ int forecast_build(Store *store, const ForecastRequest *req, WebReply *reply) {
         else if (epoch->mapcount_mode != MAPCOUNT_MODE_PAGE)
                 r = forecast_result(root, forecast_mode_message, 0, NULL);
         else
-                r = forecast_identities(store, epoch->id, &req->thresholds, root);
+                r = forecast_identities(store, epoch->id, req, root);
         if (r < 0)
                 return web_reply_store_error(reply, store, r);
 

@@ -92,34 +92,61 @@ json_t *json_kb(double kb) {
         return json_real(v);
 }
 
-json_t *identity_to_json(const IdentityInfo *i) {
+/* The key of an identity without its arguments: the mode's key built from exe, comm and unit
+ * alone ("exe-args:/usr/bin/foo --password=x" → "exe-args:/usr/bin/foo"). */
+static char *identity_key_redacted(const IdentityInfo *i) {
+        _cleanup_free_ char *mode = NULL;
+        const char *colon;
+        IdentityMode m;
+        char *key;
+
+        colon = i->key ? strchr(i->key, ':') : NULL;
+        if (!colon)
+                return NULL;
+        mode = strndup(i->key, (size_t) (colon - i->key));
+        if (!mode)
+                return NULL;
+        m = identity_mode_from_string(mode);
+        if (m < 0 || identity_key_build(m, i->comm ?: "", i->exe, NULL, i->unit, &key) < 0)
+                return NULL;
+        return key;
+}
+
+json_t *identity_to_json(const IdentityInfo *i, bool redact) {
+        _cleanup_free_ char *key = NULL, *cmdline = NULL;
+
+        if (redact) {
+                key = identity_key_redacted(i);
+                cmdline = i->cmdline ? strndup(i->cmdline, strcspn(i->cmdline, " ")) : NULL;
+                if ((i->key && !key) || (i->cmdline && !cmdline))
+                        return NULL;
+        }
         return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}",
                          "id", (json_int_t) i->id,
-                         "key", json_string_lossy(i->key),
+                         "key", json_string_lossy(redact ? key : i->key),
                          "comm", json_string_lossy(i->comm),
                          "exe", json_string_lossy(i->exe),
-                         "cmdline", json_string_lossy(i->cmdline),
+                         "cmdline", json_string_lossy(redact ? cmdline : i->cmdline),
                          "unit", json_string_lossy(i->unit));
 }
 
 /* Serializes body with a trailing newline. Returns a malloc'd string or NULL. */
-char *json_dump_body(const json_t *body, size_t *ret_len) {
-        char *text, *grown;
-        size_t len;
+WebBody *json_dump_body(const json_t *body) {
+        const size_t flags = JSON_INDENT(2) | JSON_REAL_PRECISION(15);
+        size_t len = json_dumpb(body, NULL, 0, flags);
+        WebBody *b;
 
-        text = json_dumps(body, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-        if (!text)
+        if (len == 0)
                 return NULL;
-        len = strlen(text);
-        grown = realloc(text, len + 2);
-        if (!grown) {
-                free(text);
+        b = web_body_new(NULL, len + 1);
+        if (!b)
+                return NULL;
+        if (json_dumpb(body, b->data, len, flags) != len) {
+                web_body_unref(b);
                 return NULL;
         }
-        grown[len++] = '\n';
-        grown[len] = '\0';
-        *ret_len = len;
-        return grown;
+        b->data[len] = '\n';
+        return b;
 }
 
 /* ---- objects several endpoints share ---- */

@@ -113,53 +113,86 @@ static const FlaggedKind identity_comparisons = {
         .to_json = comparison_to_json,
 };
 
-/* Adds "compared", "flagged", "appeared" and "disappeared" to root. Returns 0, -ENOMEM or a
- * store error. */
-static int report_identities(Store *store, const EpochInfo *baseline, const EpochInfo *candidate,
-                             const Thresholds *t, json_t *root) {
+/* One comparison of two epochs' identities: what compare_identities() returns. */
+typedef struct IdentityCompared {
+        IdentityComparison *compared;
+        int64_t *appeared, *disappeared;
+        size_t n_compared, n_appeared, n_disappeared;
+} IdentityCompared;
+
+static void identity_compared_done(IdentityCompared *c) {
+        free(c->compared);
+        free(c->appeared);
+        free(c->disappeared);
+        *c = (IdentityCompared) {};
+}
+
+/* Compares every identity of the two epochs' windows. Returns 0, -ENOMEM or a store error. */
+static int identities_compare(Store *store, const EpochInfo *baseline,
+                              const EpochInfo *candidate, const ReportRequest *req,
+                              IdentityCompared *ret) {
         _cleanup_free_ IdentitySeries *before = NULL, *after = NULL;
         _cleanup_free_ IdentityPoint *before_points = NULL, *after_points = NULL;
-        _cleanup_free_ IdentityComparison *compared = NULL;
-        _cleanup_free_ int64_t *appeared = NULL, *disappeared = NULL;
-        _cleanup_json_ json_t *flagged = NULL, *appeared_json = NULL, *disappeared_json = NULL;
-        size_t n_before = 0, n_after = 0, n_appeared = 0, n_disappeared = 0;
+        _cleanup_(identity_compared_done) IdentityCompared c = {};
+        size_t n_before = 0, n_after = 0;
         int r, n;
 
-        r = store_epoch_identity_series(store, baseline->id, &before, &n_before, &before_points);
+        r = store_epoch_identity_series(store, baseline->id, req->window, &before, &n_before,
+                                        &before_points);
         if (r < 0)
                 return r;
-        r = store_epoch_identity_series(store, candidate->id, &after, &n_after, &after_points);
+        r = store_epoch_identity_series(store, candidate->id, req->window, &after, &n_after,
+                                        &after_points);
         if (r < 0)
                 return r;
 
-        compared = calloc(MAX(MIN(n_before, n_after), (size_t) 1), sizeof *compared);
-        appeared = calloc(MAX(n_after, (size_t) 1), sizeof *appeared);
-        disappeared = calloc(MAX(n_before, (size_t) 1), sizeof *disappeared);
-        if (!compared || !appeared || !disappeared)
+        c.compared = calloc(MAX(MIN(n_before, n_after), (size_t) 1), sizeof *c.compared);
+        c.appeared = calloc(MAX(n_after, (size_t) 1), sizeof *c.appeared);
+        c.disappeared = calloc(MAX(n_before, (size_t) 1), sizeof *c.disappeared);
+        if (!c.compared || !c.appeared || !c.disappeared)
                 return -ENOMEM;
 
-        n = compare_identities(before, n_before, after, n_after, t, compared, appeared,
-                               &n_appeared, disappeared, &n_disappeared);
+        n = compare_identities(before, n_before, after, n_after, &req->thresholds, c.compared,
+                               c.appeared, &c.n_appeared, c.disappeared, &c.n_disappeared);
         if (n < 0)
                 return n;
+        c.n_compared = (size_t) n;
 
         /* A forecast exists only for a page_mapcount baseline: on no_page_mapcount, kpagecount
          * already holds folio averages and the forecast rules do not apply. */
         if (baseline->mapcount_mode != MAPCOUNT_MODE_PAGE)
-                for (int i = 0; i < n; i++)
-                        compared[i].has_forecast = false;
+                for (size_t i = 0; i < c.n_compared; i++)
+                        c.compared[i].has_forecast = false;
 
-        r = flagged_list_to_json(store, compared, (size_t) n, &identity_comparisons, &flagged);
-        if (r < 0)
-                return r;
-        r = identities_to_json(store, appeared, n_appeared, &appeared_json);
-        if (r < 0)
-                return r;
-        r = identities_to_json(store, disappeared, n_disappeared, &disappeared_json);
+        *ret = TAKE_STRUCT(c);
+        return 0;
+}
+
+/* Adds "compared", "flagged", "appeared" and "disappeared" to root. Returns 0, -ENOMEM or a
+ * store error. */
+static int report_identities(Store *store, const EpochInfo *baseline, const EpochInfo *candidate,
+                             const ReportRequest *req, json_t *root) {
+        _cleanup_(identity_compared_done) IdentityCompared c = {};
+        _cleanup_json_ json_t *flagged = NULL, *appeared_json = NULL, *disappeared_json = NULL;
+        int r;
+
+        r = identities_compare(store, baseline, candidate, req, &c);
         if (r < 0)
                 return r;
 
-        if (json_object_set_new(root, "compared", json_integer(n)) < 0 ||
+        r = flagged_list_to_json(store, c.compared, c.n_compared, &identity_comparisons,
+                                 req->redact, &flagged);
+        if (r < 0)
+                return r;
+        r = identities_to_json(store, c.appeared, c.n_appeared, req->redact, &appeared_json);
+        if (r < 0)
+                return r;
+        r = identities_to_json(store, c.disappeared, c.n_disappeared, req->redact,
+                               &disappeared_json);
+        if (r < 0)
+                return r;
+
+        if (json_object_set_new(root, "compared", json_integer((json_int_t) c.n_compared)) < 0 ||
             json_object_set_new(root, "flagged", TAKE_PTR(flagged)) < 0 ||
             json_object_set_new(root, "appeared", TAKE_PTR(appeared_json)) < 0 ||
             json_object_set_new(root, "disappeared", TAKE_PTR(disappeared_json)) < 0)
@@ -196,8 +229,8 @@ static json_t *system_empty_json(void) {
 
 /* Adds "system" to root: every kB meminfo field of both epochs but MemTotal, by name. Returns
  * 0, -ENOMEM or a store error. */
-static int report_system(Store *store, int64_t baseline, int64_t candidate, const Thresholds *t,
-                         json_t *root) {
+static int report_system(Store *store, int64_t baseline, int64_t candidate,
+                         const ReportRequest *req, json_t *root) {
         _cleanup_free_ SystemSeries *before = NULL, *after = NULL;
         _cleanup_free_ SeriesPoint *before_points = NULL, *after_points = NULL;
         _cleanup_free_ double *scratch = NULL;
@@ -209,10 +242,12 @@ static int report_system(Store *store, int64_t baseline, int64_t candidate, cons
         if (!fields || !flagged || !reasons)
                 return -ENOMEM;
 
-        r = store_epoch_system_series(store, baseline, &before, &n_before, &before_points);
+        r = store_epoch_system_series(store, baseline, req->window, &before, &n_before,
+                                      &before_points);
         if (r < 0)
                 return r;
-        r = store_epoch_system_series(store, candidate, &after, &n_after, &after_points);
+        r = store_epoch_system_series(store, candidate, req->window, &after, &n_after,
+                                      &after_points);
         if (r < 0)
                 return r;
 
@@ -234,7 +269,8 @@ static int report_system(Store *store, int64_t baseline, int64_t candidate, cons
                         j++;
                 else {
                         if (strcmp(before[i].name, "MemTotal") != 0) {
-                                r = system_field_add(&before[i], &after[j], t, scratch, fields,
+                                r = system_field_add(&before[i], &after[j], &req->thresholds,
+                                                     scratch, fields,
                                                      flagged, reasons);
                                 if (r < 0)
                                         return r;
@@ -298,13 +334,45 @@ int report_build(Store *store, const ReportRequest *req, WebReply *reply) {
         if (!candidate || !baseline)
                 r = report_nothing(root, candidate ? no_baseline_message : WEB_NO_SWEEP_MESSAGE);
         else {
-                r = report_identities(store, baseline, candidate, &req->thresholds, root);
+                r = report_identities(store, baseline, candidate, req, root);
                 if (r >= 0)
-                        r = report_system(store, baseline->id, candidate->id, &req->thresholds,
-                                          root);
+                        r = report_system(store, baseline->id, candidate->id, req, root);
         }
         if (r < 0)
                 return web_reply_store_error(reply, store, r);
 
         return web_reply_json(reply, MHD_HTTP_OK, TAKE_PTR(root));
+}
+
+int report_summary(Store *store, const ReportRequest *req, ReportSummary *ret) {
+        _cleanup_(epoch_pair_done) EpochPair pair = {};
+        _cleanup_(identity_compared_done) IdentityCompared c = {};
+        ReportSummary summary = {};
+        int64_t unknown = 0;
+        int r;
+
+        r = store_epoch_pair(store, req->baseline, req->candidate, &pair, &unknown);
+        if (r < 0)
+                return r;
+        if (!pair.baseline || !pair.candidate) {
+                *ret = summary;
+                return 0;
+        }
+
+        r = identities_compare(store, pair.baseline, pair.candidate, req, &c);
+        if (r < 0)
+                return r;
+
+        summary = (ReportSummary) {
+                .available = true,
+                .baseline = pair.baseline->id,
+                .candidate = pair.candidate->id,
+                .compared = (unsigned) c.n_compared,
+        };
+        for (size_t i = 0; i < c.n_compared; i++)
+                if (c.compared[i].flagged && c.compared[i].kind >= 0 &&
+                    c.compared[i].kind < _SHIFT_KIND_MAX)
+                        summary.flagged[c.compared[i].kind]++;
+        *ret = summary;
+        return 0;
 }

@@ -11,12 +11,27 @@
 #include <microhttpd.h>
 
 #include "parse-util.h"
+#include "time-util.h"
 #include "web-internal.h"
 
 void web_reply_done(WebReply *r) {
         if (r->body)
                 json_decref(r->body);
+        free(r->text);
         *r = (WebReply) {};
+}
+
+int web_reply_text(WebReply *r, char *text, size_t len, const char *content_type) {
+        web_reply_done(r);
+        if (!text)
+                return -ENOMEM;
+        *r = (WebReply) {
+                .status = MHD_HTTP_OK,
+                .text = text,
+                .text_len = len,
+                .content_type = content_type,
+        };
+        return 0;
 }
 
 int web_reply_json(WebReply *r, unsigned status, json_t *body) {
@@ -115,4 +130,33 @@ int web_params_thresholds(const WebParams *p, Thresholds *t, WebReply *reply) {
         if (r > 0)
                 r = param_threshold(p, "noise_factor", &t->noise_factor, reply);
         return r;
+}
+
+int web_params_time(const WebParams *p, const char *name, uint64_t *ret, WebReply *reply) {
+        const char *value = web_params_get(p, name);
+        double seconds;
+
+        if (!value)
+                return 1;
+        if (parse_rfc3339_usec(value, ret) >= 0)
+                return 1;
+        if (safe_atod(value, &seconds) >= 0 && seconds >= 0 && seconds < 1e12) {
+                *ret = (uint64_t) (seconds * USEC_PER_SEC);
+                return 1;
+        }
+        return param_reject(reply, name, value,
+                            "an RFC 3339 time such as 2026-11-21T20:00:00Z, or Unix seconds");
+}
+
+int web_params_duration(const WebParams *p, const char *name, uint64_t *ret, WebReply *reply) {
+        const char *value = web_params_get(p, name);
+        uint64_t usec;
+
+        if (!value)
+                return 1;
+        if (parse_duration_usec(value, &usec) < 0 || usec < USEC_PER_SEC)
+                return param_reject(reply, name, value,
+                                    "a duration of at least 1s, such as 300, 5min or 1h");
+        *ret = usec;
+        return 1;
 }

@@ -1,7 +1,7 @@
-/* One handler per endpoint: /healthz, /epochs, /processes, and the parameters of /report and
- * /forecast. Each checks its query parameters (the server already rejected unknown ones), reads
- * through the read-only Store and answers JSON; the /report and /forecast bodies are built by
- * report.c and forecast.c. */
+/* The route table, and the handlers of /healthz, /epochs, /processes and the parameters of
+ * /report and /forecast. Each checks its query parameters (the server already rejected unknown
+ * ones), reads through the read-only Store and answers JSON; the /report and /forecast bodies
+ * are built by report.c and forecast.c, /metrics by metrics.c, the series by series.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "parse-util.h"
 #include "time-util.h"
 #include "web-internal.h"
 
@@ -19,7 +20,7 @@
 
 /* ---- /healthz ---- */
 
-static json_t *last_sweep_to_json(const WebStatusSnapshot *st) {
+static json_t *last_sweep_to_json(const WebStatusData *st) {
         if (st->last_sweep_usec == 0)
                 return json_null();
 
@@ -36,7 +37,7 @@ static json_t *last_sweep_to_json(const WebStatusSnapshot *st) {
                          "kernel_threads", (json_int_t) st->kernel_threads);
 }
 
-static json_t *pagemap_status_to_json(const WebStatusSnapshot *st) {
+static json_t *pagemap_status_to_json(const WebStatusData *st) {
         return json_pack("{s:s, s:I, s:I, s:b, s:o}",
                          "mode", st->pagemap_mode ?: "off",
                          "processes_cut_short", (json_int_t) st->pagemap_truncated,
@@ -47,10 +48,10 @@ static json_t *pagemap_status_to_json(const WebStatusSnapshot *st) {
                                                         : json_null());
 }
 
-static int route_healthz(WebServer *s, const WebParams *p, WebReply *reply) {
+static int route_healthz(WebRequest *req, WebReply *reply) {
         _cleanup_free_ char *read_error = NULL;
         WebReply store_reply = {};
-        WebStatusSnapshot st;
+        const WebStatusData *st = &req->status;
         StoreHealth health = {};
         const char *state, *storage_error = NULL;
         bool have_health = false;
@@ -58,17 +59,14 @@ static int route_healthz(WebServer *s, const WebParams *p, WebReply *reply) {
         Store *store;
         int r;
 
-        (void) p;
-        web_status_snapshot(s->status, &st);
-
         /* The health document is answered even when the database cannot be read: that is then
          * the storage error it reports. */
-        r = web_server_get_store(s, &store, &store_reply);
+        r = web_server_get_store(req->server, &store, &store_reply);
         web_reply_done(&store_reply);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                read_error = strdup(s->store_open_error ?: strerror(-r));
+                read_error = strdup(web_server_store_error(req->server) ?: strerror(-r));
         else {
                 r = store_health(store, &health);
                 if (r == -ENOMEM)
@@ -81,26 +79,26 @@ static int route_healthz(WebServer *s, const WebParams *p, WebReply *reply) {
         if (!have_health && !read_error)
                 return -ENOMEM;
 
-        if (st.storage_error[0] != '\0')
-                storage_error = st.storage_error;
+        if (st->storage_error[0] != '\0')
+                storage_error = st->storage_error;
         else if (read_error)
                 storage_error = read_error;
 
-        if (storage_error || st.sweep_error[0] != '\0')
+        if (storage_error || st->sweep_error[0] != '\0')
                 state = "degraded";
-        else if (st.last_sweep_usec == 0)
+        else if (st->last_sweep_usec == 0)
                 state = "starting";
         else
                 state = "ok";
 
         now = now_usec(CLOCK_REALTIME);
         return web_reply_json(reply,
-                              storage_error || st.sweep_error[0] != '\0'
+                              storage_error || st->sweep_error[0] != '\0'
                                       ? MHD_HTTP_SERVICE_UNAVAILABLE
                                       : MHD_HTTP_OK,
                               json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                                         "status", state,
-                                        "last_sweep", last_sweep_to_json(&st),
+                                        "last_sweep", last_sweep_to_json(st),
                                         "sweeps_stored",
                                         have_health ? json_integer((json_int_t) health.sweeps_stored)
                                                     : json_null(),
@@ -110,12 +108,13 @@ static int route_healthz(WebServer *s, const WebParams *p, WebReply *reply) {
                                                 : json_null(),
                                         "storage_error", json_string_lossy(storage_error),
                                         "sweep_error",
-                                        json_string_lossy(st.sweep_error[0] ? st.sweep_error
-                                                                            : NULL),
-                                        "interval_seconds", json_seconds(st.interval_usec),
+                                        json_string_lossy(st->sweep_error[0] ? st->sweep_error
+                                                                             : NULL),
+                                        "interval_seconds", json_seconds(st->interval_usec),
                                         "uptime_seconds",
-                                        json_seconds(now > st.started_usec ? now - st.started_usec : 0),
-                                        "pagemap", pagemap_status_to_json(&st)));
+                                        json_seconds(now > st->started_usec
+                                                             ? now - st->started_usec : 0),
+                                        "pagemap", pagemap_status_to_json(st)));
 }
 
 /* ---- /epochs ---- */
@@ -150,15 +149,14 @@ static json_t *epoch_info_to_json(const EpochInfo *e) {
                          "thp", epoch_settings_to_json(e));
 }
 
-static int route_epochs(WebServer *s, const WebParams *p, WebReply *reply) {
+static int route_epochs(WebRequest *req, WebReply *reply) {
         _cleanup_json_ json_t *list = NULL;
         EpochInfo *epochs = NULL;
         size_t n = 0;
         Store *store;
         int r;
 
-        (void) p;
-        r = web_server_get_store(s, &store, reply);
+        r = web_server_get_store(req->server, &store, reply);
         if (r < 0)
                 return r == -ENOMEM ? r : 0;
 
@@ -271,9 +269,9 @@ static json_t *group_forecast_to_json(const ProcessGroup *g, bool forecast) {
 }
 
 /* forecast: whether the sweep's kernel is one the forecast applies to (page_mapcount). */
-static json_t *process_group_to_json(const ProcessGroup *g, bool forecast) {
+static json_t *process_group_to_json(const ProcessGroup *g, bool forecast, bool redact) {
         return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                         "identity", identity_to_json(&g->identity),
+                         "identity", identity_to_json(&g->identity, redact),
                          "pids", pids_to_json(g),
                          "smaps_rollup", rollup_to_json(g),
                          "pagemap", group_pagemap_to_json(g),
@@ -299,8 +297,11 @@ static int latest_epoch_is_page_mapcount(Store *store, bool *ret) {
         return 0;
 }
 
-static int route_processes(WebServer *s, const WebParams *p, WebReply *reply) {
+static int route_processes(WebRequest *req, WebReply *reply) {
+        const WebParams *p = &req->params;
         _cleanup_json_ json_t *list = NULL;
+        const char *sort_name = web_params_get(p, "sort");
+        ProcessSort sort = PROCESS_SORT_PSS;
         bool forecast;
         uint64_t limit = PROCESSES_LIMIT_DEFAULT, offset = 0;
         ProcessGroup *groups = NULL;
@@ -316,13 +317,23 @@ static int route_processes(WebServer *s, const WebParams *p, WebReply *reply) {
         r = web_params_u64(p, "offset", 0, INT64_MAX, "a non-negative integer", &offset, reply);
         if (r <= 0)
                 return r;
+        if (sort_name) {
+                sort = process_sort_from_string(sort_name);
+                if (sort < 0) {
+                        r = web_reply_error(reply, MHD_HTTP_BAD_REQUEST,
+                                            "invalid value '%.200s' for parameter 'sort': "
+                                            "expected rss, pss, shared, private or name",
+                                            sort_name);
+                        return r < 0 ? r : 0;
+                }
+        }
 
-        r = web_server_get_store(s, &store, reply);
+        r = web_server_get_store(req->server, &store, reply);
         if (r < 0)
                 return r == -ENOMEM ? r : 0;
 
-        r = store_latest_process_groups(store, (size_t) limit, (size_t) offset, &groups, &n,
-                                        &total, &sweep_id);
+        r = store_latest_process_groups(store, sort, (size_t) limit, (size_t) offset, &groups,
+                                        &n, &total, &sweep_id);
         if (r < 0)
                 return web_reply_store_error(reply, store, r);
         r = latest_epoch_is_page_mapcount(store, &forecast);
@@ -333,7 +344,9 @@ static int route_processes(WebServer *s, const WebParams *p, WebReply *reply) {
 
         list = json_array();
         for (size_t i = 0; list && i < n; i++)
-                if (json_array_append_new(list, process_group_to_json(&groups[i], forecast)) < 0) {
+                if (json_array_append_new(list,
+                                          process_group_to_json(&groups[i], forecast,
+                                                                req->status.redact_cmdline)) < 0) {
                         json_decref(TAKE_PTR(list));
                         break;
                 }
@@ -342,9 +355,10 @@ static int route_processes(WebServer *s, const WebParams *p, WebReply *reply) {
                 return -ENOMEM;
 
         return web_reply_json(reply, MHD_HTTP_OK,
-                              json_pack("{s:o, s:I, s:I, s:I, s:o}",
+                              json_pack("{s:o, s:I, s:s, s:I, s:I, s:o}",
                                         "sweep", sweep_id > 0 ? json_integer(sweep_id) : json_null(),
                                         "total", (json_int_t) total,
+                                        "sort", process_sort_to_string(sort),
                                         "limit", (json_int_t) limit,
                                         "offset", (json_int_t) offset,
                                         "processes", TAKE_PTR(list)));
@@ -352,18 +366,17 @@ static int route_processes(WebServer *s, const WebParams *p, WebReply *reply) {
 
 /* ---- /report ---- */
 
-static int route_report(WebServer *s, const WebParams *p, WebReply *reply) {
-        WebStatusSnapshot st;
-        ReportRequest req;
+static int route_report(WebRequest *request, WebReply *reply) {
+        const WebParams *p = &request->params;
+        ReportRequest req = {
+                .thresholds = request->status.thresholds,
+                .identity_mode = request->status.identity_mode,
+                .window = request->status.report_window,
+                .redact = request->status.redact_cmdline,
+        };
         uint64_t baseline = 0, candidate = 0;
         Store *store;
         int r;
-
-        web_status_snapshot(s->status, &st);
-        req = (ReportRequest) {
-                .thresholds = st.thresholds,
-                .identity_mode = st.identity_mode,
-        };
 
         r = web_params_u64(p, "baseline", 1, INT64_MAX, "a positive epoch id", &baseline, reply);
         if (r <= 0)
@@ -385,7 +398,7 @@ static int route_report(WebServer *s, const WebParams *p, WebReply *reply) {
         req.baseline = (int64_t) baseline;
         req.candidate = (int64_t) candidate;
 
-        r = web_server_get_store(s, &store, reply);
+        r = web_server_get_store(request->server, &store, reply);
         if (r < 0)
                 return r == -ENOMEM ? r : 0;
 
@@ -394,15 +407,16 @@ static int route_report(WebServer *s, const WebParams *p, WebReply *reply) {
 
 /* ---- /forecast ---- */
 
-static int route_forecast(WebServer *s, const WebParams *p, WebReply *reply) {
-        WebStatusSnapshot st;
-        ForecastRequest req;
+static int route_forecast(WebRequest *request, WebReply *reply) {
+        const WebParams *p = &request->params;
+        ForecastRequest req = {
+                .thresholds = request->status.thresholds,
+                .window = request->status.report_window,
+                .redact = request->status.redact_cmdline,
+        };
         uint64_t epoch = 0;
         Store *store;
         int r;
-
-        web_status_snapshot(s->status, &st);
-        req = (ForecastRequest) { .thresholds = st.thresholds };
 
         r = web_params_u64(p, "epoch", 1, INT64_MAX, "a positive epoch id", &epoch, reply);
         if (r <= 0)
@@ -412,7 +426,7 @@ static int route_forecast(WebServer *s, const WebParams *p, WebReply *reply) {
                 return r;
         req.epoch = (int64_t) epoch;
 
-        r = web_server_get_store(s, &store, reply);
+        r = web_server_get_store(request->server, &store, reply);
         if (r < 0)
                 return r == -ENOMEM ? r : 0;
 
@@ -422,20 +436,27 @@ static int route_forecast(WebServer *s, const WebParams *p, WebReply *reply) {
 /* ---- the table ---- */
 
 static const char *const no_params[] = { NULL };
-static const char *const processes_params[] = { "limit", "offset", NULL };
+static const char *const processes_params[] = { "limit", "offset", "sort", NULL };
 static const char *const report_params[] = {
         "baseline", "candidate", "min_delta_kb", "min_delta_points", "noise_factor", NULL,
 };
 static const char *const forecast_params[] = {
         "epoch", "min_delta_kb", "min_delta_points", "noise_factor", NULL,
 };
+static const char *const series_params[] = { "from", "to", "step", NULL };
 
+/* cacheable: the answer depends only on stored data and the settings (not on the clock or the
+ * daemon's counters), so it is cached per status generation and has an ETag. /metrics carries
+ * the daemon's counters, which change only when the generation does. */
 static const WebRoute routes[] = {
-        { "/healthz",   no_params,              route_healthz },
-        { "/epochs",    no_params,              route_epochs },
-        { "/processes", processes_params,       route_processes },
-        { "/report",    report_params,          route_report },
-        { "/forecast",  forecast_params,        route_forecast },
+        { "/healthz",           no_params,              route_healthz,          false },
+        { "/metrics",           no_params,              route_metrics,          true },
+        { "/epochs",            no_params,              route_epochs,           true },
+        { "/processes",         processes_params,       route_processes,        true },
+        { "/processes/{id}",    series_params,          route_identity_series,  true },
+        { "/meminfo",           series_params,          route_meminfo,          true },
+        { "/report",            report_params,          route_report,           true },
+        { "/forecast",          forecast_params,        route_forecast,         true },
 };
 
 const WebRoute *web_routes(size_t *ret_n) {
@@ -443,9 +464,35 @@ const WebRoute *web_routes(size_t *ret_n) {
         return routes;
 }
 
-const WebRoute *web_route_find(const char *path) {
+/* Whether path has the form of pattern, whose one "{id}" stands for a path segment; the segment
+ * goes to *ret_id: a positive integer, or -1. */
+static bool route_match(const char *pattern, const char *path, int64_t *ret_id) {
+        const char *hole = strstr(pattern, "{id}");
+        const char *tail;
+        size_t prefix, suffix, len = strlen(path);
+        uint64_t id;
+
+        if (!hole) {
+                *ret_id = 0;
+                return strcmp(pattern, path) == 0;
+        }
+        prefix = (size_t) (hole - pattern);
+        tail = hole + STRLEN("{id}");
+        suffix = strlen(tail);
+        if (len <= prefix + suffix || strncmp(path, pattern, prefix) != 0 ||
+            strcmp(path + len - suffix, tail) != 0)
+                return false;
+
+        _cleanup_free_ char *segment = strndup(path + prefix, len - prefix - suffix);
+        if (!segment || strchr(segment, '/'))
+                return false;
+        *ret_id = safe_atou64(segment, &id) >= 0 && id > 0 && id <= INT64_MAX ? (int64_t) id : -1;
+        return true;
+}
+
+const WebRoute *web_route_find(const char *path, int64_t *ret_id) {
         for (size_t i = 0; i < ELEMENTSOF(routes); i++)
-                if (strcmp(routes[i].path, path) == 0)
+                if (route_match(routes[i].path, path, ret_id))
                         return &routes[i];
         return NULL;
 }

@@ -1,6 +1,6 @@
-/* The libmicrohttpd side of the web server: the listening socket, the daemon with its one
- * polling thread, method and path checks, query parameter collection, the lazily opened
- * read-only Store with one read snapshot per request, and the reply on the wire. */
+/* The web server's life: the listening socket, libmicrohttpd's pool of threads over epoll with
+ * its limits, and each thread's lazily opened read-only Store with one read snapshot per
+ * request. What a request gets is decided in http.c. */
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -23,204 +25,124 @@
 #include "time-util.h"
 #include "web-internal.h"
 
-#define WEB_CONNECTION_LIMIT 64u
-#define WEB_CONNECTION_TIMEOUT_SEC 10u
-#define WEB_LISTEN_BACKLOG 64
+/* Threads answering requests, each with its own epoll set and connections: a slow request
+ * (a report computed after a sweep) holds up only the connections of its thread. */
+#define WEB_THREADS 4u
+/* Connections held at once, idle ones included; fewer when RLIMIT_NOFILE is lower. With epoll
+ * an idle connection costs a little memory and nothing else, so this is large: a browser and a
+ * Prometheus must still get in while many clients idle. */
+#define WEB_CONNECTION_LIMIT 4096u
+/* File descriptors kept for the database, the journal and the daemon's own use. */
+#define WEB_FDS_RESERVED 64u
+/* A connection that sends nothing for this long is closed. */
+#define WEB_IDLE_TIMEOUT_SEC 15u
+/* The request line and headers of one request together: longer ones are refused (414, 431). */
+#define WEB_REQUEST_MEMORY (16u * 1024u)
+#define WEB_LISTEN_BACKLOG 1024
+/* Bodies of cached responses kept. */
+#define WEB_CACHE_BYTES (64u * 1024u * 1024u)
 
-/* Longest user-supplied string (path, parameter name or value) echoed in an error body. */
-#define WEB_ECHO_MAX "200"
+/* ---- each thread's read-only Store ---- */
 
-/* Answer when even the error body cannot be built. */
-#define OOM_BODY "{\n  \"error\": \"out of memory\",\n  \"status\": 500\n}\n"
+static void web_thread_free(void *p) {
+        WebThread *t = p;
 
-/* ---- the read-only Store ---- */
-
-/* Begins the request's read snapshot on the open Store, once per request. */
-static int web_server_snapshot(WebServer *s, Store **ret, WebReply *reply) {
-        int r;
-
-        if (!s->in_request_snapshot) {
-                r = store_snapshot_begin(s->store, &s->in_request_snapshot);
-                if (r < 0)
-                        return web_reply_store_error(reply, s->store, r) < 0 ? -ENOMEM : r;
-        }
-        *ret = s->store;
-        return 0;
+        if (!t)
+                return;
+        store_free(t->store);
+        free(t->store_open_error);
+        free(t);
 }
 
-int web_server_get_store(WebServer *s, Store **ret, WebReply *reply) {
+/* The calling thread's WebThread, created on first use; NULL when out of memory. */
+static WebThread *web_thread_get(WebServer *s) {
+        WebThread *t = pthread_getspecific(s->thread_key);
+
+        if (t)
+                return t;
+        t = calloc(1, sizeof *t);
+        if (!t)
+                return NULL;
+        if (pthread_setspecific(s->thread_key, t) != 0) {
+                free(t);
+                return NULL;
+        }
+        return t;
+}
+
+/* Logs when opening starts or stops failing, once for all threads. */
+static void web_server_store_state(WebServer *s, bool failing, int error, const char *reason) {
+        bool changed;
+
+        (void) pthread_mutex_lock(&s->lock);
+        changed = log_state_changed(&s->store_failing, failing);
+        (void) pthread_mutex_unlock(&s->lock);
+        if (!changed)
+                return;
+        if (failing)
+                log_warning_errno(error, "Failed to open database '%s' read-only for the web "
+                                  "server: %s, will retry", s->db_path, reason);
+        else
+                log_info("Opened database '%s' read-only for the web server", s->db_path);
+}
+
+static int web_thread_open(WebServer *s, WebThread *t, WebReply *reply) {
         _cleanup_free_ char *reason = NULL;
         int r;
 
-        if (s->store)
-                return web_server_snapshot(s, ret, reply);
-
-        r = store_open(&s->store, s->db_path, STORE_READ_ONLY, &reason);
-        if (r < 0) {
-                s->store = NULL;
-                free(s->store_open_error);
-                s->store_open_error = NULL;
-                if (asprintf(&s->store_open_error, "cannot open database: %s",
-                             reason ?: strerror(-r)) < 0) {
-                        s->store_open_error = NULL;
-                        return -ENOMEM;
-                }
-                if (log_state_changed(&s->store_failing, true))
-                        log_warning_errno(r, "Failed to open database '%s' read-only for the web "
-                                          "server: %s, will retry", s->db_path,
-                                          reason ?: strerror(-r));
-                if (web_reply_error(reply, MHD_HTTP_SERVICE_UNAVAILABLE, "%s",
-                                    s->store_open_error) < 0)
-                        return -ENOMEM;
-                return r;
+        r = store_open(&t->store, s->db_path, STORE_READ_ONLY, &reason);
+        free(t->store_open_error);
+        t->store_open_error = NULL;
+        if (r >= 0) {
+                web_server_store_state(s, false, 0, NULL);
+                return 0;
         }
-        free(s->store_open_error);
-        s->store_open_error = NULL;
-        if (log_state_changed(&s->store_failing, false))
-                log_info("Opened database '%s' read-only for the web server", s->db_path);
 
-        return web_server_snapshot(s, ret, reply);
+        t->store = NULL;
+        if (asprintf(&t->store_open_error, "cannot open database: %s",
+                     reason ?: strerror(-r)) < 0) {
+                t->store_open_error = NULL;
+                return -ENOMEM;
+        }
+        web_server_store_state(s, true, r, reason ?: strerror(-r));
+        if (web_reply_error(reply, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", t->store_open_error) < 0)
+                return -ENOMEM;
+        return r;
 }
 
-/* ---- request handling ---- */
-
-typedef struct ParamCollector {
-        WebParams *params;
-        WebReply *reply;
-        int error;              /* < 0: building the reply failed */
-        bool rejected;          /* reply holds a 400 */
-} ParamCollector;
-
-static enum MHD_Result param_collect(void *userdata, enum MHD_ValueKind kind, const char *key,
-                                     const char *value) {
-        ParamCollector *c = userdata;
-        WebParams *p = c->params;
-
-        (void) kind;
-        for (size_t i = 0; p->names[i]; i++) {
-                if (strcmp(p->names[i], key) != 0)
-                        continue;
-                if (p->values[i]) {
-                        c->error = web_reply_error(c->reply, MHD_HTTP_BAD_REQUEST,
-                                                   "parameter '%s' given more than once", key);
-                        c->rejected = true;
-                        return MHD_NO;
-                }
-                /* "?limit" without "=" has no value; treat it as empty so it fails to parse. */
-                p->values[i] = value ?: "";
-                return MHD_YES;
-        }
-
-        c->error = web_reply_error(c->reply, MHD_HTTP_BAD_REQUEST,
-                                   "unknown parameter '%." WEB_ECHO_MAX "s'", key);
-        c->rejected = true;
-        return MHD_NO;
-}
-
-/* Routes the request into reply. Returns 0 or -ENOMEM. */
-static int web_dispatch(WebServer *s, struct MHD_Connection *connection, const char *url,
-                        const char *method, WebReply *reply) {
-        const WebRoute *route;
-        WebParams params = {};
-        ParamCollector collector = { .params = &params, .reply = reply };
-
-        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-                return web_reply_error(reply, MHD_HTTP_METHOD_NOT_ALLOWED,
-                                       "method '%." WEB_ECHO_MAX "s' not allowed", method);
-
-        route = web_route_find(url);
-        if (!route)
-                return web_reply_error(reply, MHD_HTTP_NOT_FOUND,
-                                       "no such endpoint '%." WEB_ECHO_MAX "s'", url);
-
-        params.names = route->params;
-        (void) MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, param_collect,
-                                         &collector);
-        if (collector.rejected)
-                return collector.error;
-
-        return route->handler(s, &params, reply);
-}
-
-static enum MHD_Result web_queue_reply(struct MHD_Connection *connection,
-                                       const WebReply *reply) {
-        struct MHD_Response *response;
-        enum MHD_Result ret;
-        unsigned status = reply->status;
-        char *text = NULL;
-        size_t len = 0;
-
-        if (reply->body)
-                text = json_dump_body(reply->body, &len);
-        if (text)
-                response = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-        else {
-                status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-                response = MHD_create_response_from_buffer(STRLEN(OOM_BODY), (void *) OOM_BODY,
-                                                           MHD_RESPMEM_PERSISTENT);
-        }
-        if (!response) {
-                free(text);
-                return MHD_NO;
-        }
-
-        if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                    "application/json") != MHD_YES ||
-            MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
-            (status == MHD_HTTP_METHOD_NOT_ALLOWED &&
-             MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES)) {
-                MHD_destroy_response(response);
-                return MHD_NO;
-        }
-
-        ret = MHD_queue_response(connection, status, response);
-        MHD_destroy_response(response);
-        return ret;
-}
-
-/* libmicrohttpd calls the handler once when the headers are in, then once per piece of body and
- * once more at the end. A wrong method is answered at once (the body is never read and the
- * connection is closed after the reply); otherwise any body is discarded and the request is
- * answered at the end, which keeps the connection reusable. */
-static enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connection,
-                                          const char *url, const char *method,
-                                          const char *version, const char *upload_data,
-                                          size_t *upload_data_size, void **req_cls) {
-        static int request_seen;
-        WebServer *s = userdata;
-        WebReply reply = {};
-        enum MHD_Result ret;
+int web_server_get_store(WebServer *s, Store **ret, WebReply *reply) {
+        WebThread *t = web_thread_get(s);
         int r;
 
-        (void) version;
-        (void) upload_data;
-
-        if (!*req_cls) {
-                *req_cls = &request_seen;
-                if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-                    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
-                        return MHD_YES;
-        } else if (*upload_data_size > 0) {
-                *upload_data_size = 0;
-                return MHD_YES;
+        if (!t)
+                return -ENOMEM;
+        if (!t->store) {
+                r = web_thread_open(s, t, reply);
+                if (r < 0)
+                        return r;
         }
-
-        r = web_dispatch(s, connection, url, method, &reply);
-        store_snapshot_end(s->store, s->in_request_snapshot);
-        s->in_request_snapshot = false;
-        if (r < 0) {
-                log_debug_errno(r, "Failed to answer %s '%s': %m", method, url);
-                web_reply_done(&reply);
-                (void) web_reply_error(&reply, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                       "internal error: %s", strerror(-r));
-                if (!reply.body)
-                        reply.status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        if (!t->in_snapshot) {
+                r = store_snapshot_begin(t->store, &t->in_snapshot);
+                if (r < 0)
+                        return web_reply_store_error(reply, t->store, r) < 0 ? -ENOMEM : r;
         }
+        *ret = t->store;
+        return 0;
+}
 
-        log_debug("%s '%s': %u", method, url, reply.status);
-        ret = web_queue_reply(connection, &reply);
-        web_reply_done(&reply);
-        return ret;
+const char *web_server_store_error(WebServer *s) {
+        WebThread *t = pthread_getspecific(s->thread_key);
+
+        return t ? t->store_open_error : NULL;
+}
+
+void web_server_request_done(WebServer *s) {
+        WebThread *t = pthread_getspecific(s->thread_key);
+
+        if (!t)
+                return;
+        store_snapshot_end(t->store, t->in_snapshot);
+        t->in_snapshot = false;
 }
 
 static void web_mhd_log(void *userdata, const char *fmt, va_list ap) {
@@ -331,6 +253,18 @@ static int web_block_signals(sigset_t *ret_saved) {
         return r > 0 ? -r : 0;
 }
 
+/* Connections the process can hold: WEB_CONNECTION_LIMIT, or fewer when RLIMIT_NOFILE leaves
+ * less room (the daemon raises its soft limit to the hard one at start). */
+static unsigned web_connection_limit(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+                return WEB_CONNECTION_LIMIT;
+        if (rl.rlim_cur <= 2 * WEB_FDS_RESERVED)
+                return WEB_FDS_RESERVED;
+        return (unsigned) MIN((rlim_t) WEB_CONNECTION_LIMIT, rl.rlim_cur - WEB_FDS_RESERVED);
+}
+
 int web_server_start(WebServer **ret, int listen_fd, const char *db_path, WebStatus *status,
                      char **reterr) {
         _cleanup_close_ int fd = listen_fd;
@@ -351,12 +285,21 @@ int web_server_start(WebServer **ret, int listen_fd, const char *db_path, WebSta
         if (!s)
                 return -ENOMEM;
         s->status = status;
+        (void) pthread_mutex_init(&s->lock, NULL);
         s->db_path = strdup(db_path);
         if (!s->db_path)
                 return -ENOMEM;
+        r = web_cache_new(&s->cache, WEB_CACHE_BYTES);
+        if (r < 0)
+                return r;
+        /* Each HTTP thread's Store is freed by the key's destructor when the thread ends. */
+        r = pthread_key_create(&s->thread_key, web_thread_free);
+        if (r != 0)
+                return -r;
+        s->thread_key_made = true;
 
-        /* The HTTP thread inherits the signal mask of this thread: block every asynchronous
-         * signal while creating it, so that SIGTERM, SIGHUP, … always reach the daemon's own
+        /* The HTTP threads inherit the signal mask of this thread: block every asynchronous
+         * signal while creating them, so that SIGTERM, SIGHUP, … always reach the daemon's own
          * handling (signalfd or handlers), whether or not it blocked them yet. */
         r = web_block_signals(&saved_mask);
         if (r < 0) {
@@ -364,16 +307,19 @@ int web_server_start(WebServer **ret, int listen_fd, const char *db_path, WebSta
                         *reterr = strdup(strerror(-r));
                 return r;
         }
-        /* MHD_USE_ITC: without an inter-thread channel MHD wakes its thread at stop by calling
+        /* MHD_USE_ITC: without an inter-thread channel MHD wakes its threads at stop by calling
          * shutdown() on the listening socket, which also kills the copy systemd keeps for socket
          * activation (the socket unit then fails and the next start gets a dead socket). */
-        s->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC |
-                                             MHD_USE_ERROR_LOG,
+        s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                                             MHD_USE_ITC | MHD_USE_ERROR_LOG,
                                      0, NULL, NULL, web_access_handler, s,
                                      MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
                                      MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
-                                     MHD_OPTION_CONNECTION_LIMIT, WEB_CONNECTION_LIMIT,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, WEB_CONNECTION_TIMEOUT_SEC,
+                                     MHD_OPTION_THREAD_POOL_SIZE, WEB_THREADS,
+                                     MHD_OPTION_CONNECTION_LIMIT, web_connection_limit(),
+                                     MHD_OPTION_CONNECTION_TIMEOUT, WEB_IDLE_TIMEOUT_SEC,
+                                     MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                     (size_t) WEB_REQUEST_MEMORY,
                                      MHD_OPTION_END);
         (void) pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
         if (!s->daemon) {
@@ -395,11 +341,21 @@ WebServer *web_server_free(WebServer *s) {
         if (!s)
                 return NULL;
 
-        /* Joins the HTTP thread: after this no one else uses the Store. */
-        if (s->daemon)
+        /* Quiescing first hands the listening socket back untouched: with a pool of threads,
+         * stopping alone shuts it down, which would also kill the copy systemd keeps for socket
+         * activation. Then stopping joins the HTTP threads; their Stores go with them (the
+         * key's destructor). */
+        if (s->daemon) {
+                MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+
                 MHD_stop_daemon(s->daemon);
-        store_free(s->store);
-        free(s->store_open_error);
+                if (fd != MHD_INVALID_SOCKET)
+                        (void) close(fd);
+        }
+        if (s->thread_key_made)
+                (void) pthread_key_delete(s->thread_key);
+        web_cache_free(s->cache);
+        (void) pthread_mutex_destroy(&s->lock);
         free(s->db_path);
         free(s);
         return NULL;

@@ -1,6 +1,8 @@
-/* The HTTP/JSON server (libmicrohttpd, one internal polling thread). It reads through its own
- * read-only Store and never writes. Routes: GET /report, /forecast, /processes, /epochs,
- * /healthz; other paths 404, other methods 405, every error body JSON. */
+/* The HTTP/JSON server (libmicrohttpd, a small pool of threads over epoll). It reads through
+ * read-only Stores of its own, one per thread, and never writes. Routes: the dashboard (GET /
+ * and its assets), /metrics, /report, /forecast, /processes, /processes/{id}, /meminfo,
+ * /epochs, /healthz and /openapi.json; other paths 404, other methods 405, every error body
+ * JSON. */
 #pragma once
 
 #include <pthread.h>
@@ -11,16 +13,21 @@
 #include "identity.h"
 #include "macro.h"
 
-/* What the daemon knows and the database does not: shared between the sweep thread (writer) and
- * the HTTP thread (reader) under the mutex. */
-typedef struct WebStatus {
-        pthread_mutex_t lock;
+/* What the daemon knows and the database does not. The daemon publishes it after each sweep and
+ * reload; the HTTP threads copy it. */
+typedef struct WebStatusData {
+        /* Bumped at every publication: responses that depend only on stored data and the
+         * settings are cached and their ETag derived from it. */
+        uint64_t generation;
         uint64_t started_usec;          /* CLOCK_REALTIME; web_status_init() sets it to now */
         uint64_t interval_usec;
         uint64_t last_sweep_usec;       /* CLOCK_REALTIME start of the last attempted sweep; 0 if
                                          * none (/healthz says "starting" until it is set) */
         uint64_t last_duration_usec;
         unsigned sampled, vanished, denied, malformed, kernel_threads;
+        /* Since the daemon started: sweeps attempted, failed, processes sampled and skipped. */
+        uint64_t sweeps_total, sweeps_failed_total;
+        uint64_t sampled_total, vanished_total, denied_total, malformed_total;
         char storage_error[512];        /* "" when the last commit succeeded */
         char sweep_error[256];          /* "" when the last sweep ran; else why it could not,
                                          * when not for storage (kernel identity, process list) */
@@ -31,35 +38,47 @@ typedef struct WebStatus {
         char reconstruction[256];       /* full mode: "" when it worked in the last sweep,
                                          * else why not (e.g. no PFNs without CAP_SYS_ADMIN) */
         unsigned consecutive_failures;
-        Thresholds thresholds;          /* report defaults; replaced on reload */
+        /* Settings, replaced on reload: */
+        Thresholds thresholds;          /* the report's defaults */
         IdentityMode identity_mode;
+        unsigned report_window;         /* sweeps per epoch the comparisons use (0: all) */
+        unsigned metrics_identities;    /* per-identity series in /metrics, top N by Rss */
+        bool redact_cmdline;            /* show argv[0] only */
+} WebStatusData;
+
+typedef struct WebStatus {
+        pthread_mutex_t lock;
+        WebStatusData data;
 } WebStatus;
 
-/* Initializes the mutex, zeroes the figures, sets started_usec to now, the thresholds to
- * THRESHOLDS_DEFAULT, the identity mode to IDENTITY_MODE_EXE_ARGS and the pagemap mode to "off".
+/* Initializes the mutex and the data: started_usec now, the thresholds THRESHOLDS_DEFAULT, the
+ * identity mode IDENTITY_MODE_EXE_ARGS, the pagemap mode "off", 100 identities in /metrics.
  * web_status_done() destroys the mutex (after web_server_free()). */
 void web_status_init(WebStatus *s);
 void web_status_done(WebStatus *s);
 
+/* Copies the data under the lock. */
+void web_status_snapshot(WebStatus *s, WebStatusData *ret);
+
 typedef struct WebServer WebServer;
 
 /* Creates a listening TCP socket bound to addr:port (numeric IPv4 or IPv6), SO_REUSEADDR,
- * O_CLOEXEC, backlog 64. Returns the fd, or -EADDRINUSE, -EADDRNOTAVAIL, -EACCES, -EBADMSG (not
- * a numeric address), … */
+ * O_CLOEXEC, non-blocking, backlog 1024. Returns the fd, or -EADDRINUSE, -EADDRNOTAVAIL,
+ * -EACCES, -EBADMSG (not a numeric address), … */
 int web_listen(const char *addr, uint16_t port);
 
 /* Starts serving on listen_fd (taken over: closed by web_server_free(), also on failure).
  * listen_fd must be a listening stream socket (from web_listen() or socket activation); it is
- * made non-blocking and close-on-exec. db_path is opened read-only by the HTTP thread on the
+ * made non-blocking and close-on-exec. db_path is opened read-only by each HTTP thread on the
  * first request that needs it (and again after a failure): a database that cannot be opened
  * makes those requests answer 503, it does not fail the start. status is borrowed and must
- * outlive the server. The HTTP thread is created with every asynchronous signal blocked, so
- * it never takes the daemon's SIGTERM/SIGHUP. Returns 0, or -ENOTSOCK/-EINVAL (not a listening stream socket), -ENOMEM,
- * -EIO (libmicrohttpd failed) with *reterr (caller frees; may be NULL if out of memory) saying
- * why. */
+ * outlive the server. The HTTP threads are created with every asynchronous signal blocked, so
+ * they never take the daemon's SIGTERM/SIGHUP. Returns 0, or -ENOTSOCK/-EINVAL (not a
+ * listening stream socket), -ENOMEM, -EIO (libmicrohttpd failed) with *reterr (caller frees;
+ * may be NULL if out of memory) saying why. */
 int web_server_start(WebServer **ret, int listen_fd, const char *db_path, WebStatus *status,
                      char **reterr);
 
-/* Stops the thread, closes connections and the listener. NULL-safe; returns NULL. */
+/* Stops the threads, closes connections and the listener. NULL-safe; returns NULL. */
 WebServer *web_server_free(WebServer *s);
 DEFINE_CLEANUP_FUNC(WebServer, web_server_free);

@@ -1,14 +1,16 @@
-/* What the files of web/ share: the server object, the route table, the request's parameters and
- * the reply a handler fills (request.c), the JSON helpers (json.c), the flagged lists
- * (flagged.c) and the bodies of /report and /forecast. Everything here runs on the one HTTP
- * thread, except web_status_snapshot(), which takes the WebStatus lock. */
+/* What the files of web/ share: the server object, the request a handler answers and the reply
+ * it fills (request.c), the route table (routes.c), the response cache (cache.c), the embedded
+ * dashboard (assets), the JSON helpers (json.c), the flagged lists (flagged.c) and the bodies
+ * of the endpoints. A request is answered on one of the server's threads from start to end. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
+#include <microhttpd.h>
 
 #include "compare.h"
 #include "identity.h"
@@ -19,15 +21,26 @@
 /* json_decrefp() comes with jansson (>= 2.9). */
 #define _cleanup_json_ _cleanup_(json_decrefp)
 
+typedef struct WebCache WebCache;
+
 struct WebServer {
         struct MHD_Daemon *daemon;
         char *db_path;
         WebStatus *status;              /* borrowed */
-        Store *store;                   /* opened lazily by the HTTP thread, used only by it */
-        char *store_open_error;         /* why the last open failed; NULL once open */
-        bool store_failing;             /* the last open failed: logged once, retried per request */
-        bool in_request_snapshot;       /* the request being answered holds a read snapshot */
+        pthread_key_t thread_key;       /* each HTTP thread's WebThread */
+        bool thread_key_made;
+        WebCache *cache;
+        pthread_mutex_t lock;           /* guards store_failing */
+        bool store_failing;             /* opening failed: logged once, retried per request */
 };
+
+/* What one HTTP thread keeps across requests: its own read-only Store (SQLite connections are
+ * not shared between threads), freed when the thread ends. */
+typedef struct WebThread {
+        Store *store;                   /* opened on first use */
+        char *store_open_error;         /* why the last open failed; NULL once open */
+        bool in_snapshot;               /* the request being answered holds a read snapshot */
+} WebThread;
 
 /* /report and /forecast before anything was stored. */
 #define WEB_NO_SWEEP_MESSAGE "no sweep stored yet: nothing to compare"
@@ -46,17 +59,32 @@ typedef struct WebParams {
 /* Returns the value of the named parameter, or NULL when it was not given. */
 const char *web_params_get(const WebParams *p, const char *name);
 
+/* The request a handler answers. */
+typedef struct WebRequest {
+        WebServer *server;
+        WebParams params;
+        int64_t id;                     /* the {id} of the path, for routes that take one */
+        WebStatusData status;           /* the daemon's status, copied when the request came */
+} WebRequest;
 
-/* The answer a handler produces: an HTTP status and a JSON body (owned). */
+/* The answer a handler produces: an HTTP status and a JSON body, or a text body of another
+ * type (/metrics). */
 typedef struct WebReply {
         unsigned status;
         json_t *body;
+        char *text;                     /* owned; instead of body */
+        size_t text_len;
+        const char *content_type;       /* static; NULL: application/json */
 } WebReply;
 
 void web_reply_done(WebReply *r);
 
 /* Sets the reply; takes over body (also on failure). Returns 0 or -ENOMEM (body NULL). */
 int web_reply_json(WebReply *r, unsigned status, json_t *body);
+
+/* Sets a 200 reply with a text body (taken over, also on failure) of content_type (static).
+ * Returns 0 or -ENOMEM (text NULL). */
+int web_reply_text(WebReply *r, char *text, size_t len, const char *content_type);
 
 /* Sets the reply to {"error": message, "status": status}. Returns 0 or -ENOMEM. */
 int web_reply_error(WebReply *r, unsigned status, const char *fmt, ...) _printf_(3, 4);
@@ -73,66 +101,154 @@ int web_params_u64(const WebParams *p, const char *name, uint64_t min, uint64_t 
                    const char *expected, uint64_t *ret, WebReply *reply);
 /* min_delta_kb=, min_delta_points=, noise_factor= over *t (the configured thresholds). */
 int web_params_thresholds(const WebParams *p, Thresholds *t, WebReply *reply);
+/* A time: RFC 3339 ("2026-11-21T20:19:42Z", "…+01:00", fractions of a second) or Unix
+ * seconds, into CLOCK_REALTIME microseconds. */
+int web_params_time(const WebParams *p, const char *name, uint64_t *ret, WebReply *reply);
+/* A duration: seconds, or with a unit ("90s", "5min", "1h"), at least 1 s. */
+int web_params_duration(const WebParams *p, const char *name, uint64_t *ret, WebReply *reply);
 
-/* Returns the server's read-only Store in *ret, opening it on first use, with a read snapshot
- * begun that lasts until the request is answered: every query of one request sees one state of
- * the database. When it cannot be opened, sets a 503 reply naming the reason (also kept in
- * s->store_open_error) and returns a negative errno (-ENOMEM: no reply could be built); the
- * next request tries again. Only to be called on the HTTP thread. */
+/* Returns the calling thread's read-only Store in *ret, opening it on first use, with a read
+ * snapshot begun that lasts until the request is answered: every query of one request sees
+ * one state of the database. When it cannot be opened, sets a 503 reply naming the reason and
+ * returns a negative errno (-ENOMEM: no reply could be built); the next request tries again.
+ * Only to be called on an HTTP thread, while answering a request. */
 int web_server_get_store(WebServer *s, Store **ret, WebReply *reply);
 
-/* The figures of WebStatus, copied under its lock. */
-typedef struct WebStatusSnapshot {
-        uint64_t started_usec, interval_usec;
-        uint64_t last_sweep_usec, last_duration_usec;
-        unsigned sampled, vanished, denied, malformed, kernel_threads;
-        char storage_error[sizeof(((WebStatus *) NULL)->storage_error)];
-        char sweep_error[sizeof(((WebStatus *) NULL)->sweep_error)];
-        unsigned consecutive_failures;
-        Thresholds thresholds;
-        IdentityMode identity_mode;
-        const char *pagemap_mode;       /* static string; NULL when the daemon never set it */
-        unsigned pagemap_truncated, pagemap_failed;
-        bool pagemap_budget_exhausted;
-        char reconstruction[sizeof(((WebStatus *) NULL)->reconstruction)];
-} WebStatusSnapshot;
+/* Why the calling thread's Store could not be opened, or NULL. */
+const char *web_server_store_error(WebServer *s);
 
-void web_status_snapshot(WebStatus *s, WebStatusSnapshot *ret);
+/* Ends the calling thread's read snapshot, when the request is answered. */
+void web_server_request_done(WebServer *s);
+
+/* libmicrohttpd's access handler (http.c): answers every request. */
+enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connection,
+                                   const char *url, const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_data_size,
+                                   void **req_cls);
 
 /* A handler fills reply (a result or an error) and returns 0, or returns a negative errno
  * (-ENOMEM) when it could not even build a reply; the server then answers 500. */
-typedef int (*WebHandler)(WebServer *s, const WebParams *p, WebReply *reply);
+typedef int (*WebHandler)(WebRequest *req, WebReply *reply);
 
 typedef struct WebRoute {
-        const char *path;
+        const char *path;               /* "/processes/{id}": {id} is a positive integer */
         const char *const *params;      /* accepted parameter names, NULL-terminated */
         WebHandler handler;
+        bool cacheable;                 /* depends only on stored data and the settings */
 } WebRoute;
 
-/* The route for an exact path, or NULL. */
-const WebRoute *web_route_find(const char *path);
+/* The route for a path, with the {id} of the path in *ret_id (0 when the route takes none; -1
+ * when the path has the route's form but its id is not a positive integer). NULL when no route
+ * matches. */
+const WebRoute *web_route_find(const char *path, int64_t *ret_id);
 /* Every route, for documentation checks. */
 const WebRoute *web_routes(size_t *ret_n);
+
+/* ---- the response cache, cache.c ---- */
+
+/* An immutable response body, reference counted: the cache and the responses on the wire share
+ * it. */
+typedef struct WebBody {
+        unsigned n_ref;
+        size_t len;
+        char data[];                    /* len bytes and a NUL */
+} WebBody;
+
+/* A copy of data[0..len) with one reference, or NULL. */
+WebBody *web_body_new(const char *data, size_t len);
+WebBody *web_body_ref(WebBody *b);
+/* Drops a reference (NULL-safe); a void * for libmicrohttpd's free callback. */
+void web_body_unref(void *b);
+
+/* The gzip of in[0..len) as a new body. 0, -ENOMEM or -EIO. */
+int web_gzip(const char *in, size_t len, WebBody **ret);
+
+/* A cached response: references of its bodies. */
+typedef struct WebCached {
+        unsigned status;
+        const char *content_type;       /* static */
+        uint64_t generation;            /* the status generation it was computed at */
+        WebBody *body, *body_gzip;      /* body_gzip: NULL unless asked for */
+} WebCached;
+
+void web_cached_done(WebCached *c);
+
+/* The responses that depend only on stored data and the settings, keyed by the request (path
+ * and parameters) and stamped with the status generation they were computed at. At most
+ * max_bytes of bodies; the least recently used go first. */
+int web_cache_new(WebCache **ret, size_t max_bytes);
+WebCache *web_cache_free(WebCache *c);
+
+/* Returns 1 with *ret (caller frees with web_cached_done()) when key has a response of
+ * generation or newer, or one of an older generation while another request computes the new
+ * one; with gzip, its gzip body too (compressed and kept on first use). Otherwise returns 0:
+ * the caller now computes the response and must hand it over with web_cache_put() or give up
+ * with web_cache_abandon(); requests for key without any response wait meanwhile. -ENOMEM. */
+int web_cache_lookup(WebCache *c, const char *key, uint64_t generation, bool gzip,
+                     WebCached *ret);
+/* Stores body (a reference is taken) as key's response at generation. */
+void web_cache_put(WebCache *c, const char *key, uint64_t generation, unsigned status,
+                   const char *content_type, WebBody *body);
+void web_cache_abandon(WebCache *c, const char *key);
+
+/* ---- the dashboard's files, assets.c (generated at build time from web/ui/) ---- */
+
+typedef struct WebAsset {
+        const char *path;               /* "/", "/static/app.js" */
+        const char *content_type;
+        const unsigned char *data;
+        size_t len;
+        const unsigned char *data_gzip; /* NULL when gzip would not be smaller */
+        size_t len_gzip;
+        const char *etag;               /* a hash of the content, unquoted */
+} WebAsset;
+
+/* The asset served at path, or NULL. */
+const WebAsset *web_asset_find(const char *path);
+/* Every asset, for documentation checks. */
+const WebAsset *web_assets(size_t *ret_n);
+
+/* ---- endpoint bodies ---- */
 
 /* /report, after its parameters were parsed: baseline/candidate 0 mean "the default". */
 typedef struct ReportRequest {
         int64_t baseline, candidate;
         Thresholds thresholds;
         IdentityMode identity_mode;
+        unsigned window;                /* sweeps per epoch compared; 0: all */
+        bool redact;                    /* show argv[0] only */
 } ReportRequest;
 
 /* Builds the /report answer (or its 400/503 error) into reply. Returns 0 or -ENOMEM. */
 int report_build(Store *store, const ReportRequest *req, WebReply *reply);
 
+/* The default report's flagged identities per classification, for /metrics: the same
+ * comparison as /report with the settings in force. Returns 0 with *ret_available false when
+ * there is nothing to compare, or a negative errno. */
+typedef struct ReportSummary {
+        bool available;
+        int64_t baseline, candidate;
+        unsigned compared;
+        unsigned flagged[_SHIFT_KIND_MAX];
+} ReportSummary;
+int report_summary(Store *store, const ReportRequest *req, ReportSummary *ret);
+
 /* /forecast, after its parameters were parsed: epoch 0 means "the epoch of the latest sweep". */
 typedef struct ForecastRequest {
         int64_t epoch;
         Thresholds thresholds;
+        unsigned window;
+        bool redact;
 } ForecastRequest;
 
 /* Builds the /forecast answer (or its 400/503 error) into reply: the epoch's reported figures
  * against the NO_PAGE_MAPCOUNT forecast, flagged identities only. Returns 0 or -ENOMEM. */
 int forecast_build(Store *store, const ForecastRequest *req, WebReply *reply);
+
+/* GET /metrics (metrics.c), GET /processes/{id} and GET /meminfo (series.c). */
+int route_metrics(WebRequest *req, WebReply *reply);
+int route_identity_series(WebRequest *req, WebReply *reply);
+int route_meminfo(WebRequest *req, WebReply *reply);
 
 /* ---- JSON helpers (NULL on allocation failure), json.c ---- */
 
@@ -152,8 +268,9 @@ json_t *json_rounded(double value, unsigned decimals);
 /* kB rounded to one decimal: an integer when whole, else a real; null when not finite. */
 json_t *json_kb(double kb);
 
-/* {"id", "key", "comm", "exe", "cmdline", "unit"}. */
-json_t *identity_to_json(const IdentityInfo *i);
+/* {"id", "key", "comm", "exe", "cmdline", "unit"}. With redact, cmdline is argv[0] only and
+ * the key leaves the arguments out (the identity_key_build() of the same mode without them). */
+json_t *identity_to_json(const IdentityInfo *i, bool redact);
 
 /* {"epoch", "release", "version", "boot_id", "mapcount_mode", "first_sweep", "last_sweep",
  * "sweeps"}, or null for NULL. */
@@ -189,8 +306,8 @@ int reason_append(json_t *reasons, const char *name, const char *base, const Met
 /* The reason lines of the flagged ones of d[0..n), in order. */
 json_t *named_deltas_reasons(const NamedDelta *d, size_t n);
 
-/* The body as sent: indented JSON and a newline. A malloc'd string, or NULL. */
-char *json_dump_body(const json_t *body, size_t *ret_len);
+/* The body as sent: indented JSON and a newline. NULL when out of memory. */
+WebBody *json_dump_body(const json_t *body);
 
 /* ---- flagged lists, flagged.c ---- */
 
@@ -212,9 +329,9 @@ double flagged_delta_weight(double w, const MetricDelta *d);
  * id), each with its identity looked up, as a JSON array. Returns 0, -ENOMEM or a store error
  * of an identity lookup. */
 int flagged_list_to_json(Store *store, const void *items, size_t n, const FlaggedKind *kind,
-                         json_t **ret);
+                         bool redact, json_t **ret);
 
 /* The identity as JSON, looked up. Returns 0 or the store's negative errno. */
-int identity_lookup_json(Store *store, int64_t id, json_t **ret);
+int identity_lookup_json(Store *store, int64_t id, bool redact, json_t **ret);
 /* A JSON array of the identities ids[0..n). Returns 0 or the store's negative errno. */
-int identities_to_json(Store *store, const int64_t *ids, size_t n, json_t **ret);
+int identities_to_json(Store *store, const int64_t *ids, size_t n, bool redact, json_t **ret);

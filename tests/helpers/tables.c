@@ -2,7 +2,7 @@
  * tests check the man pages and the example configuration against the tables the binary is
  * built from, not against a reading of the C source:
  *   {"options": [{"section", "key", "option", "short", "metavar", "default", "default_help",
- *                 "help"}, …], "routes": [{"path", "params": […]}, …]} */
+ *                 "help"}, …], "routes": [{"path", "params": […]}, …], "assets": [path, …]} */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,7 +16,7 @@ static json_t *text(const char *s) {
 }
 
 int main(void) {
-        json_t *options = json_array(), *routes = json_array(), *root;
+        json_t *options = json_array(), *routes = json_array(), *assets = json_array(), *root;
         const OptionInfo *o;
         const WebRoute *r;
         size_t n;
@@ -42,7 +42,11 @@ int main(void) {
                 json_array_append_new(routes, json_pack("{s:s, s:o}", "path", r[i].path,
                                                         "params", params));
         }
-        root = json_pack("{s:o, s:o}", "options", options, "routes", routes);
+        const WebAsset *a = web_assets(&n);
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(assets, json_string(a[i].path));
+        root = json_pack("{s:o, s:o, s:o}", "options", options, "routes", routes,
+                         "assets", assets);
         if (!root || json_dumpf(root, stdout, JSON_INDENT(2)) < 0)
                 return EXIT_FAILURE;
         json_decref(root);

@@ -17,6 +17,8 @@ import tempfile
 import time
 import unittest
 
+import contract
+
 BIN = os.environ.get("MAPSTATD_BIN", "build/daemon/mapstatd")
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(SOURCE_ROOT, "tests", "fixtures")
@@ -122,15 +124,20 @@ class Daemon:
                 self.wait_for("STATUS=", timeout)
 
     def request(self, path, method="GET", body=None, headers=None, raw=False):
+        """One request on a new connection. Every response is checked against the API
+        contract (docs/openapi.yaml) before the test sees it. Returns (status, headers, body):
+        the body as bytes with raw, else as parsed JSON (None when empty)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
             data = resp.read()
+            resp_headers = dict(resp.getheaders())
+            contract.check(method, path, resp.status, resp_headers, data)
             if raw:
-                return resp.status, dict(resp.getheaders()), data
+                return resp.status, resp_headers, data
             doc = json.loads(data) if data else None
-            return resp.status, dict(resp.getheaders()), doc
+            return resp.status, resp_headers, doc
         finally:
             conn.close()
 

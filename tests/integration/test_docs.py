@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import unittest
 
+import contract
 from harness import BIN, SOURCE_ROOT, TIMEOUT, main
 
 DOCS = os.path.join(SOURCE_ROOT, "docs")
@@ -221,6 +222,32 @@ class DocsTest(unittest.TestCase):
             for p in route["params"]:
                 self.assertIn("*%s=*" % p, page,
                               "parameter %s of %s is not documented in mapstatd.8" % (p, path))
+
+    def test_openapi_describes_every_route_and_parameter(self):
+        doc = contract.Contract().doc
+        t = tables()
+        documented = set(doc["paths"])
+        for route in t["routes"]:
+            path = route["path"]
+            self.assertIn(path, documented, "%s is not in docs/openapi.yaml" % path)
+            op = doc["paths"][path]["get"]
+            names = set()
+            for p in op.get("parameters", []):
+                if "$ref" in p:
+                    p = doc["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]]
+                names.add((p["name"], p["in"]))
+            want = {(p, "query") for p in route["params"]}
+            want |= {(m, "path") for m in re.findall(r"\{(\w+)\}", path)}
+            self.assertEqual(names, want, "parameters of %s in docs/openapi.yaml" % path)
+            for status in ("400",) if route["params"] else ():
+                self.assertIn(status, op["responses"], "%s: %s" % (path, status))
+        served = {r["path"] for r in t["routes"]}
+        for asset in t["assets"]:
+            template, _ = contract.Contract().operation(asset)
+            self.assertIsNotNone(template, "asset %s is not in docs/openapi.yaml" % asset)
+            served.add(template)
+        self.assertEqual(documented - served, set(),
+                         "docs/openapi.yaml documents paths the daemon does not serve")
 
     def test_message_ids_are_in_man8(self):
         page = scd("mapstatd.8")

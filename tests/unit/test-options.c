@@ -23,7 +23,8 @@ static void test_table(void) {
                         settings++;
                         ASSERT_TRUE(o->key && o->metavar);
                         ASSERT_TRUE(strcmp(o->section, "Daemon") == 0 ||
-                                    strcmp(o->section, "Report") == 0);
+                                    strcmp(o->section, "Report") == 0 ||
+                                    strcmp(o->section, "Web") == 0);
                 }
                 for (size_t k = 0; k < i; k++) {
                         p = options_table_get(k);
@@ -33,7 +34,7 @@ static void test_table(void) {
                                 ASSERT_TRUE(strcmp(p->key, o->key) != 0);
                 }
         }
-        ASSERT_INT_EQ(settings, 16);
+        ASSERT_INT_EQ(settings, 18);
         ASSERT_INT_EQ(n, settings + 4);         /* config, once, help, version */
         ASSERT_NULL(options_table_get(n));
 }
@@ -58,6 +59,8 @@ static void test_defaults(void) {
         ASSERT_INT_EQ(o.pagemap_mode, PAGEMAP_MODE_EXCLUSIVITY);
         ASSERT_U64_EQ(o.pagemap_max_scan_bytes, 64ULL << 30);
         ASSERT_U64_EQ(o.pagemap_budget_usec, 10ULL * 1000000);
+        ASSERT_FALSE(o.redact_cmdline);
+        ASSERT_INT_EQ(o.metrics_identities, 100);
         options_done(&o);
 }
 
@@ -110,6 +113,19 @@ static void test_precedence(void) {
         ASSERT_INT_EQ(options_load_file(&o, conf, &err), -EBADMSG);
         ASSERT_TRUE(err && strstr(err, ":3: ") && strstr(err, "KeepSweepsPerEpoch"));
         ASSERT_INT_EQ(o.keep_per_epoch, 120);                    /* unchanged */
+        err = mfree(err);
+        write_text(conf, "[Web]\nRedactCmdline=maybe\n");
+        ASSERT_INT_EQ(options_load_file(&o, conf, &err), -EBADMSG);
+        ASSERT_TRUE(err && strstr(err, ":2: ") && strstr(err, "RedactCmdline") &&
+                    strstr(err, "yes or no"));
+        err = mfree(err);
+        write_text(conf, "[Web]\nRedactCmdline=yes\nMetricsIdentities=0\n");
+        ASSERT_INT_EQ(options_load_file(&o, conf, &err), 0);
+        ASSERT_TRUE(o.redact_cmdline);
+        ASSERT_INT_EQ(o.metrics_identities, 0);
+        write_text(conf, "[Web]\nMetricsIdentities=100001\n");
+        ASSERT_INT_EQ(options_load_file(&o, conf, &err), -EBADMSG);
+        ASSERT_TRUE(err && strstr(err, "MetricsIdentities"));
         err = mfree(err);
         write_text(conf, "[Report]\nInterval=5s\n");
         ASSERT_INT_EQ(options_load_file(&o, conf, &err), -EBADMSG);

@@ -6,6 +6,7 @@
 
 #include "macro.h"
 #include "parse-util.h"
+#include "time-util.h"
 #include "test.h"
 
 static void test_atou64(void) {
@@ -249,6 +250,42 @@ static void test_size(void) {
         ASSERT_U64_EQ(v, 7);    /* untouched on failure */
 }
 
+static void test_rfc3339(void) {
+        static const struct {
+                const char *s;
+                int r;
+                uint64_t usec;
+        } cases[] = {
+                { "1970-01-01T00:00:00Z", 0, 0 },
+                { "2026-11-21T20:19:42Z", 0, 1795292382ULL * 1000000 },
+                { "2026-11-21t20:19:42z", 0, 1795292382ULL * 1000000 },
+                { "2026-11-21T21:19:42+01:00", 0, 1795292382ULL * 1000000 },
+                { "2026-11-21T18:49:42-01:30", 0, 1795292382ULL * 1000000 },
+                { "2026-11-21T20:19:42.123Z", 0, 1795292382123000ULL },
+                { "2026-11-21T20:19:42.0000019Z", 0, 1795292382000001ULL },
+                { "2024-02-29T00:00:00Z", 0, 1709164800ULL * 1000000 },
+                { "2025-02-29T00:00:00Z", -EBADMSG, 0 },
+                { "2026-13-01T00:00:00Z", -EBADMSG, 0 },
+                { "2026-11-21T24:00:00Z", -EBADMSG, 0 },
+                { "2026-11-21T20:19:42", -EBADMSG, 0 },
+                { "2026-11-21 20:19:42Z", -EBADMSG, 0 },
+                { "2026-11-21T20:19:42.Z", -EBADMSG, 0 },
+                { "2026-11-21T20:19:42Zx", -EBADMSG, 0 },
+                { "2026-11-21T20:19:42+0100", -EBADMSG, 0 },
+                { "1795292382", -EBADMSG, 0 },
+                { "", -EBADMSG, 0 },
+                { "1970-01-01T00:00:00+00:01", -ERANGE, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                uint64_t v = 77;
+
+                ASSERT_INT_EQ(parse_rfc3339_usec(cases[i].s, &v), cases[i].r);
+                ASSERT_U64_EQ(v, cases[i].r == 0 ? cases[i].usec : 77);
+        }
+        ASSERT_INT_EQ(parse_rfc3339_usec(NULL, &(uint64_t) { 0 }), -EBADMSG);
+}
+
 int main(void) {
         test_size();
         test_atou64();
@@ -259,5 +296,6 @@ int main(void) {
         test_boolean();
         test_duration();
         test_listen_address();
+        test_rfc3339();
         return test_exit();
 }

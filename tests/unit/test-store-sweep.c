@@ -26,7 +26,7 @@ static void check_groups_after_full_sweep(Store *s, int64_t sweep_id) {
         size_t n = 99, total = 99;
         int64_t sid = -1;
 
-        ASSERT_INT_EQ(store_latest_process_groups(s, 10, 0, &g, &n, &total, &sid), 0);
+        ASSERT_INT_EQ(store_latest_process_groups(s, PROCESS_SORT_PSS, 10, 0, &g, &n, &total, &sid), 0);
         ASSERT_INT_EQ(sid, sweep_id);
         ASSERT_INT_EQ(total, 2);
         ASSERT_INT_EQ(n, 2);
@@ -66,13 +66,13 @@ static void check_groups_after_full_sweep(Store *s, int64_t sweep_id) {
         process_group_array_free(g, n);
 
         /* Paging. */
-        ASSERT_INT_EQ(store_latest_process_groups(s, 1, 1, &g, &n, &total, &sid), 0);
+        ASSERT_INT_EQ(store_latest_process_groups(s, PROCESS_SORT_PSS, 1, 1, &g, &n, &total, &sid), 0);
         ASSERT_INT_EQ(n, 1);
         ASSERT_INT_EQ(total, 2);
         if (n == 1)
                 ASSERT_STR_EQ(g[0].identity.key, KEY_FOO);
         process_group_array_free(g, n);
-        ASSERT_INT_EQ(store_latest_process_groups(s, 5, 2, &g, &n, &total, &sid), 0);
+        ASSERT_INT_EQ(store_latest_process_groups(s, PROCESS_SORT_PSS, 5, 2, &g, &n, &total, &sid), 0);
         ASSERT_INT_EQ(n, 0);
         ASSERT_INT_EQ(total, 2);
         process_group_array_free(g, n);
@@ -87,7 +87,7 @@ static void check_identity_series_a(Store *s, int64_t epoch_a, size_t n_expected
         const int kinds[] = { SWEEP_FULL, SWEEP_TWO_FOO, SWEEP_FULL };
         size_t first = first_pruned ? 1 : 0;
 
-        ASSERT_INT_EQ(store_epoch_identity_series(s, epoch_a, &series, &n, &points), 0);
+        ASSERT_INT_EQ(store_epoch_identity_series(s, epoch_a, 0, &series, &n, &points), 0);
         ASSERT_INT_EQ(n, 2);
         if (n != 2)
                 goto finish;
@@ -145,7 +145,7 @@ static void check_system_series_a(Store *s, int64_t epoch_a) {
         SeriesPoint *points = NULL;
         size_t n = 0;
 
-        ASSERT_INT_EQ(store_epoch_system_series(s, epoch_a, &series, &n, &points), 0);
+        ASSERT_INT_EQ(store_epoch_system_series(s, epoch_a, 0, &series, &n, &points), 0);
         /* HugePages_Total is a count, not kB: left out. */
         ASSERT_INT_EQ(n, 3);
         if (n == 3) {
@@ -279,11 +279,11 @@ static void test_sweeps_and_queries(void) {
                 SystemSeries *ss = NULL;
                 SeriesPoint *sp = NULL;
 
-                ASSERT_INT_EQ(store_epoch_identity_series(ro, 9999, &series, &n, &points),
+                ASSERT_INT_EQ(store_epoch_identity_series(ro, 9999, 0, &series, &n, &points),
                               -ENOENT);
-                ASSERT_INT_EQ(store_epoch_system_series(ro, 9999, &ss, &n, &sp), -ENOENT);
+                ASSERT_INT_EQ(store_epoch_system_series(ro, 9999, 0, &ss, &n, &sp), -ENOENT);
                 /* An epoch without sweeps: empty, not an error. */
-                ASSERT_INT_EQ(store_epoch_identity_series(ro, d, &series, &n, &points), 0);
+                ASSERT_INT_EQ(store_epoch_identity_series(ro, d, 0, &series, &n, &points), 0);
                 ASSERT_INT_EQ(n, 0);
                 free(series);
                 free(points);
@@ -451,7 +451,7 @@ static void test_pagemap_and_truth(void) {
         ASSERT_INT_EQ(store_open(&ro, db, STORE_READ_ONLY, NULL), 0);
         if (!ro)
                 goto finish;
-        ASSERT_INT_EQ(store_epoch_identity_series(ro, a, &series, &n, &points), 0);
+        ASSERT_INT_EQ(store_epoch_identity_series(ro, a, 0, &series, &n, &points), 0);
         ASSERT_INT_EQ(n, 2);
         if (n == 2 && series[0].n == 2 && series[1].n == 2) {
                 /* foo was created first. Sweep 1: one member not scanned, all reconstructed. */
@@ -470,7 +470,7 @@ static void test_pagemap_and_truth(void) {
         free(points);
 
         /* The latest sweep's groups: sums, has_* false when one member lacks the data. */
-        ASSERT_INT_EQ(store_latest_process_groups(ro, 10, 0, &g, &n, &total, &sid), 0);
+        ASSERT_INT_EQ(store_latest_process_groups(ro, PROCESS_SORT_PSS, 10, 0, &g, &n, &total, &sid), 0);
         ASSERT_INT_EQ(sid, ids[1]);
         ASSERT_INT_EQ(n, 2);
         if (n == 2) {
@@ -510,7 +510,7 @@ static void test_pagemap_and_truth(void) {
                 ASSERT_TRUE(created);
         }
         write_pagemap_sweeps(s, big, 5000000, big_ids);
-        ASSERT_INT_EQ(store_epoch_identity_series(ro, big, &series, &n, &points), 0);
+        ASSERT_INT_EQ(store_epoch_identity_series(ro, big, 0, &series, &n, &points), 0);
         ASSERT_INT_EQ(n, 2);
         if (n == 2 && series[0].n == 2) {
                 check_point(series[0].points + 0, foo1, 3, false, true, 16);
@@ -523,7 +523,7 @@ static void test_pagemap_and_truth(void) {
         free(series);
         free(points);
 
-        ASSERT_INT_EQ(store_latest_process_groups(ro, 10, 0, &g, &n, &total, &sid), 0);
+        ASSERT_INT_EQ(store_latest_process_groups(ro, PROCESS_SORT_PSS, 10, 0, &g, &n, &total, &sid), 0);
         ASSERT_INT_EQ(sid, big_ids[1]);
         process_group_array_free(g, n);
 
@@ -577,7 +577,7 @@ static void test_truth_many(void) {
         id = store_sweep_commit(s, &sum);
         ASSERT_TRUE(id > 0);
 
-        ASSERT_INT_EQ(store_epoch_identity_series(s, a, &series, &n, &points), 0);
+        ASSERT_INT_EQ(store_epoch_identity_series(s, a, 0, &series, &n, &points), 0);
         ASSERT_INT_EQ(n, 1);
         if (n == 1 && series[0].n == 1) {
                 ASSERT_INT_EQ(points[0].processes, 700);

@@ -298,7 +298,9 @@ static void test_migrate_v1(void) {
         if (!s)
                 goto finish;
         ASSERT_INT_EQ(store_opened_version(s), 1);
-        ASSERT_INT_EQ(sql_int(db, "PRAGMA user_version"), 2);
+        ASSERT_INT_EQ(sql_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND"
+                              " name IN ('identity_samples_identity', 'sweeps_start')"), 2);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 10);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_table_info('process_samples')"),
                       3 + 22 + 16);
@@ -321,7 +323,7 @@ static void test_migrate_v1(void) {
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM process_truth"), 0);
 
         /* The queries read the old rows as not scanned. */
-        ASSERT_INT_EQ(store_epoch_identity_series(s, 1, &series, &n, &points), 0);
+        ASSERT_INT_EQ(store_epoch_identity_series(s, 1, 0, &series, &n, &points), 0);
         ASSERT_INT_EQ(n, 1);
         if (n == 1 && series[0].n == 1) {
                 ASSERT_U64_EQ(points[0].rss_kb, 300);
@@ -331,7 +333,7 @@ static void test_migrate_v1(void) {
         }
         free(series);
         free(points);
-        ASSERT_INT_EQ(store_latest_process_groups(s, 10, 0, &g, &n, &total, &sid), 0);
+        ASSERT_INT_EQ(store_latest_process_groups(s, PROCESS_SORT_PSS, 10, 0, &g, &n, &total, &sid), 0);
         ASSERT_INT_EQ(n, 1);
         if (n == 1) {
                 ASSERT_U64_EQ(g[0].sums.sum_kb[SMAPS_RSS], 300);
@@ -357,7 +359,7 @@ static void test_migrate_v1(void) {
 
         ASSERT_INT_EQ(store_open(&s, db, STORE_READ_WRITE, NULL), 0);
         if (s)
-                ASSERT_INT_EQ(store_opened_version(s), 2);
+                ASSERT_INT_EQ(store_opened_version(s), STORE_SCHEMA_VERSION);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_integrity_check"
                               " WHERE integrity_check = 'ok'"), 1);
