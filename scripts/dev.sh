@@ -3,14 +3,21 @@
 #   scripts/dev.sh run [DAEMON OPTIONS]   install deps, build, run the daemon in the foreground
 #   scripts/dev.sh test                   install deps, build (plain and ASan/UBSan), run every
 #                                         test suite in both builds, print "N passed, N failed"
-#   scripts/dev.sh deps | build           the individual steps
+#   scripts/dev.sh deps | test-deps | build   the individual steps (deps: what building and
+#                                         running need; test-deps: also what the tests need)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
+# Build: the compilers and libraries, scdoc for the man pages, libjs-dygraphs (compiled into the
+# dashboard) and python3-yaml (converts docs/openapi.yaml).
 PACKAGES=(build-essential meson ninja-build pkg-config python3 util-linux curl scdoc
-          systemd systemd-container
-          libsystemd-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libinih-dev zlib1g-dev)
+          libsystemd-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libinih-dev zlib1g-dev
+          libjs-dygraphs python3-yaml)
+# Tests: systemd and systemd-container (a throwaway systemd), python3-jsonschema (the API
+# contract), chromium (the dashboard), iproute2 (the loopback of Prometheus' private network);
+# bench/: wrk.
+TEST_PACKAGES=(systemd systemd-container iproute2 python3-jsonschema chromium wrk)
 
 # Runs a command with its output kept aside, so that a good build prints nothing; when it fails,
 # everything it printed (the compiler's error) goes to stderr with the command.
@@ -26,9 +33,10 @@ quietly() {
         return "$rc"
 }
 
-deps() {
+# Installs the packages named that are missing.
+install() {
         local missing=()
-        for p in "${PACKAGES[@]}"; do
+        for p in "$@"; do
                 dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
                         missing+=("$p")
         done
@@ -38,6 +46,32 @@ deps() {
                 quietly env DEBIAN_FRONTEND=noninteractive apt-get install -y \
                         --no-install-recommends "${missing[@]}"
         fi
+}
+
+deps() {
+        install "${PACKAGES[@]}"
+}
+
+test_deps() {
+        install "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+        tools
+}
+
+# Debian's prometheus 2.42 for the tests, unpacked into .tools/ rather than installed: the
+# package would start a system-wide service on port 9090.
+tools() {
+        local dir=.tools/prometheus tmp
+        [ -x "$dir/usr/bin/prometheus" ] && [ -x "$dir/usr/bin/promtool" ] && return 0
+        tmp=$(mktemp -d)
+        chmod 755 "$tmp"        # apt downloads as _apt
+        (cd "$tmp" && quietly apt-get download prometheus) || {
+                quietly apt-get update
+                (cd "$tmp" && quietly apt-get download prometheus)
+        }
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        quietly dpkg-deb -x "$tmp"/prometheus_*.deb "$dir"
+        rm -rf "$tmp"
 }
 
 build() {
@@ -84,6 +118,7 @@ tests() {
 
 case "${1:-}" in
 deps) deps ;;
+test-deps) test_deps ;;
 build) deps; build ;;
 run)
         shift
@@ -91,9 +126,9 @@ run)
         build
         exec build/daemon/mapstatd "$@"
         ;;
-test) deps; tests ;;
+test) test_deps; tests ;;
 *)
-        echo "usage: $0 run [OPTIONS] | test | deps | build" >&2
+        echo "usage: $0 run [OPTIONS] | test | deps | test-deps | build" >&2
         exit 2
         ;;
 esac

@@ -58,12 +58,14 @@ json_t *json_string_lossy(const char *s) {
         return json_string(copy);
 }
 
-json_t *json_timestamp(uint64_t usec) {
+json_t *json_time(uint64_t usec) {
         char buf[RFC3339_MAX];
 
-        if (usec == 0)
-                return json_null();
         return json_string(format_timestamp_rfc3339(buf, sizeof buf, usec));
+}
+
+json_t *json_timestamp(uint64_t usec) {
+        return usec == 0 ? json_null() : json_time(usec);
 }
 
 json_t *json_seconds(uint64_t usec) {

@@ -60,7 +60,7 @@ static void sample(FILE *f, const char *name, const char *labels, double value) 
         else if (value == floor(value) && fabs(value) < 9.0e15)
                 fprintf(f, "%.0f\n", value);
         else
-                fprintf(f, "%.9g\n", value);
+                fprintf(f, "%.17g\n", value);
 }
 
 static void sample_u64(FILE *f, const char *name, const char *labels, uint64_t value) {

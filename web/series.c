@@ -67,8 +67,8 @@ static int series_too_many(const TimeRange *range, WebReply *reply) {
 
 /* {"from", "to", "step_seconds"} into root. */
 static int series_header(json_t *root, const TimeRange *range) {
-        if (json_object_set_new(root, "from", json_timestamp(range->from_usec)) < 0 ||
-            json_object_set_new(root, "to", json_timestamp(range->to_usec)) < 0 ||
+        if (json_object_set_new(root, "from", json_time(range->from_usec)) < 0 ||
+            json_object_set_new(root, "to", json_time(range->to_usec)) < 0 ||
             json_object_set_new(root, "step_seconds",
                                 range->step_usec > 0 ? json_seconds(range->step_usec)
                                                      : json_null()) < 0)

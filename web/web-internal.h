@@ -256,7 +256,8 @@ int route_meminfo(WebRequest *req, WebReply *reply);
  * invalid bytes become U+FFFD. NULL text gives JSON null. */
 json_t *json_string_lossy(const char *s);
 
-/* RFC 3339 UTC string, or JSON null for 0 ("never"). */
+/* RFC 3339 UTC string; json_timestamp() gives JSON null for 0 ("never"). */
+json_t *json_time(uint64_t usec);
 json_t *json_timestamp(uint64_t usec);
 
 /* Seconds as a real. */

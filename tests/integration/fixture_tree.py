@@ -210,6 +210,27 @@ def write_tree(root, kernel, meminfo, processes, extra_bad=True, kpages=None):
         write_u64_file(os.path.join(proc, "kpagecount"), kpages.get("count", []))
 
 
+def replace_tree(root, build):
+    """Replaces the tree at root by the one build(path) writes, keeping the directories proc/,
+    sys/ and boot/ themselves: a daemon holds them open (O_PATH) and reads the new contents.
+    Stop the daemon (SIGSTOP) around it, so that no sweep reads half of each."""
+    new = root + ".new"
+    build(new)
+    for top in ("proc", "sys", "boot"):
+        dst, src = os.path.join(root, top), os.path.join(new, top)
+        os.makedirs(dst, exist_ok=True)
+        for name in os.listdir(dst):
+            path = os.path.join(dst, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        if os.path.isdir(src):
+            for name in os.listdir(src):
+                os.rename(os.path.join(src, name), os.path.join(dst, name))
+    shutil.rmtree(new)
+
+
 def stuck_tree(dest):
     """A copy of the captured 6.18 tree at dest whose proc/sys/kernel/osrelease is a FIFO with
     no writer: the first read of a sweep (the kernel identity) blocks in open() for good, as a

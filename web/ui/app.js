@@ -6,6 +6,14 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const MARK_COLOR = "#d62728";
+  /* Series colors: none of them red, the color of the kernel-change marks. */
+  const COLORS = {
+    Rss: "#1f77b4", Pss: "#2ca02c", Shared: "#9467bd", Private: "#e6a817",
+    "Truth Pss": "#2ca02c", "Truth Uss": "#17becf", "Forecast Pss": "#7f7f7f",
+    "Forecast Shared": "#9467bd", "Forecast Private": "#e6a817",
+    anon: "#1f77b4", file: "#2ca02c", shared_file: "#8c564b", shmem: "#9467bd",
+    hugetlb: "#17becf", AnonPages: "#1f77b4", Mapped: "#2ca02c", Shmem: "#9467bd",
+  };
   const POINTS_WANTED = 600;   // per chart: about one per two pixels of a laptop screen
 
   /* What the page knows, also for whoever inspects it (the browser tests do). */
@@ -75,8 +83,12 @@
     const start = Math.min(...sampled.map((e) => ms(e.first_sweep)));
     const end = Math.max(...sampled.map((e) => ms(e.last_sweep)));
     const span = Math.max(end - start, 1);
-    for (const e of sampled) {
-      const share = Math.max((ms(e.last_sweep) - ms(e.first_sweep)) / span, 0.08);
+    /* Each block as wide as its share of the time sampled, and never too narrow to read. */
+    const shares = sampled.map((e) => Math.max((ms(e.last_sweep) - ms(e.first_sweep)) / span,
+                                               0.08));
+    const total = shares.reduce((a, b) => a + b, 0);
+    for (const [i, e] of sampled.entries()) {
+      const share = shares[i] / total;
       const label = "Epoch " + e.id + ": " + e.release + ", " + shortMode(e.mapcount_mode) +
         ", " + e.sweeps + " sweeps from " + new Date(ms(e.first_sweep)).toLocaleString() +
         " to " + new Date(ms(e.last_sweep)).toLocaleString();
@@ -123,6 +135,7 @@
     const body = $("flagged").tBodies[0];
     body.replaceChildren();
     const b = report.baseline, c = report.candidate;
+    $("flagged").hidden = !b || !c || report.flagged.length === 0;
     if (!b || !c) {
       $("report-summary").textContent = report.message ||
         "Nothing to compare yet: mapstatd compares two kernels once it has sampled both.";
@@ -234,6 +247,13 @@
       delete state.charts[name];
     }
     div.replaceChildren();
+    /* The legend goes below the chart, where it hides no line. */
+    let legend = document.getElementById(div.id + "-legend");
+    if (!legend) {
+      legend = h("div", { id: div.id + "-legend", class: "legend", "aria-live": "off" });
+      div.after(legend);
+    }
+    legend.replaceChildren();
     const empty = shown.data.length === 0 || shown.labels.length < 2;
     div.classList.toggle("empty", empty);
     if (empty) {
@@ -242,7 +262,9 @@
     }
     state.charts[name] = new Dygraph(div, shown.data, Object.assign({
       labels: shown.labels,
+      colors: shown.labels.slice(1).map((l) => COLORS[l] || "#555555"),
       legend: "always",
+      labelsDiv: legend,
       labelsSeparateLines: false,
       connectSeparatedPoints: false,
       strokeWidth: 1.5,

@@ -1,0 +1,121 @@
+"""A throwaway real Prometheus (Debian's prometheus 2.42; scripts/dev.sh unpacks the package
+into .tools/ rather than installing it, which would start a system-wide service) and promtool.
+
+Prometheus cannot take its listener from socket activation, so a test that runs it first moves
+itself into a private network namespace (enter_private_network()): there the loopback address
+and Prometheus' port 9090 belong to the test alone, whatever this machine runs."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+from harness import SOURCE_ROOT
+
+PORT = 9090
+TOOLS = os.path.join(SOURCE_ROOT, ".tools", "prometheus", "usr", "bin")
+
+
+def tool(name):
+    """The path of prometheus or promtool: $MAPSTATD_<NAME>, .tools/, else $PATH."""
+    path = os.environ.get("MAPSTATD_" + name.upper())
+    if not path and os.access(os.path.join(TOOLS, name), os.X_OK):
+        path = os.path.join(TOOLS, name)
+    path = path or shutil.which(name)
+    if not path:
+        raise AssertionError("%s not found: run scripts/dev.sh test-deps (it unpacks Debian's "
+                             "prometheus package into .tools/)" % name)
+    return path
+
+
+def enter_private_network():
+    """Re-executes this test in a new network namespace with the loopback up (needs root);
+    returns in the re-executed process. MAPSTATD_NETNS marks it."""
+    if os.environ.get("MAPSTATD_NETNS") == "1":
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        return
+    env = dict(os.environ, MAPSTATD_NETNS="1")
+    os.execvpe("unshare", ["unshare", "--net", "--", sys.executable, *sys.argv], env)
+
+
+class Prometheus:
+    """Prometheus scraping one target every second, its data in a temporary directory."""
+
+    def __init__(self, target, metrics_path="/metrics"):
+        self.tmp = tempfile.mkdtemp(prefix="mapstatd-prometheus-")
+        self.api = "http://127.0.0.1:%d" % PORT
+        config = os.path.join(self.tmp, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                    "scrape_configs:\n  - job_name: mapstatd\n"
+                    "    metrics_path: %s\n    static_configs:\n"
+                    "      - targets: ['%s']\n" % (metrics_path, target))
+        self.log_path = os.path.join(self.tmp, "prometheus.log")
+        self.proc = subprocess.Popen(
+            [tool("prometheus"), "--config.file=" + config,
+             "--storage.tsdb.path=" + os.path.join(self.tmp, "data"),
+             "--web.listen-address=127.0.0.1:%d" % PORT, "--log.level=info"],
+            stdin=subprocess.DEVNULL, stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("Prometheus exited:\n" + self.log())
+            try:
+                with urllib.request.urlopen(self.api + "/-/ready", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("Prometheus did not become ready:\n" + self.log())
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()[-4000:]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def query(self, promql):
+        """An instant query: a list of (labels, value) with the value as a float."""
+        url = self.api + "/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        with urllib.request.urlopen(url, timeout=10) as r:
+            doc = json.load(r)
+        if doc.get("status") != "success":
+            raise AssertionError("query %r failed: %s" % (promql, doc))
+        return [(res["metric"], float(res["value"][1])) for res in doc["data"]["result"]]
+
+    def wait(self, promql, timeout=60):
+        """Waits until an instant query returns something; returns it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            res = self.query(promql)
+            if res:
+                return res
+            time.sleep(0.3)
+        raise AssertionError("timed out waiting for %r\n%s" % (promql, self.log()))
+
+
+def promtool_check_metrics(text):
+    """Runs `promtool check metrics` on an exposition; returns (exit code, its output)."""
+    res = subprocess.run([tool("promtool"), "check", "metrics"], input=text,
+                         capture_output=True, text=True, timeout=60)
+    return res.returncode, res.stdout + res.stderr
