@@ -87,7 +87,6 @@ static void publish_status(Daemon *d, const SweepResult *res, int r, bool storag
         WebStatusData *st = &d->status.data;
 
         pthread_mutex_lock(&d->status.lock);
-        st->generation++;
         st->interval_usec = d->options.interval_usec;
         st->thresholds = d->options.thresholds;
         st->identity_mode = d->options.identity_mode;
@@ -129,6 +128,7 @@ static void publish_status(Daemon *d, const SweepResult *res, int r, bool storag
                 st->consecutive_failures++;
         else
                 st->consecutive_failures = 0;
+        web_status_changed_locked(&d->status);
         pthread_mutex_unlock(&d->status.lock);
 }
 

@@ -134,7 +134,7 @@ static int64_t window_limit(size_t window) {
         return window == 0 || window > INT64_MAX ? -1 : (int64_t) window;
 }
 
-static int identity_series(Store *s, int64_t epoch_id, size_t window,
+static int identity_series(Store *s, int64_t epoch_id, const SeriesSelection *sel,
                            IdentitySeries **ret_series, size_t *ret_n,
                            IdentityPoint **ret_points) {
         _cleanup_free_ IdentitySeries *series = NULL;
@@ -156,11 +156,15 @@ static int identity_series(Store *s, int64_t epoch_id, size_t window,
                           "SELECT " STORE_IDENTITY_AGGREGATE_COLUMNS
                           " FROM identity_samples JOIN sweeps w ON w.id = sweep_id"
                           " WHERE sweep_id IN (" STORE_EPOCH_WINDOW_SQL ")"
+                          " AND identity_id BETWEEN ?3 AND ?4"
                           " ORDER BY identity_id, w.start_usec, w.id", &st);
         if (r < 0)
                 return r;
         if ((r = store_bind_int64(s, st, 1, epoch_id)) < 0 ||
-            (r = store_bind_int64(s, st, 2, window_limit(window))) < 0)
+            (r = store_bind_int64(s, st, 2, window_limit(sel->window))) < 0 ||
+            (r = store_bind_int64(s, st, 3, sel->first_identity)) < 0 ||
+            (r = store_bind_int64(s, st, 4, sel->last_identity > 0 ? sel->last_identity
+                                                                    : INT64_MAX)) < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
                 IdentityAggregate a;
@@ -194,16 +198,24 @@ static int identity_series(Store *s, int64_t epoch_id, size_t window,
         return 0;
 }
 
-int store_epoch_identity_series(Store *s, int64_t epoch_id, size_t window,
+int store_epoch_identity_series(Store *s, int64_t epoch_id, const SeriesSelection *sel,
                                 IdentitySeries **ret_series, size_t *ret_n,
                                 IdentityPoint **ret_points) {
         assert(s);
+        assert(sel);
         assert(ret_series);
         assert(ret_n);
         assert(ret_points);
 
-        return STORE_IN_SNAPSHOT(s, identity_series(s, epoch_id, window, ret_series, ret_n,
+        return STORE_IN_SNAPSHOT(s, identity_series(s, epoch_id, sel, ret_series, ret_n,
                                                     ret_points));
+}
+
+int store_identity_id_max(Store *s, int64_t *ret) {
+        assert(s);
+        assert(ret);
+
+        return store_query_int64(s, "SELECT coalesce(max(id), 0) FROM identities", ret);
 }
 
 static int system_series(Store *s, int64_t epoch_id, size_t window, SystemSeries **ret_series,

@@ -178,17 +178,28 @@ void identity_info_done(IdentityInfo *i);
 /* Looks one identity up. -ENOENT when absent. */
 int store_get_identity(Store *s, int64_t identity_id, IdentityInfo *ret);
 
-/* Every identity's per-sweep aggregates within one epoch's newest `window` sweeps (0: all of
- * them), sorted by identity id, as compare/ wants them, including the pagemap and
- * reconstruction fields of IdentityPoint (pages as kB with the epoch's page size, 4 KiB when
- * unknown; the figures behind a has_* flag that is false are 0). The comparisons use the window
- * retention keeps for good (KeepSweepsPerEpoch), so that an epoch's statistics do not change
- * as retention prunes it and their cost is bounded however long the epoch ran.
+/* Which identity series of an epoch to read. */
+typedef struct SeriesSelection {
+        size_t window;                  /* the epoch's newest sweeps; 0: all of them */
+        int64_t first_identity;         /* identity ids first..last; */
+        int64_t last_identity;          /* 0 for last: no upper bound */
+} SeriesSelection;
+
+/* The per-sweep aggregates of the selected identities within the epoch's selected sweeps,
+ * sorted by identity id, as compare/ wants them, including the pagemap and reconstruction
+ * fields of IdentityPoint (pages as kB with the epoch's page size, 4 KiB when unknown; the
+ * figures behind a has_* flag that is false are 0). The comparisons use the window retention
+ * keeps for good (KeepSweepsPerEpoch), so that an epoch's statistics do not change as retention
+ * prunes it and their cost is bounded however long the epoch ran, and read the identities in
+ * ranges of ids, so that their memory is bounded however many identities there are.
  * *ret_series[i].points point into *ret_points; free both with free(). -ENOENT when the epoch
  * does not exist. */
-int store_epoch_identity_series(Store *s, int64_t epoch_id, size_t window,
+int store_epoch_identity_series(Store *s, int64_t epoch_id, const SeriesSelection *sel,
                                 IdentitySeries **ret_series, size_t *ret_n,
                                 IdentityPoint **ret_points);
+
+/* The highest identity id (0 when there is none). */
+int store_identity_id_max(Store *s, int64_t *ret);
 
 /* One meminfo field over one epoch's sweeps, normalized by MemTotal. */
 typedef struct SystemSeries {

@@ -1,8 +1,10 @@
 /* The response cache: bodies of the responses that depend only on stored data and the settings,
- * keyed by the request and stamped with the status generation they were computed at. Bodies are
- * reference counted and handed to libmicrohttpd as they are, so a hit copies nothing. One
- * request computes an entry at a time: the others serve the previous generation's body
- * meanwhile, or wait when there is none yet (a report is computed once, not once per thread). */
+ * keyed by the request and stamped with the status generation they were computed at, with what
+ * it takes to compute them again (the route, the id and the parameters). Bodies are reference
+ * counted and handed to libmicrohttpd as they are, so a hit copies nothing. An entry is computed
+ * by one request or by the refresher at a time: meanwhile the others get the previous
+ * generation's body, or wait when there is none yet (a report is computed once, not once per
+ * thread). */
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
@@ -11,6 +13,8 @@
 
 #include <zlib.h>
 
+#include "alloc-util.h"
+#include "time-util.h"
 #include "web-internal.h"
 
 /* Most entries kept, whatever their size: the lookup is a walk of the list. */
@@ -19,6 +23,8 @@
 typedef struct CacheEntry {
         struct CacheEntry *prev, *next;         /* most recently used first */
         char *key;
+        WebRecipe recipe;
+        uint64_t used_usec;                     /* CLOCK_MONOTONIC of the last request */
         uint64_t generation;                    /* of body */
         unsigned status;
         const char *content_type;
@@ -146,8 +152,27 @@ static void entry_free(WebCache *c, CacheEntry *e) {
         c->n_entries--;
         web_body_unref(e->body);
         web_body_unref(e->body_gzip);
+        web_recipe_done(&e->recipe);
         free(e->key);
         free(e);
+}
+
+void web_recipe_done(WebRecipe *r) {
+        for (size_t i = 0; i < WEB_PARAMS_MAX; i++)
+                free(r->values[i]);
+        *r = (WebRecipe) {};
+}
+
+int web_recipe_copy(WebRecipe *dst, const WebRecipe *src) {
+        WebRecipe r = { .route = src->route, .id = src->id };
+
+        for (size_t i = 0; i < WEB_PARAMS_MAX; i++)
+                if (src->values[i] && !(r.values[i] = strdup(src->values[i]))) {
+                        web_recipe_done(&r);
+                        return -ENOMEM;
+                }
+        *dst = r;
+        return 0;
 }
 
 WebCache *web_cache_free(WebCache *c) {
@@ -213,7 +238,7 @@ static int hit_gzip(WebCache *c, const char *key, WebCached *hit) {
         return 0;
 }
 
-int web_cache_lookup(WebCache *c, const char *key, uint64_t generation, bool gzip,
+int web_cache_lookup(WebCache *c, const char *key, uint64_t generation, bool gzip, bool fresh,
                      WebCached *ret) {
         WebCached hit;
         CacheEntry *e;
@@ -222,9 +247,9 @@ int web_cache_lookup(WebCache *c, const char *key, uint64_t generation, bool gzi
         (void) pthread_mutex_lock(&c->lock);
         for (;;) {
                 e = entry_find(c, key);
-                /* Fresh, or the previous generation's while another request computes this
-                 * one. */
-                if (e && e->body && (e->generation >= generation || e->computing))
+                /* Fresh, or the previous generation's while a request or the refresher
+                 * computes this one (unless a fresh one is asked for: then wait for it). */
+                if (e && e->body && (e->generation >= generation || (e->computing && !fresh)))
                         break;
                 if (e && e->computing) {
                         (void) pthread_cond_wait(&c->computed, &c->lock);
@@ -242,12 +267,14 @@ int web_cache_lookup(WebCache *c, const char *key, uint64_t generation, bool gzi
                         c->n_entries++;
                 }
                 e->computing = true;
+                e->used_usec = now_usec(CLOCK_MONOTONIC);
                 (void) pthread_mutex_unlock(&c->lock);
                 return 0;
         }
 
         entry_unlink(c, e);
         entry_push_front(c, e);
+        e->used_usec = now_usec(CLOCK_MONOTONIC);
         hit = entry_take(e);
         (void) pthread_mutex_unlock(&c->lock);
 
@@ -262,30 +289,80 @@ int web_cache_lookup(WebCache *c, const char *key, uint64_t generation, bool gzi
         return 1;
 }
 
-void web_cache_put(WebCache *c, const char *key, uint64_t generation, unsigned status,
-                   const char *content_type, WebBody *body) {
+int web_cache_put(WebCache *c, const char *key, uint64_t generation, unsigned status,
+                  const char *content_type, WebBody *body, const WebRecipe *recipe) {
+        WebRecipe copy;
         CacheEntry *e;
+        int r;
 
+        r = web_recipe_copy(&copy, recipe);
         (void) pthread_mutex_lock(&c->lock);
         e = entry_find(c, key);
-        if (e) {
+        if (e && r >= 0) {
                 c->bytes -= entry_bytes(e);
                 web_body_unref(e->body);
                 web_body_unref(e->body_gzip);
-                *e = (CacheEntry) {
-                        .prev = e->prev,
-                        .next = e->next,
-                        .key = e->key,
-                        .generation = generation,
-                        .status = status,
-                        .content_type = content_type,
-                        .body = web_body_ref(body),
-                };
+                web_recipe_done(&e->recipe);
+                e->recipe = copy;
+                e->generation = generation;
+                e->status = status;
+                e->content_type = content_type;
+                e->body = web_body_ref(body);
+                e->body_gzip = NULL;
                 c->bytes += entry_bytes(e);
-                cache_evict(c);
-        }
+        } else if (r >= 0)
+                web_recipe_done(&copy);
+        if (e)
+                e->computing = false;
+        cache_evict(c);
         (void) pthread_cond_broadcast(&c->computed);
         (void) pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+int web_cache_claim_stale(WebCache *c, uint64_t generation, uint64_t used_since_usec,
+                          WebRefresh **ret, size_t *ret_n) {
+        WebRefresh *list = NULL;
+        size_t n = 0, allocated = 0;
+        int r = 0;
+
+        (void) pthread_mutex_lock(&c->lock);
+        for (CacheEntry *e = c->head; e; e = e->next) {
+                if (e->computing || !e->body || e->generation >= generation ||
+                    e->used_usec < used_since_usec)
+                        continue;
+                if (GREEDY_REALLOC(list, allocated, n + 1) < 0 ||
+                    !(list[n].key = strdup(e->key))) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (web_recipe_copy(&list[n].recipe, &e->recipe) < 0) {
+                        free(list[n].key);
+                        r = -ENOMEM;
+                        break;
+                }
+                e->computing = true;
+                n++;
+        }
+        (void) pthread_mutex_unlock(&c->lock);
+        if (r < 0) {
+                /* Give back what was claimed. */
+                for (size_t i = 0; i < n; i++)
+                        web_cache_abandon(c, list[i].key);
+                web_refresh_array_free(list, n);
+                return r;
+        }
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+void web_refresh_array_free(WebRefresh *a, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(a[i].key);
+                web_recipe_done(&a[i].recipe);
+        }
+        free(a);
 }
 
 void web_cache_abandon(WebCache *c, const char *key) {

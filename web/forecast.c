@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "alloc-util.h"
 #include "web-internal.h"
 
 static const char forecast_mode_message[] = "the forecast needs a page_mapcount kernel";
@@ -72,34 +73,59 @@ static int forecast_result(json_t *root, const char *message, int compared, json
         return 0;
 }
 
-/* Adds the comparison of epoch's sweeps to root. Returns 0, -ENOMEM or a store error. */
-static int forecast_identities(Store *store, int64_t epoch, const ForecastRequest *req,
-                               json_t *root) {
+/* Compares the identities of one range of ids and appends them to *compared. */
+static int forecast_range(Store *store, int64_t epoch, const ForecastRequest *req,
+                          const SeriesSelection *sel, ForecastComparison **compared, size_t *n,
+                          size_t *allocated) {
         _cleanup_free_ IdentitySeries *series = NULL;
         _cleanup_free_ IdentityPoint *points = NULL;
-        _cleanup_free_ ForecastComparison *compared = NULL;
-        json_t *identities = NULL;
         size_t n_series = 0;
-        int r, n;
+        int r, k;
 
-        r = store_epoch_identity_series(store, epoch, req->window, &series, &n_series, &points);
+        r = store_epoch_identity_series(store, epoch, sel, &series, &n_series, &points);
         if (r < 0)
                 return r;
-
-        compared = calloc(MAX(n_series, (size_t) 1), sizeof *compared);
-        if (!compared)
+        if (GREEDY_REALLOC(*compared, *allocated, *n + n_series + 1) < 0)
                 return -ENOMEM;
-        n = compare_forecast(series, n_series, &req->thresholds, compared);
-        if (n < 0)
-                return n;
+        k = compare_forecast(series, n_series, &req->thresholds, *compared + *n);
+        if (k < 0)
+                return k;
+        *n += (size_t) k;
+        return 0;
+}
+
+/* Adds the comparison of epoch's sweeps to root, COMPARE_IDENTITIES_AT_ONCE identities at a
+ * time. Returns 0, -ENOMEM or a store error. */
+static int forecast_identities(Store *store, int64_t epoch, const ForecastRequest *req,
+                               json_t *root) {
+        _cleanup_free_ ForecastComparison *compared = NULL;
+        size_t n = 0, allocated = 0;
+        json_t *identities = NULL;
+        int64_t max_id;
+        int r;
+
+        r = store_identity_id_max(store, &max_id);
+        if (r < 0)
+                return r;
+        for (int64_t first = 1; first <= max_id; first += COMPARE_IDENTITIES_AT_ONCE) {
+                SeriesSelection sel = {
+                        .window = req->window,
+                        .first_identity = first,
+                        .last_identity = first + COMPARE_IDENTITIES_AT_ONCE - 1,
+                };
+
+                r = forecast_range(store, epoch, req, &sel, &compared, &n, &allocated);
+                if (r < 0)
+                        return r;
+        }
         if (n == 0)
                 return forecast_result(root, forecast_none_message, 0, NULL);
 
-        r = flagged_list_to_json(store, compared, (size_t) n, &forecast_comparisons, req->redact,
+        r = flagged_list_to_json(store, compared, n, &forecast_comparisons, req->redact,
                                  &identities);
         if (r < 0)
                 return r;
-        return forecast_result(root, NULL, n, identities);
+        return forecast_result(root, NULL, (int) n, identities);
 }
 
 int forecast_build(Store *store, const ForecastRequest *req, WebReply *reply) {

@@ -1,6 +1,9 @@
 /* What one HTTP request gets: method and path checks, the dashboard's files, query parameters,
  * the route's handler (through the response cache for routes that depend only on stored data),
- * validators (ETag → 304), gzip, and the reply on the wire. Every error body is JSON. */
+ * validators (ETag → 304), gzip, and the reply on the wire. Every error body is JSON. And the
+ * refresher: after each sweep it computes again, on a thread of its own, the cached answers
+ * requests used lately, so that requests get them from the cache (the previous one meanwhile)
+ * rather than waiting, with every connection of their thread, for a report to be computed. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 
 #include "log.h"
 #include "string-util.h"
+#include "time-util.h"
 #include "web-internal.h"
 
 /* Longest user-supplied string (path, parameter name or value) echoed in an error body. */
@@ -23,6 +27,9 @@
 
 /* Longest cache key (path and parameters); longer requests are answered without the cache. */
 #define WEB_CACHE_KEY_MAX 2048u
+
+/* After each sweep, the refresher computes again the cached answers used this recently. */
+#define WEB_REFRESH_USED_WITHIN_USEC (10 * 60 * USEC_PER_SEC)
 
 /* Answer when even the error body cannot be built. */
 #define OOM_BODY "{\n  \"error\": \"out of memory\",\n  \"status\": 500\n}\n"
@@ -80,6 +87,19 @@ static bool accepts_gzip(struct MHD_Connection *connection) {
                         h++;
         }
         return false;
+}
+
+/* Whether the client asks for an answer computed from the current data rather than the previous
+ * one while the current is being computed: Cache-Control no-cache or max-age=0, or Pragma
+ * no-cache (RFC 9111 5.2.1, 5.4). */
+static bool wants_fresh(struct MHD_Connection *connection) {
+        const char *cc = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CACHE_CONTROL);
+        const char *pragma = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_PRAGMA);
+
+        return (cc && (strcasestr(cc, "no-cache") || strcasestr(cc, "max-age=0"))) ||
+               (pragma && strcasestr(pragma, "no-cache"));
 }
 
 /* Whether If-None-Match lists etag ("*" lists every one; W/ tags compare weakly, RFC 9110
@@ -237,14 +257,14 @@ static void answer_etag(WebAnswer *a, const WebRequest *req, uint64_t generation
 
 /* A route whose answer depends only on stored data: from the cache, or computed and kept. */
 static int answer_cached(WebServer *s, const WebRoute *route, WebRequest *req,
-                         const char *key, bool gzip, const char *method, const char *url,
-                         WebAnswer *a) {
+                         const char *key, bool gzip, bool fresh, const char *method,
+                         const char *url, WebAnswer *a) {
         uint64_t generation = req->status.generation;
         WebReply reply = {};
         WebCached hit = {};
         int r;
 
-        r = web_cache_lookup(s->cache, key, generation, gzip, &hit);
+        r = web_cache_lookup(s->cache, key, generation, gzip, fresh, &hit);
         if (r < 0)
                 return r;
         if (r > 0) {
@@ -265,7 +285,12 @@ static int answer_cached(WebServer *s, const WebRoute *route, WebRequest *req,
         answer_from_reply(a, &reply);
         web_reply_done(&reply);
         if (a->status == MHD_HTTP_OK && a->body) {
-                web_cache_put(s->cache, key, generation, a->status, a->content_type, a->body);
+                WebRecipe recipe = { .route = route, .id = req->id };
+
+                /* The parameter strings are libmicrohttpd's: the cache copies them. */
+                memcpy(recipe.values, req->params.values, sizeof recipe.values);
+                (void) web_cache_put(s->cache, key, generation, a->status, a->content_type,
+                                     a->body, &recipe);
                 answer_gzip(a, gzip);
                 answer_etag(a, req, generation);
         } else
@@ -346,7 +371,8 @@ static int web_answer(WebServer *s, struct MHD_Connection *connection, const cha
                         return r;
                 if (r > 0) {
                         a->cache_control = "no-cache";
-                        return answer_cached(s, route, &req, key, gzip, method, url, a);
+                        return answer_cached(s, route, &req, key, gzip,
+                                             wants_fresh(connection), method, url, a);
                 }
         }
         web_run_handler(s, route, &req, &reply, method, url);
@@ -454,4 +480,55 @@ enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connec
         ret = web_send(connection, &a);
         web_answer_done(&a);
         return ret;
+}
+
+/* ---- the refresher ---- */
+
+/* Computes one claimed entry again and stores it, or gives it up (an error answer is not
+ * cached: the next request computes it and gets the error). */
+static void web_refresh_one(WebServer *s, const WebRefresh *job, const WebStatusData *st) {
+        WebRequest req = { .server = s, .id = job->recipe.id, .status = *st };
+        WebReply reply = {};
+        WebAnswer a = {};
+
+        req.params.names = job->recipe.route->params;
+        for (size_t i = 0; i < WEB_PARAMS_MAX; i++)
+                req.params.values[i] = job->recipe.values[i];
+        web_run_handler(s, job->recipe.route, &req, &reply, "refresh", job->key);
+        answer_from_reply(&a, &reply);
+        web_reply_done(&reply);
+        if (a.status == MHD_HTTP_OK && a.body)
+                (void) web_cache_put(s->cache, job->key, st->generation, a.status,
+                                     a.content_type, a.body, &job->recipe);
+        else
+                web_cache_abandon(s->cache, job->key);
+        web_answer_done(&a);
+}
+
+void *web_refresher(void *userdata) {
+        WebServer *s = userdata;
+        uint64_t seen = 0;
+
+        while (web_status_wait(s->status, &seen, &s->stopping)) {
+                WebRefresh *jobs = NULL;
+                WebStatusData st;
+                size_t n = 0, i = 0;
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+                web_status_snapshot(s->status, &st);
+                if (web_cache_claim_stale(s->cache, st.generation,
+                                          now > WEB_REFRESH_USED_WITHIN_USEC
+                                                  ? now - WEB_REFRESH_USED_WITHIN_USEC : 0,
+                                          &jobs, &n) < 0)
+                        continue;
+                for (; i < n && !web_status_stopping(s->status, &s->stopping); i++)
+                        web_refresh_one(s, &jobs[i], &st);
+                if (n > 0)
+                        log_debug("Refreshed %zu cached answers for generation %" PRIu64, i,
+                                  st.generation);
+                for (; i < n; i++)
+                        web_cache_abandon(s->cache, jobs[i].key);
+                web_refresh_array_free(jobs, n);
+        }
+        return NULL;
 }

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "alloc-util.h"
 #include "web-internal.h"
 
 static const char no_baseline_message[] =
@@ -118,6 +119,7 @@ typedef struct IdentityCompared {
         IdentityComparison *compared;
         int64_t *appeared, *disappeared;
         size_t n_compared, n_appeared, n_disappeared;
+        size_t allocated_compared, allocated_appeared, allocated_disappeared;
 } IdentityCompared;
 
 static void identity_compared_done(IdentityCompared *c) {
@@ -127,36 +129,65 @@ static void identity_compared_done(IdentityCompared *c) {
         *c = (IdentityCompared) {};
 }
 
-/* Compares every identity of the two epochs' windows. Returns 0, -ENOMEM or a store error. */
-static int identities_compare(Store *store, const EpochInfo *baseline,
-                              const EpochInfo *candidate, const ReportRequest *req,
-                              IdentityCompared *ret) {
+/* Compares one range of identity ids of both epochs' windows and appends the results. */
+static int identities_compare_range(Store *store, const EpochInfo *baseline,
+                                    const EpochInfo *candidate, const ReportRequest *req,
+                                    const SeriesSelection *sel, IdentityCompared *c) {
         _cleanup_free_ IdentitySeries *before = NULL, *after = NULL;
         _cleanup_free_ IdentityPoint *before_points = NULL, *after_points = NULL;
-        _cleanup_(identity_compared_done) IdentityCompared c = {};
-        size_t n_before = 0, n_after = 0;
+        size_t n_before = 0, n_after = 0, n_appeared = 0, n_disappeared = 0;
         int r, n;
 
-        r = store_epoch_identity_series(store, baseline->id, req->window, &before, &n_before,
+        r = store_epoch_identity_series(store, baseline->id, sel, &before, &n_before,
                                         &before_points);
         if (r < 0)
                 return r;
-        r = store_epoch_identity_series(store, candidate->id, req->window, &after, &n_after,
+        r = store_epoch_identity_series(store, candidate->id, sel, &after, &n_after,
                                         &after_points);
         if (r < 0)
                 return r;
 
-        c.compared = calloc(MAX(MIN(n_before, n_after), (size_t) 1), sizeof *c.compared);
-        c.appeared = calloc(MAX(n_after, (size_t) 1), sizeof *c.appeared);
-        c.disappeared = calloc(MAX(n_before, (size_t) 1), sizeof *c.disappeared);
-        if (!c.compared || !c.appeared || !c.disappeared)
+        if (GREEDY_REALLOC(c->compared, c->allocated_compared,
+                           c->n_compared + MIN(n_before, n_after) + 1) < 0 ||
+            GREEDY_REALLOC(c->appeared, c->allocated_appeared, c->n_appeared + n_after + 1) < 0 ||
+            GREEDY_REALLOC(c->disappeared, c->allocated_disappeared,
+                           c->n_disappeared + n_before + 1) < 0)
                 return -ENOMEM;
 
-        n = compare_identities(before, n_before, after, n_after, &req->thresholds, c.compared,
-                               c.appeared, &c.n_appeared, c.disappeared, &c.n_disappeared);
+        n = compare_identities(before, n_before, after, n_after, &req->thresholds,
+                               c->compared + c->n_compared, c->appeared + c->n_appeared,
+                               &n_appeared, c->disappeared + c->n_disappeared, &n_disappeared);
         if (n < 0)
                 return n;
-        c.n_compared = (size_t) n;
+        c->n_compared += (size_t) n;
+        c->n_appeared += n_appeared;
+        c->n_disappeared += n_disappeared;
+        return 0;
+}
+
+/* Compares every identity of the two epochs' windows, COMPARE_IDENTITIES_AT_ONCE ids at a time
+ * so that only their points are in memory at once. Returns 0, -ENOMEM or a store error. */
+static int identities_compare(Store *store, const EpochInfo *baseline,
+                              const EpochInfo *candidate, const ReportRequest *req,
+                              IdentityCompared *ret) {
+        _cleanup_(identity_compared_done) IdentityCompared c = {};
+        int64_t max_id;
+        int r;
+
+        r = store_identity_id_max(store, &max_id);
+        if (r < 0)
+                return r;
+        for (int64_t first = 1; first <= max_id; first += COMPARE_IDENTITIES_AT_ONCE) {
+                SeriesSelection sel = {
+                        .window = req->window,
+                        .first_identity = first,
+                        .last_identity = first + COMPARE_IDENTITIES_AT_ONCE - 1,
+                };
+
+                r = identities_compare_range(store, baseline, candidate, req, &sel, &c);
+                if (r < 0)
+                        return r;
+        }
 
         /* A forecast exists only for a page_mapcount baseline: on no_page_mapcount, kpagecount
          * already holds folio averages and the forecast rules do not apply. */

@@ -321,8 +321,8 @@ int web_server_start(WebServer **ret, int listen_fd, const char *db_path, WebSta
                                      MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                      (size_t) WEB_REQUEST_MEMORY,
                                      MHD_OPTION_END);
-        (void) pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
         if (!s->daemon) {
+                (void) pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
                 if (!listen_fd_still_ours(fd, &st))
                         (void) TAKE_FD(fd);
                 if (reterr)
@@ -330,8 +330,17 @@ int web_server_start(WebServer **ret, int listen_fd, const char *db_path, WebSta
                                          "see the debug log");
                 return -EIO;
         }
-        /* From here on libmicrohttpd owns the socket: MHD_stop_daemon() closes it. */
+        /* From here on libmicrohttpd owns the socket: web_server_free() closes it. */
         (void) TAKE_FD(fd);
+
+        r = pthread_create(&s->refresher, NULL, web_refresher, s);
+        (void) pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
+        if (r != 0) {
+                if (reterr)
+                        *reterr = strdup("cannot start the refresher thread");
+                return -r;
+        }
+        s->refresher_started = true;
 
         *ret = TAKE_PTR(s);
         return 0;
@@ -345,6 +354,10 @@ WebServer *web_server_free(WebServer *s) {
          * stopping alone shuts it down, which would also kill the copy systemd keeps for socket
          * activation. Then stopping joins the HTTP threads; their Stores go with them (the
          * key's destructor). */
+        if (s->refresher_started) {
+                web_status_stop(s->status, &s->stopping);
+                (void) pthread_join(s->refresher, NULL);
+        }
         if (s->daemon) {
                 MHD_socket fd = MHD_quiesce_daemon(s->daemon);
 

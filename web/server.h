@@ -48,6 +48,7 @@ typedef struct WebStatusData {
 
 typedef struct WebStatus {
         pthread_mutex_t lock;
+        pthread_cond_t changed;         /* signalled by web_status_changed_locked() */
         WebStatusData data;
 } WebStatus;
 
@@ -59,6 +60,18 @@ void web_status_done(WebStatus *s);
 
 /* Copies the data under the lock. */
 void web_status_snapshot(WebStatus *s, WebStatusData *ret);
+
+/* With the lock held, after changing the data: a new generation, and the web server's
+ * refresher is woken. */
+void web_status_changed_locked(WebStatus *s);
+
+/* Waits until the generation differs from *seen (then stores it there and returns true) or
+ * *stop is set (returns false); *stop is read under the lock. */
+bool web_status_wait(WebStatus *s, uint64_t *seen, const bool *stop);
+/* Sets *stop under the lock and wakes every web_status_wait(). */
+void web_status_stop(WebStatus *s, bool *stop);
+/* *stop, read under the lock. */
+bool web_status_stopping(WebStatus *s, const bool *stop);
 
 typedef struct WebServer WebServer;
 

@@ -22,12 +22,15 @@ void web_status_init(WebStatus *s) {
         };
         r = pthread_mutex_init(&s->lock, NULL);
         assert(r == 0);
+        r = pthread_cond_init(&s->changed, NULL);
+        assert(r == 0);
         (void) r;
 }
 
 void web_status_done(WebStatus *s) {
         if (!s)
                 return;
+        (void) pthread_cond_destroy(&s->changed);
         (void) pthread_mutex_destroy(&s->lock);
 }
 
@@ -38,4 +41,37 @@ void web_status_snapshot(WebStatus *s, WebStatusData *ret) {
         ret->storage_error[sizeof ret->storage_error - 1] = '\0';
         ret->sweep_error[sizeof ret->sweep_error - 1] = '\0';
         ret->reconstruction[sizeof ret->reconstruction - 1] = '\0';
+}
+
+void web_status_changed_locked(WebStatus *s) {
+        s->data.generation++;
+        (void) pthread_cond_broadcast(&s->changed);
+}
+
+bool web_status_wait(WebStatus *s, uint64_t *seen, const bool *stop) {
+        bool running;
+
+        (void) pthread_mutex_lock(&s->lock);
+        while (s->data.generation == *seen && !*stop)
+                (void) pthread_cond_wait(&s->changed, &s->lock);
+        *seen = s->data.generation;
+        running = !*stop;
+        (void) pthread_mutex_unlock(&s->lock);
+        return running;
+}
+
+void web_status_stop(WebStatus *s, bool *stop) {
+        (void) pthread_mutex_lock(&s->lock);
+        *stop = true;
+        (void) pthread_cond_broadcast(&s->changed);
+        (void) pthread_mutex_unlock(&s->lock);
+}
+
+bool web_status_stopping(WebStatus *s, const bool *stop) {
+        bool r;
+
+        (void) pthread_mutex_lock(&s->lock);
+        r = *stop;
+        (void) pthread_mutex_unlock(&s->lock);
+        return r;
 }

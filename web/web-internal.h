@@ -30,6 +30,9 @@ struct WebServer {
         pthread_key_t thread_key;       /* each HTTP thread's WebThread */
         bool thread_key_made;
         WebCache *cache;
+        pthread_t refresher;
+        bool refresher_started;
+        bool stopping;                  /* guarded by status->lock */
         pthread_mutex_t lock;           /* guards store_failing */
         bool store_failing;             /* opening failed: logged once, retried per request */
 };
@@ -120,6 +123,10 @@ const char *web_server_store_error(WebServer *s);
 /* Ends the calling thread's read snapshot, when the request is answered. */
 void web_server_request_done(WebServer *s);
 
+/* The refresher thread (http.c): after each new status generation, computes again the cached
+ * answers used lately. Runs until s->stopping. */
+void *web_refresher(void *userdata);
+
 /* libmicrohttpd's access handler (http.c): answers every request. */
 enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connection,
                                    const char *url, const char *method, const char *version,
@@ -173,6 +180,25 @@ typedef struct WebCached {
 
 void web_cached_done(WebCached *c);
 
+/* What it takes to answer a request again, outside the request: its route, the {id} of its path
+ * and copies of its parameter values (values[i] for route->params[i]; NULL when not given). */
+typedef struct WebRecipe {
+        const WebRoute *route;
+        int64_t id;
+        char *values[WEB_PARAMS_MAX];
+} WebRecipe;
+
+void web_recipe_done(WebRecipe *r);
+int web_recipe_copy(WebRecipe *dst, const WebRecipe *src);
+
+/* A stale entry claimed by the refresher: its key and recipe (copies). */
+typedef struct WebRefresh {
+        char *key;
+        WebRecipe recipe;
+} WebRefresh;
+
+void web_refresh_array_free(WebRefresh *a, size_t n);
+
 /* The responses that depend only on stored data and the settings, keyed by the request (path
  * and parameters) and stamped with the status generation they were computed at. At most
  * max_bytes of bodies; the least recently used go first. */
@@ -180,16 +206,25 @@ int web_cache_new(WebCache **ret, size_t max_bytes);
 WebCache *web_cache_free(WebCache *c);
 
 /* Returns 1 with *ret (caller frees with web_cached_done()) when key has a response of
- * generation or newer, or one of an older generation while another request computes the new
- * one; with gzip, its gzip body too (compressed and kept on first use). Otherwise returns 0:
- * the caller now computes the response and must hand it over with web_cache_put() or give up
- * with web_cache_abandon(); requests for key without any response wait meanwhile. -ENOMEM. */
-int web_cache_lookup(WebCache *c, const char *key, uint64_t generation, bool gzip,
+ * generation or newer, or, unless fresh, one of an older generation while a request or the
+ * refresher computes the new one; with gzip, its gzip body too (compressed and kept on first
+ * use). Otherwise returns 0: the caller now computes the response and must hand it over with
+ * web_cache_put() or give up with web_cache_abandon(); requests for key without any response,
+ * and fresh ones, wait meanwhile. -ENOMEM. */
+int web_cache_lookup(WebCache *c, const char *key, uint64_t generation, bool gzip, bool fresh,
                      WebCached *ret);
-/* Stores body (a reference is taken) as key's response at generation. */
-void web_cache_put(WebCache *c, const char *key, uint64_t generation, unsigned status,
-                   const char *content_type, WebBody *body);
+/* Stores body (a reference is taken) as key's response at generation, with the recipe to
+ * compute it again, and ends its computation. 0, or -ENOMEM (the entry is left as it was, and
+ * no longer computing). */
+int web_cache_put(WebCache *c, const char *key, uint64_t generation, unsigned status,
+                  const char *content_type, WebBody *body, const WebRecipe *recipe);
 void web_cache_abandon(WebCache *c, const char *key);
+
+/* Claims every entry older than generation that a request used since used_since_usec
+ * (CLOCK_MONOTONIC) and nobody computes, for the refresher: until each is put or abandoned,
+ * requests get its previous body. *ret is freed with web_refresh_array_free(). 0 or -ENOMEM. */
+int web_cache_claim_stale(WebCache *c, uint64_t generation, uint64_t used_since_usec,
+                          WebRefresh **ret, size_t *ret_n);
 
 /* ---- the dashboard's files, assets.c (generated at build time from web/ui/) ---- */
 
@@ -209,6 +244,10 @@ const WebAsset *web_asset_find(const char *path);
 const WebAsset *web_assets(size_t *ret_n);
 
 /* ---- endpoint bodies ---- */
+
+/* The comparisons read this many identity ids at a time: the points of 128 identities over two
+ * windows of 120 sweeps take about 8 MiB. */
+#define COMPARE_IDENTITIES_AT_ONCE 128
 
 /* /report, after its parameters were parsed: baseline/candidate 0 mean "the default". */
 typedef struct ReportRequest {

@@ -123,13 +123,20 @@ class Daemon:
             while "last sweep" not in self.messages[-1] and "Sweep failed" not in self.messages[-1]:
                 self.wait_for("STATUS=", timeout)
 
-    def request(self, path, method="GET", body=None, headers=None, raw=False):
+    def request(self, path, method="GET", body=None, headers=None, raw=False, fresh=True):
         """One request on a new connection. Every response is checked against the API
         contract (docs/openapi.yaml) before the test sees it. Returns (status, headers, body):
-        the body as bytes with raw, else as parsed JSON (None when empty)."""
+        the body as bytes with raw, else as parsed JSON (None when empty).
+
+        fresh sends Cache-Control: no-cache, so that the answer reflects the last sweep even
+        while the daemon's refresher is still computing it (without it, the daemon answers
+        with the previous one meanwhile, as a browser or Prometheus get it)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT)
+        headers = dict(headers or {})
+        if fresh and not any(k.lower() == "cache-control" for k in headers):
+            headers["Cache-Control"] = "no-cache"
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
             resp_headers = dict(resp.getheaders())

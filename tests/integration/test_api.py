@@ -5,6 +5,7 @@ request limits, and 2,000 idle connections that must not keep a normal request w
 Every response is also checked against docs/openapi.yaml by the harness."""
 import gzip
 import resource
+import signal
 import socket
 import statistics
 import time
@@ -240,6 +241,33 @@ def raw_exchange(port, request):
     finally:
         s.close()
     return reply
+
+
+class RefreshTest(unittest.TestCase):
+    def test_answers_are_refreshed_after_a_new_generation(self):
+        # The answers requests used are computed again by the refresher after each sweep or
+        # reload (SIGHUP makes a new generation without a sweep), not by the next request.
+        h = History()
+        self.addCleanup(h.close)
+        h.kernel_change(sweeps=2)
+        with Daemon(["--interval", "1h", "--log-level", "debug", *h.roots()], db=h.db) as d:
+            d.wait_sweeps(1)
+            etags = {}
+            for path in ("/report", "/metrics", "/processes?sort=rss"):
+                _, headers, _ = d.request(path, raw=True)
+                etags[path] = headers["ETag"]
+            d.proc.send_signal(signal.SIGHUP)
+            d.wait_for("READY=1")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and "Refreshed 3 cached answers" not in d.log():
+                time.sleep(0.1)
+            self.assertIn("Refreshed 3 cached answers", d.log())
+            for path, etag in etags.items():
+                status, headers, body = d.request(path, headers={"If-None-Match": etag},
+                                                  raw=True)
+                self.assertEqual(status, 200, path)
+                self.assertNotEqual(headers["ETag"], etag)
+                self.assertTrue(body)
 
 
 class IdleConnectionsTest(unittest.TestCase):

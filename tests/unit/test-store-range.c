@@ -231,7 +231,8 @@ static void test_epoch_window(void) {
 
         history_make(&h);
         /* The newest two sweeps of A: 1010 s (two foo) and 1020 s (full), oldest first. */
-        ASSERT_INT_EQ(store_epoch_identity_series(h.s, h.a, 2, &series, &n, &points), 0);
+        ASSERT_INT_EQ(store_epoch_identity_series(h.s, h.a, &(SeriesSelection) { .window = 2 },
+                                                  &series, &n, &points), 0);
         ASSERT_INT_EQ(n, 2);
         for (size_t i = 0; i < n; i++)
                 ASSERT_INT_EQ(series[i].n, 2);
@@ -246,12 +247,37 @@ static void test_epoch_window(void) {
 
         /* 0 and a window larger than the epoch: every sweep. */
         for (size_t w = 0; w <= 10; w += 10) {
-                ASSERT_INT_EQ(store_epoch_identity_series(h.s, h.a, w, &series, &n, &points), 0);
+                ASSERT_INT_EQ(store_epoch_identity_series(h.s, h.a,
+                                                          &(SeriesSelection) { .window = w },
+                                                          &series, &n, &points), 0);
                 ASSERT_INT_EQ(n, 2);
                 if (n > 0)
                         ASSERT_INT_EQ(series[0].n, 3);
                 free(series);
                 free(points);
+        }
+
+        /* A range of identity ids: foo alone, bar alone, neither. */
+        for (int k = 0; k < 3; k++) {
+                int64_t want = k == 0 ? h.foo : k == 1 ? h.bar : 0;
+                SeriesSelection sel = {
+                        .first_identity = k < 2 ? want : MAX(h.foo, h.bar) + 1,
+                        .last_identity = k < 2 ? want : MAX(h.foo, h.bar) + 10,
+                };
+
+                ASSERT_INT_EQ(store_epoch_identity_series(h.s, h.a, &sel, &series, &n, &points),
+                              0);
+                ASSERT_INT_EQ(n, k < 2 ? 1 : 0);
+                if (n == 1)
+                        ASSERT_INT_EQ(series[0].identity_id, want);
+                free(series);
+                free(points);
+        }
+        {
+                int64_t max = 0;
+
+                ASSERT_INT_EQ(store_identity_id_max(h.s, &max), 0);
+                ASSERT_INT_EQ(max, MAX(h.foo, h.bar));
         }
 
         ASSERT_INT_EQ(store_epoch_system_series(h.s, h.a, 1, &sys, &n, &sys_points), 0);

@@ -87,7 +87,7 @@ static void check_identity_series_a(Store *s, int64_t epoch_a, size_t n_expected
         const int kinds[] = { SWEEP_FULL, SWEEP_TWO_FOO, SWEEP_FULL };
         size_t first = first_pruned ? 1 : 0;
 
-        ASSERT_INT_EQ(store_epoch_identity_series(s, epoch_a, 0, &series, &n, &points), 0);
+        ASSERT_INT_EQ(store_epoch_identity_series(s, epoch_a, &(SeriesSelection) {}, &series, &n, &points), 0);
         ASSERT_INT_EQ(n, 2);
         if (n != 2)
                 goto finish;
@@ -279,11 +279,11 @@ static void test_sweeps_and_queries(void) {
                 SystemSeries *ss = NULL;
                 SeriesPoint *sp = NULL;
 
-                ASSERT_INT_EQ(store_epoch_identity_series(ro, 9999, 0, &series, &n, &points),
+                ASSERT_INT_EQ(store_epoch_identity_series(ro, 9999, &(SeriesSelection) {}, &series, &n, &points),
                               -ENOENT);
                 ASSERT_INT_EQ(store_epoch_system_series(ro, 9999, 0, &ss, &n, &sp), -ENOENT);
                 /* An epoch without sweeps: empty, not an error. */
-                ASSERT_INT_EQ(store_epoch_identity_series(ro, d, 0, &series, &n, &points), 0);
+                ASSERT_INT_EQ(store_epoch_identity_series(ro, d, &(SeriesSelection) {}, &series, &n, &points), 0);
                 ASSERT_INT_EQ(n, 0);
                 free(series);
                 free(points);
@@ -451,7 +451,7 @@ static void test_pagemap_and_truth(void) {
         ASSERT_INT_EQ(store_open(&ro, db, STORE_READ_ONLY, NULL), 0);
         if (!ro)
                 goto finish;
-        ASSERT_INT_EQ(store_epoch_identity_series(ro, a, 0, &series, &n, &points), 0);
+        ASSERT_INT_EQ(store_epoch_identity_series(ro, a, &(SeriesSelection) {}, &series, &n, &points), 0);
         ASSERT_INT_EQ(n, 2);
         if (n == 2 && series[0].n == 2 && series[1].n == 2) {
                 /* foo was created first. Sweep 1: one member not scanned, all reconstructed. */
@@ -510,7 +510,7 @@ static void test_pagemap_and_truth(void) {
                 ASSERT_TRUE(created);
         }
         write_pagemap_sweeps(s, big, 5000000, big_ids);
-        ASSERT_INT_EQ(store_epoch_identity_series(ro, big, 0, &series, &n, &points), 0);
+        ASSERT_INT_EQ(store_epoch_identity_series(ro, big, &(SeriesSelection) {}, &series, &n, &points), 0);
         ASSERT_INT_EQ(n, 2);
         if (n == 2 && series[0].n == 2) {
                 check_point(series[0].points + 0, foo1, 3, false, true, 16);
@@ -577,7 +577,7 @@ static void test_truth_many(void) {
         id = store_sweep_commit(s, &sum);
         ASSERT_TRUE(id > 0);
 
-        ASSERT_INT_EQ(store_epoch_identity_series(s, a, 0, &series, &n, &points), 0);
+        ASSERT_INT_EQ(store_epoch_identity_series(s, a, &(SeriesSelection) {}, &series, &n, &points), 0);
         ASSERT_INT_EQ(n, 1);
         if (n == 1 && series[0].n == 1) {
                 ASSERT_INT_EQ(points[0].processes, 700);

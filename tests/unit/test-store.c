@@ -323,7 +323,7 @@ static void test_migrate_v1(void) {
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM process_truth"), 0);
 
         /* The queries read the old rows as not scanned. */
-        ASSERT_INT_EQ(store_epoch_identity_series(s, 1, 0, &series, &n, &points), 0);
+        ASSERT_INT_EQ(store_epoch_identity_series(s, 1, &(SeriesSelection) {}, &series, &n, &points), 0);
         ASSERT_INT_EQ(n, 1);
         if (n == 1 && series[0].n == 1) {
                 ASSERT_U64_EQ(points[0].rss_kb, 300);
