@@ -1,10 +1,11 @@
 /* The response cache: bodies of the responses that depend only on stored data and the settings,
  * keyed by the request and stamped with the status generation they were computed at, with what
  * it takes to compute them again (the route, the id and the parameters). Bodies are reference
- * counted and handed to libmicrohttpd as they are, so a hit copies nothing. An entry is computed
- * by one request or by the refresher at a time: meanwhile the others get the previous
- * generation's body, or wait when there is none yet (a report is computed once, not once per
- * thread). */
+ * counted and handed to libmicrohttpd as they are, so a hit copies nothing. Requests get the
+ * previous generation's body while the refresher computes the new one, so that no request
+ * waits for it; an entry further behind is computed by the request. An entry is computed by one
+ * request or by the refresher at a time: meanwhile the others get the older body, or wait when
+ * there is none yet (a report is computed once, not once per thread). */
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
@@ -247,9 +248,12 @@ int web_cache_lookup(WebCache *c, const char *key, uint64_t generation, bool gzi
         (void) pthread_mutex_lock(&c->lock);
         for (;;) {
                 e = entry_find(c, key);
-                /* Fresh, or the previous generation's while a request or the refresher
-                 * computes this one (unless a fresh one is asked for: then wait for it). */
-                if (e && e->body && (e->generation >= generation || (e->computing && !fresh)))
+                /* Fresh; or, unless a fresh one is asked for, the previous generation's (the
+                 * refresher computes the new one, if it is not at it already) or an older one
+                 * while a request or the refresher computes the new one. */
+                if (e && e->body &&
+                    (e->generation >= generation ||
+                     (!fresh && (e->computing || e->generation + 1 >= generation))))
                         break;
                 if (e && e->computing) {
                         (void) pthread_cond_wait(&c->computed, &c->lock);

@@ -6,6 +6,7 @@
  * rather than waiting, with every connection of their thread, for a report to be computed. */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -478,6 +479,9 @@ enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connec
 
         log_debug("%s '%s': %u", method, url, a.status);
         ret = web_send(connection, &a);
+        if (ret != MHD_YES)
+                log_warning("Failed to send the answer to %s '%s' (%u), closing the connection",
+                            method, url, a.status);
         web_answer_done(&a);
         return ret;
 }
@@ -523,9 +527,13 @@ void *web_refresher(void *userdata) {
                         continue;
                 for (; i < n && !web_status_stopping(s->status, &s->stopping); i++)
                         web_refresh_one(s, &jobs[i], &st);
-                if (n > 0)
+                if (n > 0) {
                         log_debug("Refreshed %zu cached answers for generation %" PRIu64, i,
                                   st.generation);
+                        /* What computing them freed goes back to the system until the next
+                         * sweep. */
+                        (void) malloc_trim(0);
+                }
                 for (; i < n; i++)
                         web_cache_abandon(s->cache, jobs[i].key);
                 web_refresh_array_free(jobs, n);

@@ -374,11 +374,13 @@ static void metrics_data_done(MetricsData *d) {
         process_group_array_free(d->groups, d->n_groups);
 }
 
-static int metrics_read(Store *store, const WebStatusData *st, MetricsData *d) {
+static int metrics_read(Store *store, const WebStatusData *st, ReportMemo *memo,
+                        MetricsData *d) {
         ReportRequest report = {
                 .thresholds = st->thresholds,
                 .identity_mode = st->identity_mode,
                 .window = st->report_window,
+                .memo = memo,
         };
         int64_t unknown, sweep_id;
         int r;
@@ -409,7 +411,7 @@ int route_metrics(WebRequest *req, WebReply *reply) {
         r = web_server_get_store(req->server, &store, reply);
         if (r < 0)
                 return r == -ENOMEM ? r : 0;
-        r = metrics_read(store, st, &d);
+        r = metrics_read(store, st, req->server->memo, &d);
         if (r < 0)
                 return web_reply_store_error(reply, store, r);
 

@@ -12,7 +12,6 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "alloc-util.h"
 #include "web-internal.h"
 
 static const char no_baseline_message[] =
@@ -114,91 +113,6 @@ static const FlaggedKind identity_comparisons = {
         .to_json = comparison_to_json,
 };
 
-/* One comparison of two epochs' identities: what compare_identities() returns. */
-typedef struct IdentityCompared {
-        IdentityComparison *compared;
-        int64_t *appeared, *disappeared;
-        size_t n_compared, n_appeared, n_disappeared;
-        size_t allocated_compared, allocated_appeared, allocated_disappeared;
-} IdentityCompared;
-
-static void identity_compared_done(IdentityCompared *c) {
-        free(c->compared);
-        free(c->appeared);
-        free(c->disappeared);
-        *c = (IdentityCompared) {};
-}
-
-/* Compares one range of identity ids of both epochs' windows and appends the results. */
-static int identities_compare_range(Store *store, const EpochInfo *baseline,
-                                    const EpochInfo *candidate, const ReportRequest *req,
-                                    const SeriesSelection *sel, IdentityCompared *c) {
-        _cleanup_free_ IdentitySeries *before = NULL, *after = NULL;
-        _cleanup_free_ IdentityPoint *before_points = NULL, *after_points = NULL;
-        size_t n_before = 0, n_after = 0, n_appeared = 0, n_disappeared = 0;
-        int r, n;
-
-        r = store_epoch_identity_series(store, baseline->id, sel, &before, &n_before,
-                                        &before_points);
-        if (r < 0)
-                return r;
-        r = store_epoch_identity_series(store, candidate->id, sel, &after, &n_after,
-                                        &after_points);
-        if (r < 0)
-                return r;
-
-        if (GREEDY_REALLOC(c->compared, c->allocated_compared,
-                           c->n_compared + MIN(n_before, n_after) + 1) < 0 ||
-            GREEDY_REALLOC(c->appeared, c->allocated_appeared, c->n_appeared + n_after + 1) < 0 ||
-            GREEDY_REALLOC(c->disappeared, c->allocated_disappeared,
-                           c->n_disappeared + n_before + 1) < 0)
-                return -ENOMEM;
-
-        n = compare_identities(before, n_before, after, n_after, &req->thresholds,
-                               c->compared + c->n_compared, c->appeared + c->n_appeared,
-                               &n_appeared, c->disappeared + c->n_disappeared, &n_disappeared);
-        if (n < 0)
-                return n;
-        c->n_compared += (size_t) n;
-        c->n_appeared += n_appeared;
-        c->n_disappeared += n_disappeared;
-        return 0;
-}
-
-/* Compares every identity of the two epochs' windows, COMPARE_IDENTITIES_AT_ONCE ids at a time
- * so that only their points are in memory at once. Returns 0, -ENOMEM or a store error. */
-static int identities_compare(Store *store, const EpochInfo *baseline,
-                              const EpochInfo *candidate, const ReportRequest *req,
-                              IdentityCompared *ret) {
-        _cleanup_(identity_compared_done) IdentityCompared c = {};
-        int64_t max_id;
-        int r;
-
-        r = store_identity_id_max(store, &max_id);
-        if (r < 0)
-                return r;
-        for (int64_t first = 1; first <= max_id; first += COMPARE_IDENTITIES_AT_ONCE) {
-                SeriesSelection sel = {
-                        .window = req->window,
-                        .first_identity = first,
-                        .last_identity = first + COMPARE_IDENTITIES_AT_ONCE - 1,
-                };
-
-                r = identities_compare_range(store, baseline, candidate, req, &sel, &c);
-                if (r < 0)
-                        return r;
-        }
-
-        /* A forecast exists only for a page_mapcount baseline: on no_page_mapcount, kpagecount
-         * already holds folio averages and the forecast rules do not apply. */
-        if (baseline->mapcount_mode != MAPCOUNT_MODE_PAGE)
-                for (size_t i = 0; i < c.n_compared; i++)
-                        c.compared[i].has_forecast = false;
-
-        *ret = TAKE_STRUCT(c);
-        return 0;
-}
-
 /* Adds "compared", "flagged", "appeared" and "disappeared" to root. Returns 0, -ENOMEM or a
  * store error. */
 static int report_identities(Store *store, const EpochInfo *baseline, const EpochInfo *candidate,
@@ -207,11 +121,12 @@ static int report_identities(Store *store, const EpochInfo *baseline, const Epoc
         _cleanup_json_ json_t *flagged = NULL, *appeared_json = NULL, *disappeared_json = NULL;
         int r;
 
-        r = identities_compare(store, baseline, candidate, req, &c);
+        r = identities_compare(store, baseline, candidate, req->window, &req->thresholds,
+                               req->memo, &c);
         if (r < 0)
                 return r;
 
-        r = flagged_list_to_json(store, c.compared, c.n_compared, &identity_comparisons,
+        r = flagged_list_to_json(store, c.flagged, c.n_flagged, &identity_comparisons,
                                  req->redact, &flagged);
         if (r < 0)
                 return r;
@@ -390,7 +305,8 @@ int report_summary(Store *store, const ReportRequest *req, ReportSummary *ret) {
                 return 0;
         }
 
-        r = identities_compare(store, pair.baseline, pair.candidate, req, &c);
+        r = identities_compare(store, pair.baseline, pair.candidate, req->window,
+                               &req->thresholds, req->memo, &c);
         if (r < 0)
                 return r;
 
@@ -400,10 +316,9 @@ int report_summary(Store *store, const ReportRequest *req, ReportSummary *ret) {
                 .candidate = pair.candidate->id,
                 .compared = (unsigned) c.n_compared,
         };
-        for (size_t i = 0; i < c.n_compared; i++)
-                if (c.compared[i].flagged && c.compared[i].kind >= 0 &&
-                    c.compared[i].kind < _SHIFT_KIND_MAX)
-                        summary.flagged[c.compared[i].kind]++;
+        for (size_t i = 0; i < c.n_flagged; i++)
+                if (c.flagged[i].kind >= 0 && c.flagged[i].kind < _SHIFT_KIND_MAX)
+                        summary.flagged[c.flagged[i].kind]++;
         *ret = summary;
         return 0;
 }

@@ -373,6 +373,7 @@ static int route_report(WebRequest *request, WebReply *reply) {
                 .identity_mode = request->status.identity_mode,
                 .window = request->status.report_window,
                 .redact = request->status.redact_cmdline,
+                .memo = request->server->memo,
         };
         uint64_t baseline = 0, candidate = 0;
         Store *store;

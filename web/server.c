@@ -36,8 +36,10 @@
 #define WEB_FDS_RESERVED 64u
 /* A connection that sends nothing for this long is closed. */
 #define WEB_IDLE_TIMEOUT_SEC 15u
-/* The request line and headers of one request together: longer ones are refused (414, 431). */
-#define WEB_REQUEST_MEMORY (16u * 1024u)
+/* Memory of one connection (libmicrohttpd's default): the request line and headers must fit in
+ * about half of it, longer ones are refused (414, 431); the rest holds the response's
+ * headers. */
+#define WEB_REQUEST_MEMORY (32u * 1024u)
 #define WEB_LISTEN_BACKLOG 1024
 /* Bodies of cached responses kept. */
 #define WEB_CACHE_BYTES (64u * 1024u * 1024u)
@@ -292,6 +294,9 @@ int web_server_start(WebServer **ret, int listen_fd, const char *db_path, WebSta
         r = web_cache_new(&s->cache, WEB_CACHE_BYTES);
         if (r < 0)
                 return r;
+        r = report_memo_new(&s->memo);
+        if (r < 0)
+                return r;
         /* Each HTTP thread's Store is freed by the key's destructor when the thread ends. */
         r = pthread_key_create(&s->thread_key, web_thread_free);
         if (r != 0)
@@ -368,6 +373,7 @@ WebServer *web_server_free(WebServer *s) {
         if (s->thread_key_made)
                 (void) pthread_key_delete(s->thread_key);
         web_cache_free(s->cache);
+        report_memo_free(s->memo);
         (void) pthread_mutex_destroy(&s->lock);
         free(s->db_path);
         free(s);

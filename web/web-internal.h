@@ -22,6 +22,7 @@
 #define _cleanup_json_ _cleanup_(json_decrefp)
 
 typedef struct WebCache WebCache;
+typedef struct ReportMemo ReportMemo;
 
 struct WebServer {
         struct MHD_Daemon *daemon;
@@ -30,6 +31,7 @@ struct WebServer {
         pthread_key_t thread_key;       /* each HTTP thread's WebThread */
         bool thread_key_made;
         WebCache *cache;
+        ReportMemo *memo;
         pthread_t refresher;
         bool refresher_started;
         bool stopping;                  /* guarded by status->lock */
@@ -206,9 +208,9 @@ int web_cache_new(WebCache **ret, size_t max_bytes);
 WebCache *web_cache_free(WebCache *c);
 
 /* Returns 1 with *ret (caller frees with web_cached_done()) when key has a response of
- * generation or newer, or, unless fresh, one of an older generation while a request or the
- * refresher computes the new one; with gzip, its gzip body too (compressed and kept on first
- * use). Otherwise returns 0: the caller now computes the response and must hand it over with
+ * generation or newer, or, unless fresh, one of the previous generation (the refresher computes
+ * the new one), or an older one while a request or the refresher computes the new one; with
+ * gzip, its gzip body too (compressed and kept on first use). Otherwise returns 0: the caller now computes the response and must hand it over with
  * web_cache_put() or give up with web_cache_abandon(); requests for key without any response,
  * and fresh ones, wait meanwhile. -ENOMEM. */
 int web_cache_lookup(WebCache *c, const char *key, uint64_t generation, bool gzip, bool fresh,
@@ -245,9 +247,33 @@ const WebAsset *web_assets(size_t *ret_n);
 
 /* ---- endpoint bodies ---- */
 
-/* The comparisons read this many identity ids at a time: the points of 128 identities over two
- * windows of 120 sweeps take about 8 MiB. */
-#define COMPARE_IDENTITIES_AT_ONCE 128
+/* The comparisons read this many identity ids at a time: the points of 32 identities over two
+ * windows of 120 sweeps take 2 MiB. */
+#define COMPARE_IDENTITIES_AT_ONCE 32
+
+/* ---- the comparison of two epochs' identities, comparison.c ---- */
+
+/* What compare_identities() says of two epochs, the flagged comparisons only. */
+typedef struct IdentityCompared {
+        IdentityComparison *flagged;    /* in identity id order */
+        size_t n_flagged;
+        size_t n_compared;              /* identities in both epochs */
+        int64_t *appeared, *disappeared;
+        size_t n_appeared, n_disappeared;
+} IdentityCompared;
+
+void identity_compared_done(IdentityCompared *c);
+
+/* The last few comparisons, shared by the HTTP threads and the refresher. */
+int report_memo_new(ReportMemo **ret);
+ReportMemo *report_memo_free(ReportMemo *m);
+
+/* Compares every identity of the two epochs' newest `window` sweeps (0: all) with the
+ * thresholds, or takes the result kept in memo (may be NULL) for the same epochs, last sweeps,
+ * window and thresholds. Returns 0, -ENOMEM or a store error. */
+int identities_compare(Store *store, const EpochInfo *baseline, const EpochInfo *candidate,
+                       size_t window, const Thresholds *t, ReportMemo *memo,
+                       IdentityCompared *ret);
 
 /* /report, after its parameters were parsed: baseline/candidate 0 mean "the default". */
 typedef struct ReportRequest {
@@ -256,6 +282,7 @@ typedef struct ReportRequest {
         IdentityMode identity_mode;
         unsigned window;                /* sweeps per epoch compared; 0: all */
         bool redact;                    /* show argv[0] only */
+        ReportMemo *memo;               /* may be NULL */
 } ReportRequest;
 
 /* Builds the /report answer (or its 400/503 error) into reply. Returns 0 or -ENOMEM. */

@@ -24,6 +24,9 @@ SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__
 FIXTURES = os.path.join(SOURCE_ROOT, "tests", "fixtures")
 TIMEOUT = float(os.environ.get("MAPSTATD_TEST_TIMEOUT", "60"))
 
+# What ASan, LSan and UBSan print when they find something.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: ")
+
 
 def run_once(args, timeout=TIMEOUT):
     """Runs `mapstatd --once ARGS`; returns the CompletedProcess (text mode)."""
@@ -49,7 +52,7 @@ class Daemon:
         return self
 
     def __exit__(self, *exc):
-        self.close()
+        self.close(check=exc[0] is None)
         return False
 
     def start(self):
@@ -136,9 +139,15 @@ class Daemon:
         if fresh and not any(k.lower() == "cache-control" for k in headers):
             headers["Cache-Control"] = "no-cache"
         try:
-            conn.request(method, path, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+            except (ConnectionError, http.client.HTTPException) as e:
+                alive = self.proc.poll() is None
+                raise AssertionError("%s %s: %r; the daemon is %s; its log:\n%s"
+                                     % (method, path, e, "running" if alive else
+                                        "gone (%s)" % self.proc.returncode, self.log()[-6000:]))
             resp_headers = dict(resp.getheaders())
             contract.check(method, path, resp.status, resp_headers, data)
             if raw:
@@ -157,18 +166,27 @@ class Daemon:
         self.proc.send_signal(sig)
         return self.proc.wait(timeout=timeout)
 
-    def close(self):
+    def close(self, check=True):
+        """Kills the daemon if it runs and removes its files. With check, fails when a
+        sanitizer (the ASan/UBSan build) reported an error in its log, even one that did not
+        stop it."""
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         for s in ("listener", "notify"):
             if hasattr(self, s):
                 getattr(self, s).close()
+        report = None
         if hasattr(self, "stderr"):
+            log = self.log()
+            if any(m in log for m in SANITIZER_MARKERS):
+                report = log[-6000:]
             self.stderr.close()
         if self.proc and self.proc.stdout:
             self.proc.stdout.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if check and report:
+            raise AssertionError("the daemon's sanitizers reported an error:\n" + report)
 
 
 def main():

@@ -53,26 +53,31 @@ static void test_generations(void) {
         ASSERT_INT_EQ(web_cache_lookup(c, "/report\nbaseline=1", 1, false, false, &hit), 0);
         web_cache_abandon(c, "/report\nbaseline=1");
 
-        /* Generation 2: the first asker computes; meanwhile others get generation 1. */
-        ASSERT_INT_EQ(web_cache_lookup(c, "/report", 2, false, false, &hit), 0);
+        /* Generation 2: requests get generation 1, the refresher's to compute; at generation 3
+         * the entry is two behind: the first asker computes, the others get generation 1
+         * meanwhile. */
         ASSERT_INT_EQ(web_cache_lookup(c, "/report", 2, false, false, &hit), 1);
         ASSERT_TRUE(body_is(hit.body, "one"));
         ASSERT_INT_EQ(hit.generation, 1);
+        web_cached_done(&hit);
+        ASSERT_INT_EQ(web_cache_lookup(c, "/report", 3, false, false, &hit), 0);
+        ASSERT_INT_EQ(web_cache_lookup(c, "/report", 3, false, false, &hit), 1);
+        ASSERT_TRUE(body_is(hit.body, "one"));
         web_cached_done(&hit);
         put(c, "/report", 2, "two");
         ASSERT_INT_EQ(web_cache_lookup(c, "/report", 2, false, false, &hit), 1);
         ASSERT_TRUE(body_is(hit.body, "two"));
         ASSERT_INT_EQ(hit.generation, 2);
         /* The body outlives its replacement: a response on the wire holds a reference. */
-        ASSERT_INT_EQ(web_cache_lookup(c, "/report", 3, false, false, &(WebCached) {}), 0);
-        put(c, "/report", 3, "three");
+        ASSERT_INT_EQ(web_cache_lookup(c, "/report", 4, false, false, &(WebCached) {}), 0);
+        put(c, "/report", 4, "four");
         ASSERT_TRUE(body_is(hit.body, "two"));
         web_cached_done(&hit);
 
         /* Giving up keeps the older body for the next asker to replace. */
-        ASSERT_INT_EQ(web_cache_lookup(c, "/report", 4, false, false, &hit), 0);
+        ASSERT_INT_EQ(web_cache_lookup(c, "/report", 6, false, false, &hit), 0);
         web_cache_abandon(c, "/report");
-        ASSERT_INT_EQ(web_cache_lookup(c, "/report", 4, false, false, &hit), 0);
+        ASSERT_INT_EQ(web_cache_lookup(c, "/report", 6, false, false, &hit), 0);
         web_cache_abandon(c, "/report");
         web_cache_free(c);
 }
@@ -191,10 +196,10 @@ static void test_waiters(void) {
 
         /* A request that asks for a fresh answer waits for the one being computed rather than
          * taking the previous one. */
-        ASSERT_INT_EQ(web_cache_lookup(c, "/epochs", 2, false, false, &(WebCached) {}), 0);
-        w[0] = (Waiter) { .cache = c, .key = "/epochs", .generation = 2, .fresh = true,
+        ASSERT_INT_EQ(web_cache_lookup(c, "/epochs", 3, false, false, &(WebCached) {}), 0);
+        w[0] = (Waiter) { .cache = c, .key = "/epochs", .generation = 3, .fresh = true,
                           .result = -1 };
-        w[1] = (Waiter) { .cache = c, .key = "/epochs", .generation = 2, .result = -1 };
+        w[1] = (Waiter) { .cache = c, .key = "/epochs", .generation = 3, .result = -1 };
         ASSERT_INT_EQ(pthread_create(&t[0], NULL, wait_for_entry, &w[0]), 0);
         ASSERT_INT_EQ(pthread_create(&t[1], NULL, wait_for_entry, &w[1]), 0);
         ASSERT_INT_EQ(pthread_join(t[1], NULL), 0);
@@ -203,10 +208,10 @@ static void test_waiters(void) {
         web_cached_done(&w[1].hit);
         usleep(50 * 1000);
         ASSERT_INT_EQ(__atomic_load_n(&w[0].result, __ATOMIC_SEQ_CST), -1);
-        put(c, "/epochs", 2, "generation 2");
+        put(c, "/epochs", 3, "generation 3");
         ASSERT_INT_EQ(pthread_join(t[0], NULL), 0);
         ASSERT_INT_EQ(w[0].result, 1);
-        ASSERT_TRUE(body_is(w[0].hit.body, "generation 2"));
+        ASSERT_TRUE(body_is(w[0].hit.body, "generation 3"));
         web_cached_done(&w[0].hit);
         web_cache_free(c);
 }
@@ -225,8 +230,8 @@ static void test_claim_stale(void) {
                 ASSERT_INT_EQ(web_cache_lookup(c, key, 1, false, false, &hit), 0);
                 put(c, key, 1, key);
         }
-        /* /k2 is computing already (a request claimed it at generation 2). */
-        ASSERT_INT_EQ(web_cache_lookup(c, "/k2", 2, false, false, &hit), 0);
+        /* /k2 is computing already (a request that wants a fresh answer claimed it). */
+        ASSERT_INT_EQ(web_cache_lookup(c, "/k2", 2, false, true, &hit), 0);
 
         /* Nothing stale at generation 1; at 2, /k0 and /k1, each with its recipe. */
         ASSERT_INT_EQ(web_cache_claim_stale(c, 1, 0, &jobs, &n), 0);
