@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -125,12 +127,93 @@ static int epoch_marks_add(EpochMarks *m, int64_t epoch, uint64_t time_usec) {
         return 0;
 }
 
+/* Parses the range and takes the Store. Returns 1, 0 (reply holds the error) or -ENOMEM. */
+static int series_start(WebRequest *req, TimeRange *range, Store **store, WebReply *reply) {
+        int r;
+
+        r = series_range(&req->params, range, reply);
+        if (r <= 0)
+                return r;
+        r = web_server_get_store(req->server, store, reply);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+        return 1;
+}
+
+/* How series_finish() reads one kind of point. */
+typedef struct SeriesKind {
+        size_t size;                    /* of one point */
+        size_t time_offset;             /* of its uint64_t time_usec */
+        size_t epoch_offset;            /* of its int64_t epoch_id */
+        /* The point's object; epoch is its epoch, NULL when unknown. NULL when out of
+         * memory. */
+        json_t *(*to_json)(const void *point, const EpochInfo *epoch);
+} SeriesKind;
+
+/* Adds "from", "to", "step_seconds", "epochs" (the marks) and "points" to root. Returns 0,
+ * -ENOMEM or a store error. */
+static int series_finish(Store *store, const TimeRange *range, const void *points, size_t n,
+                         const SeriesKind *kind, json_t *root) {
+        _cleanup_(epoch_marks_done) EpochMarks marks = {};
+        _cleanup_json_ json_t *list = json_array();
+        int r;
+
+        if (!list)
+                return -ENOMEM;
+        r = series_header(root, range);
+        if (r < 0)
+                return r;
+        r = epoch_marks_init(&marks, store);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < n; i++) {
+                const char *p = (const char *) points + i * kind->size;
+                uint64_t time_usec;
+                int64_t epoch;
+
+                memcpy(&time_usec, p + kind->time_offset, sizeof time_usec);
+                memcpy(&epoch, p + kind->epoch_offset, sizeof epoch);
+                r = epoch_marks_add(&marks, epoch, time_usec);
+                if (r < 0)
+                        return r;
+                if (json_array_append_new(list, kind->to_json(p, marks.current)) < 0)
+                        return -ENOMEM;
+        }
+
+        if (json_object_set_new(root, "epochs", TAKE_PTR(marks.marks)) < 0 ||
+            json_object_set_new(root, "points", TAKE_PTR(list)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* The answer of a series query that returned r with points[0..n): the series into root (taken
+ * over), or the 400 of too many points, or the store's error. Returns 0 or -ENOMEM. */
+static int series_answer(Store *store, const TimeRange *range, int r, const void *points,
+                         size_t n, const SeriesKind *kind, json_t *root, WebReply *reply) {
+        _cleanup_json_ json_t *body = root;
+
+        if (r == -E2BIG)
+                return series_too_many(range, reply);
+        if (r < 0)
+                return web_reply_store_error(reply, store, r);
+        if (!body)
+                return -ENOMEM;
+        r = series_finish(store, range, points, n, kind, body);
+        if (r < 0)
+                return web_reply_store_error(reply, store, r);
+        return web_reply_json(reply, MHD_HTTP_OK, TAKE_PTR(body));
+}
+
 /* ---- /processes/{id} ---- */
 
-/* forecast: whether the point's kernel is one the forecast applies to (page_mapcount). */
-static json_t *range_point_to_json(const IdentityRangePoint *p, bool forecast) {
+/* An IdentityRangePoint. The forecast is shown only where it applies: on a page_mapcount
+ * kernel. */
+static json_t *identity_point_json(const void *point, const EpochInfo *epoch) {
         _cleanup_json_ json_t *figures = json_object(), *ratios = json_object();
+        const IdentityRangePoint *p = point;
         bool reconstructed = isfinite(p->truth_kb[RANGE_TRUTH_PSS]);
+        bool forecast = epoch && epoch->mapcount_mode == MAPCOUNT_MODE_PAGE;
 
         if (!figures || !ratios)
                 return NULL;
@@ -168,53 +251,24 @@ static json_t *range_point_to_json(const IdentityRangePoint *p, bool forecast) {
                                  : json_null());
 }
 
-/* Adds "epochs" (the marks) and "points" to root. */
-static int identity_points_to_json(Store *store, const IdentityRangePoint *points, size_t n,
-                                   json_t *root) {
-        _cleanup_(epoch_marks_done) EpochMarks marks = {};
-        _cleanup_json_ json_t *list = json_array();
-        int r;
-
-        if (!list)
-                return -ENOMEM;
-        r = epoch_marks_init(&marks, store);
-        if (r < 0)
-                return r;
-
-        for (size_t i = 0; i < n; i++) {
-                r = epoch_marks_add(&marks, points[i].epoch_id, points[i].time_usec);
-                if (r < 0)
-                        return r;
-                if (json_array_append_new(
-                            list, range_point_to_json(&points[i],
-                                                      marks.current &&
-                                                      marks.current->mapcount_mode ==
-                                                      MAPCOUNT_MODE_PAGE)) < 0)
-                        return -ENOMEM;
-        }
-
-        if (json_object_set_new(root, "epochs", TAKE_PTR(marks.marks)) < 0 ||
-            json_object_set_new(root, "points", TAKE_PTR(list)) < 0)
-                return -ENOMEM;
-        return 0;
-}
+static const SeriesKind identity_points = {
+        .size = sizeof(IdentityRangePoint),
+        .time_offset = offsetof(IdentityRangePoint, time_usec),
+        .epoch_offset = offsetof(IdentityRangePoint, epoch_id),
+        .to_json = identity_point_json,
+};
 
 int route_identity_series(WebRequest *req, WebReply *reply) {
         _cleanup_(identity_info_done) IdentityInfo identity = {};
         _cleanup_free_ IdentityRangePoint *points = NULL;
-        _cleanup_json_ json_t *root = NULL;
         TimeRange range;
         size_t n = 0;
         Store *store;
         int r;
 
-        r = series_range(&req->params, &range, reply);
+        r = series_start(req, &range, &store, reply);
         if (r <= 0)
                 return r;
-
-        r = web_server_get_store(req->server, &store, reply);
-        if (r < 0)
-                return r == -ENOMEM ? r : 0;
 
         r = store_get_identity(store, req->id, &identity);
         if (r == -ENOENT)
@@ -224,29 +278,20 @@ int route_identity_series(WebRequest *req, WebReply *reply) {
                 return web_reply_store_error(reply, store, r);
 
         r = store_identity_range(store, req->id, &range, &points, &n);
-        if (r == -E2BIG)
-                return series_too_many(&range, reply);
-        if (r < 0)
-                return web_reply_store_error(reply, store, r);
-
-        root = json_pack("{s:o}", "identity", identity_to_json(&identity,
-                                                               req->status.redact_cmdline));
-        if (!root)
-                return -ENOMEM;
-        r = series_header(root, &range);
-        if (r >= 0)
-                r = identity_points_to_json(store, points, n, root);
-        if (r < 0)
-                return web_reply_store_error(reply, store, r);
-
-        return web_reply_json(reply, MHD_HTTP_OK, TAKE_PTR(root));
+        return series_answer(store, &range, r, points, n, &identity_points,
+                             json_pack("{s:o}", "identity",
+                                       identity_to_json(&identity, req->status.redact_cmdline)),
+                             reply);
 }
 
 /* ---- /meminfo ---- */
 
-static json_t *meminfo_point_to_json(const MeminfoRangePoint *p) {
+/* A MeminfoRangePoint. */
+static json_t *meminfo_point_json(const void *point, const EpochInfo *epoch) {
         _cleanup_json_ json_t *fields = json_object();
+        const MeminfoRangePoint *p = point;
 
+        (void) epoch;
         if (!fields)
                 return NULL;
         for (size_t i = 0; i < ELEMENTSOF(meminfo_fields); i++)
@@ -260,50 +305,26 @@ static json_t *meminfo_point_to_json(const MeminfoRangePoint *p) {
                          "fields", TAKE_PTR(fields));
 }
 
+static const SeriesKind meminfo_points = {
+        .size = sizeof(MeminfoRangePoint),
+        .time_offset = offsetof(MeminfoRangePoint, time_usec),
+        .epoch_offset = offsetof(MeminfoRangePoint, epoch_id),
+        .to_json = meminfo_point_json,
+};
+
 int route_meminfo(WebRequest *req, WebReply *reply) {
-        _cleanup_(epoch_marks_done) EpochMarks marks = {};
         _cleanup_free_ MeminfoRangePoint *points = NULL;
         _cleanup_free_ double *values = NULL;
-        _cleanup_json_ json_t *root = NULL, *list = NULL;
         TimeRange range;
         size_t n = 0;
         Store *store;
         int r;
 
-        r = series_range(&req->params, &range, reply);
+        r = series_start(req, &range, &store, reply);
         if (r <= 0)
                 return r;
 
-        r = web_server_get_store(req->server, &store, reply);
-        if (r < 0)
-                return r == -ENOMEM ? r : 0;
-
         r = store_meminfo_range(store, meminfo_fields, ELEMENTSOF(meminfo_fields), &range,
                                 &points, &values, &n);
-        if (r == -E2BIG)
-                return series_too_many(&range, reply);
-        if (r >= 0)
-                r = epoch_marks_init(&marks, store);
-        if (r < 0)
-                return web_reply_store_error(reply, store, r);
-
-        root = json_object();
-        list = json_array();
-        if (!root || !list)
-                return -ENOMEM;
-        r = series_header(root, &range);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
-                r = epoch_marks_add(&marks, points[i].epoch_id, points[i].time_usec);
-                if (r < 0)
-                        return r;
-                if (json_array_append_new(list, meminfo_point_to_json(&points[i])) < 0)
-                        return -ENOMEM;
-        }
-        if (json_object_set_new(root, "epochs", TAKE_PTR(marks.marks)) < 0 ||
-            json_object_set_new(root, "points", TAKE_PTR(list)) < 0)
-                return -ENOMEM;
-
-        return web_reply_json(reply, MHD_HTTP_OK, TAKE_PTR(root));
+        return series_answer(store, &range, r, points, n, &meminfo_points, json_object(), reply);
 }

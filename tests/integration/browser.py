@@ -12,6 +12,8 @@ import subprocess
 import tempfile
 import time
 
+from harness import stop_process
+
 CHROMIUM = os.environ.get("MAPSTATD_CHROMIUM") or shutil.which("chromium")
 TIMEOUT = 60
 
@@ -67,13 +69,7 @@ class Browser:
             os.close(self._to_child)
         except OSError:
             pass
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=10)
         os.close(self._from_child)
         shutil.rmtree(self.profile, ignore_errors=True)
 

@@ -59,7 +59,7 @@ class Daemon:
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
+        self.listener.listen(1024)
         self.port = self.listener.getsockname()[1]
 
         self.notify_path = os.path.join(self.tmp, "notify")
@@ -157,6 +157,29 @@ class Daemon:
         finally:
             conn.close()
 
+    def raw(self, data):
+        """Sends data as it is on a new connection, closes the sending side and returns all
+        the daemon sent back (b"" when it closed first; the server may answer and close
+        before the whole request is sent)."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)
+        reply = b""
+        try:
+            try:
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        except ConnectionResetError:
+            pass
+        finally:
+            s.close()
+        return reply
+
     def get(self, path):
         status, _, doc = self.request(path)
         return status, doc
@@ -187,6 +210,17 @@ class Daemon:
         shutil.rmtree(self.tmp, ignore_errors=True)
         if check and report:
             raise AssertionError("the daemon's sanitizers reported an error:\n" + report)
+
+
+def stop_process(proc, timeout=20):
+    """SIGTERM, then SIGKILL after timeout seconds; waits for the process."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def main():

@@ -14,7 +14,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from harness import SOURCE_ROOT
+from harness import SOURCE_ROOT, stop_process
 
 PORT = 9090
 TOOLS = os.path.join(SOURCE_ROOT, ".tools", "prometheus", "usr", "bin")
@@ -78,13 +78,7 @@ class Prometheus:
             return f.read()[-4000:]
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self):

@@ -218,30 +218,10 @@ class HistoryApiTest(unittest.TestCase):
                  (b"431", b"413")),
         ):
             with self.subTest(request=request[:30]):
-                reply = raw_exchange(self.d.port, request)
+                reply = self.d.raw(request)
                 self.assertRegex(reply, rb"^HTTP/1\.1 (" + b"|".join(codes) + rb")")
         status, _ = self.d.get("/healthz")
         self.assertEqual(status, 200)
-
-def raw_exchange(port, request):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    reply = b""
-    try:
-        try:
-            s.sendall(request)
-        except OSError:
-            pass
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
-    except ConnectionResetError:
-        pass
-    finally:
-        s.close()
-    return reply
-
 
 class RefreshTest(unittest.TestCase):
     def test_answers_are_refreshed_after_a_new_generation(self):
@@ -287,7 +267,7 @@ class IdleConnectionsTest(unittest.TestCase):
                     s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
                     if i % 2:
                         s.sendall(b"GET /rep")
-                    idle.append(s)
+                    idle.append((time.monotonic(), s))
                 for path in ("/report", "/healthz", "/metrics"):
                     start = time.monotonic()
                     status, _, _ = d.request(path, raw=True)
@@ -295,17 +275,20 @@ class IdleConnectionsTest(unittest.TestCase):
                     self.assertEqual(status, 200, path)
                     self.assertLess(took, 1.0, "%s took %.2f s beside 2000 idle connections"
                                     % (path, took))
-                # They are still open, not dropped to make room.
+                # They are still open, not dropped to make room: all but those idle for longer
+                # than the idle timeout (15 s), which the daemon closes by design.
+                young = [s for opened, s in idle if time.monotonic() - opened < 14]
                 alive = 0
-                for s in idle:
+                for s in young:
                     s.setblocking(False)
                     try:
                         alive += s.recv(1) != b""
                     except BlockingIOError:
                         alive += 1
-                self.assertEqual(alive, len(idle))
+                self.assertGreater(len(young), 0)
+                self.assertEqual(alive, len(young))
             finally:
-                for s in idle:
+                for _, s in idle:
                     s.close()
 
 
