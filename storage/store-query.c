@@ -398,6 +398,18 @@ static const char *const process_sort_sql[_PROCESS_SORT_MAX] = {
         [PROCESS_SORT_NAME] = "d.comm, d.key",
 };
 
+/* The id of the latest sweep, 0 when there is none. */
+static int latest_sweep_id(Store *s, int64_t *ret) {
+        int r;
+
+        r = store_query_int64(s, "SELECT id FROM sweeps ORDER BY id DESC LIMIT 1", ret);
+        if (r == -ENODATA) {
+                *ret = 0;
+                return 0;
+        }
+        return r;
+}
+
 static int latest_process_groups(Store *s, ProcessSort sort, size_t limit, size_t offset,
                                  ProcessGroup **ret, size_t *ret_n, size_t *ret_total,
                                  int64_t *ret_sweep_id) {
@@ -408,15 +420,15 @@ static int latest_process_groups(Store *s, ProcessSort sort, size_t limit, size_
         size_t want, i = 0;
         int r;
 
-        r = store_query_int64(s, "SELECT id FROM sweeps ORDER BY id DESC LIMIT 1", &sweep_id);
-        if (r == -ENODATA) {
+        r = latest_sweep_id(s, &sweep_id);
+        if (r < 0)
+                return r;
+        if (sweep_id == 0) {
                 *ret = NULL;
                 *ret_n = *ret_total = 0;
                 *ret_sweep_id = 0;
                 return 0;
         }
-        if (r < 0)
-                return r;
 
         r = store_prepare(s, "SELECT count(*) FROM identity_samples WHERE sweep_id = ?1", &count);
         if (r < 0)
@@ -500,14 +512,14 @@ static int latest_meminfo(Store *s, Meminfo *ret, int64_t *ret_sweep_id) {
         int64_t sweep_id;
         int r;
 
-        r = store_query_int64(s, "SELECT id FROM sweeps ORDER BY id DESC LIMIT 1", &sweep_id);
-        if (r == -ENODATA) {
+        r = latest_sweep_id(s, &sweep_id);
+        if (r < 0)
+                return r;
+        if (sweep_id == 0) {
                 *ret = m;
                 *ret_sweep_id = 0;
                 return 0;
         }
-        if (r < 0)
-                return r;
         r = store_prepare(s, "SELECT name, value, is_kb FROM meminfo_samples WHERE sweep_id = ?1"
                           " ORDER BY name", &st);
         if (r < 0)
