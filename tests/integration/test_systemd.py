@@ -203,7 +203,9 @@ class SystemdTest(unittest.TestCase):
         health = self.wait_sweep()
         self.assertEqual(health["status"], "ok", health)
         self.assertEqual(health["last_sweep"]["skipped"]["denied"], 0, health)
-        self.assertEqual(health["pagemap"]["processes_without_pagemap"], 0, health)
+        # Not processes_without_pagemap == 0: a process that exits between its smaps_rollup and
+        # its pagemap (the curl that started the service) counts there. The long-lived
+        # processes of other users below must each have their pagemap read.
 
         report = self.sb.curl("/report")
         self.assertEqual(report["candidate"]["release"], os.uname().release)
