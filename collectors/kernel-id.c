@@ -474,8 +474,34 @@ void kernel_id_done(KernelId *k) {
         free(k->boot_id);
         free(k->config_source);
         free(k->config_lines);
+        free(k->hostname);
+        free(k->machine_id);
         kernel_settings_free(k->settings, k->n_settings);
         *k = (KernelId) { .mapcount_mode = MAPCOUNT_MODE_UNKNOWN };
+}
+
+/* machine-id(5): 32 lowercase hexadecimal characters. */
+static bool machine_id_is_valid(const char *s) {
+        return s && strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32;
+}
+
+/* The host name and machine id, each left NULL when unreadable or malformed. -ENOMEM only. */
+static int host_read(const ProcRoot *root, KernelId *k) {
+        int r;
+
+        r = read_line_at(root->proc_fd, "sys/kernel/hostname", &k->hostname);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || isempty(k->hostname))
+                k->hostname = mfree(k->hostname);
+        if (root->etc_fd < 0)
+                return 0;
+        r = read_line_at(root->etc_fd, "machine-id", &k->machine_id);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !machine_id_is_valid(k->machine_id))
+                k->machine_id = mfree(k->machine_id);
+        return 0;
 }
 
 int kernel_id_read(const ProcRoot *root, KernelId *ret) {
@@ -490,6 +516,10 @@ int kernel_id_read(const ProcRoot *root, KernelId *ret) {
 
         r = read_line_at(root->proc_fd, "version", &k.version);
         if (r == -ENOMEM)
+                return r;
+
+        r = host_read(root, &k);
+        if (r < 0)
                 return r;
 
         r = page_size_read(root, &buf, &k.page_size);

@@ -74,6 +74,10 @@ typedef struct KernelId {
         size_t n_settings;
         KernelSetting *settings; /* THP: enabled, defrag, shmem_enabled, every
                                   * hugepages-*kB/{enabled,shmem_enabled} */
+        /* The host: proc/sys/kernel/hostname, and etc/machine-id (32 lowercase hex digits)
+         * beside the proc root; NULL when unreadable or malformed. */
+        char *hostname;
+        char *machine_id;
 } KernelId;
 
 /* Reads the whole identity. release and boot_id are required (-ENOENT, -EBADMSG); everything

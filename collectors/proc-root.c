@@ -7,6 +7,7 @@
 
 #include "macro.h"
 #include "proc-root.h"
+#include "string-util.h"
 
 /* Opens an optional root: NULL or a missing directory leaves *ret_fd at -EBADF. */
 static int open_optional_root(const char *path, int *ret_fd, char **ret_path) {
@@ -32,6 +33,23 @@ static int open_optional_root(const char *path, int *ret_fd, char **ret_path) {
         return 0;
 }
 
+/* Opens the etc/ beside the proc root: /etc for /proc, T/etc for T/proc (trailing slashes of
+ * the proc root ignored). */
+static int etc_root_open(const char *proc_path, int *ret_fd, char **ret_path) {
+        _cleanup_free_ char *proc = strdup(proc_path), *top = NULL, *etc = NULL;
+        size_t len;
+
+        if (!proc)
+                return -ENOMEM;
+        len = strlen(proc);
+        while (len > 1 && proc[len - 1] == '/')
+                proc[--len] = '\0';
+        top = path_dirname(proc);
+        if (!top || !(etc = strjoin(top, streq_ptr(top, "/") ? "" : "/", "etc")))
+                return -ENOMEM;
+        return open_optional_root(etc, ret_fd, ret_path);
+}
+
 int proc_root_open(ProcRoot *ret, const char *proc_path, const char *sys_path,
                    const char *boot_path) {
         _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT;
@@ -53,6 +71,10 @@ int proc_root_open(ProcRoot *ret, const char *proc_path, const char *sys_path,
         if (r < 0)
                 return r;
 
+        r = etc_root_open(proc_path, &root.etc_fd, &root.etc_path);
+        if (r < 0)
+                return r;
+
         *ret = root;
         root = PROC_ROOT_INIT;
         return 0;
@@ -64,8 +86,10 @@ void proc_root_done(ProcRoot *root) {
         (void) safe_close(root->proc_fd);
         (void) safe_close(root->sys_fd);
         (void) safe_close(root->boot_fd);
+        (void) safe_close(root->etc_fd);
         free(root->proc_path);
         free(root->sys_path);
         free(root->boot_path);
+        free(root->etc_path);
         *root = PROC_ROOT_INIT;
 }

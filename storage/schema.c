@@ -341,6 +341,10 @@ static const char *const schema_migrations[] = {
         /* 2 → 3: series over time of one identity, and sweeps by time. */
         "CREATE INDEX identity_samples_identity ON identity_samples (identity_id, sweep_id);\n"
         "CREATE INDEX sweeps_start ON sweeps (start_usec);\n",
+
+        /* 3 → 4: the host of each epoch, for snapshots compared across a fleet. */
+        "ALTER TABLE epochs ADD COLUMN hostname TEXT;\n"
+        "ALTER TABLE epochs ADD COLUMN machine_id TEXT;\n",
 };
 
 static_assert(ELEMENTSOF(schema_migrations) == STORE_SCHEMA_VERSION,

@@ -31,8 +31,8 @@ typedef enum StoreMode {
 /* The schema version this build writes (PRAGMA user_version). Version 2 adds the pagemap
  * counts per class to process_samples and identity_samples, and the reconstruction
  * (process_truth, and its sums in identity_samples); version 3 the indexes of series over
- * time. */
-#define STORE_SCHEMA_VERSION 3
+ * time; version 4 the host name and machine id of each epoch. */
+#define STORE_SCHEMA_VERSION 4
 
 /* Opens (and in read-write mode creates or migrates) the database at path. A file that is not
  * SQLite, is SQLite but not a mapstatd database (application_id), or is corrupt is refused with
@@ -125,6 +125,7 @@ typedef struct EpochInfo {
         MapcountMode mapcount_mode;
         uint64_t page_size;
         char *config_source, *config_lines;     /* may be NULL */
+        char *hostname, *machine_id;            /* may be NULL */
         uint64_t first_seen_usec, last_seen_usec;
         uint64_t first_sweep_usec, last_sweep_usec;     /* 0 when no sweep */
         uint64_t sweeps;                /* sweeps stored for this epoch */

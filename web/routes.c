@@ -132,8 +132,11 @@ static json_t *epoch_settings_to_json(const EpochInfo *e) {
 }
 
 static json_t *epoch_info_to_json(const EpochInfo *e) {
-        return json_pack("{s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o}",
+        return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o,"
+                         " s:I, s:o}",
                          "id", (json_int_t) e->id,
+                         "hostname", json_string_lossy(e->hostname),
+                         "machine_id", json_string_lossy(e->machine_id),
                          "boot_id", json_string_lossy(e->boot_id),
                          "release", json_string_lossy(e->release),
                          "version", json_string_lossy(e->version),

@@ -132,10 +132,16 @@ def format_stat(pid, comm, flags=0, start=1000, state="S"):
 
 
 class Kernel:
-    def __init__(self, release, boot_id, mapcount):
+    """A boot of a host: kernel release, boot_id, mapcount mode ("page" or "no_page"), and the
+    host's name and machine id (etc/machine-id beside proc/)."""
+
+    def __init__(self, release, boot_id, mapcount, hostname="fixture",
+                 machine_id="0123456789abcdef0123456789abcdef"):
         self.release = release
         self.boot_id = boot_id
-        self.mapcount = mapcount        # "page" or "no_page"
+        self.mapcount = mapcount
+        self.hostname = hostname
+        self.machine_id = machine_id
 
 
 def write_tree(root, kernel, meminfo, processes, extra_bad=True, kpages=None):
@@ -151,6 +157,8 @@ def write_tree(root, kernel, meminfo, processes, extra_bad=True, kpages=None):
     sys = os.path.join(root, "sys")
     _write(os.path.join(proc, "sys/kernel/osrelease"), kernel.release + "\n")
     _write(os.path.join(proc, "sys/kernel/random/boot_id"), kernel.boot_id + "\n")
+    _write(os.path.join(proc, "sys/kernel/hostname"), kernel.hostname + "\n")
+    _write(os.path.join(root, "etc", "machine-id"), kernel.machine_id + "\n")
     _write(os.path.join(proc, "version"),
            "Linux version %s (builder@fixture) (gcc 12.2.0) #1 SMP PREEMPT_DYNAMIC\n"
            % kernel.release)
@@ -212,11 +220,11 @@ def write_tree(root, kernel, meminfo, processes, extra_bad=True, kpages=None):
 
 def replace_tree(root, build):
     """Replaces the tree at root by the one build(path) writes, keeping the directories proc/,
-    sys/ and boot/ themselves: a daemon holds them open (O_PATH) and reads the new contents.
+    sys/, boot/ and etc/ themselves: a daemon holds them open (O_PATH) and reads the new contents.
     Stop the daemon (SIGSTOP) around it, so that no sweep reads half of each."""
     new = root + ".new"
     build(new)
-    for top in ("proc", "sys", "boot"):
+    for top in ("proc", "sys", "boot", "etc"):
         dst, src = os.path.join(root, top), os.path.join(new, top)
         os.makedirs(dst, exist_ok=True)
         for name in os.listdir(dst):

@@ -38,6 +38,8 @@ class KernelChangeTest(unittest.TestCase):
 
         self.assertEqual([e["mapcount_mode"] for e in epochs["epochs"]],
                          ["page_mapcount", "no_page_mapcount"])
+        self.assertEqual({(e["hostname"], e["machine_id"]) for e in epochs["epochs"]},
+                         {(KERNEL_A.hostname, KERNEL_A.machine_id)})
         self.assertEqual(rep["baseline"]["release"], KERNEL_A.release)
         self.assertEqual(rep["baseline"]["mapcount_mode"], "page_mapcount")
         self.assertEqual(rep["baseline"]["sweeps"], SWEEPS)

@@ -213,6 +213,8 @@ static KernelSetting settings_a[] _unused_ = {
         { .key = (char *) "transparent_hugepage/defrag", .value = (char *) "never" },
 };
 
+/* A kernel identity of host "host-a" (machine id 32 × "a"); NO_PAGE_MAPCOUNT kernels are on a
+ * host of unknown name and id. */
 static inline KernelId kernel_make(const char *release, const char *boot_id, MapcountMode mode) {
         return (KernelId) {
                 .release = (char *) release,
@@ -220,6 +222,9 @@ static inline KernelId kernel_make(const char *release, const char *boot_id, Map
                 .boot_id = (char *) boot_id,
                 .page_size = 4096,
                 .mapcount_mode = mode,
+                .hostname = mode == MAPCOUNT_MODE_PAGE ? (char *) "host-a" : NULL,
+                .machine_id = mode == MAPCOUNT_MODE_PAGE
+                        ? (char *) "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" : NULL,
         };
 }
 

@@ -192,6 +192,9 @@ static void test_fixture_6_18(void) {
         ASSERT_STR_EQ(k.settings[0].key, "transparent_hugepage/defrag");
         ASSERT_STR_EQ(k.settings[k.n_settings - 1].key, "transparent_hugepage/shmem_enabled");
 
+        ASSERT_STR_EQ(k.hostname, "vm");
+        ASSERT_STR_EQ(k.machine_id, "5ae0942d1cc64f98bbd36c5f3d306bac");
+
         ASSERT_INT_EQ(kernel_id_read_quick(&root, &release, &boot_id), 0);
         ASSERT_STR_EQ(release, k.release);
         ASSERT_STR_EQ(boot_id, k.boot_id);
@@ -211,6 +214,45 @@ static void test_fixture_4_19(void) {
         ASSERT_STR_EQ(k.config_lines, "");
         ASSERT_INT_EQ(k.n_settings, 3);
         ASSERT_STR_EQ(setting(&k, "transparent_hugepage/enabled"), "madvise");
+        /* No hostname file, no etc/ beside proc/. */
+        ASSERT_INT_EQ(root.etc_fd, -EBADF);
+        ASSERT_NULL(k.hostname);
+        ASSERT_NULL(k.machine_id);
+}
+
+/* The machine id comes from the etc/ beside the proc root, however the proc root is written,
+ * and only when it is one. */
+static void test_host(void) {
+        char *dir = test_tmpdir_new("test-kernel-id-host"), path[600], proc[600];
+        static const char *const ids[] = { "0123456789abcdef0123456789ABCDEF", "0123", "", NULL };
+
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT;
+                _cleanup_(kernel_id_done) KernelId k = {};
+                const char *id = ids[i] ?: "0123456789abcdef0123456789abcdef";
+                FILE *f;
+
+                (void) snprintf(path, sizeof path, "cp -r %s/linux-6.18-page/proc %s/ && "
+                                "mkdir -p %s/etc", FIXTURES_DIR, dir, dir);
+                ASSERT_INT_EQ(system(path), 0);
+                (void) snprintf(path, sizeof path, "%s/etc/machine-id", dir);
+                f = fopen(path, "we");
+                ASSERT_TRUE(f != NULL);
+                if (!f)
+                        break;
+                fprintf(f, "%s\n", id);
+                fclose(f);
+                /* A trailing slash: etc/ is still found beside proc/. */
+                (void) snprintf(proc, sizeof proc, "%s/proc/", dir);
+                ASSERT_INT_EQ(proc_root_open(&root, proc, NULL, NULL), 0);
+                ASSERT_INT_EQ(kernel_id_read(&root, &k), 0);
+                if (ids[i])     /* upper case, too short, empty: not a machine id */
+                        ASSERT_NULL(k.machine_id);
+                else
+                        ASSERT_STR_EQ(k.machine_id, id);
+                ASSERT_STR_EQ(k.hostname, "vm");
+        }
+        test_tmpdir_remove(dir);
 }
 
 static void test_fixture_nopage(void) {
@@ -301,6 +343,7 @@ static void test_live(void) {
         ASSERT_INT_EQ(strlen(k.boot_id), 36);
         ASSERT_U64_EQ(k.page_size, (uint64_t) sysconf(_SC_PAGESIZE));
         ASSERT_TRUE(k.version && strstr(k.version, u.release));
+        ASSERT_STR_EQ(k.hostname, u.nodename);
 
         config = live_config(u.release, &no, &page, &thp);
         if (!config)
@@ -328,6 +371,7 @@ static void test_fixtures(void) {
         test_config_rule();
         test_sysfs_choice();
         test_fixture_6_18();
+        test_host();
         test_fixture_4_19();
         test_fixture_nopage();
         test_fixture_bad();

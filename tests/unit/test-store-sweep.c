@@ -249,6 +249,8 @@ static void test_sweeps_and_queries(void) {
                 ASSERT_INT_EQ(epochs[0].mapcount_mode, MAPCOUNT_MODE_PAGE);
                 ASSERT_U64_EQ(epochs[0].page_size, 4096);
                 ASSERT_NULL(epochs[0].config_source);
+                ASSERT_STR_EQ(epochs[0].hostname, "host-a");
+                ASSERT_STR_EQ(epochs[0].machine_id, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
                 ASSERT_U64_EQ(epochs[0].first_seen_usec, 500000);
                 ASSERT_U64_EQ(epochs[0].last_seen_usec, 3000000);  /* its last sweep, after the last ensure */
                 ASSERT_U64_EQ(epochs[0].sweeps, 3);
@@ -262,6 +264,8 @@ static void test_sweeps_and_queries(void) {
                         ASSERT_STR_EQ(epochs[0].settings[1].value, "madvise");
                 }
                 ASSERT_INT_EQ(epochs[1].mapcount_mode, MAPCOUNT_MODE_NO_PAGE);
+                ASSERT_NULL(epochs[1].hostname);
+                ASSERT_NULL(epochs[1].machine_id);
                 ASSERT_U64_EQ(epochs[1].sweeps, 2);
                 ASSERT_INT_EQ(epochs[1].n_settings, 0);
                 ASSERT_INT_EQ(epochs[3].id, d);
