@@ -294,16 +294,6 @@ static bool identity_series_all(const IdentitySeries *s, bool truth) {
         return true;
 }
 
-static void figure_delta(const IdentitySeries *b, Figure fb, const IdentitySeries *a, Figure fa,
-                         unsigned index, const Thresholds *t, SeriesPoint *points,
-                         double *scratch, MetricDelta *ret) {
-        SeriesStats sb, sa;
-
-        figure_stats(b, fb, index, POINTS_ALL, points, scratch, &sb);
-        figure_stats(a, fa, index, POINTS_ALL, points, scratch, &sa);
-        metric_delta_compute(&sb, &sa, t, ret);
-}
-
 /* The truth counterpart of a metric (compare.h, ShiftKind). */
 static CompareMetric metric_truth_counterpart(CompareMetric m) {
         switch (m) {
@@ -346,35 +336,66 @@ static ShiftKind identity_shift_kind(const IdentityComparison *c) {
         return behavior > 0 ? SHIFT_BEHAVIOR : SHIFT_ACCOUNTING;
 }
 
-static void identity_compare_one(const IdentitySeries *b, const IdentitySeries *a,
-                                 const Thresholds *t, SeriesPoint *points, double *scratch,
-                                 IdentityComparison *ret) {
+void identity_summarize(const IdentitySeries *s, SeriesPoint *points, double *scratch,
+                        IdentitySummary *ret) {
+        IdentitySummary u = {
+                .identity_id = s->identity_id,
+                .n = s->n,
+                .processes = figure_median(s, FIGURE_PROCESSES, 0, points, scratch),
+                .rss_kb = figure_median(s, FIGURE_RSS, 0, points, scratch),
+                .has_pagemap = identity_series_all(s, false),
+                .has_truth = identity_series_all(s, true),
+        };
+
+        assert(s);
+        assert(points || s->n == 0);
+        assert(scratch || s->n == 0);
+        assert(ret);
+
+        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++) {
+                figure_stats(s, FIGURE_METRIC, m, POINTS_ALL, points, scratch, &u.metrics[m]);
+                figure_stats(s, FIGURE_TRUTH, m, POINTS_ALL, points, scratch, &u.truth[m]);
+                figure_stats(s, FIGURE_FORECAST, m, POINTS_ALL, points, scratch, &u.forecast[m]);
+        }
+        for (ExclusivityClass k = 0; k < _EXCLUSIVITY_CLASS_MAX; k++) {
+                figure_stats(s, FIGURE_EXCLUSIVE, k, POINTS_ALL, points, scratch,
+                             &u.exclusivity[k]);
+                u.present_kb[k] = figure_median(s, FIGURE_PRESENT, k, points, scratch);
+        }
+        *ret = u;
+}
+
+void identity_compare_summaries(const IdentitySummary *b, const IdentitySummary *a,
+                                const Thresholds *t, IdentityComparison *ret) {
         IdentityComparison c = {
                 .identity_id = b->identity_id,
                 .n_before = b->n,
                 .n_after = a->n,
-                .processes_before = figure_median(b, FIGURE_PROCESSES, 0, points, scratch),
-                .processes_after = figure_median(a, FIGURE_PROCESSES, 0, points, scratch),
-                .rss_before_kb = figure_median(b, FIGURE_RSS, 0, points, scratch),
-                .rss_after_kb = figure_median(a, FIGURE_RSS, 0, points, scratch),
-                .has_exclusivity = identity_series_all(b, false) && identity_series_all(a, false),
-                .has_truth = identity_series_all(b, true) && identity_series_all(a, true),
-                .has_forecast = identity_series_all(b, true),
+                .processes_before = b->processes,
+                .processes_after = a->processes,
+                .rss_before_kb = b->rss_kb,
+                .rss_after_kb = a->rss_kb,
+                .has_exclusivity = b->has_pagemap && a->has_pagemap,
+                .has_truth = b->has_truth && a->has_truth,
+                .has_forecast = b->has_truth,
         };
 
+        assert(b);
+        assert(a);
+        assert(t);
+        assert(ret);
+
         for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++) {
-                figure_delta(b, FIGURE_METRIC, a, FIGURE_METRIC, m, t, points, scratch,
-                             &c.metrics[m]);
+                metric_delta_compute(&b->metrics[m], &a->metrics[m], t, &c.metrics[m]);
                 c.flagged = c.flagged || c.metrics[m].flagged;
         }
 
         for (ExclusivityClass k = 0; c.has_exclusivity && k < _EXCLUSIVITY_CLASS_MAX; k++) {
-                figure_delta(b, FIGURE_EXCLUSIVE, a, FIGURE_EXCLUSIVE, k, t, points, scratch,
-                             &c.exclusivity[k]);
+                metric_delta_compute(&b->exclusivity[k], &a->exclusivity[k], t,
+                                     &c.exclusivity[k]);
                 /* A side without present pages has no ratio (it reads 0): a class that appears
                  * or vanishes is not an exclusivity change. */
-                if (figure_median(b, FIGURE_PRESENT, k, points, scratch) <= 0 ||
-                    figure_median(a, FIGURE_PRESENT, k, points, scratch) <= 0)
+                if (b->present_kb[k] <= 0 || a->present_kb[k] <= 0)
                         c.exclusivity[k].flagged = false;
                 c.flagged = c.flagged || c.exclusivity[k].flagged;
         }
@@ -384,17 +405,29 @@ static void identity_compare_one(const IdentitySeries *b, const IdentitySeries *
                         COMPARE_METRIC_SHARED, COMPARE_METRIC_PRIVATE, COMPARE_METRIC_PSS,
                 };
 
-                for (size_t i = 0; i < ELEMENTSOF(truth_metrics); i++)
-                        figure_delta(b, FIGURE_TRUTH, a, FIGURE_TRUTH, truth_metrics[i], t,
-                                     points, scratch, &c.truth[truth_metrics[i]]);
+                for (size_t i = 0; i < ELEMENTSOF(truth_metrics); i++) {
+                        CompareMetric m = truth_metrics[i];
+
+                        metric_delta_compute(&b->truth[m], &a->truth[m], t, &c.truth[m]);
+                }
         }
         c.kind = identity_shift_kind(&c);
 
+        /* How close the baseline's forecast came to what the candidate reports. */
         for (CompareMetric m = 0; c.has_forecast && m < _COMPARE_METRIC_MAX; m++)
-                figure_delta(b, FIGURE_FORECAST, a, FIGURE_METRIC, m, t, points, scratch,
-                             &c.forecast[m]);
+                metric_delta_compute(&b->forecast[m], &a->metrics[m], t, &c.forecast[m]);
 
         *ret = c;
+}
+
+static void identity_compare_one(const IdentitySeries *b, const IdentitySeries *a,
+                                 const Thresholds *t, SeriesPoint *points, double *scratch,
+                                 IdentityComparison *ret) {
+        IdentitySummary sb, sa;
+
+        identity_summarize(b, points, scratch, &sb);
+        identity_summarize(a, points, scratch, &sa);
+        identity_compare_summaries(&sb, &sa, t, ret);
 }
 
 int compare_identities(const IdentitySeries *before, size_t n_before,

@@ -158,6 +158,32 @@ typedef struct IdentityComparison {
         MetricDelta forecast[_COMPARE_METRIC_MAX];
 } IdentityComparison;
 
+/* What a comparison needs of one identity's sweeps in one epoch: the medians and spreads of
+ * every compared figure. Comparing two summaries is what compare_identities() does for the
+ * identity; a snapshot (mapstatctl export) carries them, so that hosts can be compared without
+ * their databases. */
+typedef struct IdentitySummary {
+        int64_t identity_id;
+        size_t n;                       /* sweeps */
+        double processes, rss_kb;       /* medians */
+        SeriesStats metrics[_COMPARE_METRIC_MAX];       /* normalized by Rss */
+        bool has_pagemap;               /* every sweep had a complete scan */
+        SeriesStats exclusivity[_EXCLUSIVITY_CLASS_MAX]; /* exclusive of present kB */
+        double present_kb[_EXCLUSIVITY_CLASS_MAX];      /* medians */
+        bool has_truth;                 /* every sweep had a reconstruction */
+        SeriesStats truth[_COMPARE_METRIC_MAX];         /* normalized by Rss */
+        SeriesStats forecast[_COMPARE_METRIC_MAX];      /* the NO_PAGE_MAPCOUNT forecast */
+} IdentitySummary;
+
+/* Summarizes s. points and scratch hold s->n entries each. Pure. */
+void identity_summarize(const IdentitySeries *s, SeriesPoint *points, double *scratch,
+                        IdentitySummary *ret);
+
+/* The comparison of one identity's summaries before (baseline) and after (candidate): what
+ * compare_identities() gives for it. Pure. */
+void identity_compare_summaries(const IdentitySummary *before, const IdentitySummary *after,
+                                const Thresholds *t, IdentityComparison *ret);
+
 /* Compares every identity present in both lists (each sorted by identity_id ascending). Writes
  * to ret (capacity: MIN(n_before, n_after) entries) one entry per common identity, in
  * identity_id order, and returns how many; appeared/disappeared identity ids are written to
