@@ -88,13 +88,7 @@ static void publish_status(Daemon *d, const SweepResult *res, int r, bool storag
         WebStatusData *st = &d->status.data;
 
         pthread_mutex_lock(&d->status.lock);
-        st->interval_usec = d->options.interval_usec;
-        st->thresholds = d->options.thresholds;
-        st->identity_mode = d->options.identity_mode;
-        st->pagemap_mode = pagemap_mode_to_string(d->options.pagemap_mode);
-        st->report_window = d->options.keep_per_epoch;
-        st->metrics_identities = d->options.metrics_identities;
-        st->redact_cmdline = d->options.redact_cmdline;
+        options_to_status(&d->options, st);
         if (res) {
                 st->pagemap_truncated = res->stats.pagemap_truncated;
                 st->pagemap_failed = res->stats.pagemap_failed;

@@ -577,6 +577,60 @@ _printf_(3, 4) static int fail(char **reterr, int r, const char *fmt, ...) {
         return r;
 }
 
+int options_load_config(Options *o, const char *path, bool explicit, char **ret_path,
+                        char **reterr) {
+        _cleanup_free_ char *config = strdup(path ?: DEFAULT_CONFIG_FILE);
+        int r;
+
+        if (!config)
+                return -ENOMEM;
+        {
+                _cleanup_free_ char *err = NULL;
+
+                r = options_load_file(o, config, &err);
+                if (r == -ENOENT && !explicit)
+                        config = mfree(config);
+                else if (r < 0) {
+                        if (err) {
+                                *reterr = TAKE_PTR(err);
+                                return r;
+                        }
+                        return fail(reterr, r, "cannot read configuration file '%s': %s", config,
+                                    strerror(-r));
+                }
+        }
+        {
+                /* Drop-ins next to the file apply even when the file itself does not exist. */
+                const char *base = config ? config : DEFAULT_CONFIG_FILE;
+                _cleanup_free_ char *err = NULL;
+
+                r = options_load_dropins(o, base, &err);
+                if (r < 0) {
+                        if (err) {
+                                *reterr = TAKE_PTR(err);
+                                return r;
+                        }
+                        return fail(reterr, r, "cannot read configuration directory '%s.d': %s",
+                                    base, strerror(-r));
+                }
+        }
+        if (ret_path) {
+                free(*ret_path);
+                *ret_path = TAKE_PTR(config);
+        }
+        return 0;
+}
+
+void options_to_status(const Options *o, WebStatusData *st) {
+        st->interval_usec = o->interval_usec;
+        st->thresholds = o->thresholds;
+        st->identity_mode = o->identity_mode;
+        st->pagemap_mode = pagemap_mode_to_string(o->pagemap_mode);
+        st->report_window = o->keep_per_epoch;
+        st->metrics_identities = o->metrics_identities;
+        st->redact_cmdline = o->redact_cmdline;
+}
+
 int options_parse(int argc, char *argv[], Options *o, OptionsAction *ret_action,
                   char **ret_config_path, char **reterr) {
         struct option longopts[ELEMENTSOF(settings) + 1];
@@ -628,41 +682,9 @@ int options_parse(int argc, char *argv[], Options *o, OptionsAction *ret_action,
                 return 0;
         }
 
-        if (!config) {
-                config = strdup(DEFAULT_CONFIG_FILE);
-                if (!config)
-                        return -ENOMEM;
-        }
-        {
-                _cleanup_free_ char *err = NULL;
-
-                r = options_load_file(o, config, &err);
-                if (r == -ENOENT && !config_explicit)
-                        config = mfree(config);
-                else if (r < 0) {
-                        if (err) {
-                                *reterr = TAKE_PTR(err);
-                                return r;
-                        }
-                        return fail(reterr, r, "cannot read configuration file '%s': %s", config,
-                                    strerror(-r));
-                }
-        }
-        {
-                /* Drop-ins next to the file apply even when the file itself does not exist. */
-                const char *base = config ? config : DEFAULT_CONFIG_FILE;
-                _cleanup_free_ char *err = NULL;
-
-                r = options_load_dropins(o, base, &err);
-                if (r < 0) {
-                        if (err) {
-                                *reterr = TAKE_PTR(err);
-                                return r;
-                        }
-                        return fail(reterr, r, "cannot read configuration directory '%s.d': %s",
-                                    base, strerror(-r));
-                }
-        }
+        r = options_load_config(o, config, config_explicit, &config, reterr);
+        if (r < 0)
+                return r;
 
         /* Second pass: command-line values override the file. */
         optind = 1;

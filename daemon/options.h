@@ -12,6 +12,7 @@
 #include "compare.h"
 #include "config.h"
 #include "identity.h"
+#include "server.h"
 
 #define DEFAULT_DB_DIR "/var/lib/mapstatd"
 #define DEFAULT_DB_NAME "mapstatd.db"
@@ -66,6 +67,16 @@ typedef enum OptionsAction {
  * FILE:LINE and the value; o may be partly modified. Used again on SIGHUP with the same argv. */
 int options_parse(int argc, char *argv[], Options *o, OptionsAction *ret_action,
                   char **ret_config_path, char **reterr);
+
+/* Loads the configuration file path (NULL: DEFAULT_CONFIG_FILE) and then its drop-ins over o.
+ * A missing file is not an error unless explicit. On success, if ret_path is not NULL,
+ * *ret_path (freed first) names the file read, NULL when none was. On failure *reterr (caller
+ * frees) is one line naming the file or FILE:LINE. */
+int options_load_config(Options *o, const char *path, bool explicit, char **ret_path,
+                        char **reterr);
+
+/* The settings the web server shows and uses (thresholds, identity mode, window, …) into st. */
+void options_to_status(const Options *o, WebStatusData *st);
 
 /* Loads a configuration file over o. Returns 0, -ENOENT when it does not exist, or -EBADMSG
  * with *reterr = "FILE:LINE: reason" (caller frees). On failure o is unchanged. */

@@ -9,11 +9,11 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-# Build: the compilers and libraries, scdoc for the man pages, libjs-dygraphs (compiled into the
-# dashboard) and python3-yaml (converts docs/openapi.yaml).
+# Build: the compilers and libraries (libcurl for mapstatctl), scdoc for the man pages,
+# libjs-dygraphs (compiled into the dashboard) and python3-yaml (converts docs/openapi.yaml).
 PACKAGES=(build-essential meson ninja-build pkg-config python3 util-linux curl scdoc
           libsystemd-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libinih-dev zlib1g-dev
-          libjs-dygraphs python3-yaml)
+          libcurl4-openssl-dev libjs-dygraphs python3-yaml)
 # Tests: systemd and systemd-container (a throwaway systemd), python3-jsonschema (the API
 # contract), chromium (the dashboard), iproute2 (the loopback of Prometheus' private network);
 # bench/: wrk.

@@ -143,25 +143,13 @@ typedef struct ParamCollector {
 static enum MHD_Result param_collect(void *userdata, enum MHD_ValueKind kind, const char *key,
                                      const char *value) {
         ParamCollector *c = userdata;
-        WebParams *p = c->params;
+        int r;
 
         (void) kind;
-        for (size_t i = 0; p->names[i]; i++) {
-                if (strcmp(p->names[i], key) != 0)
-                        continue;
-                if (p->values[i]) {
-                        c->error = web_reply_error(c->reply, MHD_HTTP_BAD_REQUEST,
-                                                   "parameter '%s' given more than once", key);
-                        c->rejected = true;
-                        return MHD_NO;
-                }
-                /* "?limit" without "=" has no value; treat it as empty so it fails to parse. */
-                p->values[i] = value ?: "";
+        r = web_params_add(c->params, key, value, c->reply);
+        if (r > 0)
                 return MHD_YES;
-        }
-
-        c->error = web_reply_error(c->reply, MHD_HTTP_BAD_REQUEST,
-                                   "unknown parameter '%." WEB_ECHO_MAX "s'", key);
+        c->error = r;
         c->rejected = true;
         return MHD_NO;
 }
@@ -194,18 +182,9 @@ static int cache_key(const char *url, const WebParams *p, char **ret) {
 
 /* ---- answers ---- */
 
-/* The body of a reply as sent (JSON: indented, and a newline). NULL when out of memory. */
-static WebBody *reply_body(const WebReply *reply) {
-        if (reply->text)
-                return web_body_new(reply->text, reply->text_len);
-        if (reply->body)
-                return json_dump_body(reply->body);
-        return NULL;
-}
-
 /* Fills a from reply; on allocation failure a 500 with a static body. */
 static void answer_from_reply(WebAnswer *a, const WebReply *reply) {
-        WebBody *body = reply_body(reply);
+        WebBody *body = web_reply_body(reply);
 
         if (!body) {
                 a->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -233,8 +212,7 @@ static void answer_gzip(WebAnswer *a, bool gzip) {
         a->gzip = true;
 }
 
-/* Runs the route's handler into reply; the request's read snapshot ends with it. */
-static void web_run_handler(WebServer *s, const WebRoute *route, WebRequest *req,
+void web_run_handler(WebServer *s, const WebRoute *route, WebRequest *req,
                             WebReply *reply, const char *method, const char *url) {
         int r;
 

@@ -70,6 +70,33 @@ int web_reply_store_error(WebReply *r, const Store *store, int error) {
         return web_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", text);
 }
 
+WebBody *web_reply_body(const WebReply *reply) {
+        if (reply->text)
+                return web_body_new(reply->text, reply->text_len);
+        if (reply->body)
+                return json_dump_body(reply->body);
+        return NULL;
+}
+
+int web_params_add(WebParams *p, const char *name, const char *value, WebReply *reply) {
+        int r;
+
+        for (size_t i = 0; p->names[i]; i++) {
+                if (strcmp(p->names[i], name) != 0)
+                        continue;
+                if (p->values[i]) {
+                        r = web_reply_error(reply, MHD_HTTP_BAD_REQUEST,
+                                            "parameter '%s' given more than once", name);
+                        return r < 0 ? r : 0;
+                }
+                /* "?limit" without "=" has no value; treat it as empty so it fails to parse. */
+                p->values[i] = value ?: "";
+                return 1;
+        }
+        r = web_reply_error(reply, MHD_HTTP_BAD_REQUEST, "unknown parameter '%.200s'", name);
+        return r < 0 ? r : 0;
+}
+
 const char *web_params_get(const WebParams *p, const char *name) {
         for (size_t i = 0; p->names && p->names[i]; i++)
                 if (strcmp(p->names[i], name) == 0)

@@ -448,6 +448,7 @@ static const char *const forecast_params[] = {
         "epoch", "min_delta_kb", "min_delta_points", "noise_factor", NULL,
 };
 static const char *const series_params[] = { "from", "to", "step", NULL };
+static const char *const snapshot_params[] = { "epochs", NULL };
 
 /* cacheable: the answer depends only on stored data and the settings (not on the clock or the
  * daemon's counters), so it is cached per status generation and has an ETag. /metrics carries
@@ -461,6 +462,7 @@ static const WebRoute routes[] = {
         { "/meminfo",           series_params,          route_meminfo,          true },
         { "/report",            report_params,          route_report,           true },
         { "/forecast",          forecast_params,        route_forecast,         true },
+        { "/snapshot",          snapshot_params,        route_snapshot,         true },
 };
 
 const WebRoute *web_routes(size_t *ret_n) {

@@ -46,7 +46,7 @@
 
 /* ---- each thread's read-only Store ---- */
 
-static void web_thread_free(void *p) {
+void web_thread_free(void *p) {
         WebThread *t = p;
 
         if (!t)

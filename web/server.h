@@ -92,6 +92,17 @@ int web_listen(const char *addr, uint16_t port);
 int web_server_start(WebServer **ret, int listen_fd, const char *db_path, WebStatus *status,
                      char **reterr);
 
+/* A server without the network: the same routes, parameters and handlers, answered in-process
+ * on the database at db_path, opened read-only on first use (mapstatctl --db). status is
+ * borrowed. Free with web_server_free(). 0 or -ENOMEM. */
+int web_local_new(WebServer **ret, const char *db_path, WebStatus *status);
+
+/* Answers GET target ("/report?baseline=1") as the HTTP server would: *ret_status, the body as
+ * it sends it (*ret_body, caller frees; NUL-terminated) and its content type (static). Returns 0
+ * or -ENOMEM. */
+int web_local_get(WebServer *s, const char *target, unsigned *ret_status, char **ret_body,
+                  size_t *ret_len, const char **ret_content_type);
+
 /* Stops the threads, closes connections and the listener. NULL-safe; returns NULL. */
 WebServer *web_server_free(WebServer *s);
 DEFINE_CLEANUP_FUNC(WebServer, web_server_free);

@@ -23,6 +23,8 @@
 
 typedef struct WebCache WebCache;
 typedef struct ReportMemo ReportMemo;
+typedef struct WebReply WebReply;
+typedef struct WebBody WebBody;
 
 struct WebServer {
         struct MHD_Daemon *daemon;
@@ -38,6 +40,9 @@ struct WebServer {
         pthread_mutex_t lock;           /* guards store_failing */
         bool store_failing;             /* opening failed: logged once, retried per request */
 };
+
+/* Frees a WebThread (the thread key's destructor). */
+void web_thread_free(void *p);
 
 /* What one HTTP thread keeps across requests: its own read-only Store (SQLite connections are
  * not shared between threads), freed when the thread ends. */
@@ -64,6 +69,11 @@ typedef struct WebParams {
 /* Returns the value of the named parameter, or NULL when it was not given. */
 const char *web_params_get(const WebParams *p, const char *name);
 
+/* Records name=value (value borrowed; NULL for "?name" without "=") among p's route
+ * parameters. Returns 1, 0 when reply now holds the 400 of an unknown or repeated parameter,
+ * or -ENOMEM. */
+int web_params_add(WebParams *p, const char *name, const char *value, WebReply *reply);
+
 /* The request a handler answers. */
 typedef struct WebRequest {
         WebServer *server;
@@ -74,15 +84,18 @@ typedef struct WebRequest {
 
 /* The answer a handler produces: an HTTP status and a JSON body, or a text body of another
  * type (/metrics). */
-typedef struct WebReply {
+struct WebReply {
         unsigned status;
         json_t *body;
         char *text;                     /* owned; instead of body */
         size_t text_len;
         const char *content_type;       /* static; NULL: application/json */
-} WebReply;
+};
 
 void web_reply_done(WebReply *r);
+
+/* The body of a reply as sent (JSON: indented, and a newline). NULL when out of memory. */
+WebBody *web_reply_body(const WebReply *reply);
 
 /* Sets the reply; takes over body (also on failure). Returns 0 or -ENOMEM (body NULL). */
 int web_reply_json(WebReply *r, unsigned status, json_t *body);
@@ -139,12 +152,19 @@ enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connec
  * (-ENOMEM) when it could not even build a reply; the server then answers 500. */
 typedef int (*WebHandler)(WebRequest *req, WebReply *reply);
 
-typedef struct WebRoute {
+typedef struct WebRoute WebRoute;
+
+/* Runs the route's handler into reply (a 500 when it could not build one); the request's read
+ * snapshot ends with it. method and url are for the debug log. */
+void web_run_handler(WebServer *s, const WebRoute *route, WebRequest *req, WebReply *reply,
+                     const char *method, const char *url);
+
+struct WebRoute {
         const char *path;               /* "/processes/{id}": {id} is a positive integer */
         const char *const *params;      /* accepted parameter names, NULL-terminated */
         WebHandler handler;
         bool cacheable;                 /* depends only on stored data and the settings */
-} WebRoute;
+};
 
 /* The route for a path, with the {id} of the path in *ret_id (0 when the route takes none; -1
  * when the path has the route's form but its id is not a positive integer). NULL when no route
@@ -157,11 +177,11 @@ const WebRoute *web_routes(size_t *ret_n);
 
 /* An immutable response body, reference counted: the cache and the responses on the wire share
  * it. */
-typedef struct WebBody {
+struct WebBody {
         unsigned n_ref;
         size_t len;
         char data[];                    /* len bytes and a NUL */
-} WebBody;
+};
 
 /* A copy of data[0..len) with one reference, or NULL. */
 WebBody *web_body_new(const char *data, size_t len);
@@ -311,7 +331,27 @@ typedef struct ForecastRequest {
  * against the NO_PAGE_MAPCOUNT forecast, flagged identities only. Returns 0 or -ENOMEM. */
 int forecast_build(Store *store, const ForecastRequest *req, WebReply *reply);
 
-/* GET /metrics (metrics.c), GET /processes/{id} and GET /meminfo (series.c). */
+/* The snapshot document (snapshot.c, docs/snapshot.schema.json). */
+#define SNAPSHOT_FORMAT "mapstatd-snapshot"
+#define SNAPSHOT_VERSION 1
+/* Most epochs one snapshot request names. */
+#define SNAPSHOT_EPOCHS_MAX 64
+
+typedef struct SnapshotRequest {
+        int64_t epochs[SNAPSHOT_EPOCHS_MAX];    /* the epochs wanted; none: all with sweeps */
+        size_t n_epochs;
+        unsigned window;                        /* sweeps per epoch summarized; 0: all */
+        Thresholds thresholds;                  /* in force, recorded */
+        IdentityMode identity_mode;
+        bool redact;
+} SnapshotRequest;
+
+/* Builds the snapshot (or its 400/503 error) into reply. Returns 0 or -ENOMEM. */
+int snapshot_build(Store *store, const SnapshotRequest *req, WebReply *reply);
+
+/* GET /snapshot (snapshot.c), GET /metrics (metrics.c), GET /processes/{id} and GET /meminfo
+ * (series.c). */
+int route_snapshot(WebRequest *req, WebReply *reply);
 int route_metrics(WebRequest *req, WebReply *reply);
 int route_identity_series(WebRequest *req, WebReply *reply);
 int route_meminfo(WebRequest *req, WebReply *reply);
