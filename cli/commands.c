@@ -393,8 +393,7 @@ static const char *const report_options[] = {
 const Command command_report = {
         .name = "report",
         .synopsis = "[--baseline ID] [--candidate ID] [THRESHOLDS]",
-        .help = "what shifted across a kernel change, and whether it is accounting or real; "
-                "exits 1 when something was flagged",
+        .help = "what a kernel change shifted, accounting or real (exit 1: flagged)",
         .options = report_options,
         .run = run_report,
 };
@@ -450,8 +449,7 @@ static const char *const forecast_options[] = {
 const Command command_forecast = {
         .name = "forecast",
         .synopsis = "[--epoch ID] [THRESHOLDS]",
-        .help = "what a NO_PAGE_MAPCOUNT kernel would report, on a page_mapcount kernel; exits 1 "
-                "when something would move",
+        .help = "what NO_PAGE_MAPCOUNT would report here (exit 1: a change)",
         .options = forecast_options,
         .run = run_forecast,
 };
@@ -731,7 +729,7 @@ static const char *const export_options[] = {
 const Command command_export = {
         .name = "export",
         .synopsis = "[--epoch ID]... [-o FILE]",
-        .help = "this host's portable snapshot (docs/snapshot.schema.json), for fleet compare",
+        .help = "this host's portable snapshot, for fleet compare",
         .options = export_options,
         .run = run_export,
 };

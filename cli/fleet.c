@@ -234,24 +234,26 @@ static bool host_pair(Fleet *f, const json_t *epochs, const int *kernel, size_t 
                 }
 
         if (f->want_before && f->want_after) {
+                /* The latest epoch of the candidate, and the latest of the baseline before
+                 * it; without the candidate, the earliest and latest of the baseline. */
+                for (size_t i = 0; i < n; i++)
+                        if (streq_ptr(f->kernels[kernel[order[i]]].release, f->want_after))
+                                after = i;
                 for (size_t i = 0; i < n; i++) {
-                        const char *release = f->kernels[kernel[order[i]]].release;
-
-                        if (streq_ptr(release, f->want_after))
-                                after = order[i];
-                }
-                for (size_t i = 0; i < n; i++) {
-                        const char *release = f->kernels[kernel[order[i]]].release;
-
-                        if (!streq_ptr(release, f->want_before))
+                        if (!streq_ptr(f->kernels[kernel[order[i]]].release, f->want_before))
                                 continue;
-                        if (after != SIZE_MAX)
-                                before = order[i];              /* the latest */
-                        else if (before == SIZE_MAX)
-                                before = order[i];              /* the earliest … */
+                        if (after != SIZE_MAX) {
+                                if (i < after)
+                                        before = i;
+                        } else if (before == SIZE_MAX)
+                                before = i;
                         else
-                                after = order[i];               /* … and the latest */
+                                after = i;
                 }
+                if (before != SIZE_MAX)
+                        before = order[before];
+                if (after != SIZE_MAX)
+                        after = order[after];
         } else if (n > 0) {
                 after = order[n - 1];
                 for (size_t i = 0; i + 1 < n; i++)
@@ -584,18 +586,17 @@ static json_t *identity_shift_json(const IdentityShift *s) {
                          "classified", TAKE_PTR(kinds));
 }
 
-/* "20 accounting", "18 acc / 2 beh": how the hosts' own comparisons classified it. */
+/* "14 acc", "12 acc 2 beh": how the hosts' own comparisons classified it (accounting,
+ * behavior, mixed). */
 static const char *kinds_text(const IdentityShift *s, char *buf, size_t size) {
-        size_t len = 0, n = 0;
+        size_t len = 0;
 
         buf[0] = '\0';
-        for (ShiftKind k = SHIFT_ACCOUNTING; k < _SHIFT_KIND_MAX; k++)
-                n += s->kinds[k] > 0;
         for (ShiftKind k = SHIFT_ACCOUNTING; k < _SHIFT_KIND_MAX && len < size; k++) {
                 if (s->kinds[k] == 0)
                         continue;
-                len += (size_t) snprintf(buf + len, size - len, "%s%zu %.*s", len ? " / " : "",
-                                         s->kinds[k], n > 1 ? 3 : 20, shift_kind_to_string(k));
+                len += (size_t) snprintf(buf + len, size - len, "%s%zu %.3s", len ? " " : "",
+                                         s->kinds[k], shift_kind_to_string(k));
         }
         return buf[0] ? buf : "–";
 }
@@ -717,19 +718,20 @@ static int fleet_print(const Fleet *f, int kb, int ka, const IdentityShift *shif
                f->kernels[kb].hosts);
         printf("Candidate  %s (%s), %zu hosts\n", f->kernels[ka].release, f->kernels[ka].mode,
                f->kernels[ka].hosts);
-        printf("Hosts      %zu read, %zu skipped: %zu changed kernel, %zu stayed on the "
-               "baseline (control), %zu neither\n", f->hosts_read, f->n_skipped, treated,
-               control, f->hosts_read - treated - control);
-        printf("\nKernel shifts: %zu identities whose figures moved consistently across hosts "
-               "(difference in differences of medians, 95%% interval).\n", flagged);
+        printf("Hosts      %zu read (%zu skipped): %zu changed kernel, %zu control, %zu "
+               "neither\n", f->hosts_read, f->n_skipped, treated, control,
+               f->hosts_read - treated - control);
+        printf("\nKernel shifts: %zu identities moved consistently across hosts (difference\n"
+               "in differences of medians, changed kernel − control, 95%% interval).\n",
+               flagged);
         if (flagged > 0) {
                 fputc('\n', stdout);
                 if (shifts_table(shifts, n, false) < 0)
                         return -ENOMEM;
         }
         if (moved > 0) {
-                printf("\nChanged in both groups, not by the kernel: %zu identities moved on the "
-                       "control hosts too.\n\n", moved);
+                printf("\nChanged in both groups, not by the kernel: %zu identities moved on\n"
+                       "the control hosts too (their own median and interval).\n\n", moved);
                 if (shifts_table(shifts, n, true) < 0)
                         return -ENOMEM;
         }
@@ -919,7 +921,7 @@ static const char *const fleet_options[] = {
 const Command command_fleet = {
         .name = "fleet",
         .synopsis = "compare [OPTIONS] SNAPSHOT…|DIR",
-        .help = "compare many hosts' snapshots: what the kernel change moved across the fleet",
+        .help = "what a kernel change moved across many hosts' snapshots",
         .options = fleet_options,
         .run = run_fleet,
 };

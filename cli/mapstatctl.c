@@ -29,8 +29,8 @@ static void usage(FILE *f) {
                 "Options:\n"
                 "  -u, --url URL        the daemon (default: " DEFAULT_URL ")\n"
                 "  -d, --db PATH        read this database file instead, read-only\n"
-                "  -c, --config FILE    with --db: the settings (default: "
-                DEFAULT_CONFIG_FILE ")\n"
+                "  -c, --config FILE    with --db: the settings (default:\n"
+                "                       " DEFAULT_CONFIG_FILE ")\n"
                 "  -f, --format FORMAT  table (default) or json\n"
                 "  -h, --help           show this help\n"
                 "      --version        show the version\n"
@@ -64,6 +64,7 @@ int ctl_error(const Command *cmd, const char *fmt, ...) {
 
 int command_getopt(const Command *cmd, int argc, char *argv[], const struct option *longopts,
                    int *ret_exit) {
+        static const struct option help_only[] = { { "help", no_argument, NULL, 'h' }, {} };
         char shortopts[64] = "+:h";
         size_t n = strlen(shortopts);
         int c;
@@ -77,7 +78,7 @@ int command_getopt(const Command *cmd, int argc, char *argv[], const struct opti
                 }
 
         opterr = 0;
-        c = getopt_long(argc, argv, shortopts, longopts, NULL);
+        c = getopt_long(argc, argv, shortopts, longopts ?: help_only, NULL);
         if (c == 'h') {
                 command_usage(cmd, stdout);
                 *ret_exit = EXIT_OK;
