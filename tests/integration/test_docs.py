@@ -18,11 +18,12 @@ import tempfile
 import unittest
 
 import contract
+from fleet_fixture import CTL
 from harness import BIN, SOURCE_ROOT, TIMEOUT, main
 
 DOCS = os.path.join(SOURCE_ROOT, "docs")
 BUILT_DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(BIN))), "docs")
-PAGES = ("mapstatd.8", "mapstatd.conf.5")
+PAGES = ("mapstatd.8", "mapstatd.conf.5", "mapstatctl.1")
 
 
 def read(*parts):
@@ -248,6 +249,22 @@ class DocsTest(unittest.TestCase):
             served.add(template)
         self.assertEqual(documented - served, set(),
                          "docs/openapi.yaml documents paths the daemon does not serve")
+
+    def test_every_mapstatctl_command_is_in_man1(self):
+        page = scd("mapstatctl.1")
+        help_text = subprocess.run([CTL, "--help"], capture_output=True, text=True,
+                                   timeout=TIMEOUT, check=True).stdout
+        commands = re.findall(r"(?m)^  ([a-z]+) ", help_text.split("Commands:")[1])
+        self.assertGreaterEqual(len(commands), 8, commands)
+        for cmd in commands:
+            self.assertRegex(page, r"\*%s[ *]" % cmd, "mapstatctl %s is not in mapstatctl.1" % cmd)
+            sub = subprocess.run([CTL, cmd, "--help"], capture_output=True, text=True,
+                                 timeout=TIMEOUT)
+            self.assertEqual(sub.returncode, 0, sub.stderr)
+            for option in re.findall(r"(?m)^  (?:-\w, )?(--[a-z-]+)", sub.stdout):
+                if option != "--help":
+                    self.assertIn("*%s*" % option, page,
+                                  "mapstatctl %s %s is not in mapstatctl.1" % (cmd, option))
 
     def test_message_ids_are_in_man8(self):
         page = scd("mapstatd.8")
