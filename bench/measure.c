@@ -1,5 +1,5 @@
 /* Runs a command and prints its wall time and peak RSS on stderr as "measure: WALL_USEC
- * MAXRSS_KIB"; the command's stdout passes through. Forked from this small process, so
+ * MAXRSS_KIB", and exits with its exit status; the command's stdout passes through. Forked from this small process, so
  * ru_maxrss is the command's own peak, not the harness's (a fork of a Python interpreter would
  * count the interpreter's RSS until exec). */
 #include <fcntl.h>
@@ -34,12 +34,12 @@ int main(int argc, char *argv[]) {
         if (wait4(pid, &status, 0, &ru) < 0)
                 return 1;
         clock_gettime(CLOCK_MONOTONIC, &b);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (!WIFEXITED(status) || WEXITSTATUS(status) == 127) {
                 fprintf(stderr, "measure: %s failed\n", argv[1]);
                 return 1;
         }
         fprintf(stderr, "measure: %lld %ld\n",
                (long long) (b.tv_sec - a.tv_sec) * 1000000LL + (b.tv_nsec - a.tv_nsec) / 1000,
                ru.ru_maxrss);
-        return 0;
+        return WEXITSTATUS(status);
 }

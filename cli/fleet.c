@@ -7,9 +7,9 @@
  * Memory: about 80 bytes per host and identity compared, whatever the documents weigh. */
 #include <dirent.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <search.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +18,11 @@
 
 #include "alloc-util.h"
 #include "ctl.h"
+#include "fleet-read.h"
 #include "fleet.h"
 #include "parse-util.h"
 #include "string-util.h"
 
-#define SNAPSHOT_FORMAT "mapstatd-snapshot"
-#define SNAPSHOT_VERSION 1
 #define MIN_HOSTS_DEFAULT 3
 /* Kernels told apart: (release, mapcount mode) pairs. */
 #define KERNELS_MAX 256
@@ -33,16 +32,6 @@ typedef struct Kernel {
         char *mode;
         size_t hosts;                   /* hosts that ran it (in some epoch) */
 } Kernel;
-
-/* One host's deltas of one identity. */
-typedef struct HostDelta {
-        float points[_COMPARE_METRIC_MAX];              /* ratio points, after − before */
-        float kb[_COMPARE_METRIC_MAX];
-        float exclusive_points[_EXCLUSIVITY_CLASS_MAX]; /* NaN unless scanned on both sides */
-        uint16_t before, after;                         /* kernel indexes */
-        int8_t kind;                                    /* the host's own ShiftKind when its
-                                                         * comparison flagged, else -1 */
-} HostDelta;
 
 typedef struct FleetIdentity {
         char *key, *comm, *unit;        /* the first host's */
@@ -55,9 +44,8 @@ typedef struct Skipped {
 } Skipped;
 
 typedef struct Fleet {
-        Thresholds thresholds;
+        FleetConfig config;
         size_t min_hosts;
-        const char *want_before, *want_after;   /* releases asked for, or NULL */
         Kernel kernels[KERNELS_MAX];
         size_t n_kernels;
         void *identities;                       /* tsearch() tree of FleetIdentity by key */
@@ -75,20 +63,9 @@ static int identity_compare_key(const void *a, const void *b) {
         return strcmp(((const FleetIdentity *) a)->key, ((const FleetIdentity *) b)->key);
 }
 
-static const char *jstr(const json_t *o, const char *key) {
-        return json_string_value(json_object_get(o, key));
-}
-
-/* Orders identity objects of a snapshot by their key. */
-static int json_key_compare(const void *a, const void *b) {
-        return strcmp(jstr(a, "key"), jstr(b, "key"));
-}
-
 static void free_nothing(void *p) {
         (void) p;
 }
-
-/* ---- reading one snapshot ---- */
 
 static int skip(Fleet *f, const char *file, const char *fmt, ...) _printf_(3, 4);
 static int skip(Fleet *f, const char *file, const char *fmt, ...) {
@@ -126,77 +103,18 @@ static int kernel_index(Fleet *f, const char *release, const char *mode) {
         return (int) f->n_kernels++;
 }
 
-/* [median_kb, median_ratio, spread_kb, spread_ratio] into st (n = samples). */
-static bool stats_read(const json_t *a, size_t samples, SeriesStats *st) {
-        if (!json_is_array(a) || json_array_size(a) < 4)
-                return false;
-        *st = (SeriesStats) {
-                .n = samples,
-                .median_kb = json_number_value(json_array_get(a, 0)),
-                .median_ratio = json_number_value(json_array_get(a, 1)),
-                .spread_kb = json_number_value(json_array_get(a, 2)),
-                .spread_ratio = json_number_value(json_array_get(a, 3)),
-        };
-        return true;
-}
+/* The fleet's identity of key, created (with comm and unit) on first sight. NULL on ENOMEM. */
+static FleetIdentity *identity_get(Fleet *f, const HostIdentity *h) {
+        FleetIdentity probe = { .key = h->key }, *i, **found;
 
-/* One identity of a snapshot's epoch as the summary compare/ compares. */
-static bool summary_read(const json_t *o, IdentitySummary *u) {
-        const json_t *metrics = json_object_get(o, "metrics"), *excl, *truth;
-        json_int_t samples = json_integer_value(json_object_get(o, "samples"));
-
-        if (!json_is_object(metrics) || samples < 0)
-                return false;
-        *u = (IdentitySummary) {
-                .n = (size_t) samples,
-                .processes = json_number_value(json_object_get(o, "processes")),
-                .rss_kb = json_number_value(json_object_get(o, "Rss_kb")),
-        };
-        for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++)
-                if (!stats_read(json_object_get(metrics, compare_metric_to_string(m)), u->n,
-                                &u->metrics[m]))
-                        return false;
-        excl = json_object_get(o, "exclusivity");
-        if (json_is_object(excl)) {
-                u->has_pagemap = true;
-                for (ExclusivityClass k = 0; k < _EXCLUSIVITY_CLASS_MAX; k++) {
-                        const json_t *a = json_object_get(excl, exclusivity_class_to_string(k));
-
-                        if (!stats_read(a, u->n, &u->exclusivity[k]) || json_array_size(a) < 5)
-                                return false;
-                        u->present_kb[k] = json_number_value(json_array_get(a, 4));
-                }
-        }
-        truth = json_object_get(o, "truth");
-        if (json_is_object(truth)) {
-                static const CompareMetric truth_metrics[] = {
-                        COMPARE_METRIC_SHARED, COMPARE_METRIC_PRIVATE, COMPARE_METRIC_PSS,
-                };
-
-                u->has_truth = true;
-                for (size_t i = 0; i < ELEMENTSOF(truth_metrics); i++)
-                        if (!stats_read(json_object_get(truth, compare_metric_to_string(
-                                                truth_metrics[i])), u->n,
-                                        &u->truth[truth_metrics[i]]))
-                                return false;
-        }
-        return true;
-}
-
-static FleetIdentity *identity_get(Fleet *f, const json_t *o) {
-        FleetIdentity probe = { .key = (char *) jstr(o, "key") }, *i, **found;
-
-        if (!probe.key)
-                return NULL;
         found = tfind(&probe, &f->identities, identity_compare_key);
         if (found)
                 return *found;
         if (GREEDY_REALLOC(f->list, f->allocated_identities, f->n_identities + 1) < 0)
                 return NULL;
         i = calloc(1, sizeof *i);
-        if (!i || !(i->key = strdup(probe.key)) ||
-            (jstr(o, "comm") && !(i->comm = strdup(jstr(o, "comm")))) ||
-            (jstr(o, "unit") && !(i->unit = strdup(jstr(o, "unit")))))
+        if (!i || !(i->key = strdup(h->key)) || (h->comm && !(i->comm = strdup(h->comm))) ||
+            (h->unit && !(i->unit = strdup(h->unit))))
                 goto fail;
         if (!tsearch(i, &f->identities, identity_compare_key))
                 goto fail;
@@ -212,162 +130,29 @@ fail:
         return NULL;
 }
 
-/* Which two epochs of a host are compared: with releases asked for, its latest epoch of the
- * candidate and its latest of the baseline (treated), else its earliest and latest of the
- * baseline (control); without, its latest epoch and its latest of another kernel (treated), else
- * its earliest and latest (control, one kernel). Epoch order is by last sweep. Returns false
- * when the host has no such pair. */
-static bool host_pair(Fleet *f, const json_t *epochs, const int *kernel, size_t n,
-                      size_t *order, size_t *ret_before, size_t *ret_after) {
-        size_t before = SIZE_MAX, after = SIZE_MAX;
+/* Adds one host's result (in file order). Returns 0 or -ENOMEM. */
+static int host_merge(Fleet *f, const char *file, const HostResult *h) {
+        int index[KERNELS_MAX];
 
-        /* Epochs by their last sweep (RFC 3339 UTC strings compare as times). */
-        for (size_t i = 0; i < n; i++)
-                order[i] = i;
-        for (size_t i = 1; i < n; i++)
-                for (size_t j = i; j > 0 &&
-                     strcmp(jstr(json_array_get(epochs, order[j - 1]), "last_sweep") ?: "",
-                            jstr(json_array_get(epochs, order[j]), "last_sweep") ?: "") > 0; j--) {
-                        size_t t = order[j];
-                        order[j] = order[j - 1];
-                        order[j - 1] = t;
-                }
-
-        if (f->want_before && f->want_after) {
-                /* The latest epoch of the candidate, and the latest of the baseline before
-                 * it; without the candidate, the earliest and latest of the baseline. */
-                for (size_t i = 0; i < n; i++)
-                        if (streq_ptr(f->kernels[kernel[order[i]]].release, f->want_after))
-                                after = i;
-                for (size_t i = 0; i < n; i++) {
-                        if (!streq_ptr(f->kernels[kernel[order[i]]].release, f->want_before))
-                                continue;
-                        if (after != SIZE_MAX) {
-                                if (i < after)
-                                        before = i;
-                        } else if (before == SIZE_MAX)
-                                before = i;
-                        else
-                                after = i;
-                }
-                if (before != SIZE_MAX)
-                        before = order[before];
-                if (after != SIZE_MAX)
-                        after = order[after];
-        } else if (n > 0) {
-                after = order[n - 1];
-                for (size_t i = 0; i + 1 < n; i++)
-                        if (kernel[order[i]] != kernel[after])
-                                before = order[i];
-                if (before == SIZE_MAX && n >= 2)
-                        before = order[0];
-        }
-        if (before == SIZE_MAX || after == SIZE_MAX || before == after)
-                return false;
-        *ret_before = before;
-        *ret_after = after;
-        return true;
-}
-
-static float delta_points(const SeriesStats *b, const SeriesStats *a) {
-        return (float) ((a->median_ratio - b->median_ratio) * 100);
-}
-
-/* Adds one host's deltas of every identity on both sides of its pair. */
-static int host_add(Fleet *f, const json_t *before, const json_t *after, int kb, int ka) {
-        void *keys = NULL;
-        const json_t *o;
-        size_t i;
-        int r = 0;
-
-        /* The "before" identities by key, to match the "after" ones. */
-        json_array_foreach(json_object_get(before, "identities"), i, o)
-                if (jstr(o, "key") && !tsearch(o, &keys, json_key_compare))
-                        r = -ENOMEM;
-        json_array_foreach(json_object_get(after, "identities"), i, o) {
-                const json_t **match;
-                IdentitySummary sb, sa;
-                IdentityComparison c;
-                FleetIdentity *id;
-                HostDelta d = { .before = (uint16_t) kb, .after = (uint16_t) ka, .kind = -1 };
-
-                if (r < 0)
-                        break;
-                match = tfind(o, &keys, json_key_compare);
-                if (!match || !summary_read(*match, &sb) || !summary_read(o, &sa))
-                        continue;
-                identity_compare_summaries(&sb, &sa, &f->thresholds, &c);
-                if (c.flagged)
-                        d.kind = (int8_t) c.kind;
-                for (CompareMetric m = 0; m < _COMPARE_METRIC_MAX; m++) {
-                        d.points[m] = delta_points(&sb.metrics[m], &sa.metrics[m]);
-                        d.kb[m] = (float) (sa.metrics[m].median_kb - sb.metrics[m].median_kb);
-                }
-                for (ExclusivityClass k = 0; k < _EXCLUSIVITY_CLASS_MAX; k++)
-                        d.exclusive_points[k] = sb.has_pagemap && sa.has_pagemap &&
-                                                sb.present_kb[k] > 0 && sa.present_kb[k] > 0
-                                ? delta_points(&sb.exclusivity[k], &sa.exclusivity[k]) : NAN;
-                id = identity_get(f, o);
-                if (!id || GREEDY_REALLOC(id->deltas, id->allocated, id->n + 1) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-                id->deltas[id->n++] = d;
-        }
-        tdestroy(keys, free_nothing);
-        return r;
-}
-
-/* Reads one snapshot file and adds its host. Malformed, duplicate and unknown-version files are
- * skipped with the reason. Returns 0 or -ENOMEM. */
-static int snapshot_add(Fleet *f, const char *file) {
-        _cleanup_json_ json_t *doc = NULL;
-        _cleanup_free_ int *kernel = NULL;
-        _cleanup_free_ size_t *order = NULL;
-        const json_t *epochs, *e, *version;
-        const char *machine;
-        json_error_t error;
-        size_t n, i, before, after;
-        int r;
-
-        doc = json_load_file(file, 0, &error);
-        if (!doc)
-                return skip(f, file, "not a JSON document: %s (line %d)", error.text, error.line);
-        if (!streq_ptr(jstr(doc, "format"), SNAPSHOT_FORMAT))
-                return skip(f, file, "not a mapstatd snapshot (no \"format\": \"%s\")",
-                            SNAPSHOT_FORMAT);
-        version = json_object_get(doc, "version");
-        if (!json_is_integer(version) || json_integer_value(version) != SNAPSHOT_VERSION)
-                return skip(f, file, "snapshot version %s: this mapstatctl reads version %d",
-                            json_is_integer(version) ? "newer" : "missing", SNAPSHOT_VERSION);
-        epochs = json_object_get(doc, "epochs");
-        if (!json_is_array(epochs))
-                return skip(f, file, "no \"epochs\" list");
-        machine = jstr(json_object_get(doc, "host"), "machine_id");
-        for (size_t k = 0; machine && k < f->n_machines; k++)
-                if (streq_ptr(f->machine_ids[k], machine))
+        if (h->error[0])
+                return skip(f, file, "%s", h->error);
+        for (size_t k = 0; h->machine_id && k < f->n_machines; k++)
+                if (streq_ptr(f->machine_ids[k], h->machine_id))
                         return skip(f, file, "machine %s was read already: one snapshot per "
-                                    "host", machine);
+                                    "host", h->machine_id);
+        if (h->n_kernels > KERNELS_MAX)
+                return skip(f, file, "more than %d kernels", KERNELS_MAX);
+        for (size_t k = 0; k < h->n_kernels; k++) {
+                int r = kernel_index(f, h->kernels[k].release, h->kernels[k].mode);
 
-        n = json_array_size(epochs);
-        kernel = calloc(MAX(n, (size_t) 1), sizeof *kernel);
-        order = calloc(MAX(n, (size_t) 1), sizeof *order);
-        if (!kernel || !order)
-                return -ENOMEM;
-        json_array_foreach(epochs, i, e) {
-                if (!jstr(e, "release") || !jstr(e, "mapcount_mode") ||
-                    !json_is_array(json_object_get(e, "identities")))
-                        return skip(f, file, "epoch %zu is incomplete", i + 1);
-                r = kernel_index(f, jstr(e, "release"), jstr(e, "mapcount_mode"));
                 if (r == -E2BIG)
                         return skip(f, file, "more than %d kernels in the fleet", KERNELS_MAX);
                 if (r < 0)
                         return r;
-                kernel[i] = r;
+                index[k] = r;
         }
-
-        if (machine) {
-                char *copy = strdup(machine);
+        if (h->machine_id) {
+                char *copy = strdup(h->machine_id);
 
                 if (!copy || GREEDY_REALLOC(f->machine_ids, f->allocated_machines,
                                             f->n_machines + 1) < 0) {
@@ -377,23 +162,24 @@ static int snapshot_add(Fleet *f, const char *file) {
                 f->machine_ids[f->n_machines++] = copy;
         }
         f->hosts_read++;
-        /* Each kernel counts once per host. */
-        for (size_t a = 0; a < n; a++) {
-                bool first = true;
-
-                for (size_t b = 0; b < a; b++)
-                        first = first && kernel[b] != kernel[a];
-                if (first)
-                        f->kernels[kernel[a]].hosts++;
-        }
-
-        if (!host_pair(f, epochs, kernel, n, order, &before, &after)) {
+        for (size_t k = 0; k < h->n_kernels; k++)
+                f->kernels[index[k]].hosts++;
+        if (!h->paired) {
                 f->hosts_unpaired++;
                 return 0;
         }
-        f->pairs[kernel[before]][kernel[after]]++;
-        return host_add(f, json_array_get(epochs, before), json_array_get(epochs, after),
-                        kernel[before], kernel[after]);
+        f->pairs[index[h->before]][index[h->after]]++;
+        for (size_t k = 0; k < h->n; k++) {
+                FleetIdentity *id = identity_get(f, &h->identities[k]);
+                HostDelta d = h->identities[k].delta;
+
+                if (!id || GREEDY_REALLOC(id->deltas, id->allocated, id->n + 1) < 0)
+                        return -ENOMEM;
+                d.before = (uint16_t) index[h->before];
+                d.after = (uint16_t) index[h->after];
+                id->deltas[id->n++] = d;
+        }
+        return 0;
 }
 
 static void fleet_free(Fleet *f) {
@@ -449,7 +235,7 @@ static void figure_shift(const Fleet *f, const FleetIdentity *i, int kb, int ka,
         double *t_points = scratch, *t_kb = scratch + i->n, *c_points = scratch + 2 * i->n,
                *c_kb = scratch + 3 * i->n;
         size_t nt = 0, nc = 0;
-        Thresholds t = f->thresholds;
+        Thresholds t = f->config.thresholds;
 
         for (size_t k = 0; k < i->n; k++) {
                 const HostDelta *d = &i->deltas[k];
@@ -524,9 +310,9 @@ static bool fleet_pick(const Fleet *f, int *ret_before, int *ret_after) {
                 for (size_t b = 0; b < f->n_kernels; b++) {
                         if (a == b || f->pairs[a][b] == 0)
                                 continue;
-                        if (f->want_before &&
-                            (!streq_ptr(f->kernels[a].release, f->want_before) ||
-                             !streq_ptr(f->kernels[b].release, f->want_after)))
+                        if (f->config.want_before &&
+                            (!streq_ptr(f->kernels[a].release, f->config.want_before) ||
+                             !streq_ptr(f->kernels[b].release, f->config.want_after)))
                                 continue;
                         if (f->pairs[a][b] > best) {
                                 best = f->pairs[a][b];
@@ -702,8 +488,8 @@ static int fleet_print(const Fleet *f, int kb, int ka, const IdentityShift *shif
                                 "kernels", TAKE_PTR(kernels),
                                 "thresholds",
                                 json_pack("{s:f, s:f}", "min_delta_kb",
-                                          f->thresholds.min_delta_kb, "min_delta_points",
-                                          f->thresholds.min_delta_points),
+                                          f->config.thresholds.min_delta_kb, "min_delta_points",
+                                          f->config.thresholds.min_delta_points),
                                 "min_hosts", (json_int_t) f->min_hosts,
                                 "flagged", TAKE_PTR(list),
                                 "changed_in_both", TAKE_PTR(both),
@@ -790,6 +576,7 @@ static int run_fleet(Ctl *ctl, int argc, char *argv[]) {
                 {}
         };
         const Command *cmd = &command_fleet;
+        FleetReader *reader = NULL;
         Fleet *f = NULL;
         char **files = NULL;
         IdentityShift *shifts = NULL;
@@ -809,7 +596,7 @@ static int run_fleet(Ctl *ctl, int argc, char *argv[]) {
         f = calloc(1, sizeof *f);
         if (!f)
                 return ctl_error(cmd, "out of memory");
-        f->thresholds = THRESHOLDS_DEFAULT;
+        f->config.thresholds = THRESHOLDS_DEFAULT;
         f->min_hosts = MIN_HOSTS_DEFAULT;
         while ((c = command_getopt(cmd, argc, argv, longopts, &ret)) != -1) {
                 double d;
@@ -827,15 +614,15 @@ static int run_fleet(Ctl *ctl, int argc, char *argv[]) {
                                 goto finish;
                         }
                         if (c == OPT_MIN_KB)
-                                f->thresholds.min_delta_kb = d;
+                                f->config.thresholds.min_delta_kb = d;
                         else
-                                f->thresholds.min_delta_points = d;
+                                f->config.thresholds.min_delta_points = d;
                         break;
                 case OPT_BASELINE:
-                        f->want_before = optarg;
+                        f->config.want_before = optarg;
                         break;
                 case OPT_CANDIDATE:
-                        f->want_after = optarg;
+                        f->config.want_after = optarg;
                         break;
                 case OPT_MIN_HOSTS:
                         if (safe_atou64(optarg, &u) < 0 || u < 1 || u > 1000000) {
@@ -847,7 +634,7 @@ static int run_fleet(Ctl *ctl, int argc, char *argv[]) {
                         break;
                 }
         }
-        if (!f->want_before != !f->want_after) {
+        if (!f->config.want_before != !f->config.want_after) {
                 ret = ctl_error(cmd, "--baseline and --candidate go together");
                 goto finish;
         }
@@ -862,21 +649,31 @@ static int run_fleet(Ctl *ctl, int argc, char *argv[]) {
                         goto finish;
                 }
         }
-        for (size_t i = 0; i < n_files; i++) {
-                r = snapshot_add(f, files[i]);
-                if (r < 0) {
-                        ret = ctl_error(cmd, "%s", strerror(-r));
-                        goto finish;
-                }
+        r = fleet_reader_start(&reader, &f->config, files, n_files);
+        if (r < 0) {
+                ret = ctl_error(cmd, "cannot start reading: %s", strerror(-r));
+                goto finish;
+        }
+        for (size_t i = 0; i < n_files && r >= 0; i++) {
+                HostResult h;
+
+                fleet_reader_take(reader, i, &h);
+                r = host_merge(f, files[i], &h);
+                host_result_done(&h);
+        }
+        fleet_reader_stop(reader);
+        if (r < 0) {
+                ret = ctl_error(cmd, "%s", strerror(-r));
+                goto finish;
         }
         if (f->hosts_read == 0) {
                 ret = ctl_error(cmd, "no usable snapshot among %zu files", n_files);
                 goto finish;
         }
         if (!fleet_pick(f, &kb, &ka)) {
-                ret = f->want_before
-                        ? ctl_error(cmd, "no host went from %s to %s", f->want_before,
-                                    f->want_after)
+                ret = f->config.want_before
+                        ? ctl_error(cmd, "no host went from %s to %s", f->config.want_before,
+                                    f->config.want_after)
                         : ctl_error(cmd, "no host ran two kernels: nothing to compare");
                 goto finish;
         }
