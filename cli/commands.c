@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "fileio.h"
 #include "parse-util.h"
 #include "string-util.h"
 
@@ -626,35 +627,6 @@ const Command command_show = {
 
 /* ---- export ---- */
 
-/* Writes data to path through a temporary file renamed over it, so that a reader never sees
- * half a snapshot. */
-static int write_atomically(const char *path, const char *data, size_t len) {
-        _cleanup_free_ char *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF;
-
-        if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
-                return -ENOMEM;
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        for (size_t done = 0; done < len; ) {
-                ssize_t n = write(fd, data + done, len - done);
-
-                if (n < 0) {
-                        int r = -errno;
-                        (void) unlink(tmp);
-                        return r;
-                }
-                done += (size_t) n;
-        }
-        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
-                int r = -errno;
-                (void) unlink(tmp);
-                return r;
-        }
-        return 0;
-}
-
 static int run_export(Ctl *ctl, int argc, char *argv[]) {
         static const struct option longopts[] = {
                 { "epoch", required_argument, NULL, 'e' },
@@ -713,7 +685,7 @@ static int run_export(Ctl *ctl, int argc, char *argv[]) {
                         fputc('\n', stdout);
                 return EXIT_OK;
         }
-        r = write_atomically(output, body, len);
+        r = write_file_atomic(output, body, len, 0644);
         if (r < 0)
                 return ctl_error(&command_export, "cannot write '%s': %s", output,
                                  strerror(-r));

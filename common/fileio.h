@@ -1,10 +1,12 @@
-/* Reading whole procfs/sysfs files relative to a directory fd into a reusable buffer. Files are
- * read with one pread() loop (procfs generates content per read call, so the buffer grows until
- * a read returns 0), NUL-terminated, and capped: a file larger than max is -E2BIG. */
+/* Reading whole procfs/sysfs files relative to a directory fd into a reusable buffer, and
+ * writing a file atomically. Files are read with one pread() loop (procfs generates content per
+ * read call, so the buffer grows until a read returns 0), NUL-terminated, and capped: a file
+ * larger than max is -E2BIG. */
 #pragma once
 
 #include <dirent.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* A growable byte buffer owned by its user and reused across reads; data is always
  * NUL-terminated after a successful read. */
@@ -44,3 +46,8 @@ typedef int (*DirEntryFunc)(const struct dirent *de, void *userdata);
  * AT_FDCWD) except "." and "..", in readdir order. Returns 0; -ENOENT, -ENOTDIR, -EACCES or
  * another -errno from opening or reading the directory; or what fn returned to stop. */
 int dir_foreach(int dirfd, const char *path, DirEntryFunc fn, void *userdata);
+
+/* Writes data to path through a temporary file beside it (path.XXXXXX), given mode, synced and
+ * renamed over path: a reader sees the old file or the whole new one, never a part. 0, -ENOMEM
+ * or the -errno of creating, writing or renaming (the temporary file is removed). */
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
