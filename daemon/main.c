@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -409,6 +410,22 @@ static int open_database(Daemon *d) {
         return 0;
 }
 
+/* Fails early, with the reason, when the textfile cannot be written: a hardened unit without
+ * the drop-in that opens the directory sees a read-only file system. */
+static int check_textfile_directory(const char *dir) {
+        struct stat st;
+
+        if (stat(dir, &st) < 0)
+                return log_error_errno(errno, "Failed to use TextfileDirectory '%s': %m", dir);
+        if (!S_ISDIR(st.st_mode))
+                return log_error_errno(ENOTDIR, "Failed to use TextfileDirectory '%s': %m", dir);
+        if (access(dir, W_OK | X_OK) < 0)
+                return log_error_errno(errno, "Cannot write metrics into TextfileDirectory '%s': "
+                                       "%m (as a service: see node-exporter-textfile.conf in "
+                                       "the documentation directory)", dir);
+        return 0;
+}
+
 static int run_once(Daemon *d) {
         SweepResult res;
         int r;
@@ -416,6 +433,15 @@ static int run_once(Daemon *d) {
         r = daemon_sweep(d, &res);
         if (r < 0)
                 return r;
+        if (d->options.textfile_directory) {
+                _cleanup_(web_server_freep) WebServer *local = NULL;
+
+                r = web_local_new(&local, d->db_path, &d->status);
+                if (r >= 0)
+                        r = web_textfile_write(local, d->options.textfile_directory);
+                if (r < 0)
+                        return r;
+        }
         printf("{\"sweep\": %lld, \"epoch\": %lld, \"new_epoch\": %s, \"processes_sampled\": %u, "
                "\"processes_skipped\": %u, \"duration_seconds\": %.6f}\n",
                (long long) res.sweep_id, (long long) res.epoch_id,
@@ -535,6 +561,12 @@ int main(int argc, char *argv[]) {
         r = proc_root_open(&d.root, d.options.proc_root, d.options.sys_root, d.options.boot_root);
         if (r < 0) {
                 log_error_errno(r, "Failed to open proc root '%s': %m", d.options.proc_root);
+                daemon_done(&d);
+                return EXIT_USAGE;
+        }
+
+        if (d.options.textfile_directory &&
+            check_textfile_directory(d.options.textfile_directory) < 0) {
                 daemon_done(&d);
                 return EXIT_USAGE;
         }

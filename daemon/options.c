@@ -107,6 +107,22 @@ static int parse_metrics_identities(const char *v, void *field, const char **ret
         return 0;
 }
 
+/* A directory for the metrics textfile, or "" for none. Bounded: the path is part of the status
+ * every HTTP thread copies. */
+static int parse_textfile_directory(const char *v, void *field, const char **reterr) {
+        char **s = field;
+
+        if (strlen(v) >= WEB_TEXTFILE_DIRECTORY_MAX) {
+                *reterr = "path too long";
+                return -EBADMSG;
+        }
+        if (!*v) {
+                *s = mfree(*s);
+                return 0;
+        }
+        return parse_string(v, field, reterr);
+}
+
 static int parse_bool(const char *v, void *field, const char **reterr) {
         if (parse_boolean(v, (bool *) field) < 0) {
                 *reterr = "expected yes or no";
@@ -246,6 +262,10 @@ static const Setting settings[] = {
         SETTING("Web", "MetricsIdentities", "metrics-identities", 0, "N", "100", NULL,
                 "identities in /metrics, the largest by Rss (0: none)", parse_metrics_identities,
                 metrics_identities),
+        SETTING("Web", "TextfileDirectory", "textfile-directory", 0, "DIR", "", "none",
+                "also write the metrics to DIR/mapstatd.prom after every sweep, for "
+                "node_exporter's textfile collector", parse_textfile_directory,
+                textfile_directory),
         ACTION("config", ARG_CONFIG, "FILE", DEFAULT_CONFIG_FILE " if it exists",
                "configuration file"),
         ACTION("once", 0, NULL, NULL, "run one sweep, store it, print a summary, exit"),
@@ -291,6 +311,7 @@ void options_done(Options *o) {
         free(o->proc_root);
         free(o->sys_root);
         free(o->boot_root);
+        free(o->textfile_directory);
         *o = (Options) {};
 }
 
@@ -303,8 +324,9 @@ static int options_copy(const Options *src, Options *ret) {
         o.proc_root = strdup(src->proc_root);
         o.sys_root = strdup(src->sys_root);
         o.boot_root = strdup(src->boot_root);
+        o.textfile_directory = src->textfile_directory ? strdup(src->textfile_directory) : NULL;
         if ((src->db_path && !o.db_path) || !o.listen || !o.proc_root || !o.sys_root ||
-            !o.boot_root) {
+            !o.boot_root || (src->textfile_directory && !o.textfile_directory)) {
                 options_done(&o);
                 return -ENOMEM;
         }
@@ -509,7 +531,7 @@ void options_help(void) {
                 else
                         col += printf("%*s", HELP_COLUMN - col, "");
 
-                if (o->default_value)
+                if (o->default_value && *o->default_value)
                         k = asprintf(&text, "%s (default %s)", o->help, o->default_value);
                 else if (o->default_help)
                         k = asprintf(&text, "%s (default: %s)", o->help, o->default_help);
@@ -629,6 +651,8 @@ void options_to_status(const Options *o, WebStatusData *st) {
         st->report_window = o->keep_per_epoch;
         st->metrics_identities = o->metrics_identities;
         st->redact_cmdline = o->redact_cmdline;
+        (void) snprintf(st->textfile_directory, sizeof st->textfile_directory, "%s",
+                        o->textfile_directory ?: "");
 }
 
 int options_parse(int argc, char *argv[], Options *o, OptionsAction *ret_action,

@@ -46,6 +46,7 @@ typedef struct Options {
         uint64_t pagemap_budget_usec;           /* per sweep, for all pagemap reading */
         bool redact_cmdline;                    /* responses show argv[0] only */
         uint32_t metrics_identities;            /* per-identity series in /metrics */
+        char *textfile_directory;               /* NULL: no textfile */
 } Options;
 
 /* Fills o with the built-in defaults of the table (strings allocated). -ENOMEM. */
@@ -98,7 +99,8 @@ typedef struct OptionInfo {
         char short_option;              /* 'i', or 0 */
         const char *metavar;            /* what the value is in --help ("DURATION"); NULL: none */
         const char *default_value;      /* the default as written in the file; NULL: none */
-        const char *default_help;       /* the default in words when it is not one value */
+        const char *default_help;       /* the default in words when it is not one value or
+                                         * is empty (nothing) */
         const char *help;               /* what it does, one sentence for --help */
 } OptionInfo;
 

@@ -57,20 +57,28 @@ test_deps() {
         tools
 }
 
-# Debian's prometheus 2.42 for the tests, unpacked into .tools/ rather than installed: the
-# package would start a system-wide service on port 9090.
+# Debian's prometheus 2.42 and prometheus-node-exporter 1.5 for the tests, unpacked into .tools/
+# rather than installed: the packages would start system-wide services on ports 9090 and 9100.
 tools() {
-        local dir=.tools/prometheus tmp
-        [ -x "$dir/usr/bin/prometheus" ] && [ -x "$dir/usr/bin/promtool" ] && return 0
+        tool prometheus prometheus usr/bin/prometheus usr/bin/promtool
+        tool node-exporter prometheus-node-exporter usr/bin/prometheus-node-exporter
+}
+
+# tool DIR PACKAGE FILE...: unpacks Debian's PACKAGE into .tools/DIR unless its FILEs are there.
+tool() {
+        local dir=.tools/$1 package=$2 tmp f missing=
+        shift 2
+        for f; do [ -x "$dir/$f" ] || missing=1; done
+        [ -n "$missing" ] || return 0
         tmp=$(mktemp -d)
         chmod 755 "$tmp"        # apt downloads as _apt
-        (cd "$tmp" && quietly apt-get download prometheus) || {
+        (cd "$tmp" && quietly apt-get download "$package") || {
                 quietly apt-get update
-                (cd "$tmp" && quietly apt-get download prometheus)
+                (cd "$tmp" && quietly apt-get download "$package")
         }
         rm -rf "$dir"
         mkdir -p "$dir"
-        quietly dpkg-deb -x "$tmp"/prometheus_*.deb "$dir"
+        quietly dpkg-deb -x "$tmp/${package}"_*.deb "$dir"
         rm -rf "$tmp"
 }
 

@@ -498,6 +498,10 @@ void *web_refresher(void *userdata) {
                 uint64_t now = now_usec(CLOCK_MONOTONIC);
 
                 web_status_snapshot(s->status, &st);
+                /* First the textfile, which node_exporter may read any time; its /metrics also
+                 * leaves the report's comparison in the memo for the cached answers below. */
+                if (st.textfile_directory[0] && st.last_sweep_usec > 0)
+                        (void) web_textfile_write(s, st.textfile_directory);
                 if (web_cache_claim_stale(s->cache, st.generation,
                                           now > WEB_REFRESH_USED_WITHIN_USEC
                                                   ? now - WEB_REFRESH_USED_WITHIN_USEC : 0,

@@ -257,7 +257,8 @@ static const struct {
           "Private_Clean + Private_Dirty a CONFIG_NO_PAGE_MAPCOUNT kernel would report." },
 };
 
-/* identity="…",comm="…"[,unit="…"] of each group. */
+/* identity="…",comm="…"[,exe="…"][,unit="…"] of each group: the id is this host's, exe, comm
+ * and unit match the same workload on other hosts (the fleet rules aggregate by them). */
 static int identity_labels(const ProcessGroup *groups, size_t n, char ***ret) {
         char **labels = calloc(MAX(n, (size_t) 1), sizeof *labels);
 
@@ -273,6 +274,8 @@ static int identity_labels(const ProcessGroup *groups, size_t n, char ***ret) {
                 (void) snprintf(id, sizeof id, "%" PRIi64, groups[i].identity.id);
                 label(f, true, "identity", id);
                 label(f, false, "comm", groups[i].identity.comm);
+                if (groups[i].identity.exe)
+                        label(f, false, "exe", groups[i].identity.exe);
                 if (groups[i].identity.unit)
                         label(f, false, "unit", groups[i].identity.unit);
                 if (fclose(f) != 0)

@@ -13,6 +13,10 @@
 #include "identity.h"
 #include "macro.h"
 
+#define WEB_TEXTFILE_DIRECTORY_MAX 1024
+/* The file node_exporter's textfile collector reads (it takes *.prom). */
+#define WEB_TEXTFILE_NAME "mapstatd.prom"
+
 /* What the daemon knows and the database does not. The daemon publishes it after each sweep and
  * reload; the HTTP threads copy it. */
 typedef struct WebStatusData {
@@ -44,6 +48,8 @@ typedef struct WebStatusData {
         unsigned report_window;         /* sweeps per epoch the comparisons use (0: all) */
         unsigned metrics_identities;    /* per-identity series in /metrics, top N by Rss */
         bool redact_cmdline;            /* show argv[0] only */
+        /* Where the refresher writes the metrics after every sweep, "" for nowhere. */
+        char textfile_directory[WEB_TEXTFILE_DIRECTORY_MAX];
 } WebStatusData;
 
 typedef struct WebStatus {
@@ -102,6 +108,13 @@ int web_local_new(WebServer **ret, const char *db_path, WebStatus *status);
  * or -ENOMEM. */
 int web_local_get(WebServer *s, const char *target, unsigned *ret_status, char **ret_body,
                   size_t *ret_len, const char **ret_content_type);
+
+/* Writes what GET /metrics answers to dir/mapstatd.prom atomically (a temporary file renamed
+ * over it), for node_exporter's textfile collector; logs when writing starts or stops failing.
+ * A server's refresher does it after every sweep when the status names a directory. Returns 0,
+ * -EIO (the database cannot be read: the previous file stays), -ENOMEM or the -errno of
+ * writing. */
+int web_textfile_write(WebServer *s, const char *dir);
 
 /* Stops the threads, closes connections and the listener. NULL-safe; returns NULL. */
 WebServer *web_server_free(WebServer *s);

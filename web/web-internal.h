@@ -37,6 +37,7 @@ struct WebServer {
         pthread_t refresher;
         bool refresher_started;
         bool stopping;                  /* guarded by status->lock */
+        bool textfile_failing;          /* the refresher's (or --once's) last textfile write */
         pthread_mutex_t lock;           /* guards store_failing */
         bool store_failing;             /* opening failed: logged once, retried per request */
 };

@@ -61,7 +61,10 @@ def settings_table():
 
 def table_defaults(row):
     """The defaults a row documents: its value, else the alternatives of its default_help
-    ("A, else B" gives A and B)."""
+    ("A, else B" gives A and B); an empty default, which stands for nothing, and the word for
+    it in default_help ("none")."""
+    if row["default"] == "":
+        return {"", row["default_help"]}
     if row["default"] is not None:
         return {row["default"]}
     return {part.split()[-1] for part in re.split(r", else ", row["default_help"] or "")}

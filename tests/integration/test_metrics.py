@@ -8,12 +8,13 @@ The test runs in a private network namespace of its own, where Prometheus' port 
 import os
 import re
 import signal
+import time
 import unittest
 
 from fixture_tree import write_tree
-from harness import Daemon, main
-from history_full import KERNEL_A, KERNEL_B, FullHistory, grower, srv
-from prometheus import Prometheus, enter_private_network, promtool_check_metrics
+from harness import TIMEOUT, Daemon, main, run_once
+from history_full import SRV_EXE, KERNEL_A, KERNEL_B, FullHistory, grower, srv
+from prometheus import NodeExporter, Prometheus, enter_private_network, promtool_check_metrics
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -120,7 +121,7 @@ class MetricsTest(unittest.TestCase):
         s = self.samples
         a, b, c = self.h.sizes["no_page"][-1]
         reported, truth, _, _ = srv("no_page", a)
-        labels = dict(comm="shmsrv", unit="shmsrv.service")
+        labels = dict(comm="shmsrv", unit="shmsrv.service", exe=SRV_EXE)
         self.assertEqual(one(s, "mapstatd_identity_rss_bytes", **labels), reported["Rss"] * 1024)
         self.assertEqual(one(s, "mapstatd_identity_shared_bytes", **labels),
                          reported["Shared_Dirty"] * 1024)
@@ -259,6 +260,100 @@ class PrometheusTest(unittest.TestCase):
             self.assertEqual(prom.query('up{job="mapstatd"}')[0][1], 1)
             status, health = d.get("/healthz")
             self.assertEqual((status, health["storage_error"]), (200, None))
+
+
+def wait_until(what, fn, timeout=TIMEOUT):
+    """Polls fn() until it returns something true; returns it or fails naming what."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = fn()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class TextfileTest(unittest.TestCase):
+    """--textfile-directory: the metrics in DIR/mapstatd.prom after every sweep, served by a
+    real node_exporter's textfile collector."""
+
+    def setUp(self):
+        self.h = FullHistory()
+        self.addCleanup(self.h.close)
+        self.h.write("page", KERNEL_A)
+        self.dir = os.path.join(self.h.tmp, "textfile")
+        os.mkdir(self.dir)
+        self.path = os.path.join(self.dir, "mapstatd.prom")
+
+    def read(self):
+        with open(self.path) as f:
+            return f.read()
+
+    def test_node_exporter_serves_the_metrics(self):
+        with Daemon(["--interval", "1h", "--pagemap", "full", "--textfile-directory", self.dir,
+                     *self.h.roots()], db=self.h.db) as d:
+            d.wait_sweeps(1)
+            wait_until(self.path, lambda: os.path.exists(self.path))
+            _, _, body = d.request("/metrics", raw=True)
+            # What a scrape of the daemon gets, byte for byte, readable by the exporter's user,
+            # and no temporary file left beside it.
+            self.assertEqual(self.read(), body.decode())
+            self.assertEqual(os.stat(self.path).st_mode & 0o777, 0o644)
+            self.assertEqual(os.listdir(self.dir), ["mapstatd.prom"])
+
+            with NodeExporter(self.dir, 9101) as ne:
+                exported, _ = parse(ne.scrape())
+            self.assertEqual(one(exported, "node_textfile_scrape_error"), 0)
+            own, _ = parse(body.decode())
+            mine = {n for n in own if n.startswith("mapstatd_")}
+            self.assertGreater(len(mine), 20)
+            self.assertEqual({n for n in exported if n.startswith("mapstatd_")}, mine)
+            for name in mine:
+                key = lambda sample: sorted(sample[0].items())
+                self.assertEqual(sorted(exported[name], key=key), sorted(own[name], key=key),
+                                 name)
+            self.assertEqual(one(exported, "mapstatd_identity_shared_bytes", comm="shmsrv"),
+                             srv("page", self.h.sizes["page"][-1][0])[0]["Shared_Dirty"] * 1024)
+
+    def test_rewritten_every_sweep_and_after_a_failure(self):
+        with Daemon(["--interval", "200ms", "--textfile-directory", self.dir, *self.h.roots()],
+                    db=self.h.db) as d:
+            def sweeps_in_file():
+                m = re.search(r"^mapstatd_sweeps_total (\d+)$", self.read(), re.M)
+                return int(m.group(1)) if m else 0
+            wait_until("the textfile", lambda: os.path.exists(self.path))
+            first = sweeps_in_file()
+            wait_until("a later sweep in the textfile", lambda: sweeps_in_file() > first + 1)
+
+            # The directory goes away: the daemon says so once and keeps sweeping.
+            gone = self.dir + ".gone"
+            os.rename(self.dir, gone)
+            wait_until("the write failure in the log",
+                       lambda: "Failed to write metrics to '%s'" % self.path in d.log())
+            d.wait_sweeps(3)
+            self.assertEqual(d.log().count("Failed to write metrics"), 1, d.log())
+            self.assertEqual(d.get("/healthz")[0], 200)
+            # It comes back: the next sweep writes again, and says so.
+            os.rename(gone, self.dir)
+            wait_until("the recovery in the log",
+                       lambda: "Writing metrics to '%s' again" % self.path in d.log())
+            before = sweeps_in_file()
+            wait_until("a newer textfile", lambda: sweeps_in_file() > before)
+
+    def test_unusable_directory_is_refused(self):
+        with open(os.path.join(self.h.tmp, "file"), "w"):
+            pass
+        for path, why in [(os.path.join(self.h.tmp, "missing"), "No such file or directory"),
+                          (os.path.join(self.h.tmp, "file"), "Not a directory")]:
+            with self.subTest(path=path):
+                r = run_once(["--db", self.h.db, "--textfile-directory", path, *self.h.roots()])
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("TextfileDirectory '%s': %s" % (path, why), r.stderr)
+
+    def test_once_writes_it_too(self):
+        r = run_once(["--db", self.h.db, "--textfile-directory", self.dir, *self.h.roots()])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(self.read(), r"(?m)^mapstatd_sweeps_total 1$")
 
 
 if __name__ == "__main__":

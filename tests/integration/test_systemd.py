@@ -3,8 +3,9 @@ harness of sandbox.py: systemd-nspawn over an overlay of /), installs this build
 `meson install`, and drives mapstatd through systemctl, curl and journalctl inside: socket
 activation, the service on its own, reload with a valid and an invalid configuration, a clean
 stop and its journal lines, the watchdog catching a sweep stuck in a read, the full pagemap
-drop-in, and the unit checks (systemd-analyze verify and security). Needs root; skips, saying
-why, when the sandbox cannot start. Nothing is installed on the host.
+drop-in, the node_exporter textfile drop-in with a real node_exporter, and the unit checks
+(systemd-analyze verify and security). Needs root; skips, saying why, when the sandbox cannot
+start. Nothing is installed on the host.
 """
 import json
 import os
@@ -16,6 +17,7 @@ import time
 import unittest
 
 import fixture_tree
+import prometheus
 import sandbox
 from harness import BIN, SOURCE_ROOT, main
 
@@ -374,6 +376,59 @@ class SystemdTest(unittest.TestCase):
         self.assertEqual(self.sb.exec("systemd-analyze", "verify", "--man=no",
                                       "mapstatd.service").stderr, "")
         self.assertLessEqual(self.sb.exposure("mapstatd.service"), readme_exposure(full=True))
+
+    def test_node_exporter_textfile_dropin(self):
+        """The drop-in and the steps its comment gives, with the user and directory Debian's
+        prometheus-node-exporter creates: the dynamic user writes the collector's directory,
+        and a real node_exporter running as prometheus serves the file."""
+        example = self.sb.installed("datadir", "doc", "mapstatd", "node-exporter-textfile.conf")
+        with open(os.path.join(self.sb.root, example.lstrip("/"))) as f:
+            dropin = f.read()
+        collector = "/var/lib/prometheus/node-exporter"
+        # What the package's postinst and its files do.
+        self.sb.exec("adduser", "--quiet", "--system", "--home", "/var/lib/prometheus",
+                     "--no-create-home", "--group", "prometheus")
+        self.sb.exec("mkdir", "-p", collector)
+        # The steps.
+        steps = [line.strip("# \n") for line in dropin.splitlines()
+                 if line.startswith("#     ")]
+        self.assertEqual(steps[0], "dpkg-statoverride --update --add root prometheus 0775 "
+                         + collector)
+        self.sb.exec(*steps[0].split())
+        self.sb.write(os.path.join(DROPIN_DIR, "node-exporter-textfile.conf"), dropin)
+        self.assertIn("TextfileDirectory=%s" % collector, dropin)
+        self.sb.write(self.sb.config + ".d/textfile.conf",
+                      "[Web]\nTextfileDirectory=%s\n" % collector)
+        exporter = "/usr/local/bin/prometheus-node-exporter"
+        self.sb.write(exporter, "", mode=0o755)
+        shutil.copy(prometheus.tool("prometheus-node-exporter"),
+                    os.path.join(self.sb.root, exporter.lstrip("/")))
+
+        self.sb.systemctl("daemon-reload")
+        self.sb.systemctl("enable", "--now", "mapstatd.service")
+        self.wait_sweep()
+        path = collector + "/mapstatd.prom"
+        wait_until(path, lambda: self.sb.exec("test", "-s", path, check=False).returncode == 0)
+        self.assertEqual(self.sb.exec("stat", "-c", "%a %U", path).stdout.split(),
+                         ["644", "mapstatd"])
+
+        self.sb.exec("systemd-run", "--unit=node-exporter", "-p", "User=prometheus", exporter,
+                     "--web.listen-address=127.0.0.1:9101", "--collector.disable-defaults",
+                     "--collector.textfile", "--collector.textfile.directory=" + collector)
+
+        def scraped():
+            res = self.sb.exec("curl", "-sSf", "--max-time", "5", "http://127.0.0.1:9101/metrics",
+                               check=False)
+            return res.stdout if res.returncode == 0 and "mapstatd_" in res.stdout else None
+        try:
+            text = wait_until("node_exporter serving mapstatd's metrics", scraped)
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, self.sb.exec(
+                "journalctl", "-u", "node-exporter", "--no-pager", check=False).stdout[-3000:]))
+        self.assertRegex(text, r"(?m)^node_textfile_scrape_error 0$")
+        self.assertRegex(text, r"(?m)^mapstatd_sweeps_total [1-9]")
+        self.assertRegex(text, r'(?m)^mapstatd_kernel_info\{[^}]*release="%s"'
+                         % re.escape(os.uname().release))
 
     def test_address_dropin(self):
         """The README's socket drop-in moves the listener; peers other than loopback addresses

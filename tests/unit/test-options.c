@@ -18,7 +18,9 @@ static void test_table(void) {
         for (size_t i = 0; (o = options_table_get(i)); i++, n++) {
                 ASSERT_TRUE(o->option && o->option[0] != '\0');
                 ASSERT_TRUE(o->help && o->help[0] != '\0');
-                ASSERT_FALSE(o->default_value && o->default_help);
+                /* default_help says what an empty default stands for, or replaces it. */
+                ASSERT_FALSE(o->default_value && o->default_value[0] && o->default_help);
+                ASSERT_TRUE(!o->default_value || o->default_value[0] || o->default_help);
                 if (o->section) {
                         settings++;
                         ASSERT_TRUE(o->key && o->metavar);
@@ -34,7 +36,7 @@ static void test_table(void) {
                                 ASSERT_TRUE(strcmp(p->key, o->key) != 0);
                 }
         }
-        ASSERT_INT_EQ(settings, 18);
+        ASSERT_INT_EQ(settings, 19);
         ASSERT_INT_EQ(n, settings + 4);         /* config, once, help, version */
         ASSERT_NULL(options_table_get(n));
 }
@@ -61,6 +63,7 @@ static void test_defaults(void) {
         ASSERT_U64_EQ(o.pagemap_budget_usec, 10ULL * 1000000);
         ASSERT_FALSE(o.redact_cmdline);
         ASSERT_INT_EQ(o.metrics_identities, 100);
+        ASSERT_NULL(o.textfile_directory);
         options_done(&o);
 }
 
@@ -123,6 +126,27 @@ static void test_precedence(void) {
         ASSERT_INT_EQ(options_load_file(&o, conf, &err), 0);
         ASSERT_TRUE(o.redact_cmdline);
         ASSERT_INT_EQ(o.metrics_identities, 0);
+        /* A textfile directory, and an empty value that turns it off again. */
+        write_text(conf, "[Web]\nTextfileDirectory=/var/lib/prometheus/node-exporter\n");
+        ASSERT_INT_EQ(options_load_file(&o, conf, &err), 0);
+        ASSERT_STR_EQ(o.textfile_directory, "/var/lib/prometheus/node-exporter");
+        write_text(conf, "[Web]\nTextfileDirectory=\n");
+        ASSERT_INT_EQ(options_load_file(&o, conf, &err), 0);
+        ASSERT_NULL(o.textfile_directory);
+        {
+                char long_path[1200];
+                char *args[] = { (char *) "mapstatd", (char *) "--textfile-directory",
+                                 long_path, NULL };
+
+                (void) snprintf(long_path, sizeof long_path, "/%01100d", 0);
+                free(path);
+                path = NULL;
+                ASSERT_INT_EQ(options_parse(3, args, &o, &action, &path, &err), -EBADMSG);
+                ASSERT_TRUE(err && strstr(err, "--textfile-directory") &&
+                            strstr(err, "path too long"));
+                ASSERT_NULL(o.textfile_directory);
+                err = mfree(err);
+        }
         write_text(conf, "[Web]\nMetricsIdentities=100001\n");
         ASSERT_INT_EQ(options_load_file(&o, conf, &err), -EBADMSG);
         ASSERT_TRUE(err && strstr(err, "MetricsIdentities"));
