@@ -286,13 +286,15 @@ class FullHistory:
         return ["--proc-root", os.path.join(self.tree, "proc"), "--sys-root",
                 os.path.join(self.tree, "sys"), "--boot-root", os.path.join(self.tree, "boot")]
 
-    def write(self, mode, kernel, in_place=False):
+    def write(self, mode, kernel, in_place=False, without=()):
         """Writes the tree of the next sweep of kernel (mode "page" or "no_page"); in_place
-        keeps the tree's directories for a daemon that holds them (fixture_tree.replace_tree)."""
+        keeps the tree's directories for a daemon that holds them (fixture_tree.replace_tree);
+        the processes whose comm is in without are left out."""
         a = SRV_ANON + self.rng.randrange(NOISE)
         b = CLI_ANON + self.rng.randrange(NOISE)
         c = GROWER + self.rng.randrange(NOISE)
         procs, kpages = build(mode, a, b, c)
+        procs = [p for p in procs if p["comm"] not in without]
         base = 1000 if mode == "page" else 30000
         for i, p in enumerate(procs):
             p["pid"] = base + 10 * len(self.sizes[mode]) + i
