@@ -321,6 +321,41 @@ static int threshold_options(const Command *cmd, int argc, char *argv[],
         { "min-delta-kb", required_argument, NULL, OPT_MIN_KB },                         \
         { "min-delta-points", required_argument, NULL, OPT_MIN_POINTS },                 \
         { "noise-factor", required_argument, NULL, OPT_NOISE }
+/* The opening of report and forecast: the command's options into a request of path, the
+ * answer, and in the JSON format the answer printed as it is. Returns the answer to print as a
+ * table, or NULL with *ret_exit set (--help, usage or connection error; JSON printed: 1 when
+ * the array list_key of the answer is not empty). */
+static json_t *get_flagging(Ctl *ctl, const Command *cmd, const char *path, int argc,
+                            char *argv[], const struct option *longopts, const char *list_key,
+                            int *ret_exit) {
+        _cleanup_free_ char *target = strdup(path);
+        json_t *doc;
+        int r;
+
+        if (!target) {
+                *ret_exit = ctl_error(cmd, "out of memory");
+                return NULL;
+        }
+        r = threshold_options(cmd, argc, argv, longopts, &target);
+        if (r >= 0) {
+                *ret_exit = r;
+                return NULL;
+        }
+        doc = ctl_get(ctl, target);
+        if (!doc) {
+                *ret_exit = EXIT_USAGE;
+                return NULL;
+        }
+        if (ctl->format == FORMAT_JSON) {
+                *ret_exit = json_array_size(json_object_get(doc, list_key)) > 0 ? EXIT_FLAGGED
+                                                                                  : EXIT_OK;
+                json_print(doc);
+                json_decref(doc);
+                return NULL;
+        }
+        return doc;
+}
+
 #define THRESHOLD_HELP                                                                   \
         "--min-delta-kb KB        a shift must move this many kB (default: the daemon's)", \
         "--min-delta-points P     … and this many percentage points of Rss",            \
@@ -334,25 +369,15 @@ static int run_report(Ctl *ctl, int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        _cleanup_free_ char *target = strdup("/report");
-        _cleanup_json_ json_t *doc = NULL;
         const json_t *flagged, *system;
         char line[160];
-        int r;
+        int ret;
+        _cleanup_json_ json_t *doc = get_flagging(ctl, &command_report, "/report", argc, argv,
+                                                  longopts, "flagged", &ret);
 
-        if (!target)
-                return ctl_error(&command_report, "out of memory");
-        r = threshold_options(&command_report, argc, argv, longopts, &target);
-        if (r >= 0)
-                return r;
-        doc = ctl_get(ctl, target);
         if (!doc)
-                return EXIT_USAGE;
+                return ret;
         flagged = json_object_get(doc, "flagged");
-        if (ctl->format == FORMAT_JSON) {
-                json_print(doc);
-                return json_array_size(flagged) > 0 ? EXIT_FLAGGED : EXIT_OK;
-        }
 
         printf("Baseline   %s\n", epoch_line(json_object_get(doc, "baseline"), line,
                                               sizeof line));
@@ -406,25 +431,15 @@ static int run_forecast(Ctl *ctl, int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        _cleanup_free_ char *target = strdup("/forecast");
-        _cleanup_json_ json_t *doc = NULL;
         const json_t *list;
         char line[160];
-        int r;
+        int ret;
+        _cleanup_json_ json_t *doc = get_flagging(ctl, &command_forecast, "/forecast", argc,
+                                                  argv, longopts, "identities", &ret);
 
-        if (!target)
-                return ctl_error(&command_forecast, "out of memory");
-        r = threshold_options(&command_forecast, argc, argv, longopts, &target);
-        if (r >= 0)
-                return r;
-        doc = ctl_get(ctl, target);
         if (!doc)
-                return EXIT_USAGE;
+                return ret;
         list = json_object_get(doc, "identities");
-        if (ctl->format == FORMAT_JSON) {
-                json_print(doc);
-                return json_array_size(list) > 0 ? EXIT_FLAGGED : EXIT_OK;
-        }
         printf("Epoch  %s\n", epoch_line(json_object_get(doc, "epoch"), line, sizeof line));
         if (!json_is_true(json_object_get(doc, "available"))) {
                 printf("\n%s\n", jstr(doc, "message") ?: "no forecast");

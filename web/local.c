@@ -10,26 +10,7 @@
 #include "web-internal.h"
 
 int web_local_new(WebServer **ret, const char *db_path, WebStatus *status) {
-        _cleanup_(web_server_freep) WebServer *s = NULL;
-        int r;
-
-        s = calloc(1, sizeof *s);
-        if (!s)
-                return -ENOMEM;
-        s->status = status;
-        (void) pthread_mutex_init(&s->lock, NULL);
-        s->db_path = strdup(db_path);
-        if (!s->db_path)
-                return -ENOMEM;
-        r = web_cache_new(&s->cache, 0);
-        if (r < 0)
-                return r;
-        r = pthread_key_create(&s->thread_key, web_thread_free);
-        if (r != 0)
-                return -r;
-        s->thread_key_made = true;
-        *ret = TAKE_PTR(s);
-        return 0;
+        return web_server_new(ret, db_path, status, 0);
 }
 
 /* Fills req->params from a query string ("a=1&b=%2F"), decoded as libmicrohttpd decodes it,

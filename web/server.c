@@ -267,6 +267,31 @@ static unsigned web_connection_limit(void) {
         return (unsigned) MIN((rlim_t) WEB_CONNECTION_LIMIT, rl.rlim_cur - WEB_FDS_RESERVED);
 }
 
+int web_server_new(WebServer **ret, const char *db_path, WebStatus *status,
+                   size_t cache_bytes) {
+        _cleanup_(web_server_freep) WebServer *s = NULL;
+        int r;
+
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->status = status;
+        (void) pthread_mutex_init(&s->lock, NULL);
+        s->db_path = strdup(db_path);
+        if (!s->db_path)
+                return -ENOMEM;
+        r = web_cache_new(&s->cache, cache_bytes);
+        if (r < 0)
+                return r;
+        /* Each thread's Store is freed by the key's destructor when the thread ends. */
+        r = pthread_key_create(&s->thread_key, web_thread_free);
+        if (r != 0)
+                return -r;
+        s->thread_key_made = true;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
 int web_server_start(WebServer **ret, int listen_fd, const char *db_path, WebStatus *status,
                      char **reterr) {
         _cleanup_close_ int fd = listen_fd;
@@ -283,25 +308,12 @@ int web_server_start(WebServer **ret, int listen_fd, const char *db_path, WebSta
         if (r < 0)
                 return r;
 
-        s = calloc(1, sizeof *s);
-        if (!s)
-                return -ENOMEM;
-        s->status = status;
-        (void) pthread_mutex_init(&s->lock, NULL);
-        s->db_path = strdup(db_path);
-        if (!s->db_path)
-                return -ENOMEM;
-        r = web_cache_new(&s->cache, WEB_CACHE_BYTES);
+        r = web_server_new(&s, db_path, status, WEB_CACHE_BYTES);
         if (r < 0)
                 return r;
         r = report_memo_new(&s->memo);
         if (r < 0)
                 return r;
-        /* Each HTTP thread's Store is freed by the key's destructor when the thread ends. */
-        r = pthread_key_create(&s->thread_key, web_thread_free);
-        if (r != 0)
-                return -r;
-        s->thread_key_made = true;
 
         /* The HTTP threads inherit the signal mask of this thread: block every asynchronous
          * signal while creating them, so that SIGTERM, SIGHUP, … always reach the daemon's own

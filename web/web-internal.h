@@ -42,6 +42,11 @@ struct WebServer {
         bool store_failing;             /* opening failed: logged once, retried per request */
 };
 
+/* A server without threads or listener yet: status borrowed, db_path copied, a response cache
+ * of cache_bytes (0: none), the thread key made. 0, -ENOMEM or -EAGAIN. */
+int web_server_new(WebServer **ret, const char *db_path, WebStatus *status,
+                   size_t cache_bytes);
+
 /* Frees a WebThread (the thread key's destructor). */
 void web_thread_free(void *p);
 

@@ -19,7 +19,7 @@ import tempfile
 from fixture_tree import (Kernel, KPF_ANON, KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_DIRTY,
                           KPF_LRU, KPF_MMAP, KPF_SWAPBACKED, KPF_THP, KPF_UPTODATE, PAGE_SIZE,
                           kpf, pagemap_entry, replace_tree, write_tree)
-from harness import run_once
+from harness import Daemon, run_once
 
 KERNEL_A = Kernel("6.18.0-fixture-page", "5b7e2f10-8c1d-4e6a-9f3b-0c2d4e6f8a01", "page")
 KERNEL_B = Kernel("6.19.0-fixture-nopage", "a41c9e7d-2b3f-4a5c-8d6e-7f8091a2b302", "no_page")
@@ -322,3 +322,14 @@ class FullHistory:
 
     def median(self, mode, fn):
         return statistics.median(fn(*s) for s in self.sizes[mode])
+
+
+def serve_kernel_change(sweeps=SWEEPS):
+    """A FullHistory with a kernel change of sweeps sweeps per kernel, and a daemon serving its
+    database (`--pagemap full`, interval 1h) after its own first sweep; returns (history,
+    daemon). Close the daemon, then the history."""
+    h = FullHistory()
+    h.kernel_change(sweeps=sweeps)
+    d = Daemon(["--interval", "1h", "--pagemap", "full", *h.roots()], db=h.db).start()
+    d.wait_sweeps(1)
+    return h, d

@@ -13,8 +13,8 @@ import unittest
 import jsonschema
 
 from fleet_fixture import CTL
-from harness import Daemon, SOURCE_ROOT, main
-from history_full import KERNEL_A, KERNEL_B, FullHistory, srv
+from harness import SOURCE_ROOT, main
+from history_full import KERNEL_A, KERNEL_B, serve_kernel_change, srv
 
 SCHEMA = os.path.join(SOURCE_ROOT, "docs", "snapshot.schema.json")
 
@@ -37,11 +37,7 @@ def validate_snapshot(doc):
 class CtlTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.h = FullHistory()
-        cls.h.kernel_change(sweeps=3)
-        cls.d = Daemon(["--interval", "1h", "--pagemap", "full", *cls.h.roots()],
-                       db=cls.h.db).start()
-        cls.d.wait_sweeps(1)
+        cls.h, cls.d = serve_kernel_change(sweeps=3)
         cls.url = "http://127.0.0.1:%d" % cls.d.port
 
     @classmethod

@@ -14,7 +14,7 @@ import unittest
 import fixture_tree
 from browser import Browser
 from harness import Daemon, main
-from history_full import KERNEL_A, KERNEL_B, FullHistory
+from history_full import KERNEL_A, KERNEL_B, FullHistory, serve_kernel_change
 
 ARTIFACTS = os.environ.get("MAPSTATD_ARTIFACTS") or tempfile.gettempdir()
 
@@ -53,11 +53,7 @@ def ready(b, url):
 class DashboardTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.h = FullHistory()
-        cls.h.kernel_change(sweeps=3)
-        cls.d = Daemon(["--interval", "1h", "--pagemap", "full", *cls.h.roots()],
-                       db=cls.h.db).start()
-        cls.d.wait_sweeps(1)
+        cls.h, cls.d = serve_kernel_change(sweeps=3)
         cls.url = "http://127.0.0.1:%d/" % cls.d.port
 
     @classmethod

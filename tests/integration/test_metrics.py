@@ -13,7 +13,8 @@ import unittest
 
 from fixture_tree import write_tree
 from harness import TIMEOUT, Daemon, main, run_once
-from history_full import SRV_EXE, KERNEL_A, KERNEL_B, FullHistory, grower, srv
+from history_full import (SRV_EXE, KERNEL_A, KERNEL_B, FullHistory, grower,
+                          serve_kernel_change, srv)
 from prometheus import NodeExporter, Prometheus, enter_private_network, promtool_check_metrics
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
@@ -53,12 +54,9 @@ def one(samples, name, **labels):
 class MetricsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.h = FullHistory()
-        cls.h.kernel_change(sweeps=3)
+        cls.h, cls.d = serve_kernel_change(sweeps=3)
+        # The daemon's own sweep of the last tree.
         cls.h.sizes["no_page"].append(cls.h.sizes["no_page"][-1])
-        cls.d = Daemon(["--interval", "1h", "--pagemap", "full", *cls.h.roots()],
-                       db=cls.h.db).start()
-        cls.d.wait_sweeps(1)
         status, headers, body = cls.d.request("/metrics", raw=True)
         assert status == 200, body
         cls.headers = headers
