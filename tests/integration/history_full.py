@@ -324,12 +324,25 @@ class FullHistory:
         return statistics.median(fn(*s) for s in self.sizes[mode])
 
 
-def serve_kernel_change(sweeps=SWEEPS):
-    """A FullHistory with a kernel change of sweeps sweeps per kernel, and a daemon serving its
-    database (`--pagemap full`, interval 1h) after its own first sweep; returns (history,
-    daemon). Close the daemon, then the history."""
-    h = FullHistory()
-    h.kernel_change(sweeps=sweeps)
-    d = Daemon(["--interval", "1h", "--pagemap", "full", *h.roots()], db=h.db).start()
-    d.wait_sweeps(1)
-    return h, d
+class ServedKernelChange:
+    """A mixin for a TestCase whose tests share one daemon serving a kernel change of three
+    sweeps per kernel (`--pagemap full`, interval 1h) after its own first sweep: cls.h (the
+    FullHistory), cls.d (the Daemon) and cls.url (its base URL, no trailing slash)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h = FullHistory()
+        try:
+            cls.h.kernel_change(sweeps=3)
+            cls.d = Daemon(["--interval", "1h", "--pagemap", "full", *cls.h.roots()],
+                           db=cls.h.db).start()
+        except BaseException:
+            cls.h.close()
+            raise
+        cls.d.wait_sweeps(1)
+        cls.url = "http://127.0.0.1:%d" % cls.d.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.close()
+        cls.h.close()

@@ -14,7 +14,7 @@ import jsonschema
 
 from fleet_fixture import CTL
 from harness import SOURCE_ROOT, main
-from history_full import KERNEL_A, KERNEL_B, serve_kernel_change, srv
+from history_full import KERNEL_A, KERNEL_B, ServedKernelChange, srv
 
 SCHEMA = os.path.join(SOURCE_ROOT, "docs", "snapshot.schema.json")
 
@@ -34,16 +34,7 @@ def validate_snapshot(doc):
     jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker()).validate(doc)
 
 
-class CtlTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.h, cls.d = serve_kernel_change(sweeps=3)
-        cls.url = "http://127.0.0.1:%d" % cls.d.port
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.close()
-        cls.h.close()
+class CtlTest(ServedKernelChange, unittest.TestCase):
 
     def both(self, *args):
         """The command over HTTP and on the database; both results."""

@@ -14,7 +14,7 @@ import unittest
 import fixture_tree
 from browser import Browser
 from harness import Daemon, main
-from history_full import KERNEL_A, KERNEL_B, FullHistory, serve_kernel_change
+from history_full import KERNEL_A, KERNEL_B, FullHistory, ServedKernelChange
 
 ARTIFACTS = os.environ.get("MAPSTATD_ARTIFACTS") or tempfile.gettempdir()
 
@@ -50,20 +50,11 @@ def ready(b, url):
     return b
 
 
-class DashboardTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.h, cls.d = serve_kernel_change(sweeps=3)
-        cls.url = "http://127.0.0.1:%d/" % cls.d.port
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.close()
-        cls.h.close()
+class DashboardTest(ServedKernelChange, unittest.TestCase):
 
     def test_page_shows_the_shift(self):
         with Browser() as b:
-            ready(b, self.url)
+            ready(b, self.url + "/")
             b.screenshot(os.path.join(ARTIFACTS, "dashboard.png"))
             self.assertEqual(b.eval("mapstatd.errors"), [])
 
@@ -130,7 +121,7 @@ class DashboardTest(unittest.TestCase):
 
     def test_keyboard(self):
         with Browser() as b:
-            ready(b, self.url)
+            ready(b, self.url + "/")
             first = b.eval("mapstatd.selected")
             # Tab through the page to the flagged rows; Tab once more to the second; Enter.
             for _ in range(40):

@@ -14,7 +14,7 @@ import unittest
 from fixture_tree import write_tree
 from harness import TIMEOUT, Daemon, main, run_once
 from history_full import (SRV_EXE, KERNEL_A, KERNEL_B, FullHistory, grower,
-                          serve_kernel_change, srv)
+                          ServedKernelChange, srv)
 from prometheus import NodeExporter, Prometheus, enter_private_network, promtool_check_metrics
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
@@ -51,10 +51,10 @@ def one(samples, name, **labels):
     return got[0]
 
 
-class MetricsTest(unittest.TestCase):
+class MetricsTest(ServedKernelChange, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.h, cls.d = serve_kernel_change(sweeps=3)
+        super().setUpClass()
         # The daemon's own sweep of the last tree.
         cls.h.sizes["no_page"].append(cls.h.sizes["no_page"][-1])
         status, headers, body = cls.d.request("/metrics", raw=True)
@@ -62,11 +62,6 @@ class MetricsTest(unittest.TestCase):
         cls.headers = headers
         cls.text = body.decode()
         cls.samples, cls.meta = parse(cls.text)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.close()
-        cls.h.close()
 
     def test_promtool_accepts_it(self):
         code, out = promtool_check_metrics(self.text)
