@@ -549,6 +549,7 @@ int kernel_id_read(const ProcRoot *root, KernelId *ret) {
                 return r;
         k.settings = settings.items;
         k.n_settings = settings.n;
+        k.cgroup_layout = cgroup_layout_detect(root);
 
         *ret = k;
         k = (KernelId) {};

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "proc-root.h"
 
 typedef enum MapcountMode {
@@ -78,6 +79,7 @@ typedef struct KernelId {
          * beside the proc root; NULL when unreadable or malformed. */
         char *hostname;
         char *machine_id;
+        CgroupLayout cgroup_layout;     /* where the memory controller is (cgroup.h) */
 } KernelId;
 
 /* Reads the whole identity. release and boot_id are required (-ENOENT, -EBADMSG); everything

@@ -207,6 +207,57 @@ int proc_cgroup_parse(const char *buf, size_t len, char **ret) {
         return 0;
 }
 
+/* Whether the comma-separated list c[0..len) names the controller. */
+static bool controllers_include(const char *c, size_t len, const char *controller) {
+        size_t want = strlen(controller);
+
+        for (const char *p = c, *end = c + len; p < end;) {
+                const char *comma = memchr(p, ',', (size_t) (end - p));
+                size_t n = comma ? (size_t) (comma - p) : (size_t) (end - p);
+
+                if (n == want && memcmp(p, controller, n) == 0)
+                        return true;
+                p += n + 1;
+        }
+        return false;
+}
+
+int proc_cgroup_memory_parse(const char *buf, size_t len, char **ret) {
+        const char *end = buf + len, *p = buf, *line, *v1 = NULL, *v2 = NULL;
+        size_t v1_len = 0, v2_len = 0;
+        char *s;
+
+        while (p < end) {
+                size_t line_len = next_line(&p, end, &line);
+                const char *c1, *c2;
+
+                c1 = memchr(line, ':', line_len);
+                if (!c1)
+                        return -EBADMSG;
+                c2 = memchr(c1 + 1, ':', line_len - (size_t) (c1 + 1 - line));
+                if (!c2 || c2 + 1 >= line + line_len || c2[1] != '/')
+                        return -EBADMSG;
+                if (c2 == c1 + 1 && c1 == line + 1 && line[0] == '0') {
+                        v2 = c2 + 1;
+                        v2_len = line_len - (size_t) (c2 + 1 - line);
+                } else if (controllers_include(c1 + 1, (size_t) (c2 - c1 - 1), "memory")) {
+                        v1 = c2 + 1;
+                        v1_len = line_len - (size_t) (c2 + 1 - line);
+                }
+        }
+        if (v1) {
+                v2 = v1;
+                v2_len = v1_len;
+        }
+        if (!v2)
+                return -ENODATA;
+        s = strndup(v2, v2_len);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
 static bool unit_name_char_ok(char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                strchr(":-_.\\@", c);

@@ -35,6 +35,11 @@ int proc_cmdline_parse(const char *buf, size_t len, char **ret);
  * line), -EBADMSG, -ENOMEM; *ret owned by the caller. */
 int proc_cgroup_parse(const char *buf, size_t len, char **ret);
 
+/* Pure: the memory cgroup of /proc/PID/cgroup: the path of the v1 hierarchy whose controllers
+ * include "memory" ("7:memory:/system.slice/foo.service"), else the v2 path ("0::/…"). *ret
+ * owned by the caller. Returns 0, -ENODATA (neither), -EBADMSG, -ENOMEM. */
+int proc_cgroup_memory_parse(const char *buf, size_t len, char **ret);
+
 /* Pure: the systemd unit a cgroup path belongs to, as systemd's cg_path_get_unit() does: the
  * first path component that is a unit name and not a slice ("/system.slice/foo.service/x" →
  * "foo.service", "/user.slice/user-0.slice/user@0.service/app.slice/a.scope" →

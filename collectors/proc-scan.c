@@ -26,6 +26,7 @@ void proc_sample_done(ProcSample *s) {
         free(s->exe);
         free(s->cmdline);
         free(s->cgroup);
+        free(s->memory_cgroup);
         free(s->unit);
         *s = (ProcSample) {};
 }
@@ -82,6 +83,9 @@ int proc_sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcSample *ret) {
                 return r;
         if (r >= 0) {
                 r = proc_cgroup_parse(buf->data, buf->size, &s.cgroup);
+                if (r < 0 && r != -ENODATA)
+                        return r;
+                r = proc_cgroup_memory_parse(buf->data, buf->size, &s.memory_cgroup);
                 if (r < 0 && r != -ENODATA)
                         return r;
                 if (s.cgroup) {

@@ -23,6 +23,7 @@ typedef struct ProcSample {
         char *exe;              /* target of PID/exe; NULL when unreadable */
         char *cmdline;          /* joined arguments; "" when empty */
         char *cgroup;           /* NULL when unreadable */
+        char *memory_cgroup;    /* the memory controller's (v1) or the v2 path; NULL when none */
         char *unit;             /* NULL when the cgroup names no unit */
         SmapsRollup rollup;
         bool has_pagemap;       /* pagemap was scanned (mode exclusivity or full) */

@@ -72,6 +72,8 @@ typedef struct Folio {
         uint32_t owner;                 /* slot of the only process seen, or OWNER_* */
         uint32_t last;                  /* slot walked last (partial mappings), or OWNER_NONE */
         uint32_t last_entries;          /* that slot's entries over the folio */
+        uint32_t stamp;                 /* the reconstruction_compute_group() call that
+                                         * counted it last */
         uint16_t n;
         uint8_t flags;                  /* PAGE_* of the head */
         bool forecast_private;
@@ -93,6 +95,7 @@ struct Reconstruction {
         size_t n_folios, allocated_folios;
         Process *processes;
         size_t n_processes, allocated_processes;
+        uint32_t stamp;                 /* reconstruction_compute_group() calls */
         bool sorted;                    /* processes in ascending index order */
         bool has_pfns;
         bool finished;
@@ -510,5 +513,50 @@ int reconstruction_compute(const Reconstruction *r, uint32_t process, ProcessTru
                 .forecast_exclusive_pages = f_private,
                 .partially_mapped_folios = p->partial,
         };
+        return 0;
+}
+
+int reconstruction_compute_group(Reconstruction *r, const uint32_t *processes, size_t n,
+                                 GroupForecast *ret) {
+        GroupForecast g = {};
+
+        if (!r->finished)
+                return -EINVAL;
+        r->stamp++;
+        for (size_t k = 0; k < n; k++) {
+                const Process key = { .index = processes[k] }, *p;
+
+                p = bsearch(&key, r->processes, r->n_processes, sizeof *r->processes,
+                            process_compare);
+                for (size_t i = 0; p && i < p->n; i++) {
+                        uint64_t pfn = p->pfns[i], unmapped = 0;
+                        const Block *b;
+                        size_t o, start;
+                        Folio *f;
+
+                        if (pfn == 0 || pfn >= PFN_LIMIT)
+                                continue;
+                        b = block_lookup(r, pfn >> BLOCK_SHIFT);
+                        o = pfn & BLOCK_MASK;
+                        if (!b->folio[o])
+                                continue;
+                        f = page_folio(r, b, o);
+                        if (f->stamp == r->stamp)
+                                continue;
+                        f->stamp = r->stamp;
+                        /* Folios are naturally aligned within their block. */
+                        start = o & ~((size_t) f->n - 1);
+                        for (size_t j = start; j < start + f->n; j++)
+                                unmapped += b->kpagecount[j] == 0;
+                        if (unmapped == 0)
+                                continue;
+                        g.partially_mapped_folios++;
+                        if (f->flags & PAGE_ANON)
+                                g.anon_extra_kb += unmapped * r->page_size / 1024;
+                        else
+                                g.file_mapped_extra_kb += unmapped * r->page_size / 1024;
+                }
+        }
+        *ret = g;
         return 0;
 }

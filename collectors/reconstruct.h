@@ -57,6 +57,21 @@ int reconstruction_finish(Reconstruction *r, const ProcRoot *root);
  * reconstruction_finish(). */
 int reconstruction_compute(const Reconstruction *r, uint32_t process, ProcessTruth *ret);
 
+/* What a NO_PAGE_MAPCOUNT kernel would add to a memory cgroup's anon and file_mapped
+ * (docs/kernel-semantics.md §5): NO counts a large folio whole once any page of it is mapped,
+ * PAGE counts the pages mapped. Taken over the large folios the group's processes map (each
+ * once), the pages nobody maps (kpagecount 0: valid on a PAGE kernel only). */
+typedef struct GroupForecast {
+        uint64_t anon_extra_kb;         /* large anonymous folios */
+        uint64_t file_mapped_extra_kb;  /* large file and shmem folios (Mapped counts both) */
+        uint64_t partially_mapped_folios;       /* folios with such pages */
+} GroupForecast;
+
+/* The forecast of the processes processes[0..n) (indices as added; unknown ones are skipped).
+ * -EINVAL before reconstruction_finish(). Marks the folios it visits: not thread-safe. */
+int reconstruction_compute_group(Reconstruction *r, const uint32_t *processes, size_t n,
+                                 GroupForecast *ret);
+
 /* Whether PFNs were visible at all (false when every present entry read PFN 0: no
  * CAP_SYS_ADMIN). */
 bool reconstruction_has_pfns(const Reconstruction *r);

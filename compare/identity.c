@@ -120,3 +120,16 @@ int identity_key_build(IdentityMode mode, const char *comm, const char *exe, con
         *ret = key;
         return 0;
 }
+
+int cgroup_key_build(const char *unit, const char *path, bool by_path, char **ret) {
+        char *key;
+
+        assert(path);
+        assert(ret);
+
+        key = !by_path && !isempty(unit) ? strjoin("unit:", unit) : strjoin("path:", path);
+        if (!key)
+                return -ENOMEM;
+        *ret = key;
+        return 0;
+}

@@ -2,6 +2,7 @@
  * matched before and after a reboot. Pure string functions. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum IdentityMode {
@@ -37,3 +38,8 @@ int identity_normalize_args(const char *cmdline, char **ret);
  * -EINVAL for a mode outside the enum. */
 int identity_key_build(IdentityMode mode, const char *comm, const char *exe, const char *cmdline,
                        const char *unit, char **ret);
+
+/* The key of a memory cgroup across epochs: "unit:<unit>" when its path names a unit (so a unit
+ * matches across layouts and cgroup managers), else, or when by_path (a second cgroup of the
+ * same unit in one sweep), "path:<path>". *ret owned by the caller. 0 or -ENOMEM. */
+int cgroup_key_build(const char *unit, const char *path, bool by_path, char **ret);

@@ -20,6 +20,7 @@ const char *sweep_step_to_string(SweepStep step) {
                 [SWEEP_STEP_IDENTITY] = "cannot build a process identity",
                 [SWEEP_STEP_WRITER] = "cannot start the writer thread",
                 [SWEEP_STEP_MEMINFO] = "cannot read meminfo",
+                [SWEEP_STEP_CGROUPS] = "cannot walk the cgroups",
         };
 
         return step >= 0 && step < _SWEEP_STEP_MAX ? names[step] : "cannot sweep";
@@ -41,10 +42,21 @@ void sweeper_init(Sweeper *sw, const ProcRoot *root, Store *store, IdentityMode 
         };
 }
 
+/* Forgets the last sweep's processes and reconstruction. */
+static void sweeper_reset(Sweeper *sw) {
+        for (size_t i = 0; i < sw->n_procs; i++)
+                free(sw->procs[i].memory_cgroup);
+        sw->n_procs = 0;
+        sw->rec = reconstruction_free(sw->rec);
+}
+
 void sweeper_done(Sweeper *sw) {
+        sweeper_reset(sw);
         proc_scan_buffers_done(&sw->bufs);
         pfn_list_done(&sw->pfns);
         free(sw->procs);
+        free(sw->group);
+        free(sw->unit_keys);
         kernel_id_done(&sw->kernel);
         *sw = (Sweeper) {};
 }
@@ -190,7 +202,7 @@ static int sweep_hand_over(SweepQueue *q) {
 }
 
 /* Full mode: remembers which PFNs belong to whom, for the reconstruction after the walk. */
-static int sweep_remember(Sweeper *sw, const ProcSample *p) {
+static int sweep_remember(Sweeper *sw, ProcSample *p) {
         int r;
 
         r = GREEDY_REALLOC(sw->procs, sw->allocated_procs, sw->n_procs + 1);
@@ -202,6 +214,7 @@ static int sweep_remember(Sweeper *sw, const ProcSample *p) {
                 .pfn_offset = p->pfn_offset,
                 .pfn_count = p->pfn_count,
                 .truncated = p->pagemap.truncated,
+                .memory_cgroup = TAKE_PTR(p->memory_cgroup),
         };
         return 0;
 }
@@ -270,18 +283,11 @@ static int sweep_processes(Sweeper *sw, const PagemapOptions *pagemap, ProcScanS
 
 DEFINE_CLEANUP_FUNC(Reconstruction, reconstruction_free);
 
-/* Full mode, after the walk: counts every PFN across all processes, reads kpageflags and
- * kpagecount for the blocks seen, and stores each process's truth and forecast with its sample.
- * Returns 0 when done, -EPERM when PFNs are not visible (no CAP_SYS_ADMIN), another -errno when
- * kpage* cannot be read; storage errors are returned through *ret_storage_error. */
-static int sweep_reconstruct(Sweeper *sw, uint64_t page_size, int *ret_storage_error) {
-        _cleanup_(reconstruction_freep) Reconstruction *rec = NULL;
+/* Adds every process, finishes rec and stores each process's figures. */
+static int sweep_reconstruct_processes(Sweeper *sw, Reconstruction *rec,
+                                       int *ret_storage_error) {
         int r;
 
-        *ret_storage_error = 0;
-        r = reconstruction_new(&rec, page_size);
-        if (r < 0)
-                return r;
         for (size_t i = 0; i < sw->n_procs; i++) {
                 const SweepProcess *p = sw->procs + i;
 
@@ -316,12 +322,167 @@ static int sweep_reconstruct(Sweeper *sw, uint64_t page_size, int *ret_storage_e
         return 0;
 }
 
+/* Full mode, after the walk: counts every PFN across all processes, reads kpageflags and
+ * kpagecount for the blocks seen, and stores each process's truth and forecast with its sample;
+ * the reconstruction is kept in sw->rec for the cgroups. Returns 0 when done, -EPERM when PFNs
+ * are not visible (no CAP_SYS_ADMIN), another -errno when kpage* cannot be read; storage errors
+ * are returned through *ret_storage_error. */
+static int sweep_reconstruct(Sweeper *sw, uint64_t page_size, int *ret_storage_error) {
+        _cleanup_(reconstruction_freep) Reconstruction *rec = NULL;
+        int r;
+
+        *ret_storage_error = 0;
+        r = reconstruction_new(&rec, page_size);
+        if (r < 0)
+                return r;
+        r = sweep_reconstruct_processes(sw, rec, ret_storage_error);
+        if (r >= 0)
+                sw->rec = TAKE_PTR(rec);        /* for the cgroups */
+        return r;
+}
+
+/* The set of unit names this sweep has keyed cgroups by: a second cgroup naming the same unit
+ * (another manager's directory of that name) is keyed by its path instead. Returns 1 when the
+ * unit was new (and is now in the set), 0 when seen, -ENOMEM. */
+static int sweep_unit_claim(Sweeper *sw, const char *unit) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        size_t mask;
+
+        for (const char *c = unit; *c; c++)
+                h = (h ^ (uint8_t) *c) * UINT64_C(0x100000001b3);
+        h |= 1;         /* 0 marks an empty slot */
+
+        if ((sw->n_unit_keys + 1) * 2 > sw->allocated_unit_keys) {
+                size_t allocated = MAX(sw->allocated_unit_keys * 2, (size_t) 64);
+                uint64_t *keys = calloc(allocated, sizeof(uint64_t));
+
+                if (!keys)
+                        return -ENOMEM;
+                for (size_t i = 0; i < sw->allocated_unit_keys; i++) {
+                        size_t j = sw->unit_keys[i] & (allocated - 1);
+
+                        if (sw->unit_keys[i] == 0)
+                                continue;
+                        while (keys[j] != 0)
+                                j = (j + 1) & (allocated - 1);
+                        keys[j] = sw->unit_keys[i];
+                }
+                free(sw->unit_keys);
+                sw->unit_keys = keys;
+                sw->allocated_unit_keys = allocated;
+        }
+        mask = sw->allocated_unit_keys - 1;
+        for (size_t j = h & mask;; j = (j + 1) & mask) {
+                if (sw->unit_keys[j] == h)
+                        return 0;
+                if (sw->unit_keys[j] == 0) {
+                        sw->unit_keys[j] = h;
+                        sw->n_unit_keys++;
+                        return 1;
+                }
+        }
+}
+
+/* Whether the memory cgroup of a process (path) is the cgroup dir or below it. */
+static bool cgroup_contains(const char *dir, const char *path) {
+        size_t n = strlen(dir);
+
+        if (!path)
+                return false;
+        if (strcmp(dir, "/") == 0)
+                return true;
+        return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Full mode: the forecast of a cgroup from the folios its processes, and its descendants',
+ * map (memory.stat is hierarchical). A process whose scan was cut short is left out. */
+static int sweep_cgroup_forecast(Sweeper *sw, const char *dir, GroupForecast *ret) {
+        size_t n = 0;
+        int r;
+
+        r = GREEDY_REALLOC(sw->group, sw->allocated_group, MAX(sw->n_procs, (size_t) 1));
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < sw->n_procs; i++)
+                if (!sw->procs[i].truncated && cgroup_contains(dir, sw->procs[i].memory_cgroup))
+                        sw->group[n++] = (uint32_t) i;
+        return reconstruction_compute_group(sw->rec, sw->group, n, ret);
+}
+
+/* CgroupScanFunc: keys and stores one cgroup. A cgroup the store refuses is lost alone; a
+ * failure that loses the sweep stops the walk. */
+static int sweep_store_cgroup(CgroupSample *c, void *userdata) {
+        Sweeper *sw = userdata;
+        _cleanup_free_ char *key = NULL;
+        GroupForecast forecast;
+        bool by_path = false;
+        int r;
+
+        if (c->unit) {
+                r = sweep_unit_claim(sw, c->unit);
+                if (r < 0)
+                        return sweep_fail(sw, SWEEP_STEP_CGROUPS, r);
+                by_path = r == 0;
+        }
+        r = cgroup_key_build(c->unit, c->path, by_path, &key);
+        if (r < 0)
+                return sweep_fail(sw, SWEEP_STEP_CGROUPS, r);
+        if (sw->rec) {
+                r = sweep_cgroup_forecast(sw, c->path, &forecast);
+                if (r < 0)
+                        return sweep_fail(sw, SWEEP_STEP_CGROUPS, r);
+        }
+        r = store_sweep_add_cgroup(sw->store, c, key, sw->rec ? &forecast : NULL);
+        if (r < 0 && store_sweep_lost(sw->store))
+                return sweep_fail(sw, SWEEP_STEP_STORAGE, r);
+        return 0;
+}
+
+/* The memory cgroups and the THP statistics, after the processes: the walk gets what is left
+ * of the sweep's budget, and at least CGROUP_MIN_BUDGET_USEC. Failures of single cgroups are
+ * counted; only running out of memory or losing the transaction fails the sweep. */
+#define CGROUP_MIN_BUDGET_USEC (2 * USEC_PER_SEC)
+#define CGROUP_MAX 10000
+
+static int sweep_cgroups(Sweeper *sw, uint64_t deadline, SweepResult *res) {
+        unsigned thp_malformed = 0;
+        int r;
+
+        sw->n_unit_keys = 0;
+        if (sw->unit_keys)
+                memset(sw->unit_keys, 0, sw->allocated_unit_keys * sizeof(uint64_t));
+
+        res->cgroup_layout = cgroup_layout_detect(sw->root);
+        if (res->cgroup_layout != CGROUP_LAYOUT_NONE) {
+                deadline = MAX(deadline, now_usec(CLOCK_MONOTONIC) + CGROUP_MIN_BUDGET_USEC);
+                r = cgroup_scan(sw->root, res->cgroup_layout, &sw->bufs.text, CGROUP_MAX,
+                                deadline, sweep_store_cgroup, sw, &res->cgroups);
+                if (r == -ENOMEM)
+                        return sweep_fail(sw, SWEEP_STEP_CGROUPS, r);
+                if (r < 0 && r != -ENOENT)
+                        return r;       /* sweep_store_cgroup() said where */
+        }
+
+        r = thp_stats_read(sw->root, &sw->bufs.text, &sw->thp, &thp_malformed);
+        if (r < 0)
+                return sweep_fail(sw, SWEEP_STEP_CGROUPS, r);
+        res->thp_sizes = (unsigned) sw->thp.n;
+        res->thp_malformed = thp_malformed;
+        if (sw->thp.n > 0) {
+                r = store_sweep_add_thp(sw->store, &sw->thp);
+                if (r < 0 && store_sweep_lost(sw->store))
+                        return sweep_fail(sw, SWEEP_STEP_STORAGE, r);
+        }
+        return 0;
+}
+
 int sweeper_run(Sweeper *sw, SweepResult *ret) {
         uint64_t start = now_usec(CLOCK_REALTIME), mono = now_usec(CLOCK_MONOTONIC);
         ProcScanStats stats = {};
         bool budget_exhausted = false;
         int reconstruction = 0;
         SweepSummary summary;
+        SweepResult extra = {};
         Meminfo meminfo;
         bool new_epoch = false;
         int64_t sweep_id;
@@ -343,7 +504,7 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
                 .pfns = sw->pagemap.mode == PAGEMAP_MODE_FULL ? &sw->pfns : NULL,
         };
         sw->pfns.n = 0;
-        sw->n_procs = 0;
+        sweeper_reset(sw);
 
         r = sweep_processes(sw, sw->pagemap.mode == PAGEMAP_MODE_OFF ? NULL : &pagemap, &stats);
         if (r < 0)
@@ -376,6 +537,10 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
         } else
                 stats.malformed++;
 
+        r = sweep_cgroups(sw, pagemap.deadline_usec, &extra);
+        if (r < 0)
+                goto fail;
+
         summary = (SweepSummary) {
                 .duration_usec = now_usec(CLOCK_MONOTONIC) - mono,
                 .sampled = stats.sampled,
@@ -386,6 +551,7 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
                 .pagemap_truncated = stats.pagemap_truncated,
                 .pagemap_failed = stats.pagemap_failed,
         };
+        sw->rec = reconstruction_free(sw->rec);
         sweep_id = store_sweep_commit(sw->store, &summary);
         if (sweep_id < 0)
                 return sweep_fail(sw, SWEEP_STEP_STORAGE, (int) sweep_id);
@@ -399,10 +565,15 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
                 .stats = stats,
                 .budget_exhausted = budget_exhausted,
                 .reconstruction = reconstruction,
+                .cgroup_layout = extra.cgroup_layout,
+                .cgroups = extra.cgroups,
+                .thp_sizes = extra.thp_sizes,
+                .thp_malformed = extra.thp_malformed,
         };
         return 0;
 
 fail:
+        sw->rec = reconstruction_free(sw->rec);
         store_sweep_abort(sw->store);
         return r;
 }

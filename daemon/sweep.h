@@ -5,12 +5,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cgroup.h"
 #include "identity.h"
 #include "kernel-id.h"
 #include "proc-scan.h"
 #include "options.h"
 #include "proc-root.h"
+#include "reconstruct.h"
 #include "store.h"
+#include "thp.h"
 
 /* What the reconstruction needs to know of each process of a full-mode sweep. */
 typedef struct SweepProcess {
@@ -19,6 +22,7 @@ typedef struct SweepProcess {
         size_t pfn_offset, pfn_count;
         bool truncated;         /* its scan was cut short: it counts for the others' sharing,
                                  * but gets no figures of its own */
+        char *memory_cgroup;    /* owned; NULL when unknown */
 } SweepProcess;
 
 typedef struct SweepPagemap {
@@ -37,6 +41,7 @@ typedef enum SweepStep {
         SWEEP_STEP_IDENTITY,            /* a process's identity key could not be built */
         SWEEP_STEP_WRITER,              /* the writer thread could not be started */
         SWEEP_STEP_MEMINFO,             /* out of memory while reading meminfo */
+        SWEEP_STEP_CGROUPS,             /* out of memory while walking the cgroups */
         _SWEEP_STEP_MAX,
 } SweepStep;
 
@@ -52,8 +57,16 @@ typedef struct Sweeper {
         PfnList pfns;                   /* full mode: every process's PFNs, one sweep */
         SweepProcess *procs;            /* full mode: who owns which PFNs */
         size_t n_procs, allocated_procs;
+        Reconstruction *rec;            /* full mode: this sweep's, until its cgroups are
+                                         * stored; NULL otherwise */
+        uint32_t *group;                /* scratch: the processes of one cgroup */
+        size_t allocated_group;
         KernelId kernel;
         int64_t epoch_id;
+        uint64_t *unit_keys;            /* this sweep's cgroup unit keys (hashes), open
+                                         * addressing, 0 empty */
+        size_t n_unit_keys, allocated_unit_keys;
+        ThpStats thp;                   /* scratch */
         SweepStep failed_step;          /* after sweeper_run() failed: set where it failed */
 } Sweeper;
 
@@ -64,6 +77,10 @@ typedef struct SweepResult {
         uint64_t start_usec, duration_usec;
         ProcScanStats stats;
         bool budget_exhausted;          /* the pagemap budget ran out during this sweep */
+        CgroupLayout cgroup_layout;
+        CgroupScanStats cgroups;        /* the memory cgroups walked */
+        unsigned thp_sizes;             /* THP sizes recorded */
+        unsigned thp_malformed;         /* THP counter files that did not parse */
         int reconstruction;             /* full mode: 0 done; -EPERM no PFNs (CAP_SYS_ADMIN);
                                          * another -errno when kpageflags/kpagecount failed */
 } SweepResult;

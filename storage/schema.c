@@ -91,14 +91,43 @@
  *                     over time.
  *   meminfo_samples   /proc/meminfo per sweep: PRIMARY KEY (sweep_id, name), value (kB when
  *                     is_kb = 1, else a count such as HugePages_Total). WITHOUT ROWID.
+ *   epochs.cgroup_layout  Since version 5: where the memory controller was in that boot,
+ *                     "unified", "hybrid", "legacy" or "none" (collectors/cgroup.h); NULL in
+ *                     epochs recorded before.
+ *   cgroups           Since version 5, one row per cgroup key (compare/identity.h:
+ *                     "unit:foo.service", or "path:/a/b" when the path names no unit), so one
+ *                     unit is matched across epochs and layouts: key TEXT UNIQUE, the latest
+ *                     path, unit and container ("docker://<id>") seen with it, first_seen_usec
+ *                     and last_seen_usec. Never deleted.
+ *   cgroup_stat_names Since version 5, the dictionary of memory.stat field names: id INTEGER
+ *                     PRIMARY KEY, name TEXT UNIQUE. Never deleted.
+ *   cgroup_samples    Since version 5, one memory cgroup in one sweep: PRIMARY KEY (sweep_id,
+ *                     cgroup_id); v1 (1 when read from the v1 memory controller); usage_kb
+ *                     (memory.current or memory.usage_in_bytes, NULL when unread); the compared
+ *                     counters in kB under their v2 names (v1's total_* forms, see
+ *                     collectors/cgroup.h CgroupField), NULL where the kernel has none:
+ *                     anon_kb, file_kb, file_mapped_kb, shmem_kb, anon_thp_kb, file_thp_kb,
+ *                     shmem_thp_kb; stat, every memory.stat line as the kernel printed it
+ *                     (bytes or counts), packed as pairs of unsigned LEB128 varints (the
+ *                     cgroup_stat_names id, the value) in file order; in pagemap mode full on
+ *                     a page_mapcount kernel, the NO_PAGE_MAPCOUNT forecast forecast_anon_kb
+ *                     and forecast_file_mapped_kb (docs/kernel-semantics.md §5.1; NULL
+ *                     otherwise, and where the kernel lacks the field). Index (cgroup_id,
+ *                     sweep_id).
+ *   thp_sizes         Since version 5, per sweep and THP size (kB) the size's "enabled"
+ *                     setting (NULL when absent): PRIMARY KEY (sweep_id, size_kb). WITHOUT ROWID.
+ *   thp_samples       Since version 5, every counter of the size's stats/: PRIMARY KEY
+ *                     (sweep_id, size_kb, name), value; references its thp_sizes row. A
+ *                     counter the kernel does not have has no row. WITHOUT ROWID.
  *
  * RETENTION (store_prune())
  *   process_samples, process_extra and process_truth of sweeps older than the cutoff are
  *   deleted. Sweeps older
- *   than the cutoff are deleted with their identity_samples and meminfo_samples, except the
+ *   than the cutoff are deleted with their identity_samples, meminfo_samples, cgroup_samples,
+ *   thp_sizes and thp_samples (the per-sweep aggregates), except the
  *   newest keep_per_epoch sweeps of every epoch, whose aggregates stay for good so that a
  *   baseline survives any retention. processes rows no sample refers to are deleted.
- *   identities, epochs and epoch_settings are never deleted.
+ *   identities, cgroups, cgroup_stat_names, epochs and epoch_settings are never deleted.
  *
  * MIGRATIONS
  *   schema_migrations[i] takes user_version i to i + 1 and runs in its own BEGIN IMMEDIATE
@@ -106,7 +135,9 @@
  *   version, never between two. Step 0 creates the schema of version 1 and sets application_id;
  *   step 1 adds the pagemap and reconstruction columns and process_truth (ADD COLUMN only: rows
  *   already stored keep their values and read NULL in the new columns, nothing is rewritten);
- *   step 2 adds the indexes for series over time.
+ *   step 2 adds the indexes for series over time; step 3 the host of each epoch; step 4 the
+ *   cgroup layout of each epoch and the cgroup and THP tables (new tables and a column: every
+ *   older database reads as before, with no cgroup or THP data).
  *   A step's text is frozen once released: a change is a new step appended to the array (and
  *   STORE_SCHEMA_VERSION raised). A file is migrated only when opened read-write; a read-only
  *   open requires the current version. A file with a newer user_version, a foreign
@@ -345,6 +376,54 @@ static const char *const schema_migrations[] = {
         /* 3 → 4: the host of each epoch, for snapshots compared across a fleet. */
         "ALTER TABLE epochs ADD COLUMN hostname TEXT;\n"
         "ALTER TABLE epochs ADD COLUMN machine_id TEXT;\n",
+
+        /* 4 → 5: memory cgroups and the per-size THP statistics. */
+        "ALTER TABLE epochs ADD COLUMN cgroup_layout TEXT;\n"
+        "CREATE TABLE cgroups (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        key TEXT NOT NULL UNIQUE,\n"
+        "        path TEXT NOT NULL,\n"
+        "        unit TEXT,\n"
+        "        container TEXT,\n"
+        "        first_seen_usec INTEGER NOT NULL,\n"
+        "        last_seen_usec INTEGER NOT NULL\n"
+        ");\n"
+        "CREATE TABLE cgroup_stat_names (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        name TEXT NOT NULL UNIQUE\n"
+        ");\n"
+        "CREATE TABLE cgroup_samples (\n"
+        "        sweep_id INTEGER NOT NULL REFERENCES sweeps (id),\n"
+        "        cgroup_id INTEGER NOT NULL REFERENCES cgroups (id),\n"
+        "        v1 INTEGER NOT NULL,\n"
+        "        usage_kb INTEGER,\n"
+        "        anon_kb INTEGER,\n"
+        "        file_kb INTEGER,\n"
+        "        file_mapped_kb INTEGER,\n"
+        "        shmem_kb INTEGER,\n"
+        "        anon_thp_kb INTEGER,\n"
+        "        file_thp_kb INTEGER,\n"
+        "        shmem_thp_kb INTEGER,\n"
+        "        stat BLOB,\n"
+        "        forecast_anon_kb INTEGER,\n"
+        "        forecast_file_mapped_kb INTEGER,\n"
+        "        PRIMARY KEY (sweep_id, cgroup_id)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE INDEX cgroup_samples_cgroup ON cgroup_samples (cgroup_id, sweep_id);\n"
+        "CREATE TABLE thp_sizes (\n"
+        "        sweep_id INTEGER NOT NULL REFERENCES sweeps (id),\n"
+        "        size_kb INTEGER NOT NULL,\n"
+        "        enabled TEXT,\n"
+        "        PRIMARY KEY (sweep_id, size_kb)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TABLE thp_samples (\n"
+        "        sweep_id INTEGER NOT NULL,\n"
+        "        size_kb INTEGER NOT NULL,\n"
+        "        name TEXT NOT NULL,\n"
+        "        value INTEGER NOT NULL,\n"
+        "        PRIMARY KEY (sweep_id, size_kb, name),\n"
+        "        FOREIGN KEY (sweep_id, size_kb) REFERENCES thp_sizes (sweep_id, size_kb)\n"
+        ") WITHOUT ROWID;\n",
 };
 
 static_assert(ELEMENTSOF(schema_migrations) == STORE_SCHEMA_VERSION,

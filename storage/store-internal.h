@@ -39,6 +39,11 @@ typedef enum StoreStatement {
         STORE_STMT_EXTRA_INSERT,
         STORE_STMT_MEMINFO_INSERT,
         STORE_STMT_IDENTITY_SAMPLE_INSERT,
+        STORE_STMT_CGROUP_UPSERT,
+        STORE_STMT_CGROUP_NAME_INSERT,
+        STORE_STMT_CGROUP_SAMPLE_INSERT,
+        STORE_STMT_THP_SIZE_INSERT,
+        STORE_STMT_THP_SAMPLE_INSERT,
         _STORE_STMT_MAX,
 } StoreStatement;
 
@@ -73,6 +78,14 @@ struct Store {
         ProcessCache cache_next;        /* processes of the open sweep */
         char *pack;                     /* scratch for process_pack() */
         size_t pack_size;
+
+        /* store-cgroup.c: cgroup_stat_names by name, loaded on first use and dropped when a
+         * sweep is rolled back (its new names with it); the packed stat of one sample. */
+        struct CgroupStatName *stat_names;
+        size_t n_stat_names, allocated_stat_names;
+        bool stat_names_loaded;
+        uint8_t *stat_pack;
+        size_t allocated_stat_pack;
 };
 
 /* ---- sqlite-util.c ---- */
@@ -142,6 +155,33 @@ int store_write_end(Store *s, bool nested, int r);
 int store_statement(Store *s, StoreStatement id, sqlite3_stmt **ret);
 /* Steps and resets a cached statement that returns no rows. */
 int store_run(Store *s, StoreStatement id);
+
+/* The epoch's newest ?2 sweeps (a negative limit: all), for "sweep_id IN (…)"; ?1 the epoch. */
+#define STORE_EPOCH_WINDOW_SQL                                                                   \
+        "SELECT id FROM sweeps WHERE epoch_id = ?1 ORDER BY start_usec DESC, id DESC LIMIT ?2"
+
+/* The ?2 of STORE_EPOCH_WINDOW_SQL for a window of that many sweeps (0: all). */
+static inline int64_t store_window_limit(size_t window) {
+        return window == 0 || window > INT64_MAX ? -1 : (int64_t) window;
+}
+
+/* 0 when a sweep is open and can take more rows; -EINVAL when none is open; the error that
+ * made SQLite drop it otherwise. */
+static inline int store_sweep_check(Store *s) {
+        if (s->sweep_id <= 0)
+                return -EINVAL;
+        return s->sweep_error;
+}
+
+/* ---- store-query.c ---- */
+
+/* The id of the latest sweep, 0 when there is none. */
+int store_latest_sweep_id(Store *s, int64_t *ret);
+
+/* ---- store-cgroup.c ---- */
+
+/* Forgets the cached memory.stat names (after a rollback) and frees them (at close). */
+void store_stat_names_clear(Store *s);
 
 /* ---- store-epoch.c ---- */
 

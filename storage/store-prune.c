@@ -47,6 +47,9 @@ static int store_prune_locked(Store *s, int64_t cutoff, int64_t keep, int *ret_d
                 " (SELECT id FROM sweeps WHERE start_usec < ?1)",
                 "DELETE FROM identity_samples WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
                 "DELETE FROM meminfo_samples WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
+                "DELETE FROM cgroup_samples WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
+                "DELETE FROM thp_samples WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
+                "DELETE FROM thp_sizes WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
         };
         int deleted, r;
 

@@ -127,13 +127,6 @@ static void identity_point_from_aggregate(const IdentityAggregate *a, uint64_t p
 }
 
 /* The sweep ids of an epoch's newest ?2 sweeps (all of them when ?2 is -1: SQLite's LIMIT -1). */
-#define STORE_EPOCH_WINDOW_SQL                                                                   \
-        "SELECT id FROM sweeps WHERE epoch_id = ?1 ORDER BY start_usec DESC, id DESC LIMIT ?2"
-
-static int64_t window_limit(size_t window) {
-        return window == 0 || window > INT64_MAX ? -1 : (int64_t) window;
-}
-
 static int identity_series(Store *s, int64_t epoch_id, const SeriesSelection *sel,
                            IdentitySeries **ret_series, size_t *ret_n,
                            IdentityPoint **ret_points) {
@@ -161,7 +154,7 @@ static int identity_series(Store *s, int64_t epoch_id, const SeriesSelection *se
         if (r < 0)
                 return r;
         if ((r = store_bind_int64(s, st, 1, epoch_id)) < 0 ||
-            (r = store_bind_int64(s, st, 2, window_limit(sel->window))) < 0 ||
+            (r = store_bind_int64(s, st, 2, store_window_limit(sel->window))) < 0 ||
             (r = store_bind_int64(s, st, 3, sel->first_identity)) < 0 ||
             (r = store_bind_int64(s, st, 4, sel->last_identity > 0 ? sel->last_identity
                                                                     : INT64_MAX)) < 0)
@@ -242,7 +235,7 @@ static int system_series(Store *s, int64_t epoch_id, size_t window, SystemSeries
         if (r < 0)
                 return r;
         if ((r = store_bind_int64(s, st, 1, epoch_id)) < 0 ||
-            (r = store_bind_int64(s, st, 2, window_limit(window))) < 0)
+            (r = store_bind_int64(s, st, 2, store_window_limit(window))) < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
                 const char *name = (const char *) sqlite3_column_text(st, 0);
@@ -398,8 +391,7 @@ static const char *const process_sort_sql[_PROCESS_SORT_MAX] = {
         [PROCESS_SORT_NAME] = "d.comm, d.key",
 };
 
-/* The id of the latest sweep, 0 when there is none. */
-static int latest_sweep_id(Store *s, int64_t *ret) {
+int store_latest_sweep_id(Store *s, int64_t *ret) {
         int r;
 
         r = store_query_int64(s, "SELECT id FROM sweeps ORDER BY id DESC LIMIT 1", ret);
@@ -420,7 +412,7 @@ static int latest_process_groups(Store *s, ProcessSort sort, size_t limit, size_
         size_t want, i = 0;
         int r;
 
-        r = latest_sweep_id(s, &sweep_id);
+        r = store_latest_sweep_id(s, &sweep_id);
         if (r < 0)
                 return r;
         if (sweep_id == 0) {
@@ -512,7 +504,7 @@ static int latest_meminfo(Store *s, Meminfo *ret, int64_t *ret_sweep_id) {
         int64_t sweep_id;
         int r;
 
-        r = latest_sweep_id(s, &sweep_id);
+        r = store_latest_sweep_id(s, &sweep_id);
         if (r < 0)
                 return r;
         if (sweep_id == 0) {

@@ -168,6 +168,74 @@ int store_identity_range(Store *s, int64_t identity_id, const TimeRange *range,
         return STORE_IN_SNAPSHOT(s, identity_range(s, identity_id, range, ret, ret_n));
 }
 
+/* Columns: 0 epoch, 1 first start, 2 sweeps, 3 usage, then one per CgroupField. */
+static const char cgroup_range_sql[] =
+        "SELECT w.epoch_id, min(w.start_usec), count(*), avg(c.usage_kb), avg(c.anon_kb),"
+        " avg(c.file_kb), avg(c.file_mapped_kb), avg(c.shmem_kb), avg(c.anon_thp_kb),"
+        " avg(c.file_thp_kb), avg(c.shmem_thp_kb)"
+        " FROM cgroup_samples c JOIN sweeps w ON w.id = c.sweep_id"
+        " WHERE c.cgroup_id = ?7 AND c.sweep_id BETWEEN ?1 AND ?2"
+        " AND w.start_usec BETWEEN ?3 AND ?4"
+        " GROUP BY w.epoch_id, " RANGE_BUCKET_SQL
+        " ORDER BY min(w.start_usec), w.epoch_id LIMIT ?6";
+
+static_assert(_CGROUP_FIELD_MAX == 7, "one avg() per CgroupField, in its order");
+
+static int cgroup_range(Store *s, int64_t cgroup_id, const TimeRange *range,
+                        CgroupRangePoint **ret, size_t *ret_n) {
+        _cleanup_free_ CgroupRangePoint *points = NULL;
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        size_t n = 0, allocated = 0;
+        int64_t first, last;
+        int r;
+
+        r = range_sweep_ids(s, range, &first, &last);
+        if (r <= 0) {
+                *ret = NULL;
+                *ret_n = 0;
+                return r;
+        }
+        r = store_prepare(s, cgroup_range_sql, &st);
+        if (r < 0)
+                return r;
+        if ((r = range_bind(s, st, range, first, last)) < 0 ||
+            (r = store_bind_int64(s, st, 7, cgroup_id)) < 0)
+                return r;
+        while ((r = store_step(s, st)) > 0) {
+                CgroupRangePoint *p;
+
+                if (n >= range->max_points)
+                        return -E2BIG;
+                r = GREEDY_REALLOC(points, allocated, n + 1);
+                if (r < 0)
+                        return r;
+                p = &points[n++];
+                *p = (CgroupRangePoint) {
+                        .epoch_id = sqlite3_column_int64(st, 0),
+                        .time_usec = store_column_uint64(st, 1),
+                        .sweeps = (uint32_t) MIN(store_column_uint64(st, 2), UINT32_MAX),
+                        .usage_kb = column_double_or_nan(st, 3),
+                };
+                for (CgroupField f = 0; f < _CGROUP_FIELD_MAX; f++)
+                        p->kb[f] = column_double_or_nan(st, 4 + f);
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(points);
+        *ret_n = n;
+        return 0;
+}
+
+int store_cgroup_range(Store *s, int64_t cgroup_id, const TimeRange *range,
+                       CgroupRangePoint **ret, size_t *ret_n) {
+        assert(s);
+        assert(range);
+        assert(ret);
+        assert(ret_n);
+
+        return STORE_IN_SNAPSHOT(s, cgroup_range(s, cgroup_id, range, ret, ret_n));
+}
+
 /* The meminfo rows of the range, one per (bucket, field), in time order: 0 epoch, 1 first
  * start, 2 sweeps, 3 name, 4 mean, 5 bucket. The fields asked for are bound from ?7 on (the IN
  * list is built for them). */

@@ -202,12 +202,6 @@ static int store_insert_sample(Store *s, const ProcSample *p, int64_t process_id
         return 0;
 }
 
-static int store_sweep_check(Store *s) {
-        if (s->sweep_id <= 0)
-                return -EINVAL;
-        return s->sweep_error;
-}
-
 static int store_sweep_row_add(Store *s, const ProcSample *p, int64_t identity_id,
                                int64_t process_id) {
         SweepRow *row;
@@ -583,6 +577,7 @@ void store_sweep_abort(Store *s) {
         /* Rows the cache names may have been rolled back: start over from the database. */
         process_cache_clear(&s->cache_prev);
         process_cache_clear(&s->cache_next);
+        store_stat_names_clear(s);
         s->sweep_id = 0;
         s->sweep_epoch_id = 0;
         s->sweep_start_usec = 0;

@@ -35,8 +35,8 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
         [STORE_STMT_EPOCH_INSERT] =
                 "INSERT INTO epochs (boot_id, release, mapcount_mode, version, page_size,"
                 " config_source, config_lines, first_seen_usec, last_seen_usec, hostname,"
-                " machine_id)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
+                " machine_id, cgroup_layout)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)",
         [STORE_STMT_EPOCH_LOOKUP] =
                 "SELECT id, mapcount_mode, page_size FROM epochs WHERE boot_id = ?1 AND release = ?2"
                 " ORDER BY id DESC LIMIT 1",
@@ -99,6 +99,23 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
         [STORE_STMT_IDENTITY_SAMPLE_INSERT] =
                 "INSERT INTO identity_samples (sweep_id, " STORE_IDENTITY_AGGREGATE_COLUMNS ")"
                 " VALUES (?" STORE_IDENTITY_AGGREGATE_PARAMS ")",
+        [STORE_STMT_CGROUP_UPSERT] =
+                "INSERT INTO cgroups (key, path, unit, container, first_seen_usec, last_seen_usec)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (key) DO UPDATE SET"
+                " path = excluded.path, unit = excluded.unit, container = excluded.container,"
+                " last_seen_usec = max(last_seen_usec, excluded.last_seen_usec)"
+                " RETURNING id",
+        [STORE_STMT_CGROUP_NAME_INSERT] =
+                "INSERT INTO cgroup_stat_names (name) VALUES (?1) RETURNING id",
+        [STORE_STMT_CGROUP_SAMPLE_INSERT] =
+                "INSERT INTO cgroup_samples (sweep_id, cgroup_id, v1, usage_kb, anon_kb, file_kb,"
+                " file_mapped_kb, shmem_kb, anon_thp_kb, file_thp_kb, shmem_thp_kb, stat,"
+                " forecast_anon_kb, forecast_file_mapped_kb)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        [STORE_STMT_THP_SIZE_INSERT] =
+                "INSERT INTO thp_sizes (sweep_id, size_kb, enabled) VALUES (?1, ?2, ?3)",
+        [STORE_STMT_THP_SAMPLE_INSERT] =
+                "INSERT INTO thp_samples (sweep_id, size_kb, name, value) VALUES (?1, ?2, ?3, ?4)",
 };
 
 int store_statement(Store *s, StoreStatement id, sqlite3_stmt **ret) {
@@ -331,6 +348,8 @@ Store *store_free(Store *s) {
         free(s->row_slots);
         free(s->scratch);
         free(s->pack);
+        store_stat_names_clear(s);
+        free(s->stat_pack);
         process_cache_done(&s->cache_prev);
         process_cache_done(&s->cache_next);
         free(s);

@@ -14,12 +14,14 @@
 #include <stdint.h>
 
 #include "aggregate.h"
+#include "cgroup.h"
 #include "compare.h"
 #include "kernel-id.h"
 #include "macro.h"
 #include "meminfo.h"
 #include "proc-scan.h"
 #include "reconstruct.h"
+#include "thp.h"
 
 typedef struct Store Store;
 
@@ -31,8 +33,9 @@ typedef enum StoreMode {
 /* The schema version this build writes (PRAGMA user_version). Version 2 adds the pagemap
  * counts per class to process_samples and identity_samples, and the reconstruction
  * (process_truth, and its sums in identity_samples); version 3 the indexes of series over
- * time; version 4 the host name and machine id of each epoch. */
-#define STORE_SCHEMA_VERSION 4
+ * time; version 4 the host name and machine id of each epoch; version 5 the cgroup layout of
+ * each epoch, the memory cgroups and the per-size THP statistics. */
+#define STORE_SCHEMA_VERSION 5
 
 /* Opens (and in read-write mode creates or migrates) the database at path. A file that is not
  * SQLite, is SQLite but not a mapstatd database (application_id), or is corrupt is refused with
@@ -88,6 +91,21 @@ int store_sweep_add_meminfo(Store *s, const Meminfo *m);
  * committed without it. Costs one statement; a sweep without reconstructions costs nothing. */
 int store_sweep_add_truth(Store *s, pid_t pid, uint64_t start_time_ticks, const ProcessTruth *t);
 
+/* Adds one memory cgroup under key (cgroup_key_build()); the cgroups row is created on first
+ * sight and its path, unit and container updated. Every memory.stat line is kept, the compared
+ * fields also in their own columns (in kB). forecast (full mode, NULL otherwise): what
+ * NO_PAGE_MAPCOUNT would add to anon and file_mapped, stored as the forecast figures. Returns 0, -EINVAL (no sweep open, NULL key or
+ * path), -ERANGE, or a storage error (-EIO includes the same key twice in one sweep); after a
+ * failure the sweep can still be committed without the cgroup, unless SQLite dropped the
+ * transaction (as for store_sweep_add_process()). */
+int store_sweep_add_cgroup(Store *s, const CgroupSample *c, const char *key,
+                           const GroupForecast *forecast);
+/* Adds the THP sizes and their counters: all-or-nothing (a savepoint). Errors as
+ * store_sweep_add_meminfo(). */
+int store_sweep_add_thp(Store *s, const ThpStats *t);
+/* True when SQLite dropped the open sweep's transaction: it can only be aborted. */
+bool store_sweep_lost(const Store *s);
+
 typedef struct SweepSummary {
         uint64_t duration_usec;
         unsigned sampled;
@@ -126,6 +144,8 @@ typedef struct EpochInfo {
         uint64_t page_size;
         char *config_source, *config_lines;     /* may be NULL */
         char *hostname, *machine_id;            /* may be NULL */
+        char *cgroup_layout;    /* "unified", "hybrid", "legacy", "none"; NULL before
+                                 * version 5 */
         uint64_t first_seen_usec, last_seen_usec;
         uint64_t first_sweep_usec, last_sweep_usec;     /* 0 when no sweep */
         uint64_t sweeps;                /* sweeps stored for this epoch */
@@ -325,6 +345,91 @@ ProcessSort process_sort_from_string(const char *s);
 int store_latest_process_groups(Store *s, ProcessSort sort, size_t limit, size_t offset,
                                 ProcessGroup **ret, size_t *ret_n, size_t *ret_total,
                                 int64_t *ret_sweep_id);
+
+/* ---- cgroups and THP (store-cgroup.c) ---- */
+
+typedef struct CgroupInfo {
+        int64_t id;
+        char *key, *path, *unit, *container;    /* unit, container may be NULL */
+} CgroupInfo;
+
+void cgroup_info_done(CgroupInfo *c);
+
+/* Looks one cgroup up. -ENOENT when absent. */
+int store_get_cgroup(Store *s, int64_t cgroup_id, CgroupInfo *ret);
+
+/* One cgroup in one sweep, as stored. */
+typedef struct CgroupRow {
+        CgroupInfo cgroup;
+        bool v1;
+        bool has_usage;
+        uint64_t usage_kb;
+        uint32_t present;               /* bit (1u << CgroupField) when the kernel had it */
+        uint64_t kb[_CGROUP_FIELD_MAX];
+        size_t n_stat;
+        CgroupStatField *stat;          /* every memory.stat line, in file order */
+} CgroupRow;
+
+void cgroup_row_array_free(CgroupRow *a, size_t n);
+
+/* Every cgroup of the latest sweep, largest usage first (then by path). *ret_sweep_id is 0 and
+ * the list empty before the first sweep. */
+int store_latest_cgroups(Store *s, CgroupRow **ret, size_t *ret_n, int64_t *ret_sweep_id);
+
+/* One compared field of one cgroup over an epoch's sweeps, normalized by the cgroup's usage
+ * (memory.current or memory.usage_in_bytes; anon + file where the kernel has no usage file, as
+ * for the v2 root). Sweeps where the kernel did not have the field are left out. */
+typedef struct CgroupSeries {
+        int64_t cgroup_id;
+        CgroupField field;
+        size_t n;
+        const SeriesPoint *points;
+} CgroupSeries;
+
+/* Which figures a cgroup series holds. */
+typedef enum CgroupSeriesKind {
+        CGROUP_SERIES_REPORTED,         /* what the kernel reported, every sweep */
+        CGROUP_SERIES_FORECAST_BASE,    /* the same, only the sweeps with a forecast */
+        CGROUP_SERIES_FORECAST,         /* the NO_PAGE_MAPCOUNT forecast of anon and
+                                         * file_mapped, over those sweeps */
+} CgroupSeriesKind;
+
+/* The series of every cgroup and field in the epoch's newest `window` sweeps (0: all), sorted
+ * by cgroup id then field. Free both with free(). -ENOENT when the epoch does not exist. */
+int store_epoch_cgroup_series(Store *s, int64_t epoch_id, size_t window, CgroupSeriesKind kind,
+                              CgroupSeries **ret_series, size_t *ret_n, SeriesPoint **ret_points);
+
+typedef struct CgroupRangePoint {
+        uint64_t time_usec;
+        int64_t epoch_id;
+        uint32_t sweeps;
+        double usage_kb;                /* means; NAN when absent */
+        double kb[_CGROUP_FIELD_MAX];
+} CgroupRangePoint;
+
+/* One cgroup's series over the range, oldest first, as store_identity_range(). */
+int store_cgroup_range(Store *s, int64_t cgroup_id, const TimeRange *range,
+                       CgroupRangePoint **ret, size_t *ret_n);
+
+typedef struct ThpPoint {
+        double time_sec;                /* the sweep's start, Unix seconds */
+        double value;
+} ThpPoint;
+
+/* One THP counter over an epoch's sweeps. */
+typedef struct ThpSeries {
+        uint64_t size_kb;
+        char name[THP_NAME_MAX];
+        size_t n;
+        const ThpPoint *points;
+} ThpSeries;
+
+/* Every THP counter of the epoch's newest `window` sweeps (0: all), sorted by size then name,
+ * and each size's latest "enabled" setting in *ret_enabled (n_sizes entries, size_kb and
+ * enabled only). Free the arrays with free(). -ENOENT when the epoch does not exist. */
+int store_epoch_thp_series(Store *s, int64_t epoch_id, size_t window, ThpSeries **ret_series,
+                           size_t *ret_n, ThpPoint **ret_points, ThpSize **ret_enabled,
+                           size_t *ret_n_sizes);
 
 typedef struct StoreHealth {
         /* of the last sweep: */

@@ -602,10 +602,107 @@ finish:
 }
 
 
+/* A cgroup sample with the given stat lines ("name value" pairs). */
+static CgroupSample cgroup_make(const char *path, const char *unit, bool v1, CgroupStat *stat,
+                                uint64_t usage) {
+        return (CgroupSample) {
+                .path = (char *) path,
+                .unit = (char *) unit,
+                .v1 = v1,
+                .has_usage = usage > 0,
+                .usage_bytes = usage,
+                .stat = stat,
+        };
+}
+
+static void stat_set(CgroupStat *st, size_t n, const char *const *names, const uint64_t *values) {
+        *st = (CgroupStat) { .n = n };
+        for (size_t i = 0; i < n; i++) {
+                snprintf(st->fields[i].name, sizeof st->fields[i].name, "%s", names[i]);
+                st->fields[i].value = values[i];
+        }
+}
+
+static void test_cgroups_and_thp(void) {
+        char *dir = test_tmpdir_new("test-store"), *db = path_join(dir, "mapstatd.db");
+        static const char *const v1_names[] = { "rss", "total_rss", "total_mapped_file",
+                                                "total_rss_huge", "hierarchical_memory_limit" };
+        static const uint64_t v1_values[] = { 4096, 8 << 20, 2 << 20, 0, INT64_MAX };
+        static const char *const v2_names[] = { "anon", "file_mapped", "brand_new_counter" };
+        static const uint64_t v2_values[] = { 12 << 20, 2 << 20, 7 };
+        SweepSummary sum = { .sampled = 0 };
+        GroupForecast forecast = { .anon_extra_kb = 100, .file_mapped_extra_kb = 20 };
+        CgroupStat st1, st2;
+        ThpStats thp = { .n = 1 };
+        CgroupRow *rows = NULL;
+        size_t n = 0;
+        int64_t a, sid;
+        Store *s = NULL;
+
+        ASSERT_INT_EQ(store_open(&s, db, STORE_READ_WRITE, NULL), 0);
+        if (!s)
+                goto finish;
+        a = epoch_make(s, "6.12.0", "boot-a", MAPCOUNT_MODE_PAGE, 1, false, true);
+        stat_set(&st1, ELEMENTSOF(v1_names), v1_names, v1_values);
+        stat_set(&st2, ELEMENTSOF(v2_names), v2_names, v2_values);
+
+        /* v1: the total_* forms are the compared fields, the forecast is added to them. */
+        ASSERT_INT_EQ(store_sweep_begin(s, a, 1000), 0);
+        CgroupSample c1 = cgroup_make("/system.slice/a.service", "a.service", true, &st1, 9 << 20);
+        ASSERT_INT_EQ(store_sweep_add_cgroup(s, &c1, "unit:a.service", &forecast), 0);
+        ASSERT_INT_EQ(store_sweep_add_cgroup(s, &c1, "unit:a.service", NULL), -EIO);
+        thp.sizes[0] = (ThpSize) { .size_kb = 2048, .enabled = "inherit", .n = 1 };
+        snprintf(thp.sizes[0].counters[0].name, THP_NAME_MAX, "nr_anon");
+        thp.sizes[0].counters[0].value = 3;
+        ASSERT_INT_EQ(store_sweep_add_thp(s, &thp), 0);
+        ASSERT_TRUE(store_sweep_commit(s, &sum) > 0);
+        ASSERT_INT_EQ(sql_int(db, "SELECT anon_kb FROM cgroup_samples"), 8192);
+        ASSERT_INT_EQ(sql_int(db, "SELECT forecast_anon_kb FROM cgroup_samples"), 8292);
+        ASSERT_INT_EQ(sql_int(db, "SELECT forecast_file_mapped_kb FROM cgroup_samples"), 2068);
+        ASSERT_INT_EQ(sql_int(db, "SELECT usage_kb FROM cgroup_samples"), 9216);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM cgroup_samples WHERE file_thp_kb IS NULL"),
+                      1);
+        ASSERT_INT_EQ(sql_int(db, "SELECT value FROM thp_samples WHERE name = 'nr_anon'"), 3);
+
+        /* A name first seen in a sweep that is rolled back must not leave a stale id behind. */
+        ASSERT_INT_EQ(store_sweep_begin(s, a, 2000), 0);
+        CgroupSample c2 = cgroup_make("/b", NULL, false, &st2, 0);
+        ASSERT_INT_EQ(store_sweep_add_cgroup(s, &c2, "path:/b", NULL), 0);
+        store_sweep_abort(s);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM cgroup_stat_names"
+                              " WHERE name = 'brand_new_counter'"), 0);
+        ASSERT_INT_EQ(store_sweep_begin(s, a, 3000), 0);
+        ASSERT_INT_EQ(store_sweep_add_cgroup(s, &c2, "path:/b", NULL), 0);
+        sid = store_sweep_commit(s, &sum);
+        ASSERT_TRUE(sid > 0);
+
+        /* Read back: every line, by name and in order, and the fields. */
+        ASSERT_INT_EQ(store_latest_cgroups(s, &rows, &n, &sid), 0);
+        ASSERT_INT_EQ(n, 1);
+        if (n == 1) {
+                ASSERT_STR_EQ(rows[0].cgroup.key, "path:/b");
+                ASSERT_TRUE(!rows[0].has_usage && !rows[0].v1);
+                ASSERT_INT_EQ(rows[0].n_stat, 3);
+                for (size_t i = 0; i < rows[0].n_stat && i < 3; i++) {
+                        ASSERT_STR_EQ(rows[0].stat[i].name, v2_names[i]);
+                        ASSERT_U64_EQ(rows[0].stat[i].value, v2_values[i]);
+                }
+                ASSERT_U64_EQ(rows[0].kb[CGROUP_ANON], 12 * 1024);
+                ASSERT_INT_EQ(rows[0].present, (1u << CGROUP_ANON) | (1u << CGROUP_FILE_MAPPED));
+        }
+        cgroup_row_array_free(rows, n);
+
+finish:
+        store_free(s);
+        free(db);
+        test_tmpdir_remove(dir);
+}
+
 int main(void) {
         test_sweeps_and_queries();
         test_abort_and_failed_statement();
         test_pagemap_and_truth();
         test_truth_many();
+        test_cgroups_and_thp();
         return test_exit();
 }
