@@ -155,6 +155,12 @@ int forecast_build(Store *store, const ForecastRequest *req, WebReply *reply) {
                 r = forecast_result(root, forecast_mode_message, 0, NULL);
         else
                 r = forecast_identities(store, epoch->id, req, root);
+        if (r >= 0 && epoch && epoch->mapcount_mode == MAPCOUNT_MODE_PAGE)
+                r = forecast_cgroups(store, epoch->id, req->window, &req->thresholds, root);
+        else if (r >= 0 && json_object_set_new(root, "cgroups",
+                                               json_pack("{s:i, s:[]}", "compared", 0,
+                                                         "flagged")) < 0)
+                r = -ENOMEM;
         if (r < 0)
                 return web_reply_store_error(reply, store, r);
 

@@ -357,6 +357,106 @@ static void metrics_report(FILE *f, const ReportSummary *s) {
         }
 }
 
+/* ---- cgroups and THP ---- */
+
+/* The largest `limit` cgroups by usage (rows come sorted so), with the rest counted. */
+static void metrics_cgroups(FILE *f, const CgroupRow *rows, size_t n, size_t limit) {
+        size_t shown = MIN(n, limit);
+
+        family(f, "mapstatd_cgroups", METRIC_GAUGE, "Memory cgroups in the last sweep.");
+        sample_u64(f, "mapstatd_cgroups", NULL, n);
+        family(f, "mapstatd_cgroups_omitted", METRIC_GAUGE,
+               "Cgroups of the last sweep left out of the per-cgroup families by the limit.");
+        sample_u64(f, "mapstatd_cgroups_omitted", NULL, n - shown);
+
+        /* A family is announced only with samples: none on a host without memory cgroups. */
+        for (size_t i = 0; i < shown; i++)
+                if (rows[i].has_usage) {
+                        family(f, "mapstatd_cgroup_usage_bytes", METRIC_GAUGE,
+                               "memory.current (v2) or memory.usage_in_bytes (v1) of the "
+                               "cgroup.");
+                        break;
+                }
+        for (size_t i = 0; i < shown; i++) {
+                _cleanup_free_ char *labels = NULL;
+                size_t len = 0;
+                FILE *l = open_memstream(&labels, &len);
+
+                if (!l || !rows[i].has_usage) {
+                        if (l)
+                                fclose(l);
+                        continue;
+                }
+                label(l, true, "cgroup", rows[i].cgroup.path);
+                label(l, false, "unit", rows[i].cgroup.unit);
+                if (fclose(l) != 0)
+                        continue;
+                sample_u64(f, "mapstatd_cgroup_usage_bytes", labels, rows[i].usage_kb * 1024);
+        }
+
+        for (size_t i = 0; i < shown; i++)
+                if (rows[i].present) {
+                        family(f, "mapstatd_cgroup_memory_bytes", METRIC_GAUGE,
+                               "memory.stat counters of the cgroup under their v2 names (v1: "
+                               "the total_* forms).");
+                        break;
+                }
+        for (size_t i = 0; i < shown; i++)
+                for (CgroupField k = 0; k < _CGROUP_FIELD_MAX; k++) {
+                        _cleanup_free_ char *labels = NULL;
+                        size_t len = 0;
+                        FILE *l;
+
+                        if (!(rows[i].present & (1u << k)))
+                                continue;
+                        l = open_memstream(&labels, &len);
+                        if (!l)
+                                continue;
+                        label(l, true, "cgroup", rows[i].cgroup.path);
+                        label(l, false, "unit", rows[i].cgroup.unit);
+                        label(l, false, "field", cgroup_field_to_string(k));
+                        if (fclose(l) != 0)
+                                continue;
+                        sample_u64(f, "mapstatd_cgroup_memory_bytes", labels,
+                                   rows[i].kb[k] * 1024);
+                }
+}
+
+/* The latest value of every THP counter: folios for the nr_* levels, counters for the events. */
+static void metrics_thp(FILE *f, const ThpSeries *series, size_t n) {
+        static const struct {
+                bool level;
+                const char *name, *label, *help;
+        } families[] = {
+                { true, "mapstatd_thp_folios", "counter",
+                  "THP levels of the size's stats/ (nr_anon, nr_anon_partially_mapped)." },
+                { false, "mapstatd_thp_events_total", "event",
+                  "THP event counters of the size's stats/ since boot." },
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(families); k++) {
+                bool announced = false;
+
+                for (size_t i = 0; i < n; i++) {
+                        char size[32], labels[160];
+
+                        if (series[i].n == 0 ||
+                            thp_counter_is_level(series[i].name) != families[k].level)
+                                continue;
+                        if (!announced)
+                                family(f, families[k].name,
+                                       families[k].level ? METRIC_GAUGE : METRIC_COUNTER,
+                                       families[k].help);
+                        announced = true;
+                        (void) snprintf(size, sizeof size, "%" PRIu64 "kB", series[i].size_kb);
+                        (void) snprintf(labels, sizeof labels, "size=\"%s\",%s=\"%s\"", size,
+                                        families[k].label, series[i].name);
+                        sample(f, families[k].name, labels,
+                               series[i].points[series[i].n - 1].value);
+                }
+        }
+}
+
 /* ---- the route ---- */
 
 typedef struct MetricsData {
@@ -367,6 +467,12 @@ typedef struct MetricsData {
         size_t n_groups, total;
         char **labels;
         ReportSummary report;
+        CgroupRow *cgroups;
+        size_t n_cgroups;
+        ThpSeries *thp;
+        size_t n_thp, n_thp_sizes;
+        ThpPoint *thp_points;
+        ThpSize *thp_sizes;
 } MetricsData;
 
 static void metrics_data_done(MetricsData *d) {
@@ -375,6 +481,10 @@ static void metrics_data_done(MetricsData *d) {
                 free(d->labels[i]);
         free(d->labels);
         process_group_array_free(d->groups, d->n_groups);
+        cgroup_row_array_free(d->cgroups, d->n_cgroups);
+        free(d->thp);
+        free(d->thp_points);
+        free(d->thp_sizes);
 }
 
 static int metrics_read(Store *store, const WebStatusData *st, ReportMemo *memo,
@@ -399,6 +509,15 @@ static int metrics_read(Store *store, const WebStatusData *st, ReportMemo *memo,
         r = identity_labels(d->groups, d->n_groups, &d->labels);
         if (r < 0)
                 return r;
+        r = store_latest_cgroups(store, &d->cgroups, &d->n_cgroups, &sweep_id);
+        if (r < 0)
+                return r;
+        if (d->pair.candidate) {
+                r = store_epoch_thp_series(store, d->pair.candidate->id, 1, &d->thp, &d->n_thp,
+                                           &d->thp_points, &d->thp_sizes, &d->n_thp_sizes);
+                if (r < 0)
+                        return r;
+        }
         return report_summary(store, &report, &d->report);
 }
 
@@ -438,6 +557,8 @@ int route_metrics(WebRequest *req, WebReply *reply) {
                            d.pair.candidate &&
                            d.pair.candidate->mapcount_mode == MAPCOUNT_MODE_PAGE);
         metrics_report(f, &d.report);
+        metrics_cgroups(f, d.cgroups, d.n_cgroups, st->metrics_identities);
+        metrics_thp(f, d.thp, d.n_thp);
 
         if (fclose(f) != 0) {
                 free(text);

@@ -244,6 +244,10 @@ static int report_nothing(json_t *root, const char *message) {
             json_object_set_new(root, "appeared", json_array()) < 0 ||
             json_object_set_new(root, "disappeared", json_array()) < 0 ||
             json_object_set_new(root, "system", system_empty_json()) < 0 ||
+            json_object_set_new(root, "cgroups",
+                                json_pack("{s:i, s:[], s:[], s:[]}", "compared", 0, "flagged",
+                                          "appeared", "disappeared")) < 0 ||
+            json_object_set_new(root, "thp", json_pack("{s:[]}", "sizes")) < 0 ||
             json_object_set_new(root, "message", json_string(message)) < 0)
                 return -ENOMEM;
         return 0;
@@ -283,6 +287,10 @@ int report_build(Store *store, const ReportRequest *req, WebReply *reply) {
                 r = report_identities(store, baseline, candidate, req, root);
                 if (r >= 0)
                         r = report_system(store, baseline->id, candidate->id, req, root);
+                if (r >= 0)
+                        r = report_cgroups(store, baseline->id, candidate->id, req, root);
+                if (r >= 0)
+                        r = report_thp(store, baseline->id, candidate->id, req, root);
         }
         if (r < 0)
                 return web_reply_store_error(reply, store, r);

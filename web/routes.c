@@ -133,7 +133,7 @@ static json_t *epoch_settings_to_json(const EpochInfo *e) {
 
 static json_t *epoch_info_to_json(const EpochInfo *e) {
         return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o,"
-                         " s:I, s:o}",
+                         " s:I, s:o, s:o}",
                          "id", (json_int_t) e->id,
                          "hostname", json_string_lossy(e->hostname),
                          "machine_id", json_string_lossy(e->machine_id),
@@ -149,7 +149,8 @@ static json_t *epoch_info_to_json(const EpochInfo *e) {
                          "first_sweep", json_timestamp(e->first_sweep_usec),
                          "last_sweep", json_timestamp(e->last_sweep_usec),
                          "sweeps", (json_int_t) e->sweeps,
-                         "thp", epoch_settings_to_json(e));
+                         "thp", epoch_settings_to_json(e),
+                         "cgroup_layout", json_string_lossy(e->cgroup_layout));
 }
 
 static int route_epochs(WebRequest *req, WebReply *reply) {
@@ -460,6 +461,8 @@ static const WebRoute routes[] = {
         { "/processes",         processes_params,       route_processes,        true },
         { "/processes/{id}",    series_params,          route_identity_series,  true },
         { "/meminfo",           series_params,          route_meminfo,          true },
+        { "/cgroups",           no_params,              route_cgroups,          true },
+        { "/cgroups/{id}",      series_params,          route_cgroup_series,    true },
         { "/report",            report_params,          route_report,           true },
         { "/forecast",          forecast_params,        route_forecast,         true },
         { "/snapshot",          snapshot_params,        route_snapshot,         true },

@@ -328,3 +328,54 @@ int route_meminfo(WebRequest *req, WebReply *reply) {
                                 &points, &values, &n);
         return series_answer(store, &range, r, points, n, &meminfo_points, json_object(), reply);
 }
+
+/* ---- /cgroups/{id} ---- */
+
+static json_t *cgroup_point_json(const void *point, const EpochInfo *epoch) {
+        _cleanup_json_ json_t *fields = json_object();
+        const CgroupRangePoint *p = point;
+
+        (void) epoch;
+        if (!fields)
+                return NULL;
+        for (CgroupField f = 0; f < _CGROUP_FIELD_MAX; f++)
+                if (json_object_set_new(fields, cgroup_field_to_string(f), json_kb(p->kb[f])) < 0)
+                        return NULL;
+
+        return json_pack("{s:o, s:I, s:I, s:o, s:o}",
+                         "time", json_timestamp(p->time_usec),
+                         "epoch", (json_int_t) p->epoch_id,
+                         "sweeps", (json_int_t) p->sweeps,
+                         "usage_kb", json_kb(p->usage_kb),
+                         "fields_kb", TAKE_PTR(fields));
+}
+
+static const SeriesKind cgroup_points = {
+        .size = sizeof(CgroupRangePoint),
+        .time_offset = offsetof(CgroupRangePoint, time_usec),
+        .epoch_offset = offsetof(CgroupRangePoint, epoch_id),
+        .to_json = cgroup_point_json,
+};
+
+int route_cgroup_series(WebRequest *req, WebReply *reply) {
+        _cleanup_(cgroup_info_done) CgroupInfo cgroup = {};
+        _cleanup_free_ CgroupRangePoint *points = NULL;
+        TimeRange range;
+        size_t n = 0;
+        Store *store;
+        int r;
+
+        r = series_start(req, &range, &store, reply);
+        if (r <= 0)
+                return r;
+
+        r = store_get_cgroup(store, req->id, &cgroup);
+        if (r == -ENOENT)
+                return web_reply_error(reply, MHD_HTTP_NOT_FOUND, "no cgroup %" PRIi64, req->id);
+        if (r < 0)
+                return web_reply_store_error(reply, store, r);
+
+        r = store_cgroup_range(store, req->id, &range, &points, &n);
+        return series_answer(store, &range, r, points, n, &cgroup_points,
+                             json_pack("{s:o}", "cgroup", cgroup_info_to_json(&cgroup)), reply);
+}

@@ -355,8 +355,26 @@ typedef struct SnapshotRequest {
 /* Builds the snapshot (or its 400/503 error) into reply. Returns 0 or -ENOMEM. */
 int snapshot_build(Store *store, const SnapshotRequest *req, WebReply *reply);
 
-/* GET /snapshot (snapshot.c), GET /metrics (metrics.c), GET /processes/{id} and GET /meminfo
- * (series.c). */
+/* The report's "cgroups" (every cgroup of both epochs, its compared fields normalized by its
+ * usage, flagged as identities are) and "thp" (per size: the setting, each counter's level or
+ * rate, before → after) sections, added to root (cgroups.c). 0, -ENOMEM or a store error. */
+int report_cgroups(Store *store, int64_t baseline, int64_t candidate, const ReportRequest *req,
+                   json_t *root);
+int report_thp(Store *store, int64_t baseline, int64_t candidate, const ReportRequest *req,
+               json_t *root);
+
+/* The forecast's "cgroups": each cgroup's anon and file_mapped today against the
+ * NO_PAGE_MAPCOUNT forecast, over the sweeps of the epoch that have one. */
+int forecast_cgroups(Store *store, int64_t epoch, unsigned window, const Thresholds *t,
+                     json_t *root);
+
+/* {"id", "key", "path", "unit", "container"}. */
+json_t *cgroup_info_to_json(const CgroupInfo *c);
+
+/* GET /snapshot (snapshot.c), GET /metrics (metrics.c), GET /processes/{id}, GET /meminfo and
+ * GET /cgroups/{id} (series.c), GET /cgroups (cgroups.c). */
+int route_cgroups(WebRequest *req, WebReply *reply);
+int route_cgroup_series(WebRequest *req, WebReply *reply);
 int route_snapshot(WebRequest *req, WebReply *reply);
 int route_metrics(WebRequest *req, WebReply *reply);
 int route_identity_series(WebRequest *req, WebReply *reply);
