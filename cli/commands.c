@@ -18,16 +18,6 @@
 
 #define KB_BUF 32
 
-static const char *jstr(const json_t *o, const char *key) {
-        return json_string_value(json_object_get(o, key));
-}
-
-static double jnum(const json_t *o, const char *key) {
-        const json_t *v = json_object_get(o, key);
-
-        return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
 /* "#12 shmsrv": how tables name an identity. */
 static char *identity_label(const json_t *identity) {
         char *s;
@@ -196,9 +186,7 @@ static const char *const threshold_names[] = {
         [OPT_NOISE - OPT_MIN_KB] = "noise_factor",
 };
 
-/* One flagged figure as a row: name, before, after, change; sizes or, for exclusivity, shares
- * of present pages. before/after name the sides ("before"/"after", "today"/"forecast"). */
-static int figure_row(Table *t, const char *identity, const char *kind, TableColour kind_colour,
+int figure_row(Table *t, const char *identity, const char *kind, TableColour kind_colour,
                       const char *name, const json_t *m, const char *before,
                       const char *after) {
         char b[KB_BUF], a[KB_BUF], d[KB_BUF], key[32];
@@ -347,8 +335,8 @@ static json_t *get_flagging(Ctl *ctl, const Command *cmd, const char *path, int 
                 return NULL;
         }
         if (ctl->format == FORMAT_JSON) {
-                *ret_exit = json_array_size(json_object_get(doc, list_key)) > 0 ? EXIT_FLAGGED
-                                                                                  : EXIT_OK;
+                *ret_exit = json_array_size(json_object_get(doc, list_key)) > 0 ||
+                            cgroups_flagged(doc) > 0 ? EXIT_FLAGGED : EXIT_OK;
                 json_print(doc);
                 json_decref(doc);
                 return NULL;
@@ -406,7 +394,10 @@ static int run_report(Ctl *ctl, int argc, char *argv[]) {
                 json_array_foreach(json_object_get(system, "reasons"), i, reason)
                         printf("  %s\n", json_string_value(reason));
         }
-        return json_array_size(flagged) > 0 ? EXIT_FLAGGED : EXIT_OK;
+        if (cgroups_print(json_object_get(doc, "cgroups"), "before", "after") < 0)
+                return ctl_error(&command_report, "out of memory");
+        return json_array_size(flagged) > 0 || cgroups_flagged(doc) > 0 ? EXIT_FLAGGED
+                                                                          : EXIT_OK;
 }
 
 static const char *const report_options[] = {
@@ -453,7 +444,9 @@ static int run_forecast(Ctl *ctl, int argc, char *argv[]) {
                 if (flagged_table(list, "today", "forecast", NULL) < 0)
                         return ctl_error(&command_forecast, "out of memory");
         }
-        return json_array_size(list) > 0 ? EXIT_FLAGGED : EXIT_OK;
+        if (cgroups_print(json_object_get(doc, "cgroups"), "today", "forecast") < 0)
+                return ctl_error(&command_forecast, "out of memory");
+        return json_array_size(list) > 0 || cgroups_flagged(doc) > 0 ? EXIT_FLAGGED : EXIT_OK;
 }
 
 static const char *const forecast_options[] = {

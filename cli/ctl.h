@@ -3,6 +3,7 @@
 #pragma once
 
 #include <getopt.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -44,9 +45,9 @@ typedef struct Command {
         int (*run)(Ctl *ctl, int argc, char *argv[]);
 } Command;
 
-/* The commands (commands.c, fleet.c). */
+/* The commands (commands.c, cgroups.c, fleet.c). */
 extern const Command command_status, command_epochs, command_report, command_forecast,
-        command_processes, command_show, command_export, command_fleet;
+        command_processes, command_show, command_export, command_fleet, command_cgroups;
 
 /* The client, opened on first use. Returns it, or NULL after printing why (exit EXIT_USAGE). */
 Client *ctl_client(Ctl *ctl);
@@ -71,3 +72,26 @@ void json_print(const json_t *doc);
 
 /* "2026-12-01 05:01" from an RFC 3339 string; "–" for NULL. */
 const char *format_time(const char *rfc3339, char *buf, size_t size);
+
+/* A member of a JSON object: its string (NULL when not one), its number (NAN when not one). */
+static inline const char *jstr(const json_t *o, const char *key) {
+        return json_string_value(json_object_get(o, key));
+}
+
+static inline double jnum(const json_t *o, const char *key) {
+        const json_t *v = json_object_get(o, key);
+
+        return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* One flagged figure as a row of label, name, before, after, change and kind: sizes or, for
+ * exclusivity, shares of present pages. before/after name the sides ("before"/"after",
+ * "today"/"forecast"). */
+int figure_row(Table *t, const char *label, const char *kind, TableColour kind_colour,
+               const char *name, const json_t *m, const char *before, const char *after);
+
+/* The flagged cgroups of a /report or /forecast answer (cgroups.c). */
+size_t cgroups_flagged(const json_t *doc);
+/* Prints the "cgroups" section of such an answer: a line, and the flagged figures as a table.
+ * 0 or -ENOMEM. */
+int cgroups_print(const json_t *cgroups, const char *before, const char *after);

@@ -16,7 +16,7 @@
 
 static const Command *const commands[] = {
         &command_status, &command_epochs, &command_report, &command_forecast,
-        &command_processes, &command_show, &command_export, &command_fleet,
+        &command_processes, &command_cgroups, &command_show, &command_export, &command_fleet,
 };
 
 static void usage(FILE *f) {

@@ -5,6 +5,7 @@ docs/kernel-semantics.md §5 says NO_PAGE_MAPCOUNT moves it (partially mapped TH
 whole); another only fluctuates. /report must flag exactly the first (and the cgroups above it,
 whose hierarchical figures contain it), match v1's total_* figures to v2's, and report the THP
 counters; /cgroups, /cgroups/{id} and /metrics serve what was stored."""
+import json
 import os
 import sqlite3
 import statistics
@@ -199,6 +200,35 @@ class CgroupsTest(unittest.TestCase):
         self.assertIn('mapstatd_thp_folios{size="2048kB",counter="nr_anon_partially_mapped"} 0',
                       text)
         self.assertIn("mapstatd_cgroups %d\n" % len(self.stored["no_page"][-1]), text)
+
+
+    def test_mapstatctl(self):
+        ctl = [os.environ.get("MAPSTATCTL_BIN", "build/cli/mapstatctl")]
+        url = ["--url", "http://127.0.0.1:%d" % self.d.port]
+        env = dict(os.environ, NO_COLOR="1")
+        run = lambda *a: subprocess.run([*ctl, *a], capture_output=True, text=True, env=env,
+                                        timeout=60)
+        r = run(*url, "cgroups")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[0].split(), ["ID", "CGROUP", "USAGE", "ANON", "FILE_MAPPED",
+                                            "SHMEM", "ANON_THP"])
+        self.assertTrue(all(len(line) <= 80 for line in lines), r.stdout)
+        self.assertIn("thp-app.service", r.stdout)
+        self.assertIn("5 memory cgroups in sweep", r.stdout)
+        # The same JSON over HTTP and from the database file.
+        over_http = json.loads(run(*url, "--format", "json", "cgroups").stdout)
+        from_db = json.loads(run("--db", self.h.db, "--format", "json", "cgroups").stdout)
+        self.assertEqual(over_http, from_db)
+        self.assertEqual(over_http, self.get("/cgroups"))
+
+        r = run(*url, "report")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("3 of 4 memory cgroups flagged.", r.stdout)
+        row = [line.split() for line in r.stdout.splitlines()
+               if line.startswith("thp-app.service")]
+        self.assertEqual(len(row), 1, r.stdout)
+        self.assertEqual(row[0][1], "anon")
 
 
 WORKLOAD = os.environ.get("MAPSTATD_WORKLOAD", "")
