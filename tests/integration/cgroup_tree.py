@@ -4,6 +4,9 @@ collectors/cgroup.h detects. Figures are given per cgroup in the v2 vocabulary (
 writer prints them under v1's names, the hierarchical ones as the total_* forms."""
 import os
 
+from harness import run_once
+from history import History, KERNEL_A, KERNEL_B, SWEEPS
+
 # v2 name → v1 name (the total_* form carries the hierarchical figure), as collectors/cgroup.h.
 V1_NAMES = {"anon": "rss", "file": "cache", "file_mapped": "mapped_file", "shmem": "shmem",
             "anon_thp": "rss_huge", "file_dirty": "dirty", "file_writeback": "writeback"}
@@ -78,3 +81,66 @@ def write_thp(sys_root, sizes):
                " ".join("[%s]" % c if c == enabled else c for c in choices) + "\n")
         for name, value in counters.items():
             _write(os.path.join(d, "stats", name), "%d\n" % value)
+
+
+# A kernel change of the cgroups: kernel A (page_mapcount) on the hybrid layout, kernel B
+# (no_page_mapcount) on the unified one, as hosts moving to a newer distribution do.
+MiB = 1024 * 1024
+CONTAINER = "0123456789abcdef" * 4
+# THP counters of the 2 MiB size: nr_anon_partially_mapped is a level (folios now), the others
+# count events (per second at RATE[mode] for anon_fault_alloc).
+RATE = {"page": 10, "no_page": 40}
+
+
+def figures(mode, i, rng):
+    """The cgroups of sweep i: usage is charged memory, the same on both kernels; anon of
+    thp-app counts 160 MiB more under NO."""
+    j = lambda v: int(v * rng.uniform(0.995, 1.005))
+    app = {"usage": j(900 * MiB), "anon": j((400 + (160 if mode == "no_page" else 0)) * MiB),
+           "file": j(300 * MiB), "file_mapped": j(120 * MiB), "shmem": j(16 * MiB),
+           "anon_thp": j(380 * MiB)}
+    steady = {"usage": j(600 * MiB), "anon": j(350 * MiB), "file": j(200 * MiB),
+              "file_mapped": j(90 * MiB), "shmem": j(8 * MiB), "anon_thp": 0}
+    others = {"/system.slice/thp-app.service": app, "/system.slice/steady.service": steady}
+    if mode == "page":
+        others["/system.slice/legacy.service"] = {"usage": 50 * MiB, "anon": 30 * MiB,
+                                                  "file": 10 * MiB}
+    else:
+        others["/system.slice/docker-%s.scope" % CONTAINER] = {"usage": 40 * MiB,
+                                                               "anon": 20 * MiB,
+                                                               "file": 10 * MiB}
+    keys = ("usage", "anon", "file", "file_mapped", "shmem", "anon_thp")
+    slice_ = {k: sum(c.get(k, 0) for c in others.values()) for k in keys}
+    root = {k: slice_[k] + 100 * MiB for k in keys}
+    return {"/": root, "/system.slice": slice_, **others}
+
+
+class CgroupHistory(History):
+    """The fixture history of history.py (processes and meminfo) with the cgroups and THP
+    counters above, SWEEPS sweeps of each kernel stored with `mapstatd --once`. stored[mode]
+    is the list of figures() written, one per sweep."""
+
+    def __init__(self, seed=20261201):
+        super().__init__(seed=seed)
+        self.stored = {"page": [], "no_page": []}
+        t = {"page": 0, "no_page": 0}
+        for mode, kernel, layout in (("page", KERNEL_A, "hybrid"),
+                                     ("no_page", KERNEL_B, "unified")):
+            for i in range(SWEEPS):
+                self.write(mode, kernel, i)
+                sys_root = os.path.join(self.tree, "sys")
+                cg = figures(mode, i, self.rng)
+                write_cgroups(sys_root, layout, cg)
+                t[mode] += 1
+                write_thp(sys_root, {
+                    2048: ("inherit" if mode == "page" else "always",
+                           {"nr_anon": 200, "nr_anon_partially_mapped": 40 if mode == "page"
+                            else 0, "anon_fault_alloc": 1000 + RATE[mode] * t[mode]}),
+                    64: ("never", {"nr_anon": 0}),
+                    # A size the kernel lists with no stats/ (before 6.11): no counters.
+                    16: ("never", {}),
+                })
+                self.stored[mode].append(cg)
+                r = run_once(["--db", self.db, *self.roots()])
+                if r.returncode != 0:
+                    raise AssertionError("mapstatd --once failed: %s" % r.stderr)

@@ -13,6 +13,7 @@ import unittest
 
 import fixture_tree
 from browser import Browser
+from cgroup_tree import CgroupHistory
 from harness import Daemon, main
 from history_full import KERNEL_A, KERNEL_B, FullHistory, ServedKernelChange
 
@@ -75,6 +76,8 @@ class DashboardTest(ServedKernelChange, unittest.TestCase):
             self.assertIn("Exclusive_Shmem 50.0% → 0.0%", by_name["shmsrv"][2])
             self.assertIn("Shared/Rss", by_name["shmsrv"][3])
             self.assertTrue(b.eval("document.getElementById('forecast').hidden"))
+            # A host without memory cgroups (the fixture has no fs/cgroup): no section.
+            self.assertTrue(b.eval("document.getElementById('cgroups').hidden"))
 
             # The chart of the first flagged identity, with the kernel change marked.
             self.check_chart(b, "memory", self.h_first_b_time(b))
@@ -140,6 +143,64 @@ class DashboardTest(ServedKernelChange, unittest.TestCase):
             self.assertEqual(b.eval("mapstatd.selected"), target)
             self.assertEqual(b.eval("document.getElementById('identity-select').value"),
                              str(target))
+            self.assertEqual(b.errors, [])
+
+
+class DashboardCgroupsTest(unittest.TestCase):
+    """The cgroups of a kernel change (cgroup_tree.CgroupHistory: thp-app.service's anon
+    moves, steady.service's does not): the flagged table, the selector and the chart."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h = CgroupHistory()
+        cls.d = Daemon(["--interval", "1h", *cls.h.roots()], db=cls.h.db)
+        cls.d.start()
+        cls.d.wait_sweeps(1)
+        cls.url = "http://127.0.0.1:%d" % cls.d.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.close()
+        cls.h.close()
+
+    def test_cgroups(self):
+        with Browser() as b:
+            ready(b, self.url + "/")
+            b.screenshot(os.path.join(ARTIFACTS, "dashboard-cgroups.png"))
+            self.assertEqual(b.eval("mapstatd.errors"), [])
+            self.assertFalse(b.eval("document.getElementById('cgroups').hidden"))
+            self.assertIn("3 of 4 memory cgroups moved",
+                          b.eval("document.getElementById('cgroups-summary').textContent"))
+            rows = b.eval("[...document.querySelectorAll('#cgroup-flagged tbody tr')].map(r => "
+                          "[...r.cells].map(c => c.innerText))")
+            self.assertEqual([r[0].split("\n")[0] for r in rows],
+                             ["thp-app.service", "system.slice", "/"])
+            self.assertIn("anon 399 MiB → 560 MiB", rows[0][1])
+            self.assertIn("anon/usage", rows[0][2])
+
+            # The heaviest flagged cgroup is charted, the kernel change marked.
+            _, listed = self.d.get("/cgroups")
+            app = [c["cgroup"]["id"] for c in listed["cgroups"]
+                   if c["cgroup"]["unit"] == "thp-app.service"][0]
+            self.assertEqual(b.eval("mapstatd.cgroup"), app)
+            self.assertEqual(b.eval("mapstatd.charts.cgroup.getLabels()"),
+                             ["Time", "usage", "anon", "file_mapped", "shmem", "anon_thp"])
+            _, series = self.d.get("/cgroups/%d?from=0" % app)
+            first_b = [p for p in series["points"] if p["epoch"] == 2][0]["time"]
+            DashboardTest.check_chart(self, b, "cgroup", b.eval("Date.parse(%r)" % first_b))
+
+            # The selector charts any cgroup, flagged or not.
+            steady = [c["cgroup"]["id"] for c in listed["cgroups"]
+                      if c["cgroup"]["unit"] == "steady.service"][0]
+            b.eval("(() => { const s = document.getElementById('cgroup-select');"
+                   " s.value = '%d'; s.dispatchEvent(new Event('change')); })()" % steady,
+                   await_promise=False)
+            deadline = time.monotonic() + 10
+            while b.eval("mapstatd.cgroup") != steady and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(b.eval("mapstatd.cgroup"), steady)
+            self.assertLessEqual(b.eval("document.documentElement.scrollWidth"),
+                                 b.eval("window.innerWidth"))
             self.assertEqual(b.errors, [])
 
 

@@ -13,6 +13,7 @@
     "Forecast Shared": "#9467bd", "Forecast Private": "#e6a817",
     anon: "#1f77b4", file: "#2ca02c", shared_file: "#8c564b", shmem: "#9467bd",
     hugetlb: "#17becf", AnonPages: "#1f77b4", Mapped: "#2ca02c", Shmem: "#9467bd",
+    usage: "#7f7f7f", file_mapped: "#2ca02c", anon_thp: "#17becf",
   };
   const POINTS_WANTED = 600;   // per chart: about one per two pixels of a laptop screen
 
@@ -22,6 +23,7 @@
     charts: {},        // name → Dygraph
     marks: {},         // name → [{time: ms, release, mapcount_mode}], the kernel changes drawn
     selected: null,    // identity id
+    cgroup: null,      // the cgroup charted
     ready: null,       // a promise: everything drawn (or failed)
     errors: [],
   };
@@ -113,10 +115,14 @@
         : fmtMiB(m[before + "_kb"]) + " → " + fmtMiB(m[after + "_kb"])))));
   }
 
-  function selectableRow(id, cells) {
-    const row = h("tr", { tabindex: "0", "data-identity": String(id),
-                          "aria-label": "Chart identity " + id }, cells);
-    const pick = () => select(id, true);
+  /* A row that charts what it shows when clicked or on Enter: an identity, or a cgroup. */
+  function selectableRow(id, cells, what) {
+    const cgroup = what === "cgroup";
+    const row = h("tr", { tabindex: "0", "data-identity": cgroup ? null : String(id),
+                          "data-cgroup": cgroup ? String(id) : null,
+                          "aria-label": "Chart " + (cgroup ? "cgroup " : "identity ") + id },
+                  cells);
+    const pick = () => (cgroup ? selectCgroup(id, true) : select(id, true));
     row.addEventListener("click", pick);
     row.addEventListener("keydown", (ev) => {
       if (ev.key === "Enter" || ev.key === " ") {
@@ -174,6 +180,74 @@
         h("td", {}, figuresList(f.metrics, "today", "forecast")),
         h("td", {}, h("ul", {}, f.reasons.map((r) => h("li", {}, r)))),
       ]));
+    }
+  }
+
+  /* ---- memory cgroups ---- */
+
+  const cgroupName = (c) => c.unit || c.path;
+
+  function drawCgroups(report, list) {
+    const body = $("cgroup-flagged").tBodies[0];
+    body.replaceChildren();
+    const cg = report.cgroups || { compared: 0, flagged: [] };
+    $("cgroup-flagged").hidden = cg.flagged.length === 0;
+    $("cgroups-summary").textContent = (report.baseline && report.candidate
+      ? cg.flagged.length + " of " + cg.compared + " memory cgroups moved across the kernel " +
+        "change (memory.stat, as a share of each cgroup's usage). "
+      : "") + list.total + " memory cgroups in the last sweep.";
+    for (const f of cg.flagged)
+      body.append(selectableRow(f.cgroup.id, [
+        h("td", {}, cgroupName(f.cgroup), h("span", { class: "cmd" }, f.cgroup.path)),
+        h("td", {}, figuresList(f.metrics, "before", "after")),
+        h("td", {}, h("ul", {}, f.reasons.map((r) => h("li", {}, r)))),
+      ], "cgroup"));
+
+    const sel = $("cgroup-select");
+    sel.replaceChildren();
+    const seen = new Set();
+    const add = (c, group) => {
+      if (seen.has(c.id))
+        return;
+      seen.add(c.id);
+      group.append(h("option", { value: String(c.id) }, cgroupName(c) +
+                     (c.unit ? " — " + c.path : "")));
+    };
+    const flagged = h("optgroup", { label: "Flagged" });
+    cg.flagged.forEach((f) => add(f.cgroup, flagged));
+    const largest = h("optgroup", { label: "Largest by usage" });
+    list.cgroups.forEach((c) => add(c.cgroup, largest));
+    for (const g of [flagged, largest])
+      if (g.children.length)
+        sel.append(g);
+    sel.onchange = () => selectCgroup(Number(sel.value), true);
+    return cg.flagged.length ? cg.flagged[0].cgroup.id
+      : list.cgroups.length ? list.cgroups[0].cgroup.id : null;
+  }
+
+  async function drawCgroup(id) {
+    const s = await getJSON("/cgroups/" + id + "?" + rangeQuery());
+    state.marks.cgroup = changes(s.epochs);
+    const fields = ["anon", "file_mapped", "shmem", "anon_thp"];
+    chart("cgroup", $("chart-cgroup"), ["Time", "usage", ...fields],
+          rows(s.points, (p) => [mib(p.usage_kb), ...fields.map((f) => mib(p.fields_kb[f]))]),
+          { ylabel: "MiB" });
+  }
+
+  async function selectCgroup(id, fromUser) {
+    state.cgroup = id;
+    const sel = $("cgroup-select");
+    if (![...sel.options].some((o) => o.value === String(id)))
+      sel.append(h("option", { value: String(id) }, "cgroup " + id));
+    sel.value = String(id);
+    for (const row of document.querySelectorAll("tr[data-cgroup]"))
+      row.classList.toggle("selected", row.dataset.cgroup === String(id));
+    try {
+      await drawCgroup(id);
+      if (fromUser)
+        $("chart-cgroup").scrollIntoView({ behavior: "smooth", block: "center" });
+    } catch (e) {
+      fail(e);
     }
   }
 
@@ -386,8 +460,9 @@
       return;
     }
 
-    const [report, forecast, processes] = await Promise.all([
+    const [report, forecast, processes, cgroups] = await Promise.all([
       getJSON("/report"), getJSON("/forecast"), getJSON("/processes?sort=rss&limit=50"),
+      getJSON("/cgroups"),
     ]);
     for (const id of ["kernels", "report", "identity", "system"])
       $(id).hidden = false;
@@ -397,6 +472,8 @@
     $("forecast").hidden = !(candidate && candidate.mapcount_mode === "page_mapcount");
     drawForecast(forecast);
     fillSelect(report, processes);
+    $("cgroups").hidden = cgroups.total === 0;
+    const firstCgroup = cgroups.total ? drawCgroups(report, cgroups) : null;
 
     const last = sampled[sampled.length - 1];
     setStatus(sampled.length + (sampled.length === 1 ? " kernel" : " kernels") +
@@ -407,7 +484,8 @@
     const first = hash ? Number(hash[1])
       : report.flagged.length ? report.flagged[0].identity.id
       : processes.processes.length ? processes.processes[0].identity.id : null;
-    await Promise.all([first !== null ? select(first, false) : null, drawSystem()]);
+    await Promise.all([first !== null ? select(first, false) : null, drawSystem(),
+                       firstCgroup !== null ? selectCgroup(firstCgroup, false) : null]);
   }
 
   function start() {
