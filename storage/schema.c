@@ -98,7 +98,9 @@
  *                     "unit:foo.service", or "path:/a/b" when the path names no unit), so one
  *                     unit is matched across epochs and layouts: key TEXT UNIQUE, the latest
  *                     path, unit and container ("docker://<id>") seen with it, first_seen_usec
- *                     and last_seen_usec. Never deleted.
+ *                     and last_seen_usec (start times of the sweeps that first and last wrote
+ *                     the row: a new or changed cgroup). Written only when new or changed.
+ *                     Never deleted.
  *   cgroup_stat_names Since version 5, the dictionary of memory.stat field names: id INTEGER
  *                     PRIMARY KEY, name TEXT UNIQUE. Never deleted.
  *   cgroup_samples    Since version 5, one memory cgroup in one sweep: PRIMARY KEY (sweep_id,

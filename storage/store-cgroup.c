@@ -159,9 +159,32 @@ static int stat_pack(Store *s, const CgroupStat *stat, size_t *ret_len) {
 
 /* ---- writing ---- */
 
+/* Whether text column i holds v (both NULL counts as equal). */
+static bool column_is(sqlite3_stmt *st, int i, const char *v) {
+        const char *c = (const char *) sqlite3_column_text(st, i);
+
+        return c && v ? strcmp(c, v) == 0 : !c && !v;
+}
+
+/* The row of key, written only when new or changed (a read costs less than a write). */
 static int cgroup_upsert(Store *s, const CgroupSample *c, const char *key, int64_t *ret) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        _cleanup_reset_ sqlite3_stmt *st = NULL, *find = NULL;
         int r;
+
+        r = store_statement(s, STORE_STMT_CGROUP_FIND, &find);
+        if (r < 0)
+                return r;
+        r = store_bind_text(s, find, 1, key);
+        if (r < 0)
+                return r;
+        r = store_step(s, find);
+        if (r < 0)
+                return r;
+        if (r > 0 && column_is(find, 1, c->path) && column_is(find, 2, c->unit) &&
+            column_is(find, 3, c->container)) {
+                *ret = sqlite3_column_int64(find, 0);
+                return 0;
+        }
 
         r = store_statement(s, STORE_STMT_CGROUP_UPSERT, &st);
         if (r < 0)
@@ -226,7 +249,7 @@ static int cgroup_sample_insert(Store *s, const CgroupSample *c, int64_t cgroup_
 
 int store_sweep_add_cgroup(Store *s, const CgroupSample *c, const char *key,
                            const GroupForecast *forecast) {
-        int64_t cgroup_id;
+        int64_t cgroup_id = 0;
         int r;
 
         assert(s);

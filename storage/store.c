@@ -99,6 +99,8 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
         [STORE_STMT_IDENTITY_SAMPLE_INSERT] =
                 "INSERT INTO identity_samples (sweep_id, " STORE_IDENTITY_AGGREGATE_COLUMNS ")"
                 " VALUES (?" STORE_IDENTITY_AGGREGATE_PARAMS ")",
+        [STORE_STMT_CGROUP_FIND] =
+                "SELECT id, path, unit, container FROM cgroups WHERE key = ?1",
         [STORE_STMT_CGROUP_UPSERT] =
                 "INSERT INTO cgroups (key, path, unit, container, first_seen_usec, last_seen_usec)"
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (key) DO UPDATE SET"

@@ -219,6 +219,49 @@ static void test_cgroup(void) {
         }
 }
 
+static void test_cgroup_memory(void) {
+        _cleanup_(read_buf_done) ReadBuf b = READ_BUF_INIT;
+        static const struct {
+                const char *text;
+                int r;
+                const char *path;
+        } cases[] = {
+                /* v2 only. */
+                { "0::/system.slice/cron.service\n", 0, "/system.slice/cron.service" },
+                /* Hybrid: the v1 memory hierarchy wins over the unified one. */
+                { "12:pids:/a\n7:memory:/mapstatd-test\n1:name=systemd:/b\n0::/b\n", 0,
+                  "/mapstatd-test" },
+                /* Co-mounted controllers. */
+                { "3:cpu,memory:/x\n0::/y\n", 0, "/x" },
+                { "3:memory,cpu:/x\n", 0, "/x" },
+                /* Not a controller named memory. */
+                { "3:memoryx:/x\n0::/y\n", 0, "/y" },
+                { "1:name=systemd:/b\n", -ENODATA, NULL },
+                { "", -ENODATA, NULL },
+                { "7:memory\n", -EBADMSG, NULL },
+                { "7:memory:x\n", -EBADMSG, NULL },
+        };
+        char *s;
+
+        ASSERT_INT_EQ(read_fixture("linux-6.18-page/proc/6119/cgroup", &b), 0);
+        /* The capture is of a hybrid host: its v1 memory line, not the unified "/". */
+        ASSERT_INT_EQ(proc_cgroup_memory_parse(b.data, b.size, &s), 0);
+        ASSERT_STR_EQ(s, "/process_api/54ced8c9fd8019de3f551308eb3c2019");
+        free(s);
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                int r = proc_cgroup_memory_parse(cases[i].text, strlen(cases[i].text), &s);
+
+                if (r != cases[i].r)
+                        fprintf(stderr, "case %zu: '%s'\n", i, cases[i].text);
+                ASSERT_INT_EQ(r, cases[i].r);
+                if (r == 0) {
+                        ASSERT_STR_EQ(s, cases[i].path);
+                        free(s);
+                }
+        }
+}
+
 static void test_unit(void) {
         static const struct {
                 const char *path;
@@ -520,6 +563,7 @@ static void test_fixtures(void) {
         test_stat_inline();
         test_cmdline();
         test_cgroup();
+        test_cgroup_memory();
         test_unit();
         test_scan_fixture();
         test_scan_bad();

@@ -51,9 +51,16 @@ static const char kpage_text[] =
         "7001 1 nopage 0\n"
         "7002 1 folio,huge,mmap 1\n"
         "7003 1 anon,mmap 1\n"
-        "7168 512 folio,thp,zero 0\n";
+        "7168 512 folio,thp,zero 0\n"
+        /* (7) pages nobody maps: W4 (an anon PMD THP of which only page 0 is mapped), and a
+         * 64 KiB page-cache folio of which 4 pages are mapped. */
+        "8192 512 folio,thp,anon,mmap 0\n"
+        "8192 1 head,thp,anon,mmap 1\n"
+        "8704 16 folio,thp,mmap 0\n"
+        "8704 1 head,thp,mmap 1\n"
+        "8705 3 tail,thp,mmap 1\n";
 
-/* Past the end of both files (the highest PFN written is 7679). */
+/* Past the end of both files (the highest PFN written is 8719). */
 #define PFN_PAST_EOF 100000
 
 static uint64_t kpf_of(const char *name, bool first) {
@@ -345,6 +352,80 @@ static void test_no_pfns(const ProcRoot *root, const ProcRoot *empty_root) {
         ASSERT_INT_EQ(reconstruction_finish(r2, empty_root), -ENOENT);
 }
 
+/* The cgroup forecast (docs/kernel-semantics.md §5.1): the pages nobody maps of the large
+ * folios a group maps, each folio once. (1) W1's folio: every page mapped (page 0 by the
+ * parent), nothing to add. (3) the second rounding folio: 256 pages mapped, 256 not. (5) the
+ * 16-page anon folio, all mapped. (2) the shmem mTHP, all mapped. A folio made of pages
+ * kpagecount says nobody maps is added whole but for what is mapped. */
+static void test_group(const ProcRoot *root) {
+        _cleanup_(reconstruction_freep) Reconstruction *r = new_rec();
+        uint64_t a[512], b[511], c[4], d[3];
+        const uint32_t both[] = { 0, 1 }, second[] = { 1 }, third[] = { 2 }, twice[] = { 2, 3 },
+                unknown[] = { 9 };
+        GroupForecast g;
+
+        range(a, 1024, 512);
+        range(b, 1025, 511);
+        /* Three pages of the 3584 folio, whose first 256 PFNs have kpagecount 2 and the last
+         * 256 kpagecount 1: all mapped by somebody. */
+        c[0] = 3584;
+        c[1] = 3585;
+        c[2] = 3840;
+        c[3] = 6016;
+        d[0] = 2048;
+        d[1] = 2049;
+        d[2] = 3586;
+        ASSERT_INT_EQ(reconstruction_add(r, 0, a, 512), 0);
+        ASSERT_INT_EQ(reconstruction_add(r, 1, b, 511), 0);
+        ASSERT_INT_EQ(reconstruction_add(r, 2, c, 4), 0);
+        ASSERT_INT_EQ(reconstruction_add(r, 3, d, 3), 0);
+        ASSERT_INT_EQ(reconstruction_compute_group(r, both, 2, &g), -EINVAL);   /* not finished */
+        ASSERT_INT_EQ(reconstruction_finish(r, root), 0);
+
+        /* Every page of W1's folio has a mapping: NO adds nothing. */
+        ASSERT_INT_EQ(reconstruction_compute_group(r, both, 2, &g), 0);
+        ASSERT_U64_EQ(g.anon_extra_kb, 0);
+        ASSERT_U64_EQ(g.partially_mapped_folios, 0);
+        ASSERT_INT_EQ(reconstruction_compute_group(r, second, 1, &g), 0);
+        ASSERT_U64_EQ(g.anon_extra_kb, 0);
+
+        /* 3584..4095 all have kpagecount ≥ 1; 6016's 16 pages too. */
+        ASSERT_INT_EQ(reconstruction_compute_group(r, third, 1, &g), 0);
+        ASSERT_U64_EQ(g.anon_extra_kb + g.file_mapped_extra_kb, 0);
+
+        /* The same folio seen from two processes of the group counts once; an unknown index is
+         * skipped. */
+        ASSERT_INT_EQ(reconstruction_compute_group(r, twice, 2, &g), 0);
+        ASSERT_U64_EQ(g.partially_mapped_folios, 0);
+        ASSERT_INT_EQ(reconstruction_compute_group(r, unknown, 1, &g), 0);
+        ASSERT_U64_EQ(g.anon_extra_kb, 0);
+        ASSERT_INT_EQ(reconstruction_compute_group(r, NULL, 0, &g), 0);
+}
+
+/* (7) W4 and a partly mapped page-cache folio. */
+static void test_group_partial(const ProcRoot *root) {
+        _cleanup_(reconstruction_freep) Reconstruction *r = new_rec();
+        const uint64_t w4[] = { 8192 }, file[] = { 8704, 8705, 8706, 8707 };
+        const uint32_t anon_only[] = { 0 }, both[] = { 0, 1 }, file_only[] = { 1 };
+        GroupForecast g;
+
+        ASSERT_INT_EQ(reconstruction_add(r, 0, w4, 1), 0);
+        ASSERT_INT_EQ(reconstruction_add(r, 1, file, 4), 0);
+        ASSERT_INT_EQ(reconstruction_finish(r, root), 0);
+
+        ASSERT_INT_EQ(reconstruction_compute_group(r, anon_only, 1, &g), 0);
+        ASSERT_U64_EQ(g.anon_extra_kb, 511 * 4);
+        ASSERT_U64_EQ(g.file_mapped_extra_kb, 0);
+        ASSERT_U64_EQ(g.partially_mapped_folios, 1);
+        ASSERT_INT_EQ(reconstruction_compute_group(r, file_only, 1, &g), 0);
+        ASSERT_U64_EQ(g.anon_extra_kb, 0);
+        ASSERT_U64_EQ(g.file_mapped_extra_kb, 12 * 4);
+        ASSERT_INT_EQ(reconstruction_compute_group(r, both, 2, &g), 0);
+        ASSERT_U64_EQ(g.anon_extra_kb, 2044);
+        ASSERT_U64_EQ(g.file_mapped_extra_kb, 48);
+        ASSERT_U64_EQ(g.partially_mapped_folios, 2);
+}
+
 static void test_misuse(const ProcRoot *root) {
         _cleanup_(reconstruction_freep) Reconstruction *r = new_rec(), *r2 = new_rec();
         const uint64_t one[] = { 7003 };
@@ -444,6 +525,8 @@ static void test_fixtures(void) {
         test_ignored(&root);
         test_no_pfns(&root, &empty);
         test_misuse(&root);
+        test_group(&root);
+        test_group_partial(&root);
         test_tmpdir_remove(tmp);
 }
 
