@@ -12,6 +12,7 @@
 
 #include "alloc-util.h"
 #include "cgroup.h"
+#include "proc-pid.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "string-util.h"
@@ -91,30 +92,13 @@ int cgroup_stat_parse(const char *buf, size_t len, CgroupStat *ret) {
         return 0;
 }
 
-static bool unit_name_char_ok(char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-               strchr(":-_.\\@", c);
-}
-
-/* s[0..len) is a unit name of one of the types a cgroup can be (systemd's unit_name_is_valid()
- * for the characters; a name before the suffix). */
+/* s[0..len) is a unit name of one of the types a cgroup can be. */
 static bool is_cgroup_unit_name(const char *s, size_t len) {
         static const char *const suffixes[] = {
-                ".service", ".scope", ".slice", ".socket", ".mount", ".swap",
+                ".service", ".scope", ".slice", ".socket", ".mount", ".swap", NULL,
         };
 
-        if (len > 255)
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (s[i] == '\0' || !unit_name_char_ok(s[i]))
-                        return false;
-        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
-                size_t sl = strlen(suffixes[i]);
-
-                if (len > sl && memcmp(s + len - sl, suffixes[i], sl) == 0)
-                        return true;
-        }
-        return false;
+        return unit_name_valid(s, len, suffixes);
 }
 
 /* 64 lowercase hex digits: the container ids of docker, containerd, cri-o and podman. */
@@ -254,22 +238,6 @@ CgroupLayout cgroup_layout_detect(const ProcRoot *root) {
                                                              : CGROUP_LAYOUT_LEGACY;
 }
 
-/* memory.current and memory.usage_in_bytes: a decimal and a newline (mm/memcontrol.c
- * memory_current_read(), mm/memcontrol-v1.c mem_cgroup_read_u64() as "%llu\n"). */
-static int usage_parse(const char *buf, size_t len, uint64_t *ret) {
-        uint64_t v;
-        int r;
-
-        if (len > 0 && buf[len - 1] == '\n')
-                len--;
-        r = parse_u64_token(buf, len, &v);
-        if (r < 0)
-                return r;
-        if (v > INT64_MAX)
-                return -ERANGE;
-        *ret = v;
-        return 0;
-}
 
 typedef struct CgroupWalk {
         bool v1;
@@ -334,7 +302,9 @@ static int walk_read(CgroupWalk *w, int fd, bool is_root, bool *ret_has_usage,
         r = read_file_at(fd, w->v1 ? "memory.usage_in_bytes" : "memory.current",
                          CGROUP_USAGE_READ_MAX, w->buf);
         if (r >= 0)
-                r = usage_parse(w->buf->data, w->buf->size, ret_usage);
+                /* A decimal and a newline (mm/memcontrol.c memory_current_read(),
+                 * mm/memcontrol-v1.c mem_cgroup_read_u64(): "%llu\n"). */
+                r = parse_u64_line(w->buf->data, w->buf->size, ret_usage);
         if (r >= 0) {
                 *ret_has_usage = true;
                 return 0;

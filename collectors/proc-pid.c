@@ -164,46 +164,31 @@ int proc_cmdline_parse(const char *buf, size_t len, char **ret) {
  * On a hybrid or v1 system the name=systemd hierarchy is the one systemd places units in, so it
  * wins over the unified "0::" line; a pure v2 system prints only "0::".
  */
-int proc_cgroup_parse(const char *buf, size_t len, char **ret) {
-        const char *end = buf + len, *p = buf, *line, *v2 = NULL, *named = NULL;
-        size_t v2_len = 0, named_len = 0;
-        char *s;
+/* One line of /proc/PID/cgroup, "ID:CONTROLLERS:PATH" (the path absolute): its parts point
+ * into the line. 0 or -EBADMSG. */
+typedef struct CgroupLine {
+        uint64_t id;
+        const char *controllers, *path;
+        size_t controllers_len, path_len;
+} CgroupLine;
 
-        while (p < end) {
-                size_t line_len = next_line(&p, end, &line);
-                const char *c1, *c2;
-                uint64_t id;
+static int cgroup_line_split(const char *line, size_t len, CgroupLine *ret) {
+        const char *c1, *c2;
 
-                c1 = memchr(line, ':', line_len);
-                if (!c1)
-                        return -EBADMSG;
-                c2 = memchr(c1 + 1, ':', line_len - (size_t) (c1 + 1 - line));
-                if (!c2)
-                        return -EBADMSG;
-                if (parse_u64_token(line, (size_t) (c1 - line), &id) < 0)
-                        return -EBADMSG;
-                if (c2 + 1 >= line + line_len || c2[1] != '/')
-                        return -EBADMSG;
-
-                if (id == 0 && c2 == c1 + 1) {
-                        v2 = c2 + 1;
-                        v2_len = line_len - (size_t) (c2 + 1 - line);
-                } else if (memeq_str(c1 + 1, (size_t) (c2 - c1 - 1), "name=systemd")) {
-                        named = c2 + 1;
-                        named_len = line_len - (size_t) (c2 + 1 - line);
-                }
-        }
-
-        if (named) {
-                v2 = named;
-                v2_len = named_len;
-        }
-        if (!v2)
-                return -ENODATA;
-        s = strndup(v2, v2_len);
-        if (!s)
-                return -ENOMEM;
-        *ret = s;
+        c1 = memchr(line, ':', len);
+        if (!c1)
+                return -EBADMSG;
+        c2 = memchr(c1 + 1, ':', len - (size_t) (c1 + 1 - line));
+        if (!c2)
+                return -EBADMSG;
+        if (parse_u64_token(line, (size_t) (c1 - line), &ret->id) < 0)
+                return -EBADMSG;
+        if (c2 + 1 >= line + len || c2[1] != '/')
+                return -EBADMSG;
+        ret->controllers = c1 + 1;
+        ret->controllers_len = (size_t) (c2 - c1 - 1);
+        ret->path = c2 + 1;
+        ret->path_len = len - (size_t) (c2 + 1 - line);
         return 0;
 }
 
@@ -222,40 +207,57 @@ static bool controllers_include(const char *c, size_t len, const char *controlle
         return false;
 }
 
-int proc_cgroup_memory_parse(const char *buf, size_t len, char **ret) {
-        const char *end = buf + len, *p = buf, *line, *v1 = NULL, *v2 = NULL;
-        size_t v1_len = 0, v2_len = 0;
+/* The path of the line for which pick() returns the highest rank (0: none), as a new string.
+ * -ENODATA when no line is picked, -EBADMSG, -ENOMEM. */
+static int cgroup_lines_pick(const char *buf, size_t len, int (*pick)(const CgroupLine *l),
+                             char **ret) {
+        const char *end = buf + len, *p = buf, *line;
+        CgroupLine best = {};
+        int best_rank = 0;
         char *s;
 
         while (p < end) {
                 size_t line_len = next_line(&p, end, &line);
-                const char *c1, *c2;
+                CgroupLine l;
+                int rank;
 
-                c1 = memchr(line, ':', line_len);
-                if (!c1)
+                if (cgroup_line_split(line, line_len, &l) < 0)
                         return -EBADMSG;
-                c2 = memchr(c1 + 1, ':', line_len - (size_t) (c1 + 1 - line));
-                if (!c2 || c2 + 1 >= line + line_len || c2[1] != '/')
-                        return -EBADMSG;
-                if (c2 == c1 + 1 && c1 == line + 1 && line[0] == '0') {
-                        v2 = c2 + 1;
-                        v2_len = line_len - (size_t) (c2 + 1 - line);
-                } else if (controllers_include(c1 + 1, (size_t) (c2 - c1 - 1), "memory")) {
-                        v1 = c2 + 1;
-                        v1_len = line_len - (size_t) (c2 + 1 - line);
+                rank = pick(&l);
+                if (rank > best_rank) {
+                        best = l;
+                        best_rank = rank;
                 }
         }
-        if (v1) {
-                v2 = v1;
-                v2_len = v1_len;
-        }
-        if (!v2)
+        if (best_rank == 0)
                 return -ENODATA;
-        s = strndup(v2, v2_len);
+        s = strndup(best.path, best.path_len);
         if (!s)
                 return -ENOMEM;
         *ret = s;
         return 0;
+}
+
+/* The systemd hierarchy: the named v1 one of hybrid hosts, else the v2 one. */
+static int pick_systemd(const CgroupLine *l) {
+        if (memeq_str(l->controllers, l->controllers_len, "name=systemd"))
+                return 2;
+        return l->id == 0 && l->controllers_len == 0;
+}
+
+/* The memory controller: its v1 hierarchy, else the v2 one. */
+static int pick_memory(const CgroupLine *l) {
+        if (l->id != 0 && controllers_include(l->controllers, l->controllers_len, "memory"))
+                return 2;
+        return l->id == 0 && l->controllers_len == 0;
+}
+
+int proc_cgroup_parse(const char *buf, size_t len, char **ret) {
+        return cgroup_lines_pick(buf, len, pick_systemd, ret);
+}
+
+int proc_cgroup_memory_parse(const char *buf, size_t len, char **ret) {
+        return cgroup_lines_pick(buf, len, pick_memory, ret);
 }
 
 static bool unit_name_char_ok(char c) {
@@ -263,22 +265,29 @@ static bool unit_name_char_ok(char c) {
                strchr(":-_.\\@", c);
 }
 
-/* A unit name with a unit-type suffix other than .slice (systemd's unit_name_is_valid()). */
-static bool is_unit_name(const char *s, size_t len) {
-        static const char *const suffixes[] = {
-                ".service", ".scope", ".socket", ".mount", ".swap", ".target", ".timer",
-                ".path", ".device", ".automount",
-        };
-
+bool unit_name_valid(const char *s, size_t len, const char *const *suffixes) {
+        if (len > UNIT_NAME_MAX)
+                return false;
         for (size_t i = 0; i < len; i++)
                 if (s[i] == '\0' || !unit_name_char_ok(s[i]))
                         return false;
-        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
-                size_t sl = strlen(suffixes[i]);
-                if (len > sl && memcmp(s + len - sl, suffixes[i], sl) == 0)
+        for (const char *const *x = suffixes; *x; x++) {
+                size_t sl = strlen(*x);
+
+                if (len > sl && memcmp(s + len - sl, *x, sl) == 0)
                         return true;
         }
         return false;
+}
+
+/* A unit name with a unit-type suffix other than .slice. */
+static bool is_unit_name(const char *s, size_t len) {
+        static const char *const suffixes[] = {
+                ".service", ".scope", ".socket", ".mount", ".swap", ".target", ".timer",
+                ".path", ".device", ".automount", NULL,
+        };
+
+        return unit_name_valid(s, len, suffixes);
 }
 
 int cgroup_path_get_unit(const char *path, char **ret) {

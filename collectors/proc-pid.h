@@ -40,6 +40,13 @@ int proc_cgroup_parse(const char *buf, size_t len, char **ret);
  * owned by the caller. Returns 0, -ENODATA (neither), -EBADMSG, -ENOMEM. */
 int proc_cgroup_memory_parse(const char *buf, size_t len, char **ret);
 
+/* systemd's UNIT_NAME_MAX. */
+#define UNIT_NAME_MAX 255
+
+/* Pure: s[0..len) is a unit name (systemd's unit_name_is_valid() for the characters, at most
+ * UNIT_NAME_MAX bytes) with one of the suffixes (a NULL-terminated list: ".service", …). */
+bool unit_name_valid(const char *s, size_t len, const char *const *suffixes);
+
 /* Pure: the systemd unit a cgroup path belongs to, as systemd's cg_path_get_unit() does: the
  * first path component that is a unit name and not a slice ("/system.slice/foo.service/x" →
  * "foo.service", "/user.slice/user-0.slice/user@0.service/app.slice/a.scope" →

@@ -32,18 +32,7 @@
  * The newline may be missing (as the last line of any file the parsers take).
  */
 int thp_counter_parse(const char *buf, size_t len, uint64_t *ret) {
-        uint64_t v;
-        int r;
-
-        if (len > 0 && buf[len - 1] == '\n')
-                len--;
-        r = parse_u64_token(buf, len, &v);
-        if (r < 0)
-                return r;
-        if (v > INT64_MAX)
-                return -ERANGE;
-        *ret = v;
-        return 0;
+        return parse_u64_line(buf, len, ret);
 }
 
 int thp_size_get(const ThpSize *s, const char *name, uint64_t *ret) {

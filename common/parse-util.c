@@ -244,3 +244,18 @@ int parse_listen_address(const char *s, char *addr, size_t addr_size, uint16_t *
         *ret_port = (uint16_t) port;
         return 0;
 }
+
+int parse_u64_line(const char *buf, size_t len, uint64_t *ret) {
+        uint64_t v;
+        int r;
+
+        if (len > 0 && buf[len - 1] == '\n')
+                len--;
+        r = parse_u64_token(buf, len, &v);
+        if (r < 0)
+                return r;
+        if (v > INT64_MAX)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}

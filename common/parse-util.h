@@ -23,6 +23,10 @@ int parse_u64_prefix(const char *buf, size_t len, uint64_t *ret);
 int parse_u64_token(const char *p, size_t len, uint64_t *ret);
 int parse_hex_u64_token(const char *p, size_t len, uint64_t *ret);
 
+/* A file of one number, as sysfs and cgroupfs print it: buf[0..len) is an unsigned decimal and
+ * an optional newline, at most INT64_MAX (what SQLite stores). Returns 0, -EBADMSG, -ERANGE. */
+int parse_u64_line(const char *buf, size_t len, uint64_t *ret);
+
 /* "yes/no/true/false/1/0/on/off" → bool. */
 int parse_boolean(const char *s, bool *ret);
 

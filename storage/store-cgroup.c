@@ -499,16 +499,6 @@ int store_latest_cgroups(Store *s, CgroupRow **ret, size_t *ret_n, int64_t *ret_
         return STORE_IN_SNAPSHOT(s, latest_cgroups(s, ret, ret_n, ret_sweep_id));
 }
 
-/* Fixes up the points pointers of series[0..n) once the points array has stopped moving. */
-#define SERIES_POINT_INTO(s_, count_, points_)                                                   \
-        do {                                                                                     \
-                size_t _off_ = 0;                                                                \
-                for (size_t _i_ = 0; _i_ < (count_); _i_++) {                                    \
-                        (s_)[_i_].points = (points_) + _off_;                                    \
-                        _off_ += (s_)[_i_].n;                                                    \
-                }                                                                                \
-        } while (0)
-
 /* The value columns of each kind, one per CgroupField; then the filter on the sweeps. */
 static const char *const cgroup_series_sql[] = {
         [CGROUP_SERIES_REPORTED] = CGROUP_FIELD_COLUMNS " FROM cgroup_samples s"
@@ -529,11 +519,9 @@ static int cgroup_series(Store *s, int64_t epoch_id, size_t window, CgroupSeries
         size_t n_series = 0, n_points = 0, allocated_series = 0, allocated_points = 0;
         int r;
 
-        r = store_epoch_exists(s, epoch_id, NULL);
+        r = store_epoch_require(s, epoch_id, NULL);
         if (r < 0)
                 return r;
-        if (r == 0)
-                return -ENOENT;
 
         if (kind < 0 || kind >= (CgroupSeriesKind) ELEMENTSOF(cgroup_series_sql))
                 return -EINVAL;
@@ -634,11 +622,9 @@ static int thp_series(Store *s, int64_t epoch_id, size_t window, ThpSeries **ret
         size_t n_sizes = 0, allocated_sizes = 0;
         int r;
 
-        r = store_epoch_exists(s, epoch_id, NULL);
+        r = store_epoch_require(s, epoch_id, NULL);
         if (r < 0)
                 return r;
-        if (r == 0)
-                return -ENOENT;
 
         r = store_prepare(s,
                           "SELECT t.size_kb, t.name, t.value, w.start_usec"

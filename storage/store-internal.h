@@ -4,6 +4,7 @@
  * of the API; store.h is the contract. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -174,6 +175,17 @@ static inline int store_sweep_check(Store *s) {
         return s->sweep_error;
 }
 
+/* Points each of series s_[0..count_) into points_, one after the other, each taking its .n
+ * points: once the points array has stopped moving. */
+#define SERIES_POINT_INTO(s_, count_, points_)                                                   \
+        do {                                                                                     \
+                size_t _off_ = 0;                                                                \
+                for (size_t _i_ = 0; _i_ < (count_); _i_++) {                                    \
+                        (s_)[_i_].points = (points_) + _off_;                                    \
+                        _off_ += (s_)[_i_].n;                                                    \
+                }                                                                                \
+        } while (0)
+
 /* ---- store-query.c ---- */
 
 /* The id of the latest sweep, 0 when there is none. */
@@ -189,6 +201,13 @@ void store_stat_names_clear(Store *s);
 /* Returns 1 when the epoch exists, with its page size in bytes (0 when unknown) in
  * *ret_page_size if not NULL; 0 when it does not. */
 int store_epoch_exists(Store *s, int64_t epoch_id, uint64_t *ret_page_size);
+
+/* The same for the queries of one epoch: 0 when it exists, -ENOENT when not. */
+static inline int store_epoch_require(Store *s, int64_t epoch_id, uint64_t *ret_page_size) {
+        int r = store_epoch_exists(s, epoch_id, ret_page_size);
+
+        return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
 
 static inline void store_statement_resetp(sqlite3_stmt **st) {
         if (*st) {

@@ -133,15 +133,13 @@ static int identity_series(Store *s, int64_t epoch_id, const SeriesSelection *se
         _cleanup_free_ IdentitySeries *series = NULL;
         _cleanup_free_ IdentityPoint *points = NULL;
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        size_t n_series = 0, n_points = 0, allocated_series = 0, allocated_points = 0, offset;
+        size_t n_series = 0, n_points = 0, allocated_series = 0, allocated_points = 0;
         uint64_t page_size = 0;
         int r;
 
-        r = store_epoch_exists(s, epoch_id, &page_size);
+        r = store_epoch_require(s, epoch_id, &page_size);
         if (r < 0)
                 return r;
-        if (r == 0)
-                return -ENOENT;
         if (page_size == 0)
                 page_size = STORE_PAGE_SIZE_DEFAULT;
 
@@ -178,12 +176,7 @@ static int identity_series(Store *s, int64_t epoch_id, const SeriesSelection *se
         if (r < 0)
                 return r;
 
-        /* Only now that the points array has stopped moving. */
-        offset = 0;
-        for (size_t i = 0; i < n_series; i++) {
-                series[i].points = points + offset;
-                offset += series[i].n;
-        }
+        SERIES_POINT_INTO(series, n_series, points);
 
         *ret_series = TAKE_PTR(series);
         *ret_n = n_series;
@@ -216,14 +209,12 @@ static int system_series(Store *s, int64_t epoch_id, size_t window, SystemSeries
         _cleanup_free_ SystemSeries *series = NULL;
         _cleanup_free_ SeriesPoint *points = NULL;
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        size_t n_series = 0, n_points = 0, allocated_series = 0, allocated_points = 0, offset;
+        size_t n_series = 0, n_points = 0, allocated_series = 0, allocated_points = 0;
         int r;
 
-        r = store_epoch_exists(s, epoch_id, NULL);
+        r = store_epoch_require(s, epoch_id, NULL);
         if (r < 0)
                 return r;
-        if (r == 0)
-                return -ENOENT;
 
         r = store_prepare(s,
                           "SELECT m.name, m.value, coalesce(t.value, 0)"
@@ -264,11 +255,7 @@ static int system_series(Store *s, int64_t epoch_id, size_t window, SystemSeries
         if (r < 0)
                 return r;
 
-        offset = 0;
-        for (size_t i = 0; i < n_series; i++) {
-                series[i].points = points + offset;
-                offset += series[i].n;
-        }
+        SERIES_POINT_INTO(series, n_series, points);
 
         *ret_series = TAKE_PTR(series);
         *ret_n = n_series;

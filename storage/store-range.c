@@ -108,9 +108,12 @@ static const char identity_range_sql[] =
 
 static_assert(_VMA_CLASS_MAX == 5, "one RANGE_EXCLUSIVE_SQL per VmaClass, in its order");
 
-static int identity_range(Store *s, int64_t identity_id, const TimeRange *range,
-                          IdentityRangePoint **ret, size_t *ret_n) {
-        _cleanup_free_ IdentityRangePoint *points = NULL;
+/* Runs a series query (columns 0 epoch, 1 first start, 2 sweeps, then the point's own) of one
+ * identity or cgroup (?7) over the range into an array of points of size bytes, each zeroed
+ * and filled by read(). Returns 0, -E2BIG (more than max_points) or a storage error. */
+static int range_run(Store *s, const char *sql, int64_t id, const TimeRange *range, size_t size,
+                     void (*read)(sqlite3_stmt *st, void *point), void **ret, size_t *ret_n) {
+        _cleanup_free_ void *points = NULL;
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
         size_t n = 0, allocated = 0;
         int64_t first, last;
@@ -122,40 +125,56 @@ static int identity_range(Store *s, int64_t identity_id, const TimeRange *range,
                 *ret_n = 0;
                 return r;
         }
-        r = store_prepare(s, identity_range_sql, &st);
+        r = store_prepare(s, sql, &st);
         if (r < 0)
                 return r;
         if ((r = range_bind(s, st, range, first, last)) < 0 ||
-            (r = store_bind_int64(s, st, 7, identity_id)) < 0)
+            (r = store_bind_int64(s, st, 7, id)) < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
-                IdentityRangePoint *p;
-                int col = 4;
+                void *p;
 
                 if (n >= range->max_points)
                         return -E2BIG;
-                r = GREEDY_REALLOC(points, allocated, n + 1);
+                r = greedy_realloc(&points, &allocated, n + 1, size, 16);
                 if (r < 0)
                         return r;
-                p = &points[n++];
-                *p = (IdentityRangePoint) {
-                        .epoch_id = sqlite3_column_int64(st, 0),
-                        .time_usec = store_column_uint64(st, 1),
-                        .sweeps = (uint32_t) MIN(store_column_uint64(st, 2), UINT32_MAX),
-                        .processes = sqlite3_column_double(st, 3),
-                };
-                for (int f = 0; f < _RANGE_FIGURE_MAX; f++)
-                        p->kb[f] = sqlite3_column_double(st, col++);
-                for (int c = 0; c < _VMA_CLASS_MAX; c++)
-                        p->exclusive_ratio[c] = column_double_or_nan(st, col++);
-                for (int t = 0; t < _RANGE_TRUTH_MAX; t++)
-                        p->truth_kb[t] = column_double_or_nan(st, col++);
+                p = (char *) points + n++ * size;
+                memset(p, 0, size);
+                read(st, p);
         }
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(points);
         *ret_n = n;
         return 0;
+}
+
+static void range_head_read(sqlite3_stmt *st, uint64_t *time_usec, int64_t *epoch_id,
+                            uint32_t *sweeps) {
+        *epoch_id = sqlite3_column_int64(st, 0);
+        *time_usec = store_column_uint64(st, 1);
+        *sweeps = (uint32_t) MIN(store_column_uint64(st, 2), UINT32_MAX);
+}
+
+static void identity_point_read(sqlite3_stmt *st, void *point) {
+        IdentityRangePoint *p = point;
+        int col = 4;
+
+        range_head_read(st, &p->time_usec, &p->epoch_id, &p->sweeps);
+        p->processes = sqlite3_column_double(st, 3);
+        for (int f = 0; f < _RANGE_FIGURE_MAX; f++)
+                p->kb[f] = sqlite3_column_double(st, col++);
+        for (int c = 0; c < _VMA_CLASS_MAX; c++)
+                p->exclusive_ratio[c] = column_double_or_nan(st, col++);
+        for (int t = 0; t < _RANGE_TRUTH_MAX; t++)
+                p->truth_kb[t] = column_double_or_nan(st, col++);
+}
+
+static int identity_range(Store *s, int64_t identity_id, const TimeRange *range,
+                          IdentityRangePoint **ret, size_t *ret_n) {
+        return range_run(s, identity_range_sql, identity_id, range, sizeof(IdentityRangePoint),
+                         identity_point_read, (void **) ret, ret_n);
 }
 
 int store_identity_range(Store *s, int64_t identity_id, const TimeRange *range,
@@ -181,49 +200,19 @@ static const char cgroup_range_sql[] =
 
 static_assert(_CGROUP_FIELD_MAX == 7, "one avg() per CgroupField, in its order");
 
+static void cgroup_point_read(sqlite3_stmt *st, void *point) {
+        CgroupRangePoint *p = point;
+
+        range_head_read(st, &p->time_usec, &p->epoch_id, &p->sweeps);
+        p->usage_kb = column_double_or_nan(st, 3);
+        for (CgroupField f = 0; f < _CGROUP_FIELD_MAX; f++)
+                p->kb[f] = column_double_or_nan(st, 4 + f);
+}
+
 static int cgroup_range(Store *s, int64_t cgroup_id, const TimeRange *range,
                         CgroupRangePoint **ret, size_t *ret_n) {
-        _cleanup_free_ CgroupRangePoint *points = NULL;
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        size_t n = 0, allocated = 0;
-        int64_t first, last;
-        int r;
-
-        r = range_sweep_ids(s, range, &first, &last);
-        if (r <= 0) {
-                *ret = NULL;
-                *ret_n = 0;
-                return r;
-        }
-        r = store_prepare(s, cgroup_range_sql, &st);
-        if (r < 0)
-                return r;
-        if ((r = range_bind(s, st, range, first, last)) < 0 ||
-            (r = store_bind_int64(s, st, 7, cgroup_id)) < 0)
-                return r;
-        while ((r = store_step(s, st)) > 0) {
-                CgroupRangePoint *p;
-
-                if (n >= range->max_points)
-                        return -E2BIG;
-                r = GREEDY_REALLOC(points, allocated, n + 1);
-                if (r < 0)
-                        return r;
-                p = &points[n++];
-                *p = (CgroupRangePoint) {
-                        .epoch_id = sqlite3_column_int64(st, 0),
-                        .time_usec = store_column_uint64(st, 1),
-                        .sweeps = (uint32_t) MIN(store_column_uint64(st, 2), UINT32_MAX),
-                        .usage_kb = column_double_or_nan(st, 3),
-                };
-                for (CgroupField f = 0; f < _CGROUP_FIELD_MAX; f++)
-                        p->kb[f] = column_double_or_nan(st, 4 + f);
-        }
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(points);
-        *ret_n = n;
-        return 0;
+        return range_run(s, cgroup_range_sql, cgroup_id, range, sizeof(CgroupRangePoint),
+                         cgroup_point_read, (void **) ret, ret_n);
 }
 
 int store_cgroup_range(Store *s, int64_t cgroup_id, const TimeRange *range,

@@ -220,7 +220,7 @@ static int cgroups_compare(Store *store, const CgroupSides *sides, unsigned wind
         _cleanup_free_ double *scratch = NULL;
         _cleanup_json_ json_t *flagged = json_array(), *appeared = json_array(),
                 *disappeared = json_array();
-        size_t nb = 0, na = 0, n_compared = 0, most = 1;
+        size_t nb = 0, na = 0, n_compared = 0, most;
         int r = 0;
 
         if (!flagged || !appeared || !disappeared)
@@ -233,10 +233,7 @@ static int cgroups_compare(Store *store, const CgroupSides *sides, unsigned wind
                                       &na, &after_points);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < nb; i++)
-                most = MAX(most, before[i].n);
-        for (size_t i = 0; i < na; i++)
-                most = MAX(most, after[i].n);
+        most = MAX(SERIES_MOST_POINTS(before, nb), SERIES_MOST_POINTS(after, na));
         scratch = calloc(most, sizeof *scratch);
         compared = calloc(MAX(MIN(nb, na), (size_t) 1), sizeof *compared);
         if (!scratch || !compared)
@@ -399,7 +396,7 @@ int report_thp(Store *store, int64_t baseline, int64_t candidate, const ReportRe
         _cleanup_free_ ThpSize *eb = NULL, *ea = NULL;
         _cleanup_free_ double *scratch = NULL;
         _cleanup_json_ json_t *sizes = json_object(), *list = json_array();
-        size_t nb = 0, na = 0, neb = 0, nea = 0, most = 1;
+        size_t nb = 0, na = 0, neb = 0, nea = 0, most;
         const char *key;
         json_t *value;
         int r;
@@ -414,10 +411,7 @@ int report_thp(Store *store, int64_t baseline, int64_t candidate, const ReportRe
                                    &ea, &nea);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < nb; i++)
-                most = MAX(most, before[i].n);
-        for (size_t i = 0; i < na; i++)
-                most = MAX(most, after[i].n);
+        most = MAX(SERIES_MOST_POINTS(before, nb), SERIES_MOST_POINTS(after, na));
         scratch = calloc(most, sizeof *scratch);
         if (!scratch)
                 return -ENOMEM;

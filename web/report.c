@@ -182,7 +182,7 @@ static int report_system(Store *store, int64_t baseline, int64_t candidate,
         _cleanup_free_ double *scratch = NULL;
         _cleanup_json_ json_t *fields = json_object(), *flagged = json_array(),
                 *reasons = json_array();
-        size_t n_before = 0, n_after = 0, most = 1;
+        size_t n_before = 0, n_after = 0, most;
         int r;
 
         if (!fields || !flagged || !reasons)
@@ -197,10 +197,7 @@ static int report_system(Store *store, int64_t baseline, int64_t candidate,
         if (r < 0)
                 return r;
 
-        for (size_t i = 0; i < n_before; i++)
-                most = MAX(most, before[i].n);
-        for (size_t i = 0; i < n_after; i++)
-                most = MAX(most, after[i].n);
+        most = MAX(SERIES_MOST_POINTS(before, n_before), SERIES_MOST_POINTS(after, n_after));
         scratch = calloc(most, sizeof *scratch);
         if (!scratch)
                 return -ENOMEM;

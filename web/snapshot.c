@@ -90,14 +90,13 @@ static int summaries_range(Store *store, const EpochInfo *e, const SnapshotReque
         _cleanup_free_ IdentityPoint *points = NULL;
         _cleanup_free_ SeriesPoint *scratch_points = NULL;
         _cleanup_free_ double *scratch = NULL;
-        size_t n = 0, most = 1;
+        size_t n = 0, most;
         int r;
 
         r = store_epoch_identity_series(store, e->id, sel, &series, &n, &points);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++)
-                most = MAX(most, series[i].n);
+        most = SERIES_MOST_POINTS(series, n);
         scratch_points = calloc(most, sizeof *scratch_points);
         scratch = calloc(most, sizeof *scratch);
         if (!scratch_points || !scratch)

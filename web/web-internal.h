@@ -380,6 +380,16 @@ int route_metrics(WebRequest *req, WebReply *reply);
 int route_identity_series(WebRequest *req, WebReply *reply);
 int route_meminfo(WebRequest *req, WebReply *reply);
 
+/* The most points of any series list[0..count) has (.n), and at least 1: the size of the
+ * scratch series_stats() needs for each of them. */
+#define SERIES_MOST_POINTS(list, count)                                                          \
+        ({                                                                                       \
+                size_t _most_ = 1;                                                               \
+                for (size_t _i_ = 0; _i_ < (count); _i_++)                                       \
+                        _most_ = MAX(_most_, (list)[_i_].n);                                     \
+                _most_;                                                                          \
+        })
+
 /* ---- JSON helpers (NULL on allocation failure), json.c ---- */
 
 /* A JSON string from text that may not be UTF-8 (process names, command lines, request paths):
