@@ -94,6 +94,11 @@ static void publish_status(Daemon *d, const SweepResult *res, int r, bool storag
                 st->pagemap_truncated = res->stats.pagemap_truncated;
                 st->pagemap_failed = res->stats.pagemap_failed;
                 st->pagemap_budget_exhausted = res->budget_exhausted;
+                st->cgroup_layout = cgroup_layout_to_string(res->cgroup_layout);
+                st->cgroups_sampled = res->cgroups.sampled;
+                st->cgroups_skipped = res->cgroups.vanished + res->cgroups.denied +
+                                      res->cgroups.malformed;
+                st->cgroups_truncated = res->cgroups.truncated;
                 if (res->reconstruction == 0)
                         st->reconstruction[0] = '\0';
                 else

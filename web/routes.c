@@ -37,6 +37,16 @@ static json_t *last_sweep_to_json(const WebStatusData *st) {
                          "kernel_threads", (json_int_t) st->kernel_threads);
 }
 
+static json_t *cgroups_status_to_json(const WebStatusData *st) {
+        if (!st->cgroup_layout)
+                return json_null();
+        return json_pack("{s:s, s:I, s:I, s:b}",
+                         "layout", st->cgroup_layout,
+                         "sampled", (json_int_t) st->cgroups_sampled,
+                         "skipped", (json_int_t) st->cgroups_skipped,
+                         "cut_short", (int) st->cgroups_truncated);
+}
+
 static json_t *pagemap_status_to_json(const WebStatusData *st) {
         return json_pack("{s:s, s:I, s:I, s:b, s:o}",
                          "mode", st->pagemap_mode ?: "off",
@@ -96,7 +106,7 @@ static int route_healthz(WebRequest *req, WebReply *reply) {
                               storage_error || st->sweep_error[0] != '\0'
                                       ? MHD_HTTP_SERVICE_UNAVAILABLE
                                       : MHD_HTTP_OK,
-                              json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                              json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                                         "status", state,
                                         "last_sweep", last_sweep_to_json(st),
                                         "sweeps_stored",
@@ -114,7 +124,8 @@ static int route_healthz(WebRequest *req, WebReply *reply) {
                                         "uptime_seconds",
                                         json_seconds(now > st->started_usec
                                                              ? now - st->started_usec : 0),
-                                        "pagemap", pagemap_status_to_json(st)));
+                                        "pagemap", pagemap_status_to_json(st),
+                                        "cgroups", cgroups_status_to_json(st)));
 }
 
 /* ---- /epochs ---- */

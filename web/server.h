@@ -41,6 +41,9 @@ typedef struct WebStatusData {
         bool pagemap_budget_exhausted;  /* last sweep hit the per-sweep time budget */
         char reconstruction[256];       /* full mode: "" when it worked in the last sweep,
                                          * else why not (e.g. no PFNs without CAP_SYS_ADMIN) */
+        const char *cgroup_layout;      /* last sweep: "unified", …, NULL before one */
+        unsigned cgroups_sampled, cgroups_skipped;      /* last sweep */
+        bool cgroups_truncated;         /* last sweep: the walk hit its deadline or limit */
         unsigned consecutive_failures;
         /* Settings, replaced on reload: */
         Thresholds thresholds;          /* the report's defaults */

@@ -44,6 +44,10 @@ class CgroupsTest(unittest.TestCase):
     def test_epochs_record_the_layout(self):
         epochs = self.get("/epochs")["epochs"]
         self.assertEqual([e["cgroup_layout"] for e in epochs], ["hybrid", "unified"])
+        status, health = self.d.get("/healthz")
+        self.assertEqual(status, 200, health)
+        self.assertEqual(health["cgroups"], {"layout": "unified", "sampled": 5, "skipped": 0,
+                                             "cut_short": False})
 
     def test_report_flags_exactly_the_moved(self):
         rep = self.get("/report")
