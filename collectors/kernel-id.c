@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "kernel-id.h"
 #include "macro.h"
+#include "mapcount-probe.h"
 #include "parse-util.h"
 #include "string-util.h"
 
@@ -508,6 +509,7 @@ int kernel_id_read(const ProcRoot *root, KernelId *ret) {
         _cleanup_(kernel_id_done) KernelId k = { .mapcount_mode = MAPCOUNT_MODE_UNKNOWN };
         _cleanup_(read_buf_done) ReadBuf buf = READ_BUF_INIT;
         SettingList settings = {};
+        MapcountProbe probe;
         int r;
 
         r = kernel_id_read_quick(root, &k.release, &k.boot_id);
@@ -550,6 +552,15 @@ int kernel_id_read(const ProcRoot *root, KernelId *ret) {
         k.settings = settings.items;
         k.n_settings = settings.n;
         k.cgroup_layout = cgroup_layout_detect(root);
+
+        /* The config says what was built, the probe what runs: trust the probe. */
+        k.config_mode = k.mapcount_mode;
+        mapcount_probe_run(root, &probe);
+        k.probe_mode = probe.mode;
+        k.probe_detail = probe.mode != MAPCOUNT_MODE_UNKNOWN ? probe_method_to_string(probe.method)
+                                                             : probe.why;
+        if (probe.mode != MAPCOUNT_MODE_UNKNOWN)
+                k.mapcount_mode = probe.mode;
 
         *ret = k;
         k = (KernelId) {};

@@ -80,6 +80,13 @@ typedef struct KernelId {
         char *hostname;
         char *machine_id;
         CgroupLayout cgroup_layout;     /* where the memory controller is (cgroup.h) */
+        /* mapcount_mode is what the probe saw when it could run, else what the config says;
+         * both are kept (docs/kernel-semantics.md §1.3). */
+        MapcountMode config_mode;       /* §1.1 */
+        MapcountMode probe_mode;        /* §1.2; UNKNOWN when it could not run */
+        const char *probe_detail;       /* static: the probe's method, or why it did not run;
+                                         * NULL when neither was asked (config_mode and
+                                         * probe_mode are then meaningless) */
 } KernelId;
 
 /* Reads the whole identity. release and boot_id are required (-ENOENT, -EBADMSG); everything

@@ -204,6 +204,19 @@ static int daemon_sweep(Daemon *d, SweepResult *ret) {
                                      "New kernel epoch %lld: release %s, %s, boot_id %s",
                                      (long long) res.epoch_id, k->release,
                                      mapcount_mode_to_string(k->mapcount_mode), k->boot_id);
+                /* Once per boot: the config says what was built, the probe what runs. */
+                if (k->probe_detail && k->probe_mode != MAPCOUNT_MODE_UNKNOWN &&
+                    k->config_mode != MAPCOUNT_MODE_UNKNOWN && k->probe_mode != k->config_mode)
+                        log_warning("The kernel config says %s, but the kernel behaves as %s "
+                                    "(probe: %s); recording %s",
+                                    mapcount_mode_to_string(k->config_mode),
+                                    mapcount_mode_to_string(k->probe_mode), k->probe_detail,
+                                    mapcount_mode_to_string(k->mapcount_mode));
+                else if (k->probe_detail && k->probe_mode == MAPCOUNT_MODE_UNKNOWN &&
+                         k->config_mode == MAPCOUNT_MODE_UNKNOWN)
+                        log_warning("The mapcount mode of this kernel is unknown: no config "
+                                    "tells it, and the probe could not run (%s)",
+                                    k->probe_detail);
         }
         log_debug("Sweep %lld: %u processes sampled, %u skipped (%u vanished, %u denied, "
                   "%u malformed) in %.3f s",

@@ -91,6 +91,11 @@
  *                     over time.
  *   meminfo_samples   /proc/meminfo per sweep: PRIMARY KEY (sweep_id, name), value (kB when
  *                     is_kb = 1, else a count such as HugePages_Total). WITHOUT ROWID.
+ *   epochs.mapcount_config, mapcount_probe, mapcount_probe_detail  Since version 6: the
+ *                     mapcount mode the kernel config gives (docs/kernel-semantics.md §1.1) and
+ *                     the one the runtime probe saw (§1.2), with the probe's method or why it
+ *                     could not run; mapcount_mode is the probe's when it ran, else the
+ *                     config's. NULL in epochs recorded before, or written without a probe.
  *   epochs.cgroup_layout  Since version 5: where the memory controller was in that boot,
  *                     "unified", "hybrid", "legacy" or "none" (collectors/cgroup.h); NULL in
  *                     epochs recorded before.
@@ -139,7 +144,8 @@
  *   already stored keep their values and read NULL in the new columns, nothing is rewritten);
  *   step 2 adds the indexes for series over time; step 3 the host of each epoch; step 4 the
  *   cgroup layout of each epoch and the cgroup and THP tables (new tables and a column: every
- *   older database reads as before, with no cgroup or THP data).
+ *   older database reads as before, with no cgroup or THP data); step 5 the config's and the
+ *   probe's mapcount modes.
  *   A step's text is frozen once released: a change is a new step appended to the array (and
  *   STORE_SCHEMA_VERSION raised). A file is migrated only when opened read-write; a read-only
  *   open requires the current version. A file with a newer user_version, a foreign
@@ -426,6 +432,11 @@ static const char *const schema_migrations[] = {
         "        PRIMARY KEY (sweep_id, size_kb, name),\n"
         "        FOREIGN KEY (sweep_id, size_kb) REFERENCES thp_sizes (sweep_id, size_kb)\n"
         ") WITHOUT ROWID;\n",
+
+        /* 5 → 6: what the config says and what the runtime probe saw, beside the verdict. */
+        "ALTER TABLE epochs ADD COLUMN mapcount_config TEXT;\n"
+        "ALTER TABLE epochs ADD COLUMN mapcount_probe TEXT;\n"
+        "ALTER TABLE epochs ADD COLUMN mapcount_probe_detail TEXT;\n",
 };
 
 static_assert(ELEMENTSOF(schema_migrations) == STORE_SCHEMA_VERSION,

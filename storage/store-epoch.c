@@ -36,7 +36,12 @@ static int store_epoch_insert(Store *s, const KernelId *k, const char *mode, uin
             (r = store_bind_uint64(s, st, 8, now_usec)) < 0 ||
             (r = store_bind_text(s, st, 9, k->hostname)) < 0 ||
             (r = store_bind_text(s, st, 10, k->machine_id)) < 0 ||
-            (r = store_bind_text(s, st, 11, cgroup_layout_to_string(k->cgroup_layout))) < 0)
+            (r = store_bind_text(s, st, 11, cgroup_layout_to_string(k->cgroup_layout))) < 0 ||
+            (r = store_bind_text(s, st, 12, k->probe_detail ?
+                                 mapcount_mode_to_string(k->config_mode) : NULL)) < 0 ||
+            (r = store_bind_text(s, st, 13, k->probe_detail ?
+                                 mapcount_mode_to_string(k->probe_mode) : NULL)) < 0 ||
+            (r = store_bind_text(s, st, 14, k->probe_detail)) < 0)
                 return r;
         r = store_step(s, st);
         if (r < 0)
@@ -197,6 +202,9 @@ void epoch_info_done(EpochInfo *e) {
         free(e->config_lines);
         free(e->hostname);
         free(e->cgroup_layout);
+        free(e->mapcount_config);
+        free(e->mapcount_probe);
+        free(e->mapcount_probe_detail);
         free(e->machine_id);
         for (size_t i = 0; i < e->n_settings; i++) {
                 free(e->settings[i].key);
@@ -270,7 +278,8 @@ static int list_epochs(Store *s, EpochInfo **ret, size_t *ret_n) {
                           "SELECT e.id, e.boot_id, e.release, e.version, e.page_size,"
                           " e.mapcount_mode, e.config_source, e.config_lines,"
                           " e.first_seen_usec, e.last_seen_usec, w.first_usec, w.last_usec,"
-                          " w.n_sweeps, w.last_id, e.hostname, e.machine_id, e.cgroup_layout"
+                          " w.n_sweeps, w.last_id, e.hostname, e.machine_id, e.cgroup_layout,"
+                          " e.mapcount_config, e.mapcount_probe, e.mapcount_probe_detail"
                           " FROM epochs e LEFT JOIN (SELECT epoch_id,"
                           " min(start_usec) AS first_usec, max(start_usec) AS last_usec,"
                           " count(*) AS n_sweeps, max(id) AS last_id FROM sweeps"
@@ -289,7 +298,10 @@ static int list_epochs(Store *s, EpochInfo **ret, size_t *ret_n) {
                     (r = store_column_strdup(st, 7, &e->config_lines)) < 0 ||
                     (r = store_column_strdup(st, 14, &e->hostname)) < 0 ||
                     (r = store_column_strdup(st, 15, &e->machine_id)) < 0 ||
-                    (r = store_column_strdup(st, 16, &e->cgroup_layout)) < 0)
+                    (r = store_column_strdup(st, 16, &e->cgroup_layout)) < 0 ||
+                    (r = store_column_strdup(st, 17, &e->mapcount_config)) < 0 ||
+                    (r = store_column_strdup(st, 18, &e->mapcount_probe)) < 0 ||
+                    (r = store_column_strdup(st, 19, &e->mapcount_probe_detail)) < 0)
                         return r;
                 e->mapcount_mode = mapcount_mode_from_string((const char *)
                                                              sqlite3_column_text(st, 5));

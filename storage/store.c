@@ -35,8 +35,9 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
         [STORE_STMT_EPOCH_INSERT] =
                 "INSERT INTO epochs (boot_id, release, mapcount_mode, version, page_size,"
                 " config_source, config_lines, first_seen_usec, last_seen_usec, hostname,"
-                " machine_id, cgroup_layout)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)",
+                " machine_id, cgroup_layout, mapcount_config, mapcount_probe,"
+                " mapcount_probe_detail)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         [STORE_STMT_EPOCH_LOOKUP] =
                 "SELECT id, mapcount_mode, page_size FROM epochs WHERE boot_id = ?1 AND release = ?2"
                 " ORDER BY id DESC LIMIT 1",

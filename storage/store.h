@@ -34,8 +34,9 @@ typedef enum StoreMode {
  * counts per class to process_samples and identity_samples, and the reconstruction
  * (process_truth, and its sums in identity_samples); version 3 the indexes of series over
  * time; version 4 the host name and machine id of each epoch; version 5 the cgroup layout of
- * each epoch, the memory cgroups and the per-size THP statistics. */
-#define STORE_SCHEMA_VERSION 5
+ * each epoch, the memory cgroups and the per-size THP statistics; version 6 the mapcount mode
+ * of the config and of the runtime probe. */
+#define STORE_SCHEMA_VERSION 6
 
 /* Opens (and in read-write mode creates or migrates) the database at path. A file that is not
  * SQLite, is SQLite but not a mapstatd database (application_id), or is corrupt is refused with
@@ -146,6 +147,8 @@ typedef struct EpochInfo {
         char *hostname, *machine_id;            /* may be NULL */
         char *cgroup_layout;    /* "unified", "hybrid", "legacy", "none"; NULL before
                                  * version 5 */
+        char *mapcount_config, *mapcount_probe; /* "page_mapcount", …; NULL when not recorded */
+        char *mapcount_probe_detail;            /* the method, or why the probe did not run */
         uint64_t first_seen_usec, last_seen_usec;
         uint64_t first_sweep_usec, last_sweep_usec;     /* 0 when no sweep */
         uint64_t sweeps;                /* sweeps stored for this epoch */

@@ -144,7 +144,7 @@ static json_t *epoch_settings_to_json(const EpochInfo *e) {
 
 static json_t *epoch_info_to_json(const EpochInfo *e) {
         return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o,"
-                         " s:I, s:o, s:o}",
+                         " s:I, s:o, s:o, s:{s:o, s:o, s:o}}",
                          "id", (json_int_t) e->id,
                          "hostname", json_string_lossy(e->hostname),
                          "machine_id", json_string_lossy(e->machine_id),
@@ -161,7 +161,11 @@ static json_t *epoch_info_to_json(const EpochInfo *e) {
                          "last_sweep", json_timestamp(e->last_sweep_usec),
                          "sweeps", (json_int_t) e->sweeps,
                          "thp", epoch_settings_to_json(e),
-                         "cgroup_layout", json_string_lossy(e->cgroup_layout));
+                         "cgroup_layout", json_string_lossy(e->cgroup_layout),
+                         "mapcount",
+                         "config", json_string_lossy(e->mapcount_config),
+                         "probe", json_string_lossy(e->mapcount_probe),
+                         "probe_detail", json_string_lossy(e->mapcount_probe_detail));
 }
 
 static int route_epochs(WebRequest *req, WebReply *reply) {

@@ -2,6 +2,7 @@
  * choice files, kernel_id_read() on the captured 6.18 tree, the 4.19 and NO_PAGE_MAPCOUNT
  * variants and the bad trees, and on this machine's own /proc, /sys and /boot. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <zlib.h>
 
 #include "kernel-id.h"
+#include "mapcount-probe.h"
 #include "macro.h"
 #include "test.h"
 
@@ -359,10 +361,57 @@ static void test_live(void) {
         fprintf(stderr, "%s: %s%s%s → %s\n", config, no ? "CONFIG_NO_PAGE_MAPCOUNT=y " : "",
                 page ? "CONFIG_PAGE_MAPCOUNT=y " : "", thp ? "THP" : "no THP",
                 mapcount_mode_to_string(expect));
-        ASSERT_STR_EQ(mapcount_mode_to_string(k.mapcount_mode), mapcount_mode_to_string(expect));
+        ASSERT_STR_EQ(mapcount_mode_to_string(k.config_mode), mapcount_mode_to_string(expect));
+        /* The verdict is the probe's when it ran (as root), else the config's. */
+        ASSERT_TRUE(k.probe_detail != NULL);
+        ASSERT_INT_EQ(k.mapcount_mode, k.probe_mode != MAPCOUNT_MODE_UNKNOWN ? k.probe_mode
+                                                                             : k.config_mode);
         ASSERT_TRUE((strstr(k.config_lines, "CONFIG_NO_PAGE_MAPCOUNT=y") != NULL) == no);
         if (thp)
                 ASSERT_TRUE(setting(&k, "transparent_hugepage/enabled") != NULL);
+}
+
+/* The probe on a fixture tree: never run, and said why. */
+static void test_probe_fixture(void) {
+        _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT;
+        MapcountProbe p;
+
+        ASSERT_INT_EQ(open_tree(&root, "linux-6.18-page"), 0);
+        mapcount_probe_run(&root, &p);
+        ASSERT_INT_EQ(p.mode, MAPCOUNT_MODE_UNKNOWN);
+        ASSERT_STR_EQ(p.why, "not the live kernel");
+}
+
+static void probe_unprivileged(void *userdata) {
+        const ProcRoot *root = userdata;
+        MapcountProbe p;
+
+        mapcount_probe_run(root, &p);
+        ASSERT_INT_EQ(p.mode, MAPCOUNT_MODE_UNKNOWN);
+        ASSERT_TRUE(p.why && strstr(p.why, "CAP_SYS_ADMIN"));
+}
+
+/* The probe on this kernel (root: PFNs): it must agree with the config where the config tells,
+ * and without root it says it cannot run. */
+static void test_probe_live(void) {
+        _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT;
+        bool no, page, thp;
+        struct utsname u;
+        MapcountProbe p;
+
+        if (proc_root_open(&root, "/proc", "/sys", "/boot") < 0)
+                test_skip("/proc is not available");
+        mapcount_probe_run(&root, &p);
+        if (p.mode == MAPCOUNT_MODE_UNKNOWN && p.why && strstr(p.why, "THP"))
+                test_skip("no large anonymous folio here (THP never?)");
+        fprintf(stderr, "probe: %s by %s, kpagecount %" PRIu64 "\n",
+                mapcount_mode_to_string(p.mode), probe_method_to_string(p.method), p.kpagecount);
+        ASSERT_TRUE(p.mode == MAPCOUNT_MODE_PAGE || p.mode == MAPCOUNT_MODE_NO_PAGE);
+        ASSERT_TRUE(p.method == PROBE_METHOD_PMD || p.method == PROBE_METHOD_MTHP);
+        ASSERT_INT_EQ(uname(&u), 0);
+        if (live_config(u.release, &no, &page, &thp))
+                ASSERT_INT_EQ(p.mode, no ? MAPCOUNT_MODE_NO_PAGE : MAPCOUNT_MODE_PAGE);
+        test_run_unprivileged(probe_unprivileged, &root);
 }
 
 static void test_fixtures(void) {
@@ -375,12 +424,14 @@ static void test_fixtures(void) {
         test_fixture_4_19();
         test_fixture_nopage();
         test_fixture_bad();
+        test_probe_fixture();
 }
 
 int main(int argc, char *argv[]) {
         static const TestGroup groups[] = {
         { NULL, test_fixtures },
         { "live", test_live },
+        { "root", test_probe_live },
         };
 
         return test_run(argc, argv, groups, ELEMENTSOF(groups));
