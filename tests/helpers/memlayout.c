@@ -3,6 +3,8 @@
  *   --anon KB        private anonymous memory, every page written
  *   --file PATH:KB   a file of KB kilobytes mapped MAP_SHARED, every page read
  *   --fork           fork after building: the child shares the anonymous pages copy-on-write
+ *   --fork-if PATH   the same, only when PATH exists (the command line, and so the identity,
+ *                    stays the same whether it forks or not: the kernel lab's control)
  *   --tag WORD       ignored; makes the command line unique for matching
  * Prints "ready PID [CHILD_PID]\n" on stdout once every page is in place. */
 #include <errno.h>
@@ -90,6 +92,8 @@ int main(int argc, char *argv[]) {
                         map_file(argv[++i]);
                 else if (strcmp(argv[i], "--fork") == 0)
                         do_fork = 1;
+                else if (strcmp(argv[i], "--fork-if") == 0 && i + 1 < argc)
+                        do_fork = access(argv[++i], F_OK) == 0;
                 else if (strcmp(argv[i], "--tag") == 0 && i + 1 < argc)
                         i++;
                 else {
