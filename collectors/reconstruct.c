@@ -444,7 +444,7 @@ int reconstruction_finish(Reconstruction *r, const ProcRoot *root) {
 int reconstruction_compute(const Reconstruction *r, uint32_t process, ProcessTruth *ret) {
         const uint64_t unit = r->page_size << PSS_SHIFT;
         uint64_t pss = 0, private_pages = 0, shared_pages = 0;
-        uint64_t f_anon = 0, f_file = 0, f_shmem = 0, f_private = 0, f_shared = 0;
+        uint64_t f_anon = 0, f_file = 0, f_shmem = 0, f_private = 0, f_shared = 0, unseen = 0;
         const Process key = { .index = process }, *p;
 
         if (!r->finished)
@@ -477,14 +477,20 @@ int reconstruction_compute(const Reconstruction *r, uint32_t process, ProcessTru
                         private_pages++;
                 }
 
-                /* Forecast: the NO rule; for large folios the average and the owner rule. */
+                /* Forecast: the NO rule; for large folios the average and the owner rule. A
+                 * mapper we did not read shows as more mappings than entries seen: per page
+                 * for small folios, over the folio for large ones. On a NO kernel kpagecount
+                 * is the folio's rounded average on every page, mapped or not, so the sum can
+                 * exceed the mappings by up to N/2 without anyone unseen. */
                 if (fl & PAGE_LARGE) {
                         const Folio *f = page_folio(r, b, o);
                         m = f->avg;
                         private = f->forecast_private;
+                        unseen += f->mapcount_sum > f->entries + f->n / 2;
                 } else {
                         m = b->kpagecount[o];
                         private = m < 2;
+                        unseen += m > b->count[o];
                 }
                 fpss = m >= 2 ? unit / m : unit;
                 if (fl & PAGE_ANON)
@@ -512,6 +518,7 @@ int reconstruction_compute(const Reconstruction *r, uint32_t process, ProcessTru
                 .forecast_private_kb = f_private * r->page_size / 1024,
                 .forecast_exclusive_pages = f_private,
                 .partially_mapped_folios = p->partial,
+                .unseen_pages = unseen,
         };
         return 0;
 }

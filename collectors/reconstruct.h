@@ -26,6 +26,10 @@ typedef struct ProcessTruth {
         uint64_t forecast_exclusive_pages;
         /* Large anonymous folios of which this process maps some pages but not all. */
         uint64_t partially_mapped_folios;
+        /* Present entries of pages that processes this sweep did not read also map (their
+         * kpagecount, or their folio's, exceeds the entries seen): other PID namespaces,
+         * processes mapstatd may not ptrace. The truth's sharing of these is a lower bound. */
+        uint64_t unseen_pages;
 } ProcessTruth;
 
 typedef struct Reconstruction Reconstruction;

@@ -196,6 +196,7 @@ typedef enum Figure {
         FIGURE_EXCLUSIVE,               /* exclusive_kb[index] / present_kb[index] */
         FIGURE_EXCLUSIVE_TOTAL,         /* Σ exclusive_kb / Σ present_kb, hugetlb left out */
         FIGURE_FORECAST_EXCLUSIVE,      /* forecast_exclusive_kb / Σ present_kb, no hugetlb */
+        FIGURE_UNSEEN,                  /* truth_unseen_kb (no base) */
 } Figure;
 
 /* Points a series takes: every point, or only those with a reconstruction (and a scan). */
@@ -246,6 +247,8 @@ static SeriesPoint figure_point(const IdentityPoint *p, Figure f, unsigned index
         case FIGURE_FORECAST_EXCLUSIVE:
                 point_pagemap_totals(p, &present, &exclusive);
                 return (SeriesPoint) { (double) p->forecast_exclusive_kb, present };
+        case FIGURE_UNSEEN:
+                return (SeriesPoint) { .value_kb = (double) p->truth_unseen_kb };
         }
         assert(false);
         return (SeriesPoint) {};
@@ -362,6 +365,7 @@ void identity_summarize(const IdentitySeries *s, SeriesPoint *points, double *sc
                              &u.exclusivity[k]);
                 u.present_kb[k] = figure_median(s, FIGURE_PRESENT, k, points, scratch);
         }
+        u.unseen_kb = u.has_truth ? figure_median(s, FIGURE_UNSEEN, 0, points, scratch) : 0;
         *ret = u;
 }
 
@@ -378,6 +382,8 @@ void identity_compare_summaries(const IdentitySummary *b, const IdentitySummary 
                 .has_exclusivity = b->has_pagemap && a->has_pagemap,
                 .has_truth = b->has_truth && a->has_truth,
                 .has_forecast = b->has_truth,
+                .unseen_before_kb = b->unseen_kb,
+                .unseen_after_kb = a->unseen_kb,
         };
 
         assert(b);
@@ -412,6 +418,11 @@ void identity_compare_summaries(const IdentitySummary *b, const IdentitySummary 
                 }
         }
         c.kind = identity_shift_kind(&c);
+        /* Pages that processes not read also map make the truth's sharing a lower bound: when
+         * they could account for a shift the size of the threshold, the truth cannot tell. */
+        if (c.kind != SHIFT_UNKNOWN &&
+            MAX(c.unseen_before_kb, c.unseen_after_kb) >= t->min_delta_kb)
+                c.kind = SHIFT_UNKNOWN;
 
         /* How close the baseline's forecast came to what the candidate reports. */
         for (CompareMetric m = 0; c.has_forecast && m < _COMPARE_METRIC_MAX; m++)

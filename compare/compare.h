@@ -109,6 +109,7 @@ typedef struct IdentityPoint {
         uint64_t truth_uss_kb;
         uint64_t forecast_kb[_COMPARE_METRIC_MAX];
         uint64_t forecast_exclusive_kb;
+        uint64_t truth_unseen_kb;       /* pages processes not read also map, as kB */
 } IdentityPoint;
 
 /* All sweeps of one identity within one epoch. */
@@ -122,7 +123,9 @@ typedef struct IdentitySeries {
  *   accounting  every flagged figure moved while its truth counterpart did not
  *   behavior    the truth counterpart of every flagged figure moved too (same thresholds)
  *   mixed       some of each
- *   unknown     no reconstruction in the baseline or the candidate
+ *   unknown     no reconstruction in the baseline or the candidate, or either side's
+ *               processes share at least min_delta_kb with processes that were not read
+ *               (the truth's sharing is then a lower bound)
  * Counterparts: Shared → truth Shared; Private and every Exclusive_* → truth Private; Pss and
  * Pss_Anon/File/Shmem → truth Pss. */
 typedef enum ShiftKind {
@@ -151,6 +154,7 @@ typedef struct IdentityComparison {
         bool flagged;                   /* any metric or exclusivity class flagged */
         bool has_truth;                 /* both sides reconstructed in every sweep */
         MetricDelta truth[_COMPARE_METRIC_MAX]; /* Shared, Private, Pss */
+        double unseen_before_kb, unseen_after_kb;       /* medians; 0 without truth */
         ShiftKind kind;                 /* SHIFT_UNKNOWN also when not flagged */
         bool has_forecast;              /* the baseline was reconstructed */
         /* How close the baseline's forecast came: before = the baseline's forecast, after =
@@ -173,6 +177,7 @@ typedef struct IdentitySummary {
         bool has_truth;                 /* every sweep had a reconstruction */
         SeriesStats truth[_COMPARE_METRIC_MAX];         /* normalized by Rss */
         SeriesStats forecast[_COMPARE_METRIC_MAX];      /* the NO_PAGE_MAPCOUNT forecast */
+        double unseen_kb;               /* median of truth_unseen_kb; 0 without truth */
 } IdentitySummary;
 
 /* Summarizes s. points and scratch hold s->n entries each. Pure. */

@@ -71,7 +71,9 @@
  *                     uss_kb, pss_kb, shared_kb, private_kb; the NO_PAGE_MAPCOUNT forecast
  *                     forecast_pss_kb, forecast_pss_anon_kb, forecast_pss_file_kb,
  *                     forecast_pss_shmem_kb, forecast_shared_kb, forecast_private_kb,
- *                     forecast_exclusive_pages; partially_mapped_folios (a count). WITHOUT ROWID.
+ *                     forecast_exclusive_pages; partially_mapped_folios (a count); since
+ *                     version 7 unseen_pages, the entries of pages that processes the sweep did
+ *                     not read also map (NULL before). WITHOUT ROWID.
  *   identity_samples  Per sweep and identity, computed when the sweep commits: PRIMARY KEY
  *                     (sweep_id, identity_id); processes (count); present (bitwise AND of the
  *                     members' present); the same 22 *_kb columns as sums over the members
@@ -83,7 +85,8 @@
  *                     process_truth columns, named truth_uss_kb, truth_pss_kb, truth_shared_kb,
  *                     truth_private_kb and, unchanged, forecast_pss_kb, forecast_pss_anon_kb,
  *                     forecast_pss_file_kb, forecast_pss_shmem_kb, forecast_shared_kb,
- *                     forecast_private_kb, forecast_exclusive_pages, partially_mapped_folios.
+ *                     forecast_private_kb, forecast_exclusive_pages, partially_mapped_folios,
+ *                     and since version 7 unseen_pages.
  *                     A sum is NULL when its count is 0; both counts are NULL in rows written
  *                     before version 2. The identity is "scanned" (or "reconstructed") in a
  *                     sweep only when its count equals processes.
@@ -437,6 +440,10 @@ static const char *const schema_migrations[] = {
         "ALTER TABLE epochs ADD COLUMN mapcount_config TEXT;\n"
         "ALTER TABLE epochs ADD COLUMN mapcount_probe TEXT;\n"
         "ALTER TABLE epochs ADD COLUMN mapcount_probe_detail TEXT;\n",
+
+        /* 6 → 7: pages of the reconstruction that processes not read also map. */
+        "ALTER TABLE process_truth ADD COLUMN unseen_pages INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN unseen_pages INTEGER;\n",
 };
 
 static_assert(ELEMENTSOF(schema_migrations) == STORE_SCHEMA_VERSION,

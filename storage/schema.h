@@ -44,7 +44,7 @@ extern const char *const store_smaps_columns[_SMAPS_FIELD_MAX];
         X(forecast_pss_shmem_kb, forecast_pss_shmem_kb)                                          \
         X(forecast_shared_kb, forecast_shared_kb) X(forecast_private_kb, forecast_private_kb)    \
         X(forecast_exclusive_pages, forecast_exclusive_pages)                                    \
-        X(partially_mapped_folios, partially_mapped_folios)
+        X(partially_mapped_folios, partially_mapped_folios) X(unseen_pages, unseen_pages)
 
 #define STORE_COUNT_ONE_(c) + 1
 #define STORE_COUNT_ONE2_(f, c) + 1

@@ -115,6 +115,7 @@ static void identity_point_from_aggregate(const IdentityAggregate *a, uint64_t p
                 p.truth_kb[COMPARE_METRIC_PRIVATE] = t->private_kb;
                 p.truth_kb[COMPARE_METRIC_PSS] = t->pss_kb;
                 p.truth_uss_kb = t->uss_kb;
+                p.truth_unseen_kb = pages_to_kb(t->unseen_pages, page_size);
                 p.forecast_kb[COMPARE_METRIC_SHARED] = t->forecast_shared_kb;
                 p.forecast_kb[COMPARE_METRIC_PRIVATE] = t->forecast_private_kb;
                 p.forecast_kb[COMPARE_METRIC_PSS] = t->forecast_pss_kb;

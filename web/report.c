@@ -36,10 +36,13 @@ static json_t *comparison_truth_to_json(const IdentityComparison *c) {
         if (!c->has_truth)
                 return json_null();
 
-        return json_pack("{s:o, s:o, s:o}",
+        return json_pack("{s:o, s:o, s:o, s:{s:o, s:o}}",
                          "Shared", metric_to_json(&c->truth[COMPARE_METRIC_SHARED]),
                          "Private", metric_to_json(&c->truth[COMPARE_METRIC_PRIVATE]),
-                         "Pss", metric_to_json(&c->truth[COMPARE_METRIC_PSS]));
+                         "Pss", metric_to_json(&c->truth[COMPARE_METRIC_PSS]),
+                         "unseen_kb",
+                         "before", json_kb(c->unseen_before_kb),
+                         "after", json_kb(c->unseen_after_kb));
 }
 
 /* How the baseline's forecast compares with what the candidate reports, or null without a

@@ -264,11 +264,13 @@ static json_t *group_truth_to_json(const ProcessGroup *g) {
         if (!identity_aggregate_has_truth(&g->sums))
                 return json_null();
 
-        return json_pack("{s:I, s:I, s:I, s:I}",
+        return json_pack("{s:I, s:I, s:I, s:I, s:I}",
                          "Pss", (json_int_t) t->pss_kb,
                          "Uss", (json_int_t) t->uss_kb,
                          "Shared", (json_int_t) t->shared_kb,
-                         "Private", (json_int_t) t->private_kb);
+                         "Private", (json_int_t) t->private_kb,
+                         "unseen_pages", (json_int_t) MIN(t->unseen_pages,
+                                                          (uint64_t) INT64_MAX));
 }
 
 static json_t *group_forecast_to_json(const ProcessGroup *g, bool forecast) {

@@ -277,6 +277,11 @@ class SystemdTest(unittest.TestCase):
         self.assertEqual(self.sb.show("mapstatd.socket", "ActiveState"), "inactive")
         self.assert_real_sweep()
         self.assertTrue(messages(self.sb.journal(), "Listening on 127.0.0.1:9100"))
+        # The shipped unit grants no CAP_SYS_ADMIN: the probe says so and the config decides.
+        epoch = self.sb.curl("/epochs")["epochs"][-1]
+        self.assertEqual(epoch["mapcount"]["probe"], "unknown", epoch)
+        self.assertIn("CAP_SYS_ADMIN", epoch["mapcount"]["probe_detail"])
+        self.assertEqual(epoch["mapcount_mode"], epoch["mapcount"]["config"])
 
     def test_reload(self):
         self.sb.write(self.sb.config, "[Daemon]\nInterval=1h\n")
@@ -370,6 +375,10 @@ class SystemdTest(unittest.TestCase):
         doc = self.assert_real_sweep()
         systemd = [p for p in doc["processes"] if 1 in p["pids"]][0]
         self.assertGreater(systemd["truth"]["Uss"], 0, systemd)
+        # With CAP_SYS_ADMIN the probe runs, and agrees with this kernel's config.
+        epoch = self.sb.curl("/epochs")["epochs"][-1]
+        self.assertIn(epoch["mapcount"]["probe_detail"], ("pmd-thp", "mthp"), epoch)
+        self.assertEqual(epoch["mapcount"]["probe"], epoch["mapcount"]["config"])
 
         # The unit with the drop-in, and without the test's own drop-in for sanitizer builds.
         self.sb.remove(os.path.join(DROPIN_DIR, SANITIZER_DROPIN))

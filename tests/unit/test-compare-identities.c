@@ -432,6 +432,23 @@ static void test_shift_kind(void) {
         ASSERT_DOUBLE_NEAR(c.truth[COMPARE_METRIC_SHARED].delta_kb, 0, EPS);
         ASSERT_INT_EQ(c.kind, SHIFT_ACCOUNTING);
 
+        /* The same, but the identity shares memory with processes that were not read: below
+         * the threshold the truth still tells, from it on it cannot. */
+        {
+                IdentityPoint bt = b, au = a;
+
+                bt.has_truth = true;
+                bt.truth_unseen_kb = 1023;
+                c = compare_one(bt, au, &defaults);
+                ASSERT_INT_EQ(c.kind, SHIFT_ACCOUNTING);
+                ASSERT_DOUBLE_NEAR(c.unseen_before_kb, 1023, EPS);
+                au.truth_unseen_kb = 1024;
+                c = compare_one(bt, au, &defaults);
+                ASSERT_TRUE(c.flagged);
+                ASSERT_DOUBLE_NEAR(c.unseen_after_kb, 1024, EPS);
+                ASSERT_INT_EQ(c.kind, SHIFT_UNKNOWN);
+        }
+
         /* behavior: the truth moved with them. */
         a = gib_point(655360, 393216, 786432);
         a.has_truth = true;

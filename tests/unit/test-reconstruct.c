@@ -166,6 +166,7 @@ static void test_w1(const ProcRoot *root) {
         ASSERT_U64_EQ(t.forecast_private_kb, 0);
         ASSERT_U64_EQ(t.forecast_exclusive_pages, 0);
         ASSERT_U64_EQ(t.partially_mapped_folios, 0);
+        ASSERT_U64_EQ(t.unseen_pages, 0);       /* both mappers were read */
 
         /* Child: 511 pages mapped twice, in both kernels. */
         ASSERT_INT_EQ(reconstruction_compute(r, 1, &t), 0);
@@ -302,6 +303,8 @@ static void test_unseen(const ProcRoot *root) {
         ASSERT_U64_EQ(t.forecast_private_kb, 0);
         ASSERT_U64_EQ(t.forecast_exclusive_pages, 0);
         ASSERT_U64_EQ(t.partially_mapped_folios, 0);
+        /* All 17 pages have a mapper this sweep did not read. */
+        ASSERT_U64_EQ(t.unseen_pages, 17);
 }
 
 /* (6) Only 7003 counts: zero page, NOPAGE, hugetlb, the huge zero page, a PFN past the end of

@@ -305,7 +305,7 @@ static void test_migrate_v1(void) {
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_table_info('process_samples')"),
                       3 + 22 + 16);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_table_info('identity_samples')"),
-                      4 + 22 + 2 + 16 + 13);
+                      4 + 22 + 2 + 16 + 14);
 
         /* The data survives; the new columns read NULL. */
         ASSERT_INT_EQ(sql_int(db, "SELECT rss_kb FROM process_samples"), 300);
