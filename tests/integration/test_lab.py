@@ -6,6 +6,7 @@ kernel really reported, /report over the real kernel change must tell accounting
 behavior, and the collectors must read the NO kernel's own files."""
 import json
 import os
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -37,6 +38,32 @@ def workload(key):
             role = key.rsplit("--role ", 1)[1] if "--role " in key else ""
             return name, role
     return None
+
+
+def rebuild(mode, dest):
+    """The captured tree of a kernel with its binary files written back: each process's
+    pagemap, and kpageflags/kpagecount, as sparse files from their text (tests/lab/guest.py)."""
+    shutil.copytree(os.path.join(LAB, mode), dest, symlinks=True)
+    proc = os.path.join(dest, "proc")
+    for pid in os.listdir(proc):
+        text = os.path.join(proc, pid, "pagemap.txt")
+        if not os.path.exists(text):
+            continue
+        with open(text) as f, open(os.path.join(proc, pid, "pagemap"), "wb") as out:
+            for line in f:
+                if line.strip():
+                    vpn, entry = (int(x, 16) for x in line.split())
+                    out.seek(vpn * 8)
+                    out.write(entry.to_bytes(8, "little"))
+    with open(os.path.join(proc, "kpage.txt")) as f, \
+            open(os.path.join(proc, "kpageflags"), "wb") as flags, \
+            open(os.path.join(proc, "kpagecount"), "wb") as count:
+        for line in f:
+            pfn, fl, cnt = (int(x, 16) for x in line.split())
+            for out, value in ((flags, fl), (count, cnt)):
+                out.seek(pfn * 8)
+                out.write(value.to_bytes(8, "little"))
+    return dest
 
 
 class LabTest(unittest.TestCase):
@@ -115,6 +142,50 @@ class LabTest(unittest.TestCase):
                         self.assertLessEqual(abs((predicted - before) - (real - before)),
                                              {"Shared": NOISE_KB, "Exclusive": 4}.get(name, 16))
         self.assertEqual(len(seen), 17)
+
+    def test_forecast_recomputed_from_the_page_capture(self):
+        """Today's code on the PAGE kernel's own files (pagemap, kpageflags, kpagecount):
+        its forecast must match what the NO kernel reported in its own files."""
+        tmp = self.tmp.name
+        page = rebuild("page", os.path.join(tmp, "page"))
+        no = os.path.join(LAB, "no")
+        dbs = {}
+        for name, tree, mode in (("page", page, "full"), ("no", no, "off")):
+            dbs[name] = os.path.join(tmp, "recompute-%s.db" % name)
+            r = run_once(["--db", dbs[name], "--proc-root", os.path.join(tree, "proc"),
+                          "--sys-root", os.path.join(tree, "sys"), "--pagemap", mode])
+            self.assertEqual(r.returncode, 0, r.stderr)
+        page_db = sqlite3.connect(dbs["page"])
+        no_db = sqlite3.connect(dbs["no"])
+        figures = [("Pss", "pss_kb", "forecast_pss_kb", NOISE_KB),
+                   ("Pss_Shmem", "pss_shmem_kb", "forecast_pss_shmem_kb", 0),
+                   ("Shared", "coalesce(shared_clean_kb, 0) + coalesce(shared_dirty_kb, 0)",
+                    "forecast_shared_kb", 2 * NOISE_KB),
+                   ("Private", "coalesce(private_clean_kb, 0) + coalesce(private_dirty_kb, 0)",
+                    "forecast_private_kb", NOISE_KB)]
+        checked = 0
+        for key, truth_n, n in page_db.execute(
+                "SELECT d.key, i.truth_processes, i.processes FROM identity_samples i"
+                " JOIN identities d ON d.id = i.identity_id"):
+            w = workload(key)
+            if not w or w[0] == "control":
+                continue
+            self.assertEqual(truth_n, n, "%s was not reconstructed" % key)
+            for name, reported, forecast, bound in figures:
+                got = page_db.execute(
+                    "SELECT i.%s FROM identity_samples i JOIN identities d"
+                    " ON d.id = i.identity_id WHERE d.key = ?" % forecast, (key,)).fetchone()[0]
+                real = no_db.execute(
+                    "SELECT %s FROM identity_samples i JOIN identities d"
+                    " ON d.id = i.identity_id WHERE d.key = ?" % reported, (key,)).fetchone()[0]
+                with self.subTest(workload=w, figure=name):
+                    if w == ("W7", "childb") and name in ("Shared", "Private"):
+                        expect = {"Shared": -64, "Private": 64}[name]   # §6, as above
+                        self.assertLessEqual(abs(got - real - expect), bound, (got, real))
+                        continue
+                    self.assertLessEqual(abs(got - real), bound, (got, real))
+                    checked += 1
+        self.assertGreater(checked, 50)
 
     def test_report_tells_accounting_from_behavior(self):
         r = subprocess.run([CTL, "--db", self.db, "--format", "json", "report",

@@ -69,6 +69,60 @@ def start(name, argv, cgroup, roles, log):
     return p
 
 
+PFN_MASK = (1 << 55) - 1
+KPF_HEAD, KPF_TAIL = 1 << 15, 1 << 16
+
+
+def capture_pagemaps(tree, pids):
+    """What the reconstruction reads, as text (binary files are not committed; the tests write
+    them back as sparse files): each process's maps, its present and swapped pagemap entries
+    ("VPN ENTRY", hex), and kpageflags/kpagecount ("PFN FLAGS COUNT", hex) of every PFN seen
+    and of the whole 512-PFN block of every large folio among them."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    pfns = set()
+    for pid in pids:
+        d = os.path.join(tree, "proc", str(pid))
+        try:
+            with open("/proc/%d/maps" % pid) as f:
+                maps = f.read()
+            pm = open("/proc/%d/pagemap" % pid, "rb")
+        except OSError:
+            continue
+        lines = []
+        with pm:
+            for line in maps.splitlines():
+                if "[vsyscall]" in line or "[vvar" in line:
+                    continue
+                start, end = (int(x, 16) for x in line.split()[0].split("-"))
+                pm.seek(start // page * 8)
+                data = pm.read((end - start) // page * 8)
+                for i in range(len(data) // 8):
+                    e = int.from_bytes(data[i * 8:i * 8 + 8], "little")
+                    if e >> 62:
+                        lines.append("%x %x" % (start // page + i, e))
+                        if e >> 63 and e & PFN_MASK:
+                            pfns.add(e & PFN_MASK)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "maps"), "w") as f:
+            f.write(maps)
+        with open(os.path.join(d, "pagemap.txt"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def read_at(f, pfn):
+        f.seek(pfn * 8)
+        return int.from_bytes(f.read(8), "little")
+
+    with open("/proc/kpageflags", "rb") as kf, open("/proc/kpagecount", "rb") as kc:
+        wanted = set(pfns)
+        for pfn in pfns:
+            if read_at(kf, pfn) & (KPF_HEAD | KPF_TAIL):
+                base = pfn & ~511
+                wanted.update(range(base, base + 512))
+        with open(os.path.join(tree, "proc", "kpage.txt"), "w") as f:
+            for pfn in sorted(wanted):
+                f.write("%x %x %x\n" % (pfn, read_at(kf, pfn), read_at(kc, pfn)))
+
+
 def capture_cgroups(out):
     """The unified hierarchy's files the cgroup collector reads: the root's cgroup.controllers
     and memory.stat, every memory cgroup's memory.stat and memory.current; and the THP stats."""
@@ -149,6 +203,7 @@ def main():
     print("lab: capture: %s %s" % (r.returncode, r.stderr.strip()[-500:]))
 
     capture_cgroups(os.path.join(tree, "sys"))
+    capture_pagemaps(tree, pids)
 
     # The probe with the config hidden (a kernel that has none, as after the RFC that removes
     # both options): /proc/config.gz reads empty, so only the probe can tell.
