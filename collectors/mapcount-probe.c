@@ -132,12 +132,15 @@ void mapcount_probe_run(const ProcRoot *root, MapcountProbe *ret) {
         int r;
 
         *ret = (MapcountProbe) { .mode = MAPCOUNT_MODE_UNKNOWN };
-        if (!fs_is(root->proc_fd, PROC_SUPER_MAGIC) || !fs_is(root->sys_fd, SYSFS_MAGIC)) {
+        /* pagemap and kpage* come from the proc root: it must be the live procfs. The sys root
+         * only lists the mTHP sizes to try (in a container it may be another file system). */
+        if (!fs_is(root->proc_fd, PROC_SUPER_MAGIC)) {
                 ret->why = "not the live kernel";
                 return;
         }
         sizes[0] = PMD_BYTES;
-        n = 1 + mthp_sizes(root, sizes + 1, ELEMENTSOF(sizes) - 1);
+        n = 1 + (fs_is(root->sys_fd, SYSFS_MAGIC) ?
+                 mthp_sizes(root, sizes + 1, ELEMENTSOF(sizes) - 1) : 0);
         for (size_t i = 0; i < n; i++) {
                 r = probe_folio(root, sizes[i], ret);
                 if (r > 0)

@@ -3,8 +3,8 @@
  * removes both options). The probe builds a large folio of its own, unmaps part of it, and reads
  * kpagecount at an unmapped page of the folio: 0 on a per-page mapcount kernel, the folio's
  * average (≥ 1) without. Needs the PFNs of pagemap and kpageflags/kpagecount: CAP_SYS_ADMIN
- * and read access to /proc/kpage*. It runs on the live kernel only: the proc and sys roots must
- * be procfs and sysfs, not a fixture tree. */
+ * and read access to /proc/kpage*. It runs on the live kernel only: the proc root must be
+ * procfs, not a fixture tree (the sys root, when sysfs, lists the mTHP sizes to try). */
 #pragma once
 
 #include "kernel-id.h"
