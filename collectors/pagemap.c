@@ -212,6 +212,89 @@ static int pagemap_read_populated(PagemapReader *rd, const Vma *vma, uint64_t pa
         return 0;
 }
 
+/* Small mappings lie close together (a library's four mappings, a thread stack and its guard
+ * page): a run of them, with gaps of at most this many pages between them, is read in one
+ * pread and its entries accounted mapping by mapping; the holes cost the kernel nearly nothing. */
+#define PAGEMAP_JOIN_GAP_PAGES 256u
+
+/* The VMAs vmas[v..) joinable into one read: small, close, in all at most one chunk. Returns
+ * how many (at least 1). */
+static size_t pagemap_run_length(const VmaList *vmas, size_t v, uint64_t page_size) {
+        uint64_t first = vmas->vmas[v].start / page_size;
+        size_t n = 1;
+
+        if (vmas->vmas[v].end / page_size - first >= PM_SCAN_MIN_PAGES)
+                return 1;
+        while (v + n < vmas->n) {
+                const Vma *prev = &vmas->vmas[v + n - 1], *next = &vmas->vmas[v + n];
+
+                if (next->end / page_size - next->start / page_size >= PM_SCAN_MIN_PAGES ||
+                    next->start < prev->end ||
+                    (next->start - prev->end) / page_size > PAGEMAP_JOIN_GAP_PAGES ||
+                    next->end / page_size - first > PAGEMAP_CHUNK_ENTRIES)
+                        break;
+                n++;
+        }
+        return n;
+}
+
+/* Reads vmas[0..n) (a run of pagemap_run_length()) in one pread and accounts each mapping's
+ * entries. Falls back to one read per mapping when the budget could not cover the run. */
+static int pagemap_read_run(PagemapReader *rd, const Vma *vmas, size_t n, uint64_t page_size) {
+        uint64_t first = vmas[0].start / page_size, last = vmas[n - 1].end / page_size;
+        uint64_t needed = 0;
+        size_t got = 0;
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                needed += vmas[i].end / page_size - vmas[i].start / page_size;
+        if (n == 1 || rd->budget < needed) {
+                for (size_t i = 0; i < n && !rd->counts->truncated; i++) {
+                        r = pagemap_read_range(rd, vmas[i].start / page_size,
+                                               vmas[i].end / page_size, vmas[i].class);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+        if (rd->deadline > 0 && now_usec(CLOCK_MONOTONIC) >= rd->deadline) {
+                rd->counts->truncated = true;
+                return 0;
+        }
+
+        while (got < (last - first) * sizeof(uint64_t)) {
+                ssize_t k = pread(rd->fd, rd->buf->data + got,
+                                  (size_t) (last - first) * sizeof(uint64_t) - got,
+                                  (off_t) (first * sizeof(uint64_t) + got));
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return pagemap_errno(errno);
+                }
+                if (k == 0)
+                        break;          /* EOF: the process exited, or a fixture file ends */
+                got += (size_t) k;
+        }
+        got /= sizeof(uint64_t);
+
+        for (size_t i = 0; i < n; i++) {
+                uint64_t off = vmas[i].start / page_size - first;
+                uint64_t len = vmas[i].end / page_size - vmas[i].start / page_size;
+
+                if (off >= got)
+                        break;
+                len = MIN(len, got - off);
+                r = pagemap_account((const uint64_t *) (const void *) rd->buf->data + off,
+                                    (size_t) len, vmas[i].class, rd->counts, rd->pfns);
+                if (r < 0)
+                        return r;
+                if (rd->budget != UINT64_MAX)
+                        rd->budget -= len;
+        }
+        return 0;
+}
+
 int pagemap_scan(int pid_dirfd, const VmaList *vmas, const PagemapOptions *o, ReadBuf *buf,
                  PagemapCounts *ret) {
         _cleanup_close_ int fd = -EBADF;
@@ -236,15 +319,16 @@ int pagemap_scan(int pid_dirfd, const VmaList *vmas, const PagemapOptions *o, Re
                 .counts = &counts,
         };
 
-        for (size_t v = 0; v < vmas->n && !counts.truncated; v++) {
+        for (size_t v = 0, run; v < vmas->n && !counts.truncated; v += run) {
                 const Vma *vma = &vmas->vmas[v];
                 uint64_t first = vma->start / page_size, last = vma->end / page_size;
 
+                run = pagemap_run_length(vmas, v, page_size);
                 r = -EOPNOTSUPP;
                 if (last - first >= PM_SCAN_MIN_PAGES && !rd.no_scan_ioctl)
                         r = pagemap_read_populated(&rd, vma, page_size);
                 if (r == -EOPNOTSUPP)
-                        r = pagemap_read_range(&rd, first, last, vma->class);
+                        r = pagemap_read_run(&rd, vma, run, page_size);
                 if (r < 0)
                         return r;
         }

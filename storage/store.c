@@ -341,6 +341,11 @@ Store *store_free(Store *s) {
 
         for (size_t i = 0; i < _STORE_STMT_MAX; i++)
                 (void) sqlite3_finalize(s->statements[i]);
+        /* Merge the WAL into the database before leaving, so that a `--once` run (or a stopped
+         * daemon) leaves one self-contained file; best effort: a reader may still hold it. */
+        if (s->db && s->mode == STORE_READ_WRITE && s->sweep_id <= 0)
+                (void) sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+                                                 NULL);
         /* Closing rolls back an open transaction (an unfinished sweep). */
         (void) sqlite3_close_v2(s->db);
         free(s->path);

@@ -11,6 +11,25 @@ from harness import Daemon, main, run_once
 
 
 class DurabilityTest(unittest.TestCase):
+    def test_once_leaves_one_file(self):
+        # A --once run (a timer, a fleet tool copying the file) merges its WAL before it
+        # exits: the database alone holds the sweep.
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            db = os.path.join(tmp, "once.db")
+            for _ in range(2):
+                r = run_once(["--db", db, "--pagemap", "off"])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                wal = db + "-wal"
+                self.assertEqual(os.path.getsize(wal) if os.path.exists(wal) else 0, 0)
+            # Read the main file alone, without its -wal and -shm.
+            for suffix in ("-wal", "-shm"):
+                if os.path.exists(db + suffix):
+                    os.unlink(db + suffix)
+            conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+            self.assertEqual(conn.execute("SELECT count(*) FROM sweeps").fetchone()[0], 2)
+            conn.close()
+
     def test_sigkill_keeps_committed_sweeps(self):
         rng = random.Random(7)
         with Daemon(["--interval", "100ms"]) as d:
