@@ -24,12 +24,12 @@ class StorageFailureTest(unittest.TestCase):
         os.rmdir(self.mnt)
 
     def fill(self, path):
-        """Writes until the file system is full."""
-        with open(path, "wb") as f:
+        """Writes until the file system is full. Unbuffered: a buffered file would flush what
+        did not fit once more when closed, and raise there."""
+        with open(path, "wb", buffering=0) as f:
             try:
                 while True:
                     f.write(b"\0" * 65536)
-                    f.flush()
             except OSError:
                 pass
 
