@@ -180,13 +180,39 @@ static void test_cmdline(void) {
         free(s);
 }
 
-static void test_cgroup(void) {
+/* One /proc/PID/cgroup content and what a parser of it must give. */
+typedef struct CgroupCase {
+        const char *text;
+        int r;
+        const char *path;
+} CgroupCase;
+
+/* Runs parse over every case and over the captured 6119/cgroup (which must give path). */
+static void check_cgroup_cases(int (*parse)(const char *buf, size_t len, char **ret),
+                               const CgroupCase *cases, size_t n, const char *captured) {
         _cleanup_(read_buf_done) ReadBuf b = READ_BUF_INIT;
-        static const struct {
-                const char *text;
-                int r;
-                const char *path;
-        } cases[] = {
+        char *s;
+
+        ASSERT_INT_EQ(read_fixture("linux-6.18-page/proc/6119/cgroup", &b), 0);
+        ASSERT_INT_EQ(parse(b.data, b.size, &s), 0);
+        ASSERT_STR_EQ(s, captured);
+        free(s);
+
+        for (size_t i = 0; i < n; i++) {
+                int r = parse(cases[i].text, strlen(cases[i].text), &s);
+
+                if (r != cases[i].r)
+                        fprintf(stderr, "case %zu: '%s'\n", i, cases[i].text);
+                ASSERT_INT_EQ(r, cases[i].r);
+                if (r == 0) {
+                        ASSERT_STR_EQ(s, cases[i].path);
+                        free(s);
+                }
+        }
+}
+
+static void test_cgroup(void) {
+        static const CgroupCase cases[] = {
                 { "0::/system.slice/cron.service\n", 0, "/system.slice/cron.service" },
                 { "0::/", 0, "/" },
                 { "1:name=systemd:/user.slice\n0::/init.scope\n", 0, "/user.slice" },
@@ -199,33 +225,12 @@ static void test_cgroup(void) {
                 { "0::\n", -EBADMSG, NULL },
                 { "0::/\n\n", -EBADMSG, NULL },
         };
-        char *s;
 
-        ASSERT_INT_EQ(read_fixture("linux-6.18-page/proc/6119/cgroup", &b), 0);
-        ASSERT_INT_EQ(proc_cgroup_parse(b.data, b.size, &s), 0);
-        ASSERT_STR_EQ(s, "/");
-        free(s);
-
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                int r = proc_cgroup_parse(cases[i].text, strlen(cases[i].text), &s);
-
-                if (r != cases[i].r)
-                        fprintf(stderr, "case %zu: '%s'\n", i, cases[i].text);
-                ASSERT_INT_EQ(r, cases[i].r);
-                if (r == 0) {
-                        ASSERT_STR_EQ(s, cases[i].path);
-                        free(s);
-                }
-        }
+        check_cgroup_cases(proc_cgroup_parse, cases, ELEMENTSOF(cases), "/");
 }
 
 static void test_cgroup_memory(void) {
-        _cleanup_(read_buf_done) ReadBuf b = READ_BUF_INIT;
-        static const struct {
-                const char *text;
-                int r;
-                const char *path;
-        } cases[] = {
+        static const CgroupCase cases[] = {
                 /* v2 only. */
                 { "0::/system.slice/cron.service\n", 0, "/system.slice/cron.service" },
                 /* Hybrid: the v1 memory hierarchy wins over the unified one. */
@@ -241,25 +246,10 @@ static void test_cgroup_memory(void) {
                 { "7:memory\n", -EBADMSG, NULL },
                 { "7:memory:x\n", -EBADMSG, NULL },
         };
-        char *s;
 
-        ASSERT_INT_EQ(read_fixture("linux-6.18-page/proc/6119/cgroup", &b), 0);
         /* The capture is of a hybrid host: its v1 memory line, not the unified "/". */
-        ASSERT_INT_EQ(proc_cgroup_memory_parse(b.data, b.size, &s), 0);
-        ASSERT_STR_EQ(s, "/process_api/54ced8c9fd8019de3f551308eb3c2019");
-        free(s);
-
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                int r = proc_cgroup_memory_parse(cases[i].text, strlen(cases[i].text), &s);
-
-                if (r != cases[i].r)
-                        fprintf(stderr, "case %zu: '%s'\n", i, cases[i].text);
-                ASSERT_INT_EQ(r, cases[i].r);
-                if (r == 0) {
-                        ASSERT_STR_EQ(s, cases[i].path);
-                        free(s);
-                }
-        }
+        check_cgroup_cases(proc_cgroup_memory_parse, cases, ELEMENTSOF(cases),
+                           "/process_api/54ced8c9fd8019de3f551308eb3c2019");
 }
 
 static void test_unit(void) {
