@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import unittest
 
-from cgroup_tree import CONTAINER, RATE, CgroupHistory
+from cgroup_tree import CONTAINER, CgroupHistory
 from harness import Daemon, main, run_once
 from history import SWEEPS
 
