@@ -531,11 +531,8 @@ static int cgroup_series(Store *s, int64_t epoch_id, size_t window, CgroupSeries
                       " ORDER BY s.cgroup_id, w.start_usec, w.id");
         if (!sql)
                 return -ENOMEM;
-        r = store_prepare(s, sql, &st);
+        r = store_prepare_epoch_window(s, sql, epoch_id, window, &st);
         if (r < 0)
-                return r;
-        if ((r = store_bind_int64(s, st, 1, epoch_id)) < 0 ||
-            (r = store_bind_int64(s, st, 2, store_window_limit(window))) < 0)
                 return r;
         /* Rows come per cgroup, sweeps in order; each is spread over the cgroup's field series,
          * which are appended on the cgroup's first row and filled as its rows come. */
@@ -626,15 +623,13 @@ static int thp_series(Store *s, int64_t epoch_id, size_t window, ThpSeries **ret
         if (r < 0)
                 return r;
 
-        r = store_prepare(s,
-                          "SELECT t.size_kb, t.name, t.value, w.start_usec"
-                          " FROM thp_samples t JOIN sweeps w ON w.id = t.sweep_id"
-                          " WHERE t.sweep_id IN (" STORE_EPOCH_WINDOW_SQL ")"
-                          " ORDER BY t.size_kb, t.name, w.start_usec, w.id", &st);
+        r = store_prepare_epoch_window(s,
+                                       "SELECT t.size_kb, t.name, t.value, w.start_usec"
+                                       " FROM thp_samples t JOIN sweeps w ON w.id = t.sweep_id"
+                                       " WHERE t.sweep_id IN (" STORE_EPOCH_WINDOW_SQL ")"
+                                       " ORDER BY t.size_kb, t.name, w.start_usec, w.id",
+                                       epoch_id, window, &st);
         if (r < 0)
-                return r;
-        if ((r = store_bind_int64(s, st, 1, epoch_id)) < 0 ||
-            (r = store_bind_int64(s, st, 2, store_window_limit(window))) < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
                 uint64_t size_kb = store_column_uint64(st, 0);
@@ -666,15 +661,13 @@ static int thp_series(Store *s, int64_t epoch_id, size_t window, ThpSeries **ret
                 return r;
 
         /* Each size's setting in the epoch's latest sweep that recorded it. */
-        r = store_prepare(s,
-                          "SELECT z.size_kb, z.enabled, max(w.start_usec) FROM thp_sizes z"
-                          " JOIN sweeps w ON w.id = z.sweep_id"
-                          " WHERE z.sweep_id IN (" STORE_EPOCH_WINDOW_SQL ")"
-                          " GROUP BY z.size_kb ORDER BY z.size_kb", &en);
+        r = store_prepare_epoch_window(s,
+                                       "SELECT z.size_kb, z.enabled, max(w.start_usec)"
+                                       " FROM thp_sizes z JOIN sweeps w ON w.id = z.sweep_id"
+                                       " WHERE z.sweep_id IN (" STORE_EPOCH_WINDOW_SQL ")"
+                                       " GROUP BY z.size_kb ORDER BY z.size_kb",
+                                       epoch_id, window, &en);
         if (r < 0)
-                return r;
-        if ((r = store_bind_int64(s, en, 1, epoch_id)) < 0 ||
-            (r = store_bind_int64(s, en, 2, store_window_limit(window))) < 0)
                 return r;
         while ((r = store_step(s, en)) > 0) {
                 const char *enabled = (const char *) sqlite3_column_text(en, 1);

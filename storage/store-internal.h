@@ -162,10 +162,10 @@ int store_run(Store *s, StoreStatement id);
 #define STORE_EPOCH_WINDOW_SQL                                                                   \
         "SELECT id FROM sweeps WHERE epoch_id = ?1 ORDER BY start_usec DESC, id DESC LIMIT ?2"
 
-/* The ?2 of STORE_EPOCH_WINDOW_SQL for a window of that many sweeps (0: all). */
-static inline int64_t store_window_limit(size_t window) {
-        return window == 0 || window > INT64_MAX ? -1 : (int64_t) window;
-}
+/* Prepares a query of one epoch's window (sql holds STORE_EPOCH_WINDOW_SQL) and binds ?1 the
+ * epoch and ?2 the window (0: all sweeps); the caller binds the rest and finalizes. */
+int store_prepare_epoch_window(Store *s, const char *sql, int64_t epoch_id, size_t window,
+                               sqlite3_stmt **ret);
 
 /* 0 when a sweep is open and can take more rows; -EINVAL when none is open; the error that
  * made SQLite drop it otherwise. */

@@ -128,6 +128,26 @@ static void identity_point_from_aggregate(const IdentityAggregate *a, uint64_t p
 }
 
 /* The sweep ids of an epoch's newest ?2 sweeps (all of them when ?2 is -1: SQLite's LIMIT -1). */
+/* The ?2 of STORE_EPOCH_WINDOW_SQL for a window of that many sweeps (0: all). */
+static int64_t store_window_limit(size_t window) {
+        return window == 0 || window > INT64_MAX ? -1 : (int64_t) window;
+}
+
+int store_prepare_epoch_window(Store *s, const char *sql, int64_t epoch_id, size_t window,
+                               sqlite3_stmt **ret) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = store_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_int64(s, st, 1, epoch_id)) < 0 ||
+            (r = store_bind_int64(s, st, 2, store_window_limit(window))) < 0)
+                return r;
+        *ret = TAKE_PTR(st);
+        return 0;
+}
+
 static int identity_series(Store *s, int64_t epoch_id, const SeriesSelection *sel,
                            IdentitySeries **ret_series, size_t *ret_n,
                            IdentityPoint **ret_points) {
@@ -144,17 +164,16 @@ static int identity_series(Store *s, int64_t epoch_id, const SeriesSelection *se
         if (page_size == 0)
                 page_size = STORE_PAGE_SIZE_DEFAULT;
 
-        r = store_prepare(s,
-                          "SELECT " STORE_IDENTITY_AGGREGATE_COLUMNS
-                          " FROM identity_samples JOIN sweeps w ON w.id = sweep_id"
-                          " WHERE sweep_id IN (" STORE_EPOCH_WINDOW_SQL ")"
-                          " AND identity_id BETWEEN ?3 AND ?4"
-                          " ORDER BY identity_id, w.start_usec, w.id", &st);
+        r = store_prepare_epoch_window(s,
+                                       "SELECT " STORE_IDENTITY_AGGREGATE_COLUMNS
+                                       " FROM identity_samples JOIN sweeps w ON w.id = sweep_id"
+                                       " WHERE sweep_id IN (" STORE_EPOCH_WINDOW_SQL ")"
+                                       " AND identity_id BETWEEN ?3 AND ?4"
+                                       " ORDER BY identity_id, w.start_usec, w.id",
+                                       epoch_id, sel->window, &st);
         if (r < 0)
                 return r;
-        if ((r = store_bind_int64(s, st, 1, epoch_id)) < 0 ||
-            (r = store_bind_int64(s, st, 2, store_window_limit(sel->window))) < 0 ||
-            (r = store_bind_int64(s, st, 3, sel->first_identity)) < 0 ||
+        if ((r = store_bind_int64(s, st, 3, sel->first_identity)) < 0 ||
             (r = store_bind_int64(s, st, 4, sel->last_identity > 0 ? sel->last_identity
                                                                     : INT64_MAX)) < 0)
                 return r;
@@ -217,17 +236,15 @@ static int system_series(Store *s, int64_t epoch_id, size_t window, SystemSeries
         if (r < 0)
                 return r;
 
-        r = store_prepare(s,
-                          "SELECT m.name, m.value, coalesce(t.value, 0)"
-                          " FROM meminfo_samples m JOIN sweeps w ON w.id = m.sweep_id"
-                          " LEFT JOIN meminfo_samples t"
-                          " ON t.sweep_id = m.sweep_id AND t.name = 'MemTotal'"
-                          " WHERE m.sweep_id IN (" STORE_EPOCH_WINDOW_SQL ") AND m.is_kb = 1"
-                          " ORDER BY m.name, w.start_usec, w.id", &st);
+        r = store_prepare_epoch_window(s,
+                                       "SELECT m.name, m.value, coalesce(t.value, 0)"
+                                       " FROM meminfo_samples m JOIN sweeps w"
+                                       " ON w.id = m.sweep_id LEFT JOIN meminfo_samples t"
+                                       " ON t.sweep_id = m.sweep_id AND t.name = 'MemTotal'"
+                                       " WHERE m.sweep_id IN (" STORE_EPOCH_WINDOW_SQL ")"
+                                       " AND m.is_kb = 1 ORDER BY m.name, w.start_usec, w.id",
+                                       epoch_id, window, &st);
         if (r < 0)
-                return r;
-        if ((r = store_bind_int64(s, st, 1, epoch_id)) < 0 ||
-            (r = store_bind_int64(s, st, 2, store_window_limit(window))) < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
                 const char *name = (const char *) sqlite3_column_text(st, 0);
