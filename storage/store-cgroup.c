@@ -393,18 +393,37 @@ void cgroup_row_array_free(CgroupRow *a, size_t n) {
         free(a);
 }
 
-/* Unpacks a stat blob with the dictionary names; unknown ids and a damaged blob are -EBADMSG. */
-static int stat_unpack(Store *s, const uint8_t *p, size_t len, CgroupRow *row) {
+/* The dictionary's names by id, for unpacking: ids are small and dense (INTEGER PRIMARY KEY of
+ * a table only ever appended to), so an array indexed by id. *ret_n is one past the largest. */
+static int stat_names_by_id(Store *s, const char ***ret, size_t *ret_n) {
+        const char **by_id;
+        size_t n = 0;
         int r;
 
         r = stat_names_load(s);
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < s->n_stat_names; i++)
+                n = MAX(n, (size_t) s->stat_names[i].id + 1);
+        by_id = calloc(MAX(n, (size_t) 1), sizeof *by_id);
+        if (!by_id)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_stat_names; i++)
+                if (s->stat_names[i].id >= 0)
+                        by_id[s->stat_names[i].id] = s->stat_names[i].name;
+        *ret = by_id;
+        *ret_n = n;
+        return 0;
+}
+
+/* Unpacks a stat blob with the dictionary's names; unknown ids and a damaged blob are
+ * -EBADMSG. */
+static int stat_unpack(const char *const *names, size_t n_names, const uint8_t *p, size_t len,
+                       CgroupRow *row) {
         row->stat = calloc(CGROUP_STAT_MAX, sizeof(CgroupStatField));
         if (!row->stat)
                 return -ENOMEM;
         for (size_t off = 0; off < len;) {
-                const CgroupStatName *name = NULL;
                 uint64_t id, value;
                 size_t k;
 
@@ -416,12 +435,9 @@ static int stat_unpack(Store *s, const uint8_t *p, size_t len, CgroupRow *row) {
                 if (k == 0)
                         return -EBADMSG;
                 off += k;
-                for (size_t i = 0; i < s->n_stat_names && !name; i++)
-                        if ((uint64_t) s->stat_names[i].id == id)
-                                name = s->stat_names + i;
-                if (!name)
+                if (id >= n_names || !names[id])
                         return -EBADMSG;
-                strcpy(row->stat[row->n_stat].name, name->name);
+                strcpy(row->stat[row->n_stat].name, names[id]);
                 row->stat[row->n_stat++].value = value;
         }
         return 0;
@@ -437,12 +453,16 @@ static_assert(_CGROUP_FIELD_MAX == 7, "CGROUP_FIELD_COLUMNS names every CgroupFi
 
 static int latest_cgroups(Store *s, CgroupRow **ret, size_t *ret_n, int64_t *ret_sweep_id) {
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        _cleanup_free_ const char **names = NULL;
         CgroupRow *rows = NULL;
-        size_t n = 0, allocated = 0;
+        size_t n = 0, allocated = 0, n_names = 0;
         int64_t sweep_id;
         int r;
 
         r = store_latest_sweep_id(s, &sweep_id);
+        if (r < 0)
+                return r;
+        r = stat_names_by_id(s, &names, &n_names);
         if (r < 0)
                 return r;
         r = store_prepare(s,
@@ -475,7 +495,7 @@ static int latest_cgroups(Store *s, CgroupRow **ret, size_t *ret_n, int64_t *ret
                                 row->kb[f] = store_column_uint64(st, 7 + f);
                                 row->present |= 1u << f;
                         }
-                r = stat_unpack(s, sqlite3_column_blob(st, 14),
+                r = stat_unpack(names, n_names, sqlite3_column_blob(st, 14),
                                 (size_t) sqlite3_column_bytes(st, 14), row);
                 if (r < 0)
                         break;
