@@ -69,10 +69,12 @@ int proc_stat_parse(const char *buf, size_t len, ProcStat *ret) {
         if (end > close + 1 && end[-1] == '\n')
                 end--;
         p = close + 1;
-        for (field = 3; field <= 22; field++) {
+        for (field = 3; field <= 24; field++) {
                 const char *tok;
                 size_t tok_len;
 
+                if (field > 22 && p >= end)
+                        break;          /* no signal: the process is always read */
                 if (p >= end || *p != ' ')
                         return -EBADMSG;
                 tok = ++p;
@@ -104,10 +106,31 @@ int proc_stat_parse(const char *buf, size_t len, ProcStat *ret) {
                                 return -ERANGE;
                         st.flags = (uint32_t) v;
                         break;
+                case 10:
+                        r = parse_u64_token(tok, tok_len, &st.signal.minflt);
+                        if (r < 0)
+                                return r;
+                        break;
+                case 12:
+                        r = parse_u64_token(tok, tok_len, &st.signal.majflt);
+                        if (r < 0)
+                                return r;
+                        break;
                 case 22:
                         r = parse_u64_token(tok, tok_len, &st.start_time_ticks);
                         if (r < 0)
                                 return r;
+                        break;
+                case 23:
+                        r = parse_u64_token(tok, tok_len, &st.signal.vsize);
+                        if (r < 0)
+                                return r;
+                        break;
+                case 24:
+                        r = parse_u64_token(tok, tok_len, &st.signal.rss_pages);
+                        if (r < 0)
+                                return r;
+                        st.signal.valid = true;
                         break;
                 default:
                         r = check_token_int(tok, tok_len);

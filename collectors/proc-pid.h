@@ -13,16 +13,34 @@
 #define PROC_CMDLINE_MAX 4096   /* longer command lines are truncated, marked with "…" */
 #define PF_KTHREAD 0x00200000u  /* include/linux/sched.h */
 
+/* What stat tells of a process's memory without walking its page tables: every fault it
+ * took (minflt, majflt: a page mapped, copied or brought back), its address space size (vsize:
+ * mmap, munmap, brk, mremap) and its resident pages (rss). Two equal signals mean the process
+ * neither faulted nor changed its mappings in between; what the rss counter misses (it is
+ * per-CPU batched) and what other processes do to shared pages are not seen (README,
+ * MaxStaleness=). valid is false when stat ends before field 24. */
+typedef struct ProcSignal {
+        uint64_t minflt, majflt, vsize, rss_pages;
+        bool valid;
+} ProcSignal;
+
+static inline bool proc_signal_equal(const ProcSignal *a, const ProcSignal *b) {
+        return a->valid && b->valid && a->minflt == b->minflt && a->majflt == b->majflt &&
+               a->vsize == b->vsize && a->rss_pages == b->rss_pages;
+}
+
 typedef struct ProcStat {
         char comm[PROC_COMM_MAX];
         char state;
         uint32_t ppid;
         uint32_t flags;                 /* task flags (PF_*) */
         uint64_t start_time_ticks;      /* field 22, clock ticks since boot */
+        ProcSignal signal;              /* fields 10, 12, 23, 24 */
 } ProcStat;
 
 /* Pure parser of /proc/PID/stat: comm is between the first '(' and the last ')', fields are
- * parsed after the last ')'. Returns 0, -EBADMSG, -ERANGE. */
+ * parsed after the last ')', up to field 24 (fields 3–22 are required). Returns 0, -EBADMSG,
+ * -ERANGE. */
 int proc_stat_parse(const char *buf, size_t len, ProcStat *ret);
 
 /* Pure: /proc/PID/cmdline (NUL-separated args) to one string with arguments joined by single

@@ -31,7 +31,9 @@ void proc_sample_done(ProcSample *s) {
         *s = (ProcSample) {};
 }
 
-int proc_sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcSample *ret) {
+/* proc_sample_read(), asking reuse (when not NULL) after stat. */
+static int sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcReuseFunc reuse,
+                       void *userdata, ProcSample *ret) {
         _cleanup_(proc_sample_done) ProcSample s = { .pid = pid };
         ProcStat st;
         int r;
@@ -52,7 +54,19 @@ int proc_sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcSample *ret) {
         if (st.state == 'Z' || st.state == 'X')
                 return -ENODATA;
         s.start_time_ticks = st.start_time_ticks;
+        s.signal = st.signal;
         memcpy(s.comm, st.comm, sizeof s.comm);
+
+        if (reuse) {
+                r = reuse(&s, userdata);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        *ret = s;
+                        s = (ProcSample) {};
+                        return 0;
+                }
+        }
 
         r = smaps_rollup_read(pid_dirfd, buf, &s.rollup);
         if (r < 0)
@@ -98,6 +112,10 @@ int proc_sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcSample *ret) {
         *ret = s;
         s = (ProcSample) {};
         return 0;
+}
+
+int proc_sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcSample *ret) {
+        return sample_read(pid_dirfd, pid, buf, NULL, NULL, ret);
 }
 
 static int pid_compare(const void *a, const void *b) {
@@ -177,7 +195,8 @@ int proc_sample_read_pagemap(int pid_dirfd, const PagemapOptions *o, ProcScanBuf
 }
 
 int proc_scan(const ProcRoot *root, ProcScanBuffers *bufs, const PagemapOptions *pagemap,
-              ProcScanFunc func, void *userdata, ProcScanStats *ret_stats) {
+              ProcReuseFunc reuse, ProcScanFunc func, void *userdata,
+              ProcScanStats *ret_stats) {
         _cleanup_free_ pid_t *pids = NULL;
         ProcScanStats stats = {};
         size_t n = 0;
@@ -194,8 +213,10 @@ int proc_scan(const ProcRoot *root, ProcScanBuffers *bufs, const PagemapOptions 
 
                 (void) snprintf(name, sizeof name, "%d", (int) pids[i]);
                 fd = openat(root->proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                r = fd < 0 ? -errno : proc_sample_read(fd, pids[i], &bufs->text, &s);
-                if (r == 0 && pagemap) {
+                r = fd < 0 ? -errno : sample_read(fd, pids[i], &bufs->text, reuse, userdata, &s);
+                if (r == 0 && s.reused_sweep_id > 0)
+                        stats.reused++;
+                else if (r == 0 && pagemap) {
                         r = proc_sample_read_pagemap(fd, pagemap, bufs, &s);
                         switch (r) {
                         case 0:

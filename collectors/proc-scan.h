@@ -25,6 +25,9 @@ typedef struct ProcSample {
         char *cgroup;           /* NULL when unreadable */
         char *memory_cgroup;    /* the memory controller's (v1) or the v2 path; NULL when none */
         char *unit;             /* NULL when the cgroup names no unit */
+        ProcSignal signal;      /* from stat: whether the memory may have changed */
+        int64_t reused_sweep_id;        /* > 0: every figure and string is that sweep's read,
+                                         * standing in for this one (ProcReuseFunc) */
         SmapsRollup rollup;
         bool has_pagemap;       /* pagemap was scanned (mode exclusivity or full) */
         PagemapCounts pagemap;
@@ -46,6 +49,7 @@ typedef struct ProcScanStats {
         unsigned pagemap_truncated;     /* sampled, but the pagemap scan was cut short (cap or
                                          * deadline) */
         unsigned pagemap_failed;        /* sampled without pagemap: maps/pagemap unreadable */
+        unsigned reused;                /* sampled from an earlier read (ProcReuseFunc) */
 } ProcScanStats;
 
 /* Scratch a walk reuses from process to process and from sweep to sweep. */
@@ -66,6 +70,11 @@ static inline unsigned proc_scan_stats_skipped(const ProcScanStats *s) {
  * negative return stops the walk and is returned by proc_scan(). */
 typedef int (*ProcScanFunc)(ProcSample *sample, void *userdata);
 
+/* Asked after a process's stat, with pid, start_time_ticks, comm and signal of *sample set:
+ * returns 1 after filling the rest of the sample from an earlier read (reused_sweep_id set),
+ * and nothing more of the process is read; 0 to read it; -ENOMEM stops the walk. */
+typedef int (*ProcReuseFunc)(ProcSample *sample, void *userdata);
+
 /* Reads one process through its directory fd (opened O_PATH|O_DIRECTORY under the proc root):
  * stat, smaps_rollup, cmdline, exe, cgroup. Returns 0 and fills *ret; 1 when it is a kernel
  * thread (nothing else read); -ENODATA (no memory map), -ENOENT/-ESRCH, -EACCES/-EPERM,
@@ -81,9 +90,10 @@ int proc_sample_read_pagemap(int pid_dirfd, const PagemapOptions *o, ProcScanBuf
                              ProcSample *s);
 
 /* Walks every numeric directory under the proc root in ascending PID order, reads each process
- * with proc_sample_read() (and proc_sample_read_pagemap() when pagemap is not NULL) and calls
- * func for each one sampled. A process whose pagemap cannot be read is still sampled, counted
+ * with proc_sample_read() (and proc_sample_read_pagemap() when pagemap is not NULL), unless
+ * reuse (may be NULL) stands an earlier read in for it, and calls func for each one sampled;
+ * both get userdata. A process whose pagemap cannot be read is still sampled, counted
  * in pagemap_failed. Per-process failures are counted in *ret_stats, never returned. Returns 0,
  * a negative errno when the proc root cannot be listed or -ENOMEM, or what func returned. */
 int proc_scan(const ProcRoot *root, ProcScanBuffers *bufs, const PagemapOptions *pagemap,
-              ProcScanFunc func, void *userdata, ProcScanStats *ret_stats);
+              ProcReuseFunc reuse, ProcScanFunc func, void *userdata, ProcScanStats *ret_stats);

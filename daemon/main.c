@@ -107,6 +107,8 @@ static void publish_status(Daemon *d, const SweepResult *res, int r, bool storag
                 st->last_sweep_usec = res->start_usec;
                 st->last_duration_usec = res->duration_usec;
                 st->sampled = res->stats.sampled;
+                st->reused = res->stats.reused;
+                st->reused_total += res->stats.reused;
                 st->vanished = res->stats.vanished;
                 st->denied = res->stats.denied;
                 st->malformed = res->stats.malformed;
@@ -330,12 +332,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
                         log_warning_errno(r, "Failed to reschedule the next sweep: %m, it runs at "
                                           "the time planned before the reload");
         }
-        d->sweeper.identity_mode = d->options.identity_mode;
-        d->sweeper.pagemap = (SweepPagemap) {
-                .mode = d->options.pagemap_mode,
-                .max_scan_bytes = d->options.pagemap_max_scan_bytes,
-                .budget_usec = d->options.pagemap_budget_usec,
-        };
+        sweeper_configure(&d->sweeper, &d->options);
         publish_status(d, NULL, d->storage_failing ? -EIO : 0, true);
         log_info("Reloaded configuration%s%s%s: interval %.1f s, identity %s", config ? " from '" : "",
                  config ? config : "", config ? "'" : "",
@@ -594,12 +591,8 @@ int main(int argc, char *argv[]) {
                 daemon_done(&d);
                 return EXIT_FAILURE;
         }
-        sweeper_init(&d.sweeper, &d.root, d.store, d.options.identity_mode,
-                     &(SweepPagemap) {
-                             .mode = d.options.pagemap_mode,
-                             .max_scan_bytes = d.options.pagemap_max_scan_bytes,
-                             .budget_usec = d.options.pagemap_budget_usec,
-                     });
+        sweeper_init(&d.sweeper, &d.root, d.store);
+        sweeper_configure(&d.sweeper, &d.options);
 
         r = action == OPTIONS_ONCE ? run_once(&d) : run_daemon(&d);
         ret = r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

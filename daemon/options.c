@@ -206,6 +206,12 @@ static int parse_budget(const char *v, void *field, const char **reterr) {
                                       "expected a duration of at least 100ms, e.g. 10s", reterr);
 }
 
+static int parse_staleness(const char *v, void *field, const char **reterr) {
+        return parse_duration_between(v, field, 0, 86400 * USEC_PER_SEC,
+                                      "expected a duration up to 1d, e.g. 5min, or 0 to read "
+                                      "every process in every sweep", reterr);
+}
+
 /* Command-line-only options: handled by options_parse() itself. */
 enum {
         ARG_CONFIG = 'c',
@@ -256,6 +262,10 @@ static const Setting settings[] = {
                 pagemap_max_scan_bytes),
         SETTING("Daemon", "PagemapBudget", "pagemap-budget", 0, "DURATION", "10s", NULL,
                 "pagemap reading per sweep", parse_budget, pagemap_budget_usec),
+        SETTING("Daemon", "MaxStaleness", "max-staleness", 0, "DURATION", "5min", NULL,
+                "re-read a process whose stat shows no change only when its figures are this "
+                "old (0: read every process in every sweep)", parse_staleness,
+                max_staleness_usec),
         SETTING("Web", "RedactCmdline", "redact-cmdline", 0, "BOOL", "no", NULL,
                 "show argv[0] only of command lines in every response", parse_bool,
                 redact_cmdline),

@@ -32,14 +32,21 @@ static int sweep_fail(Sweeper *sw, SweepStep step, int r) {
         return r;
 }
 
-void sweeper_init(Sweeper *sw, const ProcRoot *root, Store *store, IdentityMode mode,
-                  const SweepPagemap *pagemap) {
+void sweeper_init(Sweeper *sw, const ProcRoot *root, Store *store) {
         *sw = (Sweeper) {
                 .root = root,
                 .store = store,
-                .identity_mode = mode,
-                .pagemap = *pagemap,
         };
+}
+
+void sweeper_configure(Sweeper *sw, const Options *o) {
+        sw->identity_mode = o->identity_mode;
+        sw->pagemap = (SweepPagemap) {
+                .mode = o->pagemap_mode,
+                .max_scan_bytes = o->pagemap_max_scan_bytes,
+                .budget_usec = o->pagemap_budget_usec,
+        };
+        sw->max_staleness_usec = o->max_staleness_usec;
 }
 
 /* Forgets the last sweep's processes and reconstruction. */
@@ -57,6 +64,7 @@ void sweeper_done(Sweeper *sw) {
         free(sw->procs);
         free(sw->group);
         free(sw->unit_keys);
+        read_table_done(&sw->reads);
         kernel_id_done(&sw->kernel);
         *sw = (Sweeper) {};
 }
@@ -201,6 +209,24 @@ static int sweep_hand_over(SweepQueue *q) {
         return r;
 }
 
+/* Whether earlier reads may stand in for this sweep's. Not in full mode: the reconstruction
+ * counts every page's mappers across all processes, so every process is read. */
+static bool sweeper_reuses(const Sweeper *sw) {
+        return sw->max_staleness_usec > 0 && sw->pagemap.mode != PAGEMAP_MODE_FULL;
+}
+
+/* ProcReuseFunc: a process whose signal has not moved keeps its last read while that is younger
+ * than the maximum staleness. */
+static int sweep_reuse(ProcSample *p, void *userdata) {
+        SweepQueue *q = userdata;
+        Sweeper *sw = q->sweeper;
+        uint64_t not_before = sw->sweep_mono_usec >= sw->max_staleness_usec ?
+                                      sw->sweep_mono_usec - sw->max_staleness_usec + 1 : 0;
+
+        return read_table_reuse(&sw->reads, p, not_before,
+                                sw->pagemap.mode != PAGEMAP_MODE_OFF);
+}
+
 /* Full mode: remembers which PFNs belong to whom, for the reconstruction after the walk. */
 static int sweep_remember(Sweeper *sw, ProcSample *p) {
         int r;
@@ -223,9 +249,13 @@ static int sweep_remember(Sweeper *sw, ProcSample *p) {
  * sweep is lost anyway. */
 static int sweep_enqueue(ProcSample *p, void *userdata) {
         SweepQueue *q = userdata;
+        Sweeper *sw = q->sweeper;
         int r;
 
-        if (q->sweeper->pagemap.mode == PAGEMAP_MODE_FULL && p->has_pagemap) {
+        /* Out of memory for the table only costs a read next time. */
+        if (sweeper_reuses(sw))
+                (void) read_table_record(&sw->reads, p, sw->sweep_id, sw->sweep_mono_usec);
+        if (sw->pagemap.mode == PAGEMAP_MODE_FULL && p->has_pagemap) {
                 r = sweep_remember(q->sweeper, p);
                 if (r < 0)
                         return r;
@@ -257,7 +287,8 @@ static int sweep_processes(Sweeper *sw, const PagemapOptions *pagemap, ProcScanS
         if (k != 0)
                 return sweep_fail(sw, SWEEP_STEP_WRITER, -k);
 
-        r = proc_scan(sw->root, &sw->bufs, pagemap, sweep_enqueue, &q, ret_stats);
+        r = proc_scan(sw->root, &sw->bufs, pagemap, sweeper_reuses(sw) ? sweep_reuse : NULL,
+                      sweep_enqueue, &q, ret_stats);
         if (r >= 0)
                 r = sweep_hand_over(&q);
         else {
@@ -495,6 +526,9 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
         r = store_sweep_begin(sw->store, sw->epoch_id, start);
         if (r < 0)
                 return sweep_fail(sw, SWEEP_STEP_STORAGE, r);
+        sw->sweep_id = store_sweep_open_id(sw->store);
+        sw->sweep_mono_usec = mono;
+        read_table_begin(&sw->reads, sw->epoch_id);
 
         uint64_t page_size = sw->kernel.page_size ? sw->kernel.page_size : 4096;
         PagemapOptions pagemap = {
@@ -550,11 +584,13 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
                 .malformed = stats.malformed,
                 .pagemap_truncated = stats.pagemap_truncated,
                 .pagemap_failed = stats.pagemap_failed,
+                .reused = stats.reused,
         };
         sw->rec = reconstruction_free(sw->rec);
         sweep_id = store_sweep_commit(sw->store, &summary);
         if (sweep_id < 0)
                 return sweep_fail(sw, SWEEP_STEP_STORAGE, (int) sweep_id);
+        read_table_commit(&sw->reads);
 
         *ret = (SweepResult) {
                 .sweep_id = sweep_id,
@@ -564,6 +600,7 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
                 .duration_usec = summary.duration_usec,
                 .stats = stats,
                 .budget_exhausted = budget_exhausted,
+                .reuse = sweeper_reuses(sw),
                 .reconstruction = reconstruction,
                 .cgroup_layout = extra.cgroup_layout,
                 .cgroups = extra.cgroups,

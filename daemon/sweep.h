@@ -12,6 +12,7 @@
 #include "options.h"
 #include "proc-root.h"
 #include "reconstruct.h"
+#include "reuse.h"
 #include "store.h"
 #include "thp.h"
 
@@ -67,6 +68,10 @@ typedef struct Sweeper {
                                          * addressing, 0 empty */
         size_t n_unit_keys, allocated_unit_keys;
         ThpStats thp;                   /* scratch */
+        uint64_t max_staleness_usec;    /* reuse a process's figures while younger; 0: never */
+        ReadTable reads;                /* modes off and exclusivity: the last reads */
+        int64_t sweep_id;               /* the open sweep's */
+        uint64_t sweep_mono_usec;       /* its CLOCK_MONOTONIC start */
         SweepStep failed_step;          /* after sweeper_run() failed: set where it failed */
 } Sweeper;
 
@@ -77,6 +82,7 @@ typedef struct SweepResult {
         uint64_t start_usec, duration_usec;
         ProcScanStats stats;
         bool budget_exhausted;          /* the pagemap budget ran out during this sweep */
+        bool reuse;                     /* earlier reads could stand in (stats.reused) */
         CgroupLayout cgroup_layout;
         CgroupScanStats cgroups;        /* the memory cgroups walked */
         unsigned thp_sizes;             /* THP sizes recorded */
@@ -85,8 +91,9 @@ typedef struct SweepResult {
                                          * another -errno when kpageflags/kpagecount failed */
 } SweepResult;
 
-void sweeper_init(Sweeper *sw, const ProcRoot *root, Store *store, IdentityMode mode,
-                  const SweepPagemap *pagemap);
+void sweeper_init(Sweeper *sw, const ProcRoot *root, Store *store);
+/* The settings a reload may change; they apply from the next sweep. */
+void sweeper_configure(Sweeper *sw, const Options *o);
 void sweeper_done(Sweeper *sw);
 
 /* Runs one sweep. Returns 0 and fills *ret; on failure the transaction is rolled back, a

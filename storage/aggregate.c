@@ -85,6 +85,8 @@ void identity_aggregate(const SweepRow *rows, size_t n,
                         pagemap_classes_add(a.pagemap, pagemaps[rows[i].pagemap]);
                         a.pagemap_processes++;
                 }
+                if (rows[i].reused)
+                        a.reused_processes++;
                 if (rows[i].truth >= 0) {
                         process_truth_add(&a.truth, truths + rows[i].truth);
                         a.truth_processes++;

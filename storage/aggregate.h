@@ -24,6 +24,7 @@ typedef struct SweepRow {
         uint32_t present;               /* SmapsRollup.present */
         int32_t pagemap;                /* index into the pagemap array; -1: no complete scan */
         int32_t truth;                  /* index into the truth array; -1: not reconstructed */
+        bool reused;                    /* the figures are an earlier sweep's read */
         uint64_t kb[_SMAPS_FIELD_MAX];
 } SweepRow;
 
@@ -39,7 +40,14 @@ typedef struct IdentityAggregate {
         PagemapClassCounts pagemap[_VMA_CLASS_MAX];     /* summed over them */
         uint32_t truth_processes;       /* members with a reconstruction */
         ProcessTruth truth;             /* summed over them */
+        uint32_t reused_processes;      /* members whose figures are an earlier read */
 } IdentityAggregate;
+
+/* Every member's figures are an earlier read: the sample is no new observation (of the
+ * figures, or of their noise). */
+static inline bool identity_aggregate_is_reused(const IdentityAggregate *a) {
+        return a->processes > 0 && a->reused_processes == a->processes;
+}
 
 /* Every member of the identity had a complete pagemap scan, or a reconstruction: only then are
  * the sums the identity's. */

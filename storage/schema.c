@@ -32,7 +32,8 @@
  *                     duration_usec, and the process counters sampled, skipped (= vanished +
  *                     denied + malformed), vanished, denied, malformed; since version 2
  *                     pagemap_truncated (sampled, pagemap scan cut short) and pagemap_failed
- *                     (sampled without pagemap), NULL in sweeps written before. Index (epoch_id,
+ *                     (sampled without pagemap), NULL in sweeps written before; since version 8
+ *                     reused (sampled from an earlier read). Index (epoch_id,
  *                     start_usec), and since version 3 index (start_usec). The row is inserted
  *                     when the sweep begins and completed at commit, in the same transaction.
  *                     The latest sweep is the highest id.
@@ -60,6 +61,11 @@
  *                     c_present_pages, c_swapped_pages, c_exclusive_pages (PM_MMAP_EXCLUSIVE),
  *                     and pagemap_truncated (1 when the scan was cut short by its cap or
  *                     deadline, else 0); all 16 NULL when the process was not scanned.
+ *                     Since version 8, reused_sweep_id: NULL for a read; for a sample whose
+ *                     figures an earlier read stands in for (the process's change signal had
+ *                     not moved, daemon/reuse.h), the sweep whose row holds them, and every
+ *                     figure column here NULL (present is copied). Retention may have deleted
+ *                     that sweep already.
  *                     Index (process_id): retention deletes processes rows, and the foreign key
  *                     check of each deletion looks children up by process_id.
  *   process_extra     smaps_rollup fields this build does not know, kept rather than dropped:
@@ -86,7 +92,10 @@
  *                     truth_private_kb and, unchanged, forecast_pss_kb, forecast_pss_anon_kb,
  *                     forecast_pss_file_kb, forecast_pss_shmem_kb, forecast_shared_kb,
  *                     forecast_private_kb, forecast_exclusive_pages, partially_mapped_folios,
- *                     and since version 7 unseen_pages.
+ *                     and since version 7 unseen_pages; since version 8 reused_processes,
+ *                     the members whose figures are an earlier read (NULL before). A row whose
+ *                     every member is reused is no new observation: the statistics of a
+ *                     comparison leave it out.
  *                     A sum is NULL when its count is 0; both counts are NULL in rows written
  *                     before version 2. The identity is "scanned" (or "reconstructed") in a
  *                     sweep only when its count equals processes.
@@ -148,7 +157,8 @@
  *   step 2 adds the indexes for series over time; step 3 the host of each epoch; step 4 the
  *   cgroup layout of each epoch and the cgroup and THP tables (new tables and a column: every
  *   older database reads as before, with no cgroup or THP data); step 5 the config's and the
- *   probe's mapcount modes.
+ *   probe's mapcount modes; step 6 the reconstruction's unseen pages; step 7 the reused
+ *   samples of the steady state.
  *   A step's text is frozen once released: a change is a new step appended to the array (and
  *   STORE_SCHEMA_VERSION raised). A file is migrated only when opened read-write; a read-only
  *   open requires the current version. A file with a newer user_version, a foreign
@@ -174,7 +184,7 @@ static_assert(sizeof(PagemapClassCounts) == STORE_PAGEMAP_CLASS_FIELDS * sizeof(
               "PagemapClassCounts is present, swapped, exclusive");
 static_assert(STORE_TRUTH_N_COLUMNS * sizeof(uint64_t) == sizeof(ProcessTruth),
               "one column per ProcessTruth field");
-static_assert(_IDENTITY_COL_MAX == 7 + _SMAPS_FIELD_MAX + STORE_PAGEMAP_N_COLUMNS +
+static_assert(_IDENTITY_COL_MAX == 8 + _SMAPS_FIELD_MAX + STORE_PAGEMAP_N_COLUMNS +
                                    STORE_TRUTH_N_COLUMNS,
               "IDENTITY_COL_* numbers every column of STORE_IDENTITY_AGGREGATE_COLUMNS");
 
@@ -444,6 +454,11 @@ static const char *const schema_migrations[] = {
         /* 6 → 7: pages of the reconstruction that processes not read also map. */
         "ALTER TABLE process_truth ADD COLUMN unseen_pages INTEGER;\n"
         "ALTER TABLE identity_samples ADD COLUMN unseen_pages INTEGER;\n",
+
+        /* 7 → 8: the steady state, samples whose figures are an earlier sweep's read. */
+        "ALTER TABLE sweeps ADD COLUMN reused INTEGER;\n"
+        "ALTER TABLE process_samples ADD COLUMN reused_sweep_id INTEGER;\n"
+        "ALTER TABLE identity_samples ADD COLUMN reused_processes INTEGER;\n",
 };
 
 static_assert(ELEMENTSOF(schema_migrations) == STORE_SCHEMA_VERSION,
@@ -581,7 +596,8 @@ int schema_bind_identity_aggregate(Store *s, sqlite3_stmt *st, int i, const Iden
         if ((r = store_bind_uint64(s, st, i + IDENTITY_COL_MEDIAN_RSS, a->median_rss_kb)) < 0 ||
             (r = store_bind_uint64(s, st, i + IDENTITY_COL_MEDIAN_PSS, a->median_pss_kb)) < 0 ||
             (r = store_bind_uint64(s, st, i + IDENTITY_COL_PAGEMAP_N, a->pagemap_processes)) < 0 ||
-            (r = store_bind_uint64(s, st, i + IDENTITY_COL_TRUTH_N, a->truth_processes)) < 0)
+            (r = store_bind_uint64(s, st, i + IDENTITY_COL_TRUTH_N, a->truth_processes)) < 0 ||
+            (r = store_bind_uint64(s, st, i + IDENTITY_COL_REUSED_N, a->reused_processes)) < 0)
                 return r;
         /* Sums left unbound are NULL: statements are cleared after each use. */
         if (a->pagemap_processes > 0) {
@@ -608,6 +624,9 @@ void schema_read_identity_aggregate(sqlite3_stmt *st, int col, IdentityAggregate
                 .truth_processes = (uint32_t) MIN(store_column_uint64(st, col +
                                                                       IDENTITY_COL_TRUTH_N),
                                                   (uint64_t) UINT32_MAX),
+                .reused_processes = (uint32_t) MIN(store_column_uint64(st, col +
+                                                                       IDENTITY_COL_REUSED_N),
+                                                   (uint64_t) UINT32_MAX),
         };
 
         for (int f = 0; f < _SMAPS_FIELD_MAX; f++) {

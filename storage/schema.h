@@ -64,12 +64,13 @@ extern const char *const store_smaps_columns[_SMAPS_FIELD_MAX];
         "identity_id, processes, present" STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_)                \
         ", median_rss_kb, median_pss_kb, pagemap_processes"                                      \
         STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_) ", truth_processes"                            \
-        STORE_TRUTH_COLUMNS(STORE_TRUTH_COLUMN_LIST_)
+        STORE_TRUTH_COLUMNS(STORE_TRUTH_COLUMN_LIST_) ", reused_processes"
 
 /* One ", ?" per column of STORE_IDENTITY_AGGREGATE_COLUMNS. */
 #define STORE_IDENTITY_AGGREGATE_PARAMS                                                          \
         ", ?, ?, ?" STORE_SMAPS_COLUMNS(STORE_COLUMN_PARAM_) ", ?, ?, ?"                         \
-        STORE_PAGEMAP_COLUMNS(STORE_COLUMN_PARAM_) ", ?" STORE_TRUTH_COLUMNS(STORE_TRUTH_PARAM_)
+        STORE_PAGEMAP_COLUMNS(STORE_COLUMN_PARAM_) ", ?" STORE_TRUTH_COLUMNS(STORE_TRUTH_PARAM_) \
+        ", ?"
 
 enum {
         IDENTITY_COL_IDENTITY_ID,
@@ -82,7 +83,8 @@ enum {
         IDENTITY_COL_PAGEMAP,
         IDENTITY_COL_TRUTH_N = IDENTITY_COL_PAGEMAP + STORE_PAGEMAP_N_COLUMNS,
         IDENTITY_COL_TRUTH,
-        _IDENTITY_COL_MAX = IDENTITY_COL_TRUTH + STORE_TRUTH_N_COLUMNS,
+        IDENTITY_COL_REUSED_N = IDENTITY_COL_TRUTH + STORE_TRUTH_N_COLUMNS,
+        _IDENTITY_COL_MAX,
 };
 
 /* Row codecs: each binds (from parameter i on) or reads (from column col on) the columns of

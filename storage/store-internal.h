@@ -36,6 +36,7 @@ typedef enum StoreStatement {
         STORE_STMT_PROCESS_UPSERT,
         STORE_STMT_SAMPLE_INSERT,
         STORE_STMT_SAMPLE_PAGEMAP_INSERT,       /* the same with the pagemap columns */
+        STORE_STMT_SAMPLE_REUSED_INSERT,
         STORE_STMT_TRUTH_INSERT,
         STORE_STMT_EXTRA_INSERT,
         STORE_STMT_MEMINFO_INSERT,

@@ -169,6 +169,10 @@ static int identity_series(Store *s, int64_t epoch_id, const SeriesSelection *se
                                        " FROM identity_samples JOIN sweeps w ON w.id = sweep_id"
                                        " WHERE sweep_id IN (" STORE_EPOCH_WINDOW_SQL ")"
                                        " AND identity_id BETWEEN ?3 AND ?4"
+                                       /* a sample all of whose figures were reused is no
+                                        * new observation */
+                                       " AND (reused_processes IS NULL"
+                                       " OR reused_processes < processes)"
                                        " ORDER BY identity_id, w.start_usec, w.id",
                                        epoch_id, sel->window, &st);
         if (r < 0)

@@ -16,6 +16,10 @@
 #include "store-internal.h"
 #include "store.h"
 
+int64_t store_sweep_open_id(const Store *s) {
+        return s->sweep_id;
+}
+
 int store_sweep_begin(Store *s, int64_t epoch_id, uint64_t start_usec) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         int r;
@@ -152,6 +156,17 @@ static int store_insert_sample(Store *s, const ProcSample *p, int64_t process_id
         const SmapsRollup *rollup = &p->rollup;
         int r;
 
+        if (p->reused_sweep_id > 0) {
+                r = store_statement(s, STORE_STMT_SAMPLE_REUSED_INSERT, &st);
+                if (r < 0)
+                        return r;
+                if ((r = store_bind_int64(s, st, 1, s->sweep_id)) < 0 ||
+                    (r = store_bind_int64(s, st, 2, process_id)) < 0 ||
+                    (r = store_bind_int64(s, st, 3, rollup->present)) < 0 ||
+                    (r = store_bind_int64(s, st, 4, p->reused_sweep_id)) < 0)
+                        return r;
+                return store_step(s, st);
+        }
         r = store_statement(s, p->has_pagemap ? STORE_STMT_SAMPLE_PAGEMAP_INSERT :
                                                 STORE_STMT_SAMPLE_INSERT, &st);
         if (r < 0)
@@ -232,6 +247,7 @@ static int store_sweep_row_add(Store *s, const ProcSample *p, int64_t identity_i
                 .present = p->rollup.present,
                 .pagemap = -1,
                 .truth = -1,
+                .reused = p->reused_sweep_id > 0,
         };
         memcpy(row->kb, p->rollup.kb, sizeof row->kb);
         if (complete) {
@@ -529,7 +545,8 @@ static int store_sweep_finish(Store *s, const SweepSummary *summary) {
             (r = store_bind_int64(s, fin, 6, summary->denied)) < 0 ||
             (r = store_bind_int64(s, fin, 7, summary->malformed)) < 0 ||
             (r = store_bind_int64(s, fin, 8, summary->pagemap_truncated)) < 0 ||
-            (r = store_bind_int64(s, fin, 9, summary->pagemap_failed)) < 0)
+            (r = store_bind_int64(s, fin, 9, summary->pagemap_failed)) < 0 ||
+            (r = store_bind_int64(s, fin, 10, summary->reused)) < 0)
                 return r;
         r = store_step(s, fin);
         if (r < 0)

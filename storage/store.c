@@ -49,7 +49,7 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
         [STORE_STMT_SWEEP_FINISH] =
                 "UPDATE sweeps SET duration_usec = ?2, sampled = ?3, skipped = ?4,"
                 " vanished = ?5, denied = ?6, malformed = ?7, pagemap_truncated = ?8,"
-                " pagemap_failed = ?9 WHERE id = ?1",
+                " pagemap_failed = ?9, reused = ?10 WHERE id = ?1",
         /* Most processes are already known and unchanged: a lookup that compares every
          * stored string spares the write (NULL-safe comparisons with IS). */
         [STORE_STMT_IDENTITY_FIND] =
@@ -87,6 +87,10 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
                 STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_) ") VALUES (?, ?, ?"
                 STORE_SMAPS_COLUMNS(STORE_COLUMN_PARAM_) ", ?"
                 STORE_PAGEMAP_COLUMNS(STORE_COLUMN_PARAM_) ")",
+        /* A reused sample: the figures are those of the sweep that read them. */
+        [STORE_STMT_SAMPLE_REUSED_INSERT] =
+                "INSERT INTO process_samples (sweep_id, process_id, present, reused_sweep_id)"
+                " VALUES (?1, ?2, ?3, ?4)",
         [STORE_STMT_TRUTH_INSERT] =
                 "INSERT INTO process_truth (sweep_id, process_id"
                 STORE_TRUTH_COLUMNS(STORE_TRUTH_FIELD_LIST_) ") VALUES (?, ?"

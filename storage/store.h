@@ -37,7 +37,7 @@ typedef enum StoreMode {
  * each epoch, the memory cgroups and the per-size THP statistics; version 6 the mapcount mode
  * of the config and of the runtime probe; version 7 the pages of the reconstruction that
  * processes not read also map. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 /* Opens (and in read-write mode creates or migrates) the database at path. A file that is not
  * SQLite, is SQLite but not a mapstatd database (application_id), or is corrupt is refused with
@@ -73,6 +73,8 @@ int store_epoch_lookup(Store *s, const char *boot_id, const char *release, int64
  * store_sweep_abort() rolls it back (also safe when nothing was begun). store_sweep_begin()
  * returns -EBUSY while a sweep is open and -EROFS on a read-only Store. */
 int store_sweep_begin(Store *s, int64_t epoch_id, uint64_t start_usec);
+/* The id of the open sweep, 0 when none is open. */
+int64_t store_sweep_open_id(const Store *s);
 /* Adds one process. identity_key: from identity_key_build(); the identity row is created on
  * first sight. No savepoint is taken (it would double the statements of a sweep): a failed
  * statement is undone by SQLite alone, and identity and process rows written before a failure
@@ -114,6 +116,7 @@ typedef struct SweepSummary {
         unsigned skipped;               /* vanished + denied + malformed */
         unsigned vanished, denied, malformed;
         unsigned pagemap_truncated, pagemap_failed;
+        unsigned reused;                /* sampled from an earlier read */
 } SweepSummary;
 
 /* Computes the per-identity aggregates of this sweep (sums and per-process medians), marks the

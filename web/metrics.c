@@ -102,6 +102,10 @@ static void metrics_daemon(FILE *f, const WebStatusData *st, const StoreHealth *
         family(f, "mapstatd_processes_sampled_total", METRIC_COUNTER,
                "Processes sampled since the start.");
         sample_u64(f, "mapstatd_processes_sampled_total", NULL, st->sampled_total);
+        family(f, "mapstatd_processes_reused_total", METRIC_COUNTER,
+               "Processes sampled since the start whose figures were an earlier read (their "
+               "stat showed no change).");
+        sample_u64(f, "mapstatd_processes_reused_total", NULL, st->reused_total);
         family(f, "mapstatd_processes_skipped_total", METRIC_COUNTER,
                "Processes skipped since the start, by reason.");
         for (size_t i = 0; i < ELEMENTSOF(skipped); i++) {

@@ -24,10 +24,11 @@ static json_t *last_sweep_to_json(const WebStatusData *st) {
         if (st->last_sweep_usec == 0)
                 return json_null();
 
-        return json_pack("{s:o, s:o, s:I, s:I, s:{s:I, s:I, s:I}, s:I}",
+        return json_pack("{s:o, s:o, s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I}",
                          "time", json_timestamp(st->last_sweep_usec),
                          "duration_seconds", json_seconds(st->last_duration_usec),
                          "processes_sampled", (json_int_t) st->sampled,
+                         "processes_reused", (json_int_t) st->reused,
                          "processes_skipped",
                          (json_int_t) ((uint64_t) st->vanished + st->denied + st->malformed),
                          "skipped",
@@ -291,9 +292,10 @@ static json_t *group_forecast_to_json(const ProcessGroup *g, bool forecast) {
 
 /* forecast: whether the sweep's kernel is one the forecast applies to (page_mapcount). */
 static json_t *process_group_to_json(const ProcessGroup *g, bool forecast, bool redact) {
-        return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+        return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o}",
                          "identity", identity_to_json(&g->identity, redact),
                          "pids", pids_to_json(g),
+                         "reused_processes", (json_int_t) g->sums.reused_processes,
                          "smaps_rollup", rollup_to_json(g),
                          "pagemap", group_pagemap_to_json(g),
                          "truth", group_truth_to_json(g),

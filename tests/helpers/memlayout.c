@@ -6,7 +6,11 @@
  *   --fork-if PATH   the same, only when PATH exists (the command line, and so the identity,
  *                    stays the same whether it forks or not: the kernel lab's control)
  *   --tag WORD       ignored; makes the command line unique for matching
- * Prints "ready PID [CHILD_PID]\n" on stdout once every page is in place. */
+ * Prints "ready PID [CHILD_PID]\n" on stdout once every page is in place, then takes commands,
+ * one per line on stdin, each answered "ok\n" once done:
+ *   grow KB          more private anonymous memory, every page written
+ *   reap             ends the child (its copy-on-write pages become the parent's alone)
+ * and exits when stdin closes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,10 +80,31 @@ static void map_file(const char *spec) {
         close(fd);
 }
 
-static void wait_stdin_eof(void) {
-        char c;
-        while (read(STDIN_FILENO, &c, 1) > 0)
-                ;
+static void reap(pid_t *child) {
+        if (*child > 0) {
+                kill(*child, SIGTERM);
+                waitpid(*child, NULL, 0);
+                *child = 0;
+        }
+}
+
+/* The parent's commands, until stdin closes. */
+static void serve(pid_t *child) {
+        char line[256];
+
+        while (fgets(line, sizeof line, stdin)) {
+                line[strcspn(line, "\n")] = '\0';
+                if (strncmp(line, "grow ", 5) == 0)
+                        map_anon(parse_kb(line + 5));
+                else if (strcmp(line, "reap") == 0)
+                        reap(child);
+                else {
+                        fprintf(stderr, "memlayout: unknown command '%s'\n", line);
+                        _exit(2);
+                }
+                printf("ok\n");
+                fflush(stdout);
+        }
 }
 
 int main(int argc, char *argv[]) {
@@ -103,13 +129,19 @@ int main(int argc, char *argv[]) {
         }
 
         if (do_fork) {
+                pid_t parent = getpid();
+
                 child = fork();
                 if (child < 0)
                         die("fork");
                 if (child == 0) {
-                        /* The child only waits: its pages stay shared with the parent. */
-                        wait_stdin_eof();
-                        _exit(0);
+                        /* The child only waits, for the parent's SIGTERM or its end, and leaves
+                         * stdin to the parent's commands: its pages stay shared. */
+                        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                        if (getppid() != parent)
+                                _exit(0);
+                        for (;;)
+                                pause();
                 }
         }
 
@@ -119,10 +151,7 @@ int main(int argc, char *argv[]) {
                 printf("ready %d\n", (int) getpid());
         fflush(stdout);
 
-        wait_stdin_eof();
-        if (child > 0) {
-                kill(child, SIGTERM);
-                waitpid(child, NULL, 0);
-        }
+        serve(&child);
+        reap(&child);
         return 0;
 }

@@ -85,7 +85,9 @@ class RealProcTest(unittest.TestCase):
         # shared pages, which changes the helpers' Pss of those pages. So: warm it up, let it
         # sweep again, then compare that sweep with the live figures around the query.
         for attempt in range(3):
-            with Daemon(["--interval", "300ms"]) as d:
+            # Every sweep reads: reuse would keep figures that the daemon's own start
+            # changed (test_steady_state.py covers reuse).
+            with Daemon(["--interval", "300ms", "--max-staleness", "0"]) as d:
                 d.wait_sweeps(2)
                 self.stored_groups(d)
                 d.wait_sweeps(1)

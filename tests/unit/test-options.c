@@ -36,7 +36,7 @@ static void test_table(void) {
                                 ASSERT_TRUE(strcmp(p->key, o->key) != 0);
                 }
         }
-        ASSERT_INT_EQ(settings, 19);
+        ASSERT_INT_EQ(settings, 20);
         ASSERT_INT_EQ(n, settings + 4);         /* config, once, help, version */
         ASSERT_NULL(options_table_get(n));
 }

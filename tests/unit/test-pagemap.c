@@ -388,7 +388,7 @@ static void test_proc_scan(const char *tmp) {
         ASSERT_INT_EQ(proc_root_open(&root, dir, NULL, NULL), 0);
 
         /* Without pagemap options, no pagemap is read: all five are sampled. */
-        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, collect, &seen, &st), 0);
+        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, NULL, collect, &seen, &st), 0);
         ASSERT_INT_EQ(st.sampled, 5);
         ASSERT_INT_EQ(seen.n, 5);
         ASSERT_FALSE(seen.has_pagemap[0]);
@@ -396,7 +396,7 @@ static void test_proc_scan(const char *tmp) {
         /* The cap of 20 pages cuts 10 and 13 (same VMAs, 70548 pages), not 14 (16 pages). */
         seen = (Seen) {};
         o.max_scan_bytes = 20 * P;
-        ASSERT_INT_EQ(proc_scan(&root, &bufs, &o, collect, &seen, &st), 0);
+        ASSERT_INT_EQ(proc_scan(&root, &bufs, &o, NULL, collect, &seen, &st), 0);
         ASSERT_INT_EQ(st.sampled, 5);
         ASSERT_INT_EQ(st.vanished, 0);
         ASSERT_INT_EQ(st.pagemap_failed, 2);

@@ -129,6 +129,27 @@ static void test_stat_inline(void) {
                 ASSERT_INT_EQ(proc_stat_parse(bad[i], strlen(bad[i]), &st), -EBADMSG);
         ASSERT_INT_EQ(proc_stat_parse("5 (x) S 1 2 3 4 -1 4294967296 0 0 0 0 0 0 0 0 20 -5 1 0 "
                                       "77\n", 58, &st), -ERANGE);
+
+        /* The change signal: minflt (10), majflt (12), vsize (23), rss (24); absent when stat
+         * ends at field 22, and a malformed one is malformed stat. */
+        static const char full[] = "5 (x) S 1 2 3 4 -1 64 111 0 222 0 0 0 0 0 20 -5 1 0 77 "
+                                   "8192000 345 18446744073709551615 1 1\n";
+        ASSERT_INT_EQ(proc_stat_parse(full, strlen(full), &st), 0);
+        ASSERT_TRUE(st.signal.valid);
+        ASSERT_U64_EQ(st.signal.minflt, 111);
+        ASSERT_U64_EQ(st.signal.majflt, 222);
+        ASSERT_U64_EQ(st.signal.vsize, 8192000);
+        ASSERT_U64_EQ(st.signal.rss_pages, 345);
+        ProcSignal other = st.signal;
+        ASSERT_TRUE(proc_signal_equal(&st.signal, &other));
+        other.minflt++;
+        ASSERT_FALSE(proc_signal_equal(&st.signal, &other));
+        ASSERT_INT_EQ(proc_stat_parse("5 (x) S 1 2 3 4 -1 64 0 0 0 0 0 0 0 0 20 -5 1 0 77 4096\n",
+                                      56, &st), 0);
+        ASSERT_FALSE(st.signal.valid);
+        ASSERT_FALSE(proc_signal_equal(&st.signal, &st.signal));
+        ASSERT_INT_EQ(proc_stat_parse("5 (x) S 1 2 3 4 -1 64 0 0 0 0 0 0 0 0 20 -5 1 0 77 4096 "
+                                      "-3\n", 59, &st), -EBADMSG);
 }
 
 static void test_cmdline(void) {
@@ -337,7 +358,7 @@ static void test_scan_fixture(void) {
         ASSERT_INT_EQ(proc_root_open(&root, FIXTURES_DIR "/linux-6.18-page/proc",
                                      FIXTURES_DIR "/linux-6.18-page/sys",
                                      FIXTURES_DIR "/linux-6.18-page/boot"), 0);
-        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, collect, &seen, &st), 0);
+        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, NULL, collect, &seen, &st), 0);
         /* 1: smaps_rollup absent (denied at capture), 2: kthreadd, 6123: zombie. */
         ASSERT_INT_EQ(st.sampled, 2);
         ASSERT_INT_EQ(st.kernel_threads, 1);
@@ -363,7 +384,7 @@ static void test_scan_fixture(void) {
         /* A negative return from func stops the walk and is passed on. */
         seen = (Seen) { .stop_after = 1 };
         memset(&st, 0xAA, sizeof st);
-        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, collect, &seen, &st), -ECANCELED);
+        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, NULL, collect, &seen, &st), -ECANCELED);
         ASSERT_INT_EQ(seen.n, 1);
         ASSERT_INT_EQ(st.sampled, 0xAAAAAAAAu);
 }
@@ -376,7 +397,7 @@ static void test_scan_bad(void) {
 
         ASSERT_INT_EQ(proc_root_open(&root, FIXTURES_DIR "/bad/scan/proc", NULL, NULL), 0);
         ASSERT_INT_EQ(root.sys_fd, -EBADF);
-        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, collect, &seen, &st), 0);
+        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, NULL, collect, &seen, &st), 0);
         ASSERT_INT_EQ(st.sampled, 1);
         ASSERT_INT_EQ(st.kernel_threads, 1);
         ASSERT_INT_EQ(st.no_mm, 1);
@@ -459,7 +480,7 @@ static void test_scan_live(void) {
 
         /* Warm up so that the scan itself does not fault in new pages of this process. */
         (void) self_rss_kb();
-        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, find_self, &l, &st), 0);
+        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, NULL, find_self, &l, &st), 0);
         ASSERT_TRUE(l.found);
         ASSERT_STR_EQ(l.comm, comm);
         ASSERT_STR_EQ(l.comm, "test-proc-pid");

@@ -303,9 +303,11 @@ static void test_migrate_v1(void) {
                               " name IN ('identity_samples_identity', 'sweeps_start')"), 2);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 15);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_table_info('process_samples')"),
-                      3 + 22 + 16);
+                      3 + 22 + 16 + 1);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_table_info('identity_samples')"),
-                      4 + 22 + 2 + 16 + 14);
+                      4 + 22 + 2 + 16 + 14 + 1);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM process_samples"
+                              " WHERE reused_sweep_id IS NULL"), 1);
 
         /* The data survives; the new columns read NULL. */
         ASSERT_INT_EQ(sql_int(db, "SELECT rss_kb FROM process_samples"), 300);

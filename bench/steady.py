@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Steady-state benchmark: the running daemon's sweep over a workload that does not change, and
+over one where a share of the processes changes every interval, against the kernel floor of
+reading every process's smaps_rollup (bench/sweep-floor), in one run.
+
+Starts --procs helpers (tests/helpers/memlayout: private anonymous memory, a third of them with a
+copy-on-write child, a third with a shared tmpfs file), then for each pagemap mode and each
+share of changing processes runs the daemon with --interval and --max-staleness = the interval
+times --staleness-intervals (the default 5min over the default 60s, compressed), and between
+two of its sweeps runs the floor once and makes the changing helpers fault (memlayout "grow":
+a new mapping, every page written). The daemon's sweeps are timed by the daemon itself
+(sweeps.duration_usec); the floor prints its own. Prints, per case, the mean and median sweep
+against the floor's median, the daemon's CPU per sweep, the share of processes reused, and the
+database bytes per process and sweep.
+
+    python3 bench/steady.py [--build build] [--procs 200] [--sweeps 40] [--changing 0,10]
+
+Targets (issue #12): idle <= 0.3x the smaps_rollup floor, 10 % changing <= 0.5x."""
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "integration"))
+TARGETS = {0: 0.3, 10: 0.5}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def floor_seconds(floor):
+    p = subprocess.run([floor], capture_output=True, text=True, check=True)
+    return json.loads(p.stdout.strip().splitlines()[-1])["duration_seconds"]
+
+
+class Helper:
+    def __init__(self, cmd):
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("ready"):
+            sys.exit("%s failed: %r" % (cmd[0], line))
+
+    def grow(self, kb):
+        self.proc.stdin.write("grow %d\n" % kb)
+        self.proc.stdin.flush()
+        if self.proc.stdout.readline().strip() != "ok":
+            sys.exit("memlayout did not grow")
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+        self.proc.stdout.close()
+
+
+def run_case(args, helpers, mode, changing, floor, tmp):
+    from harness import Daemon
+
+    interval = args.interval_ms
+    db = os.path.join(tmp, "steady-%s-%d.db" % (mode, changing))
+    n_change = len(helpers) * changing // 100
+    floors, cursor = [], 0
+    with Daemon(["--interval", "%dms" % interval, "--pagemap", mode,
+                 "--max-staleness", "%dms" % (interval * args.staleness_intervals)],
+                db=db) as d:
+        d.wait_sweeps(2, timeout=120)       # the first reads everything; then steady
+        ro = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        first = ro.execute("SELECT max(id) FROM sweeps").fetchone()[0]
+        cpu0 = cpu_seconds(d.proc.pid)
+        for _ in range(args.sweeps):
+            floors.append(floor_seconds(floor))
+            for _ in range(n_change):
+                helpers[cursor % len(helpers)].grow(64)
+                cursor += 1
+            d.wait_sweeps(1, timeout=120)
+        cpu = cpu_seconds(d.proc.pid) - cpu0
+        rows = ro.execute("SELECT duration_usec / 1e6, sampled, reused FROM sweeps"
+                          " WHERE id > ? ORDER BY id", (first,)).fetchall()
+        ro.close()
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    sizes = dict(con.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
+    total_sweeps, samples = con.execute("SELECT count(*), sum(sampled) FROM sweeps").fetchone()
+    con.close()
+
+    sweeps = [r[0] for r in rows]
+    floor = statistics.median(floors)
+    per_sample = sum(v for k, v in sizes.items()
+                     if k.startswith(("process_", "identity_samples"))) / samples
+    return {
+        "mode": mode,
+        "changing_percent": changing,
+        "processes_changed_per_sweep": n_change,
+        "sweeps": len(sweeps),
+        "sampled_per_sweep": round(statistics.mean(r[1] for r in rows), 1),
+        "reused_per_sweep": round(statistics.mean(r[2] or 0 for r in rows), 1),
+        "floor_median_seconds": round(floor, 5),
+        "sweep_mean_seconds": round(statistics.mean(sweeps), 5),
+        "sweep_median_seconds": round(statistics.median(sweeps), 5),
+        "sweep_max_seconds": round(max(sweeps), 5),
+        "mean_ratio": round(statistics.mean(sweeps) / floor, 3),
+        "median_ratio": round(statistics.median(sweeps) / floor, 3),
+        "target_mean_ratio": TARGETS.get(changing),
+        "daemon_cpu_per_sweep_seconds": round(cpu / len(sweeps), 5),
+        "process_and_identity_bytes_per_process_sample": round(per_sample, 1),
+        "database_sweeps": total_sweeps,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--procs", type=int, default=200)
+    ap.add_argument("--anon-mb", type=int, default=16)
+    ap.add_argument("--sweeps", type=int, default=40)
+    ap.add_argument("--interval-ms", type=int, default=1000)
+    ap.add_argument("--staleness-intervals", type=int, default=5)
+    ap.add_argument("--modes", default="off,exclusivity")
+    ap.add_argument("--changing", default="0,10", help="percent of processes changing per sweep")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("run as root: every process's smaps_rollup is read")
+
+    b = os.path.abspath(args.build)
+    mapstatd = os.path.join(b, "daemon", "mapstatd")
+    floor = os.path.join(b, "bench", "sweep-floor")
+    memlayout = os.path.join(b, "tests", "helpers", "memlayout")
+    for p in (mapstatd, floor, memlayout):
+        if not os.access(p, os.X_OK):
+            sys.exit("missing %s: build first (scripts/dev.sh build)" % p)
+    os.environ["MAPSTATD_BIN"] = mapstatd
+
+    tmp = tempfile.mkdtemp(prefix="mapstatd-bench-steady-", dir="/dev/shm")
+    helpers = []
+    try:
+        anon_kb = str(args.anon_mb * 1024)
+        for i in range(args.procs):
+            cmd = [memlayout, "--anon", anon_kb]
+            if i % 3 == 1:
+                cmd.append("--fork")
+            elif i % 3 == 2:
+                cmd += ["--file", os.path.join(tmp, "f%d" % i) + ":1024"]
+            helpers.append(Helper(cmd))
+        time.sleep(1)
+        results = []
+        for mode in args.modes.split(","):
+            for changing in (int(c) for c in args.changing.split(",")):
+                results.append(run_case(args, helpers, mode, changing, floor, tmp))
+                print(json.dumps(results[-1]), file=sys.stderr)
+        print(json.dumps({"processes_started": args.procs, "anon_mb_each": args.anon_mb,
+                          "interval_ms": args.interval_ms,
+                          "max_staleness_ms": args.interval_ms * args.staleness_intervals,
+                          "floor": "bench/sweep-floor: stat, smaps_rollup, cmdline, exe, "
+                                   "cgroup per PID; meminfo",
+                          "cases": results}, indent=2))
+    finally:
+        for h in helpers:
+            h.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""The steady state on the real /proc: a process whose stat shows no change keeps its last read
+until the figures are MaxStaleness= old. Helpers with known layouts change on command; the
+database is read from outside the daemon to see which samples were reads and which reuses."""
+import os
+import sqlite3
+import time
+import unittest
+
+from harness import Daemon, main
+from test_real_proc import MEMLAYOUT, Helper, rollup, summed
+
+INTERVAL = 0.3
+STALENESS = 3.0
+
+
+class Commanded(Helper):
+    def command(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        if answer != "ok":
+            raise AssertionError("memlayout %r answered %r" % (line, answer))
+
+
+class SteadyStateTest(unittest.TestCase):
+    def setUp(self):
+        if not os.access(MEMLAYOUT, os.X_OK):
+            self.skipTest("memlayout helper not built at %s" % MEMLAYOUT)
+        self.helpers = []
+
+    def tearDown(self):
+        for h in self.helpers:
+            h.close()
+
+    def spawn(self, *args):
+        h = Commanded(*args)
+        self.helpers.append(h)
+        return h
+
+    def group(self, d, h):
+        status, doc = d.get("/processes?limit=10000")
+        self.assertEqual(status, 200)
+        groups = [p for p in doc["processes"] if h.tag in p["identity"]["cmdline"]]
+        self.assertEqual(len(groups), 1, groups)
+        return groups[0]
+
+    def samples(self, d, pid):
+        """(sweep start in s, reused_sweep_id or None, Rss) of every sample of pid, in order."""
+        db = sqlite3.connect("file:%s?mode=ro" % d.db, uri=True)
+        try:
+            return db.execute(
+                "SELECT w.start_usec / 1e6, ps.reused_sweep_id, ps.rss_kb FROM process_samples ps"
+                " JOIN processes p ON p.id = ps.process_id JOIN sweeps w ON w.id = ps.sweep_id"
+                " WHERE p.pid = ? ORDER BY w.id", (pid,)).fetchall()
+        finally:
+            db.close()
+
+    def wait_until_equal(self, d, h, deadline):
+        """Sweeps until the stored figures of h equal its live ones; returns the seconds."""
+        start = time.monotonic()
+        while True:
+            d.wait_sweeps(1)
+            live = summed(h.pids)
+            if self.group(d, h)["smaps_rollup"] == live == summed(h.pids):
+                return time.monotonic() - start
+            if time.monotonic() - start > deadline:
+                self.fail("stored figures of %s still differ from the live ones after %.1f s"
+                          % (h.tag, deadline))
+
+    def test_idle_reused_changed_reread(self):
+        idle = self.spawn("--anon", "2048")
+        grower = self.spawn("--anon", "2048")
+        with Daemon(["--interval", "%dms" % (INTERVAL * 1000),
+                     "--max-staleness", "%dms" % (STALENESS * 1000)]) as d:
+            d.wait_sweeps(int(2 * STALENESS / INTERVAL))
+            # Idle: most samples are reuses, and a read comes at least every MaxStaleness=.
+            rows = self.samples(d, idle.pids[0])
+            reads = [t for t, reused, _ in rows if reused is None]
+            self.assertGreater(len(rows) - len(reads), len(rows) // 2, rows)
+            gaps = [b - a for a, b in zip(reads, reads[1:])]
+            self.assertTrue(gaps, rows)
+            self.assertLessEqual(max(gaps), STALENESS + 2 * INTERVAL, rows)
+            # Reused figures are the last read's, and marked.
+            g = self.group(d, idle)
+            self.assertEqual(g["smaps_rollup"], summed(idle.pids))
+            self.assertIn(g["reused_processes"], (0, 1))
+            status, health = d.get("/healthz")
+            self.assertGreater(health["last_sweep"]["processes_reused"], 0)
+
+            # A process that faults is read again in the first sweep after the change.
+            before = self.group(d, grower)["smaps_rollup"]["Rss"]
+            grower.command("grow 4096")
+            d.wait_sweeps(2)
+            after = self.group(d, grower)
+            self.assertGreaterEqual(after["smaps_rollup"]["Rss"], before + 4096)
+            self.assertEqual(after["smaps_rollup"], summed(grower.pids))
+            status, _, text = d.request("/metrics", raw=True)
+            self.assertIn(b"\nmapstatd_processes_reused_total ", text)
+
+    def test_shared_change_within_staleness(self):
+        # Parent and child share 4 MiB copy-on-write: each is charged half in Pss. Reaping the
+        # child doubles the parent's Pss_Anon without one fault or mapping change in the
+        # parent: its signal stays, so the change is seen when its figures reach the bound.
+        cow = self.spawn("--anon", "4096", "--fork")
+        with Daemon(["--interval", "%dms" % (INTERVAL * 1000),
+                     "--max-staleness", "%dms" % (STALENESS * 1000)]) as d:
+            d.wait_sweeps(3)
+            before = rollup(cow.pids[0])
+            cow.command("reap")
+            cow.pids = cow.pids[:1]
+            # The parent alone now: its Pss_Anon doubled, without a change in its stat.
+            self.assertGreaterEqual(rollup(cow.pids[0])["Pss_Anon"], before["Pss_Anon"] + 1024)
+            took = self.wait_until_equal(d, cow, STALENESS + 10 * INTERVAL + 5)
+            self.assertLessEqual(took, STALENESS + 10 * INTERVAL + 5)
+
+    def test_staleness_zero_reads_every_sweep(self):
+        idle = self.spawn("--anon", "1024")
+        with Daemon(["--interval", "%dms" % (INTERVAL * 1000), "--max-staleness", "0"]) as d:
+            d.wait_sweeps(4)
+            rows = self.samples(d, idle.pids[0])
+            self.assertGreaterEqual(len(rows), 3)
+            self.assertEqual([r for r in rows if r[1] is not None], [])
+            status, health = d.get("/healthz")
+            self.assertEqual(health["last_sweep"]["processes_reused"], 0)
+
+
+if __name__ == "__main__":
+    main()
