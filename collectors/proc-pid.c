@@ -32,8 +32,9 @@ static int check_token_int(const char *p, size_t len) {
  *
  * (one line). comm is printed unescaped and may contain spaces, parentheses and ") (", so it is
  * taken between the first '(' and the last ')' and every field is parsed after that. Fields
- * (1-based, proc_pid_stat(5)): 3 state, 4 ppid, 9 flags, 22 starttime. Fields 5–21 are
- * checked to be decimal numbers (tty_nr, tpgid, priority and nice may be negative).
+ * (1-based, proc_pid_stat(5)): 3 state, 4 ppid, 9 flags, 22 starttime, and for the change
+ * signal 10 minflt, 12 majflt, 23 vsize, 24 rss (both optional). Fields 5–21 are checked to be
+ * decimal numbers (tty_nr, tpgid, priority and nice may be negative).
  */
 int proc_stat_parse(const char *buf, size_t len, ProcStat *ret) {
         ProcStat st = {};
@@ -91,47 +92,33 @@ int proc_stat_parse(const char *buf, size_t len, ProcStat *ret) {
                         st.state = tok[0];
                         break;
                 case 4:
+                case 9: {
+                        uint32_t *dest = field == 4 ? &st.ppid : &st.flags;
+
                         r = parse_u64_token(tok, tok_len, &v);
                         if (r < 0)
                                 return r;
                         if (v > UINT32_MAX)
                                 return -ERANGE;
-                        st.ppid = (uint32_t) v;
+                        *dest = (uint32_t) v;
                         break;
-                case 9:
-                        r = parse_u64_token(tok, tok_len, &v);
-                        if (r < 0)
-                                return r;
-                        if (v > UINT32_MAX)
-                                return -ERANGE;
-                        st.flags = (uint32_t) v;
-                        break;
+                }
                 case 10:
-                        r = parse_u64_token(tok, tok_len, &st.signal.minflt);
-                        if (r < 0)
-                                return r;
-                        break;
                 case 12:
-                        r = parse_u64_token(tok, tok_len, &st.signal.majflt);
-                        if (r < 0)
-                                return r;
-                        break;
                 case 22:
-                        r = parse_u64_token(tok, tok_len, &st.start_time_ticks);
-                        if (r < 0)
-                                return r;
-                        break;
                 case 23:
-                        r = parse_u64_token(tok, tok_len, &st.signal.vsize);
+                case 24: {
+                        uint64_t *dest = field == 10 ? &st.signal.minflt :
+                                         field == 12 ? &st.signal.majflt :
+                                         field == 22 ? &st.start_time_ticks :
+                                         field == 23 ? &st.signal.vsize : &st.signal.rss_pages;
+
+                        r = parse_u64_token(tok, tok_len, dest);
                         if (r < 0)
                                 return r;
+                        st.signal.valid = field == 24;
                         break;
-                case 24:
-                        r = parse_u64_token(tok, tok_len, &st.signal.rss_pages);
-                        if (r < 0)
-                                return r;
-                        st.signal.valid = true;
-                        break;
+                }
                 default:
                         r = check_token_int(tok, tok_len);
                         if (r < 0)
