@@ -11,6 +11,14 @@ from test_real_proc import MEMLAYOUT, Helper, rollup, summed
 
 INTERVAL = 0.3
 STALENESS = 3.0
+# The figures of a helper's own pages. Pss_File, Shared_Clean and the like also move when any
+# other process maps or unmaps the same library pages: by design a reused read does not follow
+# that until the bound (README "Steady state"), so those are not compared with the live ones.
+OWN = ("Rss", "Anonymous", "Pss_Anon", "Private_Dirty", "Swap")
+
+
+def own(figures):
+    return {k: figures.get(k) for k in OWN}
 
 
 class Commanded(Helper):
@@ -56,12 +64,13 @@ class SteadyStateTest(unittest.TestCase):
             db.close()
 
     def wait_until_equal(self, d, h, deadline):
-        """Sweeps until the stored figures of h equal its live ones; returns the seconds."""
+        """Sweeps until the stored figures of h's own pages equal its live ones; returns the
+        seconds."""
         start = time.monotonic()
         while True:
             d.wait_sweeps(1)
-            live = summed(h.pids)
-            if self.group(d, h)["smaps_rollup"] == live == summed(h.pids):
+            live = own(summed(h.pids))
+            if own(self.group(d, h)["smaps_rollup"]) == live == own(summed(h.pids)):
                 return time.monotonic() - start
             if time.monotonic() - start > deadline:
                 self.fail("stored figures of %s still differ from the live ones after %.1f s"
@@ -82,7 +91,7 @@ class SteadyStateTest(unittest.TestCase):
             self.assertLessEqual(max(gaps), STALENESS + 2 * INTERVAL, rows)
             # Reused figures are the last read's, and marked.
             g = self.group(d, idle)
-            self.assertEqual(g["smaps_rollup"], summed(idle.pids))
+            self.assertEqual(own(g["smaps_rollup"]), own(summed(idle.pids)))
             self.assertIn(g["reused_processes"], (0, 1))
             status, health = d.get("/healthz")
             self.assertGreater(health["last_sweep"]["processes_reused"], 0)
@@ -93,7 +102,7 @@ class SteadyStateTest(unittest.TestCase):
             d.wait_sweeps(2)
             after = self.group(d, grower)
             self.assertGreaterEqual(after["smaps_rollup"]["Rss"], before + 4096)
-            self.assertEqual(after["smaps_rollup"], summed(grower.pids))
+            self.assertEqual(own(after["smaps_rollup"]), own(summed(grower.pids)))
             status, _, text = d.request("/metrics", raw=True)
             self.assertIn(b"\nmapstatd_processes_reused_total ", text)
 
