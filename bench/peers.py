@@ -63,8 +63,9 @@ def main():
         "floor": [floor],
         "mapstatd off": [mapstatd, "--once", "--db", db, "--pagemap", "off"],
         "mapstatd exclusivity": [mapstatd, "--once", "--db", db],
-        "smemstat": ["smemstat", "-q", "-o", os.path.join(tmp, "smemstat.json")],
-        "smem": ["smem", "-c", "pid pss uss"],
+        # bench/measure executes a path, not a name looked up in PATH.
+        "smemstat": [shutil.which("smemstat"), "-q", "-o", os.path.join(tmp, "smemstat.json")],
+        "smem": [shutil.which("smem"), "-c", "pid pss uss"],
     }
     result = {"processes_started": args.procs, "anon_mb_each": args.anon_mb,
               "rounds": args.rounds, "shapes": {}}
