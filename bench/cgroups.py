@@ -17,21 +17,13 @@ import os
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 
+from benchutil import measure
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "..", "tests", "fixtures", "linux-6.18-page")
-
-
-def measure(tool, cmd):
-    """Runs cmd under bench/measure; returns (wall s, peak RSS KiB, its JSON line)."""
-    p = subprocess.run([tool, *cmd], capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit("%s failed: %s" % (cmd[0], p.stderr))
-    wall, rss = p.stderr.strip().splitlines()[-1].split()[1:]
-    return int(wall) / 1e6, int(rss), json.loads(p.stdout.strip().splitlines()[-1])
 
 
 def memory_root():

@@ -26,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 
+from benchutil import measure
+
 FLOORS = {
     "off": "stat, smaps_rollup, cmdline, exe, cgroup per PID; meminfo (bench/sweep-floor)",
     "exclusivity": "off's files + maps + pagemap over mapped ranges, no processing "
@@ -34,15 +36,6 @@ FLOORS = {
             "(bench/pagemap-floor full)",
 }
 TARGETS = {"off": 1.15, "exclusivity": 1.3, "full": 2.0}
-
-
-def measure(tool, cmd):
-    """Runs cmd under bench/measure; returns (wall s, peak RSS KiB, the command's JSON line)."""
-    p = subprocess.run([tool, *cmd], capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit("%s failed: %s" % (" ".join(cmd), p.stderr))
-    wall, rss = p.stderr.strip().splitlines()[-1].split()[1:]
-    return int(wall) / 1e6, int(rss), json.loads(p.stdout.strip().splitlines()[-1])
 
 
 def start(cmd):

@@ -26,16 +26,9 @@ import subprocess
 import sys
 import tempfile
 
+from benchutil import measure
+
 SHAPES = {"~70 mappings": 22, "~1,000 mappings": 487}
-
-
-def measure(tool, cmd):
-    """(wall s, peak RSS KiB) of cmd under bench/measure."""
-    p = subprocess.run([tool, *cmd], capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit("%s failed: %s" % (" ".join(cmd), p.stderr[-2000:]))
-    wall, rss = p.stderr.strip().splitlines()[-1].split()[1:]
-    return int(wall) / 1e6, int(rss)
 
 
 def main():
@@ -91,7 +84,7 @@ def main():
                     measure(tool, cmd)
                 for _ in range(args.rounds):
                     for name, cmd in commands.items():
-                        wall, peak = measure(tool, cmd)
+                        wall, peak, _ = measure(tool, cmd)
                         runs[name].append(wall)
                         rss[name] = max(rss[name], peak)
                 med = {name: statistics.median(v) for name, v in runs.items()}

@@ -19,14 +19,7 @@ import sys
 import tempfile
 import time
 
-
-def measure(tool, cmd):
-    """Runs cmd under bench/measure; returns (wall s, peak RSS KiB, the command's JSON line)."""
-    p = subprocess.run([tool, *cmd], capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit("%s failed: %s" % (cmd[0], p.stderr))
-    wall, rss = p.stderr.strip().splitlines()[-1].split()[1:]
-    return int(wall) / 1e6, int(rss), json.loads(p.stdout.strip().splitlines()[-1])
+from benchutil import measure
 
 
 def main():
