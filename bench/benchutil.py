@@ -1,7 +1,37 @@
-"""What the benchmark scripts share: running a command under bench/measure."""
+"""What the benchmark scripts share: the built programs they need, the helper processes they
+start, and running a command under bench/measure."""
 import json
+import os
 import subprocess
 import sys
+
+
+def built(build, *paths):
+    """The programs at paths under the build directory; exits naming the first one missing."""
+    found = [os.path.join(build, *p.split("/")) for p in paths]
+    for p in found:
+        if not os.access(p, os.X_OK):
+            sys.exit("missing %s: build first (scripts/dev.sh build)" % p)
+    return found
+
+
+def start_helper(cmd):
+    """Starts a helper (tests/helpers/memlayout, workload) and waits for its "ready" line; it
+    runs until its stdin closes (stop_helpers())."""
+    h = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = h.stdout.readline()
+    if not line.startswith("ready"):
+        sys.exit("%s failed: %r" % (cmd[0], line))
+    return h
+
+
+def stop_helpers(helpers):
+    """Closes every helper's stdin first (they all exit at once), then waits for each."""
+    for h in helpers:
+        h.stdin.close()
+    for h in helpers:
+        h.wait()
+        h.stdout.close()
 
 
 def measure(tool, cmd):

@@ -20,7 +20,7 @@ import statistics
 import sys
 import tempfile
 
-from benchutil import measure
+from benchutil import built, measure
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "..", "tests", "fixtures", "linux-6.18-page")
@@ -117,12 +117,7 @@ def main():
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root: the benchmark creates memory cgroups")
-    tools = (os.path.join(args.build, "daemon", "mapstatd"),
-             os.path.join(args.build, "bench", "cgroup-floor"),
-             os.path.join(args.build, "bench", "measure"))
-    for p in tools:
-        if not os.access(p, os.X_OK):
-            sys.exit("missing %s: build first (scripts/dev.sh build)" % p)
+    tools = built(args.build, "daemon/mapstatd", "bench/cgroup-floor", "bench/measure")
     print(json.dumps([run(args, int(n), tools) for n in args.cgroups.split(",")], indent=2))
 
 

@@ -18,6 +18,8 @@ import random
 import subprocess
 import sys
 
+from benchutil import built
+
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -83,11 +85,7 @@ def main():
     ap.add_argument("--identities", type=int, default=500)
     args = ap.parse_args()
 
-    ctl = os.path.join(args.build, "cli", "mapstatctl")
-    measure = os.path.join(args.build, "bench", "measure")
-    for p in (ctl, measure):
-        if not os.access(p, os.X_OK):
-            sys.exit("missing %s: build first (scripts/dev.sh build)" % p)
+    ctl, measure = built(args.build, "cli/mapstatctl", "bench/measure")
     out = os.path.join(SOURCE_ROOT, "bench", "results",
                        "fleet-%dx%d" % (args.hosts, args.identities))
     if len([n for n in os.listdir(out)] if os.path.isdir(out) else []) != args.hosts:

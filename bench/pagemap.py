@@ -22,11 +22,10 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 
-from benchutil import measure
+from benchutil import built, measure, start_helper, stop_helpers
 
 FLOORS = {
     "off": "stat, smaps_rollup, cmdline, exe, cgroup per PID; meminfo (bench/sweep-floor)",
@@ -36,14 +35,6 @@ FLOORS = {
             "(bench/pagemap-floor full)",
 }
 TARGETS = {"off": 1.15, "exclusivity": 1.3, "full": 2.0}
-
-
-def start(cmd):
-    h = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    line = h.stdout.readline()
-    if not line.startswith("ready"):
-        sys.exit("%s failed: %r" % (cmd[0], line))
-    return h
 
 
 def main():
@@ -57,15 +48,9 @@ def main():
         sys.exit("run as root: the full mode needs PFNs and /proc/kpageflags")
 
     b = args.build
-    mapstatd = os.path.join(b, "daemon", "mapstatd")
-    tool = os.path.join(b, "bench", "measure")
-    sweep_floor = os.path.join(b, "bench", "sweep-floor")
-    pagemap_floor = os.path.join(b, "bench", "pagemap-floor")
-    memlayout = os.path.join(b, "tests", "helpers", "memlayout")
-    workload = os.path.join(b, "tests", "helpers", "workload")
-    for p in (mapstatd, tool, sweep_floor, pagemap_floor, memlayout, workload):
-        if not os.access(p, os.X_OK):
-            sys.exit("missing %s: build first (meson setup %s && ninja -C %s)" % (p, b, b))
+    mapstatd, tool, sweep_floor, pagemap_floor, memlayout, workload = built(
+            b, "daemon/mapstatd", "bench/measure", "bench/sweep-floor", "bench/pagemap-floor",
+            "tests/helpers/memlayout", "tests/helpers/workload")
     floors = {"off": [sweep_floor], "exclusivity": [pagemap_floor, "exclusivity"],
               "full": [pagemap_floor, "full"]}
 
@@ -85,7 +70,7 @@ def main():
                              os.path.join(tmp, "f%d" % i) + ":1024"], "small+shm"
             else:
                 cmd, kind = [memlayout, "--anon", anon_kb], "small"
-            helpers.append(start(cmd))
+            helpers.append(start_helper(cmd))
             kinds[kind] += 1
 
         db = os.path.join(tmp, "bench.db")
@@ -131,11 +116,7 @@ def main():
             }
         print(json.dumps(result, indent=2))
     finally:
-        for h in helpers:
-            h.stdin.close()
-        for h in helpers:
-            h.wait()
-            h.stdout.close()
+        stop_helpers(helpers)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -22,11 +22,10 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 
-from benchutil import measure
+from benchutil import built, measure, start_helper, stop_helpers
 
 SHAPES = {"~70 mappings": 22, "~1,000 mappings": 487}
 
@@ -39,13 +38,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     args = ap.parse_args()
     b = args.build
-    tool = os.path.join(b, "bench", "measure")
-    memlayout = os.path.join(b, "tests", "helpers", "memlayout")
-    mapstatd = os.path.join(b, "daemon", "mapstatd")
-    floor = os.path.join(b, "bench", "sweep-floor")
-    for p in (tool, memlayout, mapstatd, floor):
-        if not os.access(p, os.X_OK):
-            sys.exit("missing %s: build first (scripts/dev.sh build)" % p)
+    tool, memlayout, mapstatd, floor = built(b, "bench/measure", "tests/helpers/memlayout",
+                                             "daemon/mapstatd", "bench/sweep-floor")
     for p in ("smem", "smemstat"):
         if not shutil.which(p):
             sys.exit("%s is missing: apt-get install smem smemstat" % p)
@@ -71,11 +65,7 @@ def main():
                            str(regions)]
                     if i % 3 == 1:
                         cmd.append("--fork")
-                    h = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         text=True)
-                    if not h.stdout.readline().startswith("ready"):
-                        sys.exit("memlayout failed")
-                    helpers.append(h)
+                    helpers.append(start_helper(cmd))
                 with open("/proc/%d/maps" % helpers[0].pid) as f:
                     mappings = len(f.readlines())
                 runs = {name: [] for name in commands}
@@ -101,11 +91,7 @@ def main():
                 }
                 print(json.dumps({shape: result["shapes"][shape]}), file=sys.stderr)
             finally:
-                for h in helpers:
-                    h.stdin.close()
-                for h in helpers:
-                    h.wait()
-                    h.stdout.close()
+                stop_helpers(helpers)
         print(json.dumps(result, indent=2))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+from benchutil import built
+
 
 def reader_command(kind, mapstatd, db, pid):
     if kind == "rollup":
@@ -58,11 +60,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--layouts", default="small,large,many")
     args = ap.parse_args()
-    helper = os.path.join(args.build, "bench", "stall-helper")
-    mapstatd = os.path.join(args.build, "daemon", "mapstatd")
-    for p in (helper, mapstatd):
-        if not os.access(p, os.X_OK):
-            sys.exit("missing %s: build first (scripts/dev.sh build)" % p)
+    helper, mapstatd = built(args.build, "bench/stall-helper", "daemon/mapstatd")
     readers = ["none", "rollup", "mapstatd-off", "mapstatd-exclusivity", "mapstatd-full"]
     result = {}
     with tempfile.TemporaryDirectory(prefix="mapstatd-stall-") as tmp:

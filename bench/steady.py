@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+from benchutil import built, start_helper, stop_helpers
+
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "integration"))
 TARGETS = {0: 0.3, 10: 0.5}
@@ -44,24 +46,12 @@ def floor_seconds(floor):
     return json.loads(p.stdout.strip().splitlines()[-1])["duration_seconds"]
 
 
-class Helper:
-    def __init__(self, cmd):
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("ready"):
-            sys.exit("%s failed: %r" % (cmd[0], line))
-
-    def grow(self, kb):
-        self.proc.stdin.write("grow %d\n" % kb)
-        self.proc.stdin.flush()
-        if self.proc.stdout.readline().strip() != "ok":
-            sys.exit("memlayout did not grow")
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait()
-        self.proc.stdout.close()
+def grow(helper, kb):
+    """Has a memlayout helper map and write kb more (a fault and a new mapping)."""
+    helper.stdin.write("grow %d\n" % kb)
+    helper.stdin.flush()
+    if helper.stdout.readline().strip() != "ok":
+        sys.exit("memlayout did not grow")
 
 
 def run_case(args, helpers, mode, changing, floor, tmp):
@@ -81,7 +71,7 @@ def run_case(args, helpers, mode, changing, floor, tmp):
         for _ in range(args.sweeps):
             floors.append(floor_seconds(floor))
             for _ in range(n_change):
-                helpers[cursor % len(helpers)].grow(64)
+                grow(helpers[cursor % len(helpers)], 64)
                 cursor += 1
             d.wait_sweeps(1, timeout=120)
         cpu = cpu_seconds(d.proc.pid) - cpu0
@@ -133,12 +123,8 @@ def main():
         sys.exit("run as root: every process's smaps_rollup is read")
 
     b = os.path.abspath(args.build)
-    mapstatd = os.path.join(b, "daemon", "mapstatd")
-    floor = os.path.join(b, "bench", "sweep-floor")
-    memlayout = os.path.join(b, "tests", "helpers", "memlayout")
-    for p in (mapstatd, floor, memlayout):
-        if not os.access(p, os.X_OK):
-            sys.exit("missing %s: build first (scripts/dev.sh build)" % p)
+    mapstatd, floor, memlayout = built(b, "daemon/mapstatd", "bench/sweep-floor",
+                                       "tests/helpers/memlayout")
     os.environ["MAPSTATD_BIN"] = mapstatd
 
     tmp = tempfile.mkdtemp(prefix="mapstatd-bench-steady-", dir="/dev/shm")
@@ -151,7 +137,7 @@ def main():
                 cmd.append("--fork")
             elif i % 3 == 2:
                 cmd += ["--file", os.path.join(tmp, "f%d" % i) + ":1024"]
-            helpers.append(Helper(cmd))
+            helpers.append(start_helper(cmd))
         time.sleep(1)
         results = []
         for mode in args.modes.split(","):
@@ -165,8 +151,7 @@ def main():
                                    "cgroup per PID; meminfo",
                           "cases": results}, indent=2))
     finally:
-        for h in helpers:
-            h.close()
+        stop_helpers(helpers)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -14,12 +14,9 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 
-from benchutil import measure
+from benchutil import built, measure, start_helper, stop_helpers
 
 
 def main():
@@ -30,14 +27,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=15)
     args = ap.parse_args()
 
-    mapstatd = os.path.join(args.build, "daemon", "mapstatd")
-    floor = os.path.join(args.build, "bench", "sweep-floor")
-    tool = os.path.join(args.build, "bench", "measure")
-    memlayout = os.path.join(args.build, "tests", "helpers", "memlayout")
-    for p in (mapstatd, floor, memlayout, tool):
-        if not os.access(p, os.X_OK):
-            sys.exit("missing %s: build first (meson setup %s && ninja -C %s)"
-                     % (p, args.build, args.build))
+    mapstatd, floor, memlayout, tool = built(args.build, "daemon/mapstatd", "bench/sweep-floor",
+                                             "tests/helpers/memlayout", "bench/measure")
 
     tmp = tempfile.mkdtemp(prefix="mapstatd-bench-")
     helpers = []
@@ -48,10 +39,7 @@ def main():
                 cmd += ["--file", os.path.join(tmp, "f%d" % i) + ":1024"]
             if i % 10 == 0:
                 cmd += ["--fork"]
-            h = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            if not h.stdout.readline().startswith("ready"):
-                sys.exit("memlayout failed")
-            helpers.append(h)
+            helpers.append(start_helper(cmd))
 
         db = os.path.join(tmp, "bench.db")
         # Warm-up: page cache, dentries, and the database's first-time schema creation.
@@ -88,11 +76,7 @@ def main():
         }
         print(json.dumps(result, indent=2))
     finally:
-        for h in helpers:
-            h.stdin.close()
-        for h in helpers:
-            h.wait()
-            h.stdout.close()
+        stop_helpers(helpers)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

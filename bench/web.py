@@ -29,6 +29,8 @@ import threading
 import time
 import urllib.request
 
+from benchutil import built
+
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "integration"))
 
@@ -118,11 +120,7 @@ def main():
     ap.add_argument("--connections", type=int, default=8)
     args = ap.parse_args()
 
-    mapstatd = os.path.join(args.build, "daemon", "mapstatd")
-    gen = os.path.join(args.build, "bench", "gen-history")
-    for p in (mapstatd, gen):
-        if not os.access(p, os.X_OK):
-            sys.exit("missing %s: build first (scripts/dev.sh build)" % p)
+    mapstatd, gen = built(args.build, "daemon/mapstatd", "bench/gen-history")
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
     os.environ["MAPSTATD_BIN"] = os.path.abspath(mapstatd)
