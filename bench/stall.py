@@ -3,7 +3,8 @@
 and unmaps a page in a loop (each takes the mmap lock for writing) and times every round trip,
 while a reader sweeps for a fixed time: nothing (the baseline), a raw read of the helper's
 smaps_rollup in a loop (the kernel's own walk, what every tool pays), or `mapstatd --once` in a
-loop in each pagemap mode. Per helper layout — small (64 MiB), large (one mapping of --gib GiB),
+loop in each pagemap mode at the default StallBudget= and, for comparison, in the default mode
+without it (--stall-budget 0: smaps_rollup for every process). Per helper layout — small (64 MiB), large (one mapping of --gib GiB),
 many (1,000 mappings of 1 MiB) — prints the longest pause, p99, p99.9 and the pauses over 1 and
 10 ms, interleaving the readers round by round.
 
@@ -26,9 +27,11 @@ def reader_command(kind, mapstatd, db, pid):
     if kind == "rollup":
         return ["sh", "-c", "while :; do cat /proc/%d/smaps_rollup > /dev/null; done" % pid]
     if kind.startswith("mapstatd-"):
-        mode = kind.split("-", 1)[1]
-        return ["sh", "-c", 'while :; do "$0" --once --pagemap %s --db "$1" > /dev/null; done'
-                % mode, mapstatd, db]
+        # mapstatd-MODE, or mapstatd-MODE-unbounded: StallBudget=0, smaps_rollup for everyone
+        mode, _, unbounded = kind.split("-", 1)[1].partition("-")
+        budget = " --stall-budget 0" if unbounded else ""
+        return ["sh", "-c", 'while :; do "$0" --once --pagemap %s%s --db "$1" > /dev/null; done'
+                % (mode, budget), mapstatd, db]
     return None
 
 
@@ -61,7 +64,8 @@ def main():
     ap.add_argument("--layouts", default="small,large,many")
     args = ap.parse_args()
     helper, mapstatd = built(args.build, "bench/stall-helper", "daemon/mapstatd")
-    readers = ["none", "rollup", "mapstatd-off", "mapstatd-exclusivity", "mapstatd-full"]
+    readers = ["none", "rollup", "mapstatd-exclusivity-unbounded", "mapstatd-off",
+               "mapstatd-exclusivity", "mapstatd-full"]
     result = {}
     with tempfile.TemporaryDirectory(prefix="mapstatd-stall-") as tmp:
         db = os.path.join(tmp, "stall.db")

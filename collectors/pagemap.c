@@ -39,6 +39,14 @@ struct pm_scan_arg {
  * pagemap costs the same for a hole as for a page, and a sparse reservation (a sanitizer's
  * shadow, a runtime's heap arena) can span terabytes. */
 #define PM_SCAN_MIN_PAGES 512u
+/* PAGEMAP_SCAN walks its whole range under one hold of the mmap lock until its buffer fills,
+ * and a fully populated range is one region that never fills it: one ioctl over a populated
+ * 8 GiB mapping stalls the process's mmap for 100 ms. So each ioctl covers at most this many
+ * pages after a window that found pages (32 MiB of 4 KiB pages: well under a millisecond of
+ * walk), and the window grows eightfold over each empty one, so a sparse reservation of
+ * terabytes still takes a few dozen ioctls. */
+#define PM_SCAN_WINDOW_PAGES (8u * 1024u)
+#define PM_SCAN_WINDOW_MAX_PAGES (1ULL << 36)
 #define PAGEMAP_DEFAULT_PAGE_SIZE 4096u
 
 void pfn_list_done(PfnList *l) {
@@ -125,8 +133,23 @@ typedef struct PagemapReader {
         uint64_t deadline;
         PfnList *pfns;
         PagemapCounts *counts;
+        PagemapVisitFunc visit;
+        void *visit_userdata;
         bool no_scan_ioctl;             /* PAGEMAP_SCAN is not supported by this file */
 } PagemapReader;
+
+/* Accounts entries[0..n), the pages from first_page on, and shows them to the visitor. */
+static int pagemap_reader_account(PagemapReader *rd, const uint64_t *entries, size_t n,
+                                  uint64_t first_page, VmaClass class) {
+        int r;
+
+        r = pagemap_account(entries, n, class, rd->counts, rd->pfns);
+        if (r < 0)
+                return r;
+        if (rd->visit)
+                return rd->visit(entries, n, first_page, class, rd->visit_userdata);
+        return 0;
+}
 
 /* Reads and accounts the entries of pages [page, last). Returns 0, or a -errno. Sets
  * counts->truncated when the budget or the deadline runs out; returns 0 at EOF. */
@@ -157,8 +180,8 @@ static int pagemap_read_range(PagemapReader *rd, uint64_t page, uint64_t last, V
                         return 0;
 
                 n /= (ssize_t) sizeof(uint64_t);
-                r = pagemap_account((const uint64_t *) (const void *) rd->buf->data, (size_t) n,
-                                    class, rd->counts, rd->pfns);
+                r = pagemap_reader_account(rd, (const uint64_t *) (const void *) rd->buf->data,
+                                           (size_t) n, page, class);
                 if (r < 0)
                         return r;
                 page += (uint64_t) n;
@@ -173,14 +196,15 @@ static int pagemap_read_range(PagemapReader *rd, uint64_t page, uint64_t last, V
  * (kernels before 6.7, or a fixture file) before anything was accounted. */
 static int pagemap_read_populated(PagemapReader *rd, const Vma *vma, uint64_t page_size) {
         struct pm_scan_region regions[PM_SCAN_REGIONS];
-        uint64_t start = vma->start;
+        uint64_t start = vma->start, window = PM_SCAN_WINDOW_PAGES;
         int r;
 
         while (start < vma->end && !rd->counts->truncated) {
                 struct pm_scan_arg arg = {
                         .size = sizeof arg,
                         .start = start,
-                        .end = vma->end,
+                        .end = vma->end - start > window * page_size ? start + window * page_size
+                                                                      : vma->end,
                         .vec = (uint64_t) (uintptr_t) regions,
                         .vec_len = PM_SCAN_REGIONS,
                         .category_anyof_mask = PM_SCAN_PRESENT | PM_SCAN_SWAPPED,
@@ -208,6 +232,7 @@ static int pagemap_read_populated(PagemapReader *rd, const Vma *vma, uint64_t pa
                 if (arg.walk_end <= start)
                         break;          /* no progress: the mapping is gone */
                 start = arg.walk_end;
+                window = n > 0 ? PM_SCAN_WINDOW_PAGES : MIN(window * 8, PM_SCAN_WINDOW_MAX_PAGES);
         }
         return 0;
 }
@@ -285,8 +310,9 @@ static int pagemap_read_run(PagemapReader *rd, const Vma *vmas, size_t n, uint64
                 if (off >= got)
                         break;
                 len = MIN(len, got - off);
-                r = pagemap_account((const uint64_t *) (const void *) rd->buf->data + off,
-                                    (size_t) len, vmas[i].class, rd->counts, rd->pfns);
+                r = pagemap_reader_account(rd,
+                                           (const uint64_t *) (const void *) rd->buf->data + off,
+                                           (size_t) len, first + off, vmas[i].class);
                 if (r < 0)
                         return r;
                 if (rd->budget != UINT64_MAX)
@@ -317,6 +343,8 @@ int pagemap_scan(int pid_dirfd, const VmaList *vmas, const PagemapOptions *o, Re
                 .deadline = o ? o->deadline_usec : 0,
                 .pfns = o ? o->pfns : NULL,
                 .counts = &counts,
+                .visit = o ? o->visit : NULL,
+                .visit_userdata = o ? o->visit_userdata : NULL,
         };
 
         for (size_t v = 0, run; v < vmas->n && !counts.truncated; v += run) {

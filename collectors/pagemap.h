@@ -39,12 +39,20 @@ typedef struct PfnList {
 
 void pfn_list_done(PfnList *l);
 
+/* Called with every run of entries read, in ascending address order: entries[0..n) are the
+ * pages from first_page (virtual address / page size) on, all of one mapping of class class.
+ * A negative return ends the scan with that error. */
+typedef int (*PagemapVisitFunc)(const uint64_t *entries, size_t n, uint64_t first_page,
+                                VmaClass class, void *userdata);
+
 typedef struct PagemapOptions {
         uint64_t max_scan_bytes;        /* per process, of mapped address space; 0 = no cap */
         uint64_t deadline_usec;         /* CLOCK_MONOTONIC; 0 = none */
         PfnList *pfns;                  /* NULL: counts only */
         uint64_t page_size;             /* bytes; 0 = 4096. The caller takes it from the kernel
                                          * (kernel-id), never from the reading process */
+        PagemapVisitFunc visit;         /* NULL: counts (and PFNs) only */
+        void *visit_userdata;
 } PagemapOptions;
 
 /* Pure: accounts n pagemap entries of one class into *counts (scanned_pages grows by n), and

@@ -31,9 +31,73 @@ void proc_sample_done(ProcSample *s) {
         *s = (ProcSample) {};
 }
 
-/* proc_sample_read(), asking reuse (when not NULL) after stat. */
+/* What a walk needs to read a process through pagemap instead of smaps_rollup. */
+typedef struct DeriveContext {
+        const ProcRoot *root;
+        const PagemapOptions *pagemap;  /* NULL: mode off */
+        ProcScanBuffers *bufs;
+} DeriveContext;
+
+/* The stall budget (pagemap-rollup.h): reads maps and, when one of its mappings could hold the
+ * mmap lock for longer than the budget, derives s->rollup from pagemap; the same scan is the
+ * process's pagemap read in modes exclusivity and full. Returns 0 when derived, 1 when
+ * smaps_rollup should be read (no mapping that large, or derived reads are unavailable here),
+ * or a negative errno of maps or pagemap. */
+static int sample_derive(int pid_dirfd, const DeriveContext *d, ProcSample *s) {
+        ProcScanBuffers *bufs = d->bufs;
+        PagemapRollup *rollup = &bufs->rollup;
+        PfnList *pfns = d->pagemap ? d->pagemap->pfns : NULL;
+        size_t before = pfns ? pfns->n : 0;
+        uint64_t page_size, largest = 0;
+        PagemapOptions o;
+        PagemapCounts counts;
+        int r;
+
+        r = maps_read(pid_dirfd, &bufs->text, &bufs->vmas);
+        if (r < 0)
+                return r;
+        page_size = rollup->page_size ? rollup->page_size : 4096;
+        for (size_t i = 0; i < bufs->vmas.n; i++)
+                if (bufs->vmas.vmas[i].class != VMA_CLASS_HUGETLB)
+                        largest = MAX(largest, (bufs->vmas.vmas[i].end -
+                                                bufs->vmas.vmas[i].start) / page_size);
+        if (!pagemap_rollup_wanted(rollup, s->signal.rss_pages, largest))
+                return 1;
+
+        /* The whole address space, whatever the sweep's cap and deadline: a part would give
+         * wrong figures. */
+        o = d->pagemap ? *d->pagemap : (PagemapOptions) {};
+        o.page_size = page_size;
+        o.max_scan_bytes = 0;
+        o.deadline_usec = 0;
+        o.visit = pagemap_rollup_visit;
+        o.visit_userdata = rollup;
+
+        pagemap_rollup_begin(rollup, d->root);
+        r = pagemap_scan(pid_dirfd, &bufs->vmas, &o, &bufs->binary, &counts);
+        if (r >= 0)
+                r = pagemap_rollup_end(rollup, &s->rollup);
+        if (r < 0) {
+                if (pfns)
+                        pfns->n = before;
+                /* No PFNs or no kpage files: smaps_rollup, for this one and all after it. */
+                return rollup->unavailable < 0 ? 1 : r;
+        }
+
+        s->derived = true;
+        if (d->pagemap) {
+                s->has_pagemap = true;
+                s->pagemap = counts;
+                s->pfn_offset = before;
+                s->pfn_count = pfns ? pfns->n - before : 0;
+        }
+        return 0;
+}
+
+/* proc_sample_read(), asking reuse (when not NULL) after stat, and reading through pagemap
+ * what the stall budget (d, when not NULL) says to. */
 static int sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcReuseFunc reuse,
-                       void *userdata, ProcSample *ret) {
+                       void *userdata, const DeriveContext *d, ProcSample *ret) {
         _cleanup_(proc_sample_done) ProcSample s = { .pid = pid };
         ProcStat st;
         int r;
@@ -68,9 +132,17 @@ static int sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcReuseFunc reu
                 }
         }
 
-        r = smaps_rollup_read(pid_dirfd, buf, &s.rollup);
-        if (r < 0)
-                return r;
+        r = 1;
+        if (d && pagemap_rollup_wanted(&d->bufs->rollup, s.signal.rss_pages, UINT64_MAX)) {
+                r = sample_derive(pid_dirfd, d, &s);
+                if (r < 0)
+                        return r;
+        }
+        if (r > 0) {
+                r = smaps_rollup_read(pid_dirfd, buf, &s.rollup);
+                if (r < 0)
+                        return r;
+        }
 
         /* One byte more than kept, so that proc_cmdline_parse() sees the truncation. */
         r = read_file_prefix_at(pid_dirfd, "cmdline", PROC_CMDLINE_MAX + 1, buf);
@@ -115,7 +187,7 @@ static int sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcReuseFunc reu
 }
 
 int proc_sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcSample *ret) {
-        return sample_read(pid_dirfd, pid, buf, NULL, NULL, ret);
+        return sample_read(pid_dirfd, pid, buf, NULL, NULL, NULL, ret);
 }
 
 static int pid_compare(const void *a, const void *b) {
@@ -168,6 +240,7 @@ void proc_scan_buffers_done(ProcScanBuffers *b) {
         read_buf_done(&b->text);
         read_buf_done(&b->binary);
         vma_list_done(&b->vmas);
+        pagemap_rollup_done(&b->rollup);
 }
 
 int proc_sample_read_pagemap(int pid_dirfd, const PagemapOptions *o, ProcScanBuffers *bufs,
@@ -199,6 +272,7 @@ int proc_scan(const ProcRoot *root, ProcScanBuffers *bufs, const PagemapOptions 
               ProcScanStats *ret_stats) {
         _cleanup_free_ pid_t *pids = NULL;
         ProcScanStats stats = {};
+        DeriveContext derive = { .root = root, .pagemap = pagemap, .bufs = bufs };
         size_t n = 0;
         int r;
 
@@ -213,10 +287,13 @@ int proc_scan(const ProcRoot *root, ProcScanBuffers *bufs, const PagemapOptions 
 
                 (void) snprintf(name, sizeof name, "%d", (int) pids[i]);
                 fd = openat(root->proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                r = fd < 0 ? -errno : sample_read(fd, pids[i], &bufs->text, reuse, userdata, &s);
+                r = fd < 0 ? -errno : sample_read(fd, pids[i], &bufs->text, reuse, userdata,
+                                                  &derive, &s);
+                if (r == 0 && s.derived)
+                        stats.derived++;
                 if (r == 0 && s.reused_sweep_id > 0)
                         stats.reused++;
-                else if (r == 0 && pagemap) {
+                else if (r == 0 && pagemap && !s.has_pagemap) {
                         r = proc_sample_read_pagemap(fd, pagemap, bufs, &s);
                         switch (r) {
                         case 0:

@@ -10,6 +10,7 @@
 
 #include "fileio.h"
 #include "maps.h"
+#include "pagemap-rollup.h"
 #include "pagemap.h"
 #include "proc-pid.h"
 #include "proc-root.h"
@@ -29,6 +30,7 @@ typedef struct ProcSample {
         int64_t reused_sweep_id;        /* > 0: every figure and string is that sweep's read,
                                          * standing in for this one (ProcReuseFunc) */
         SmapsRollup rollup;
+        bool derived;           /* rollup derived from pagemap under the stall budget */
         bool has_pagemap;       /* pagemap was scanned (mode exclusivity or full) */
         PagemapCounts pagemap;
         size_t pfn_offset;      /* full mode: this process's PFNs in PagemapOptions.pfns */
@@ -50,6 +52,7 @@ typedef struct ProcScanStats {
                                          * deadline) */
         unsigned pagemap_failed;        /* sampled without pagemap: maps/pagemap unreadable */
         unsigned reused;                /* sampled from an earlier read (ProcReuseFunc) */
+        unsigned derived;               /* read through pagemap under the stall budget */
 } ProcScanStats;
 
 /* Scratch a walk reuses from process to process and from sweep to sweep. */
@@ -57,6 +60,8 @@ typedef struct ProcScanBuffers {
         ReadBuf text;           /* stat, smaps_rollup, cmdline, cgroup, maps */
         ReadBuf binary;         /* pagemap */
         VmaList vmas;
+        PagemapRollup rollup;   /* the stall budget: its settings (budget_usec 0: off) and
+                                 * scratch */
 } ProcScanBuffers;
 
 void proc_scan_buffers_done(ProcScanBuffers *b);
@@ -92,7 +97,10 @@ int proc_sample_read_pagemap(int pid_dirfd, const PagemapOptions *o, ProcScanBuf
 /* Walks every numeric directory under the proc root in ascending PID order, reads each process
  * with proc_sample_read() (and proc_sample_read_pagemap() when pagemap is not NULL), unless
  * reuse (may be NULL) stands an earlier read in for it, and calls func for each one sampled;
- * both get userdata. A process whose pagemap cannot be read is still sampled, counted
+ * both get userdata. With a stall budget set in bufs->rollup, a process whose largest mapping
+ * may take longer than the budget to walk is read through pagemap instead of smaps_rollup
+ * (pagemap-rollup.h; counted in derived). A process whose pagemap cannot be read is still
+ * sampled, counted
  * in pagemap_failed. Per-process failures are counted in *ret_stats, never returned. Returns 0,
  * a negative errno when the proc root cannot be listed or -ENOMEM, or what func returned. */
 int proc_scan(const ProcRoot *root, ProcScanBuffers *bufs, const PagemapOptions *pagemap,

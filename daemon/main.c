@@ -109,6 +109,8 @@ static void publish_status(Daemon *d, const SweepResult *res, int r, bool storag
                 st->sampled = res->stats.sampled;
                 st->reused = res->stats.reused;
                 st->reused_total += res->stats.reused;
+                st->derived = res->stats.derived;
+                st->derived_total += res->stats.derived;
                 st->vanished = res->stats.vanished;
                 st->denied = res->stats.denied;
                 st->malformed = res->stats.malformed;
@@ -190,6 +192,15 @@ static int daemon_sweep(Daemon *d, SweepResult *ret) {
                         else
                                 log_info("Reconstruction works again");
                 }
+        }
+
+        int unavailable = d->sweeper.bufs.rollup.unavailable;
+        if (unavailable < 0 && !d->sweeper.rollup_unavailable_logged) {
+                log_warning("StallBudget=: cannot read processes through pagemap (%s%s); large "
+                            "processes are read through smaps_rollup, which holds their mmap "
+                            "lock for the whole walk of a mapping", strerror(-unavailable),
+                            unavailable == -EPERM ? ": PFNs need CAP_SYS_ADMIN" : "");
+                d->sweeper.rollup_unavailable_logged = true;
         }
 
         const KernelId *k = sweeper_kernel(&d->sweeper);
@@ -458,9 +469,10 @@ static int run_once(Daemon *d) {
                         return r;
         }
         printf("{\"sweep\": %lld, \"epoch\": %lld, \"new_epoch\": %s, \"processes_sampled\": %u, "
-               "\"processes_skipped\": %u, \"duration_seconds\": %.6f}\n",
+               "\"processes_read_through_pagemap\": %u, \"processes_skipped\": %u, "
+               "\"duration_seconds\": %.6f}\n",
                (long long) res.sweep_id, (long long) res.epoch_id,
-               res.new_epoch ? "true" : "false", res.stats.sampled,
+               res.new_epoch ? "true" : "false", res.stats.sampled, res.stats.derived,
                proc_scan_stats_skipped(&res.stats), (double) res.duration_usec / USEC_PER_SEC);
         return 0;
 }

@@ -206,6 +206,21 @@ static int parse_budget(const char *v, void *field, const char **reterr) {
                                       "expected a duration of at least 100ms, e.g. 10s", reterr);
 }
 
+static int parse_stall_budget(const char *v, void *field, const char **reterr) {
+        int r;
+
+        r = parse_duration_between(v, field, 0, 60 * USEC_PER_SEC,
+                                   "expected a duration of at least 1ms and up to 1min, e.g. "
+                                   "20ms, or 0 to read every process through smaps_rollup",
+                                   reterr);
+        if (r >= 0 && *(uint64_t *) field > 0 && *(uint64_t *) field < USEC_PER_MSEC) {
+                *reterr = "expected a duration of at least 1ms and up to 1min, e.g. 20ms, or 0 "
+                          "to read every process through smaps_rollup";
+                return -EBADMSG;
+        }
+        return r;
+}
+
 static int parse_staleness(const char *v, void *field, const char **reterr) {
         return parse_duration_between(v, field, 0, 86400 * USEC_PER_SEC,
                                       "expected a duration up to 1d, e.g. 5min, or 0 to read "
@@ -266,6 +281,10 @@ static const Setting settings[] = {
                 "re-read a process whose stat shows no change only when its figures are this "
                 "old (0: read every process in every sweep)", parse_staleness,
                 max_staleness_usec),
+        SETTING("Daemon", "StallBudget", "stall-budget", 0, "DURATION", "20ms", NULL,
+                "read a process through pagemap when one walk of its largest mapping could "
+                "hold its mmap lock longer (needs CAP_SYS_ADMIN; 0: never)", parse_stall_budget,
+                stall_budget_usec),
         SETTING("Web", "RedactCmdline", "redact-cmdline", 0, "BOOL", "no", NULL,
                 "show argv[0] only of command lines in every response", parse_bool,
                 redact_cmdline),

@@ -45,6 +45,7 @@ typedef struct Options {
         uint64_t pagemap_max_scan_bytes;        /* per process, of mapped address space */
         uint64_t pagemap_budget_usec;           /* per sweep, for all pagemap reading */
         uint64_t max_staleness_usec;            /* reused figures' age; 0: read every sweep */
+        uint64_t stall_budget_usec;             /* longest lock hold of one walk; 0: no limit */
         bool redact_cmdline;                    /* responses show argv[0] only */
         uint32_t metrics_identities;            /* per-identity series in /metrics */
         char *textfile_directory;               /* NULL: no textfile */

@@ -47,6 +47,11 @@ void sweeper_configure(Sweeper *sw, const Options *o) {
                 .budget_usec = o->pagemap_budget_usec,
         };
         sw->max_staleness_usec = o->max_staleness_usec;
+        sw->bufs.rollup.budget_usec = o->stall_budget_usec;
+        /* A reload tries again what was unavailable (a drop-in may have granted the
+         * capability… to a restarted daemon only, but the files may have appeared). */
+        sw->bufs.rollup.unavailable = 0;
+        sw->rollup_unavailable_logged = false;
 }
 
 /* Forgets the last sweep's processes and reconstruction. */
@@ -538,6 +543,7 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
                 .pfns = sw->pagemap.mode == PAGEMAP_MODE_FULL ? &sw->pfns : NULL,
         };
         sw->pfns.n = 0;
+        sw->bufs.rollup.page_size = page_size;
         sweeper_reset(sw);
 
         r = sweep_processes(sw, sw->pagemap.mode == PAGEMAP_MODE_OFF ? NULL : &pagemap, &stats);

@@ -69,6 +69,7 @@ typedef struct Sweeper {
         size_t n_unit_keys, allocated_unit_keys;
         ThpStats thp;                   /* scratch */
         uint64_t max_staleness_usec;    /* reuse a process's figures while younger; 0: never */
+        bool rollup_unavailable_logged; /* the stall budget could not be kept: said once */
         ReadTable reads;                /* modes off and exclusivity: the last reads */
         int64_t sweep_id;               /* the open sweep's */
         uint64_t sweep_mono_usec;       /* its CLOCK_MONOTONIC start */

@@ -106,6 +106,10 @@ static void metrics_daemon(FILE *f, const WebStatusData *st, const StoreHealth *
                "Processes sampled since the start whose figures were an earlier read (their "
                "stat showed no change).");
         sample_u64(f, "mapstatd_processes_reused_total", NULL, st->reused_total);
+        family(f, "mapstatd_processes_read_through_pagemap_total", METRIC_COUNTER,
+               "Processes sampled since the start whose smaps_rollup figures were derived from "
+               "pagemap, because one walk of their largest mapping could exceed StallBudget=.");
+        sample_u64(f, "mapstatd_processes_read_through_pagemap_total", NULL, st->derived_total);
         family(f, "mapstatd_processes_skipped_total", METRIC_COUNTER,
                "Processes skipped since the start, by reason.");
         for (size_t i = 0; i < ELEMENTSOF(skipped); i++) {

@@ -24,11 +24,12 @@ static json_t *last_sweep_to_json(const WebStatusData *st) {
         if (st->last_sweep_usec == 0)
                 return json_null();
 
-        return json_pack("{s:o, s:o, s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I}",
+        return json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I}",
                          "time", json_timestamp(st->last_sweep_usec),
                          "duration_seconds", json_seconds(st->last_duration_usec),
                          "processes_sampled", (json_int_t) st->sampled,
                          "processes_reused", (json_int_t) st->reused,
+                         "processes_read_through_pagemap", (json_int_t) st->derived,
                          "processes_skipped",
                          (json_int_t) ((uint64_t) st->vanished + st->denied + st->malformed),
                          "skipped",

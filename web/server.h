@@ -30,10 +30,12 @@ typedef struct WebStatusData {
         uint64_t last_duration_usec;
         unsigned sampled, vanished, denied, malformed, kernel_threads;
         unsigned reused;                /* last sweep: sampled from an earlier read */
+        unsigned derived;               /* last sweep: read through pagemap (StallBudget=) */
         /* Since the daemon started: sweeps attempted, failed, processes sampled and skipped. */
         uint64_t sweeps_total, sweeps_failed_total;
         uint64_t sampled_total, vanished_total, denied_total, malformed_total;
         uint64_t reused_total;
+        uint64_t derived_total;
         char storage_error[512];        /* "" when the last commit succeeded */
         char sweep_error[256];          /* "" when the last sweep ran; else why it could not,
                                          * when not for storage (kernel identity, process list) */

@@ -36,7 +36,7 @@ static void test_table(void) {
                                 ASSERT_TRUE(strcmp(p->key, o->key) != 0);
                 }
         }
-        ASSERT_INT_EQ(settings, 20);
+        ASSERT_INT_EQ(settings, 21);
         ASSERT_INT_EQ(n, settings + 4);         /* config, once, help, version */
         ASSERT_NULL(options_table_get(n));
 }
@@ -61,6 +61,7 @@ static void test_defaults(void) {
         ASSERT_INT_EQ(o.pagemap_mode, PAGEMAP_MODE_EXCLUSIVITY);
         ASSERT_U64_EQ(o.pagemap_max_scan_bytes, 64ULL << 30);
         ASSERT_U64_EQ(o.pagemap_budget_usec, 10ULL * 1000000);
+        ASSERT_U64_EQ(o.stall_budget_usec, 20ULL * 1000);
         ASSERT_FALSE(o.redact_cmdline);
         ASSERT_INT_EQ(o.metrics_identities, 100);
         ASSERT_NULL(o.textfile_directory);
