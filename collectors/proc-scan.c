@@ -94,21 +94,59 @@ static int sample_derive(int pid_dirfd, const DeriveContext *d, ProcSample *s) {
         return 0;
 }
 
-/* proc_sample_read(), asking reuse (when not NULL) after stat, and reading through pagemap
- * what the stall budget (d, when not NULL) says to. */
-static int sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcReuseFunc reuse,
-                       void *userdata, const DeriveContext *d, ProcSample *ret) {
-        _cleanup_(proc_sample_done) ProcSample s = { .pid = pid };
-        ProcStat st;
+static int stat_read(int dirfd, const char *path, ReadBuf *buf, ProcStat *ret) {
         int r;
 
-        r = read_file_at(pid_dirfd, "stat", PROC_STAT_READ_MAX, buf);
+        r = read_file_at(dirfd, path, PROC_STAT_READ_MAX, buf);
         if (r < 0)
                 return r;
         /* A process that exited after its directory was opened reads as empty. */
         if (buf->size == 0)
                 return -ESRCH;
-        r = proc_stat_parse(buf->data, buf->size, &st);
+        return proc_stat_parse(buf->data, buf->size, ret);
+}
+
+/* Opens the PID's directory (O_PATH) into *pid_dirfd after its stat was read by path: the PID
+ * may have been reused in between, which the start time in the directory's own stat shows
+ * (-ESRCH, as vanished). The fresher signal replaces *signal. */
+static int sample_open_dir(int proc_fd, pid_t pid, uint64_t start_time_ticks, ReadBuf *buf,
+                           int *pid_dirfd, ProcSignal *signal) {
+        char name[16];
+        ProcStat again;
+        int r;
+
+        (void) snprintf(name, sizeof name, "%d", (int) pid);
+        *pid_dirfd = openat(proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (*pid_dirfd < 0)
+                return -errno;
+        r = stat_read(*pid_dirfd, "stat", buf, &again);
+        if (r < 0)
+                return r;
+        if (again.start_time_ticks != start_time_ticks)
+                return -ESRCH;
+        *signal = again.signal;
+        return 0;
+}
+
+/* proc_sample_read(), asking reuse (when not NULL) after stat, and reading through pagemap
+ * what the stall budget (d, when not NULL) says to. When *pid_dirfd is not open, stat is read
+ * by path under proc_fd first, and the directory is opened (into *pid_dirfd, the caller's to
+ * close) only when the process is read further: a reused process costs one open. */
+static int sample_read(int proc_fd, pid_t pid, int *pid_dirfd, ReadBuf *buf,
+                       ProcReuseFunc reuse, void *userdata, const DeriveContext *d,
+                       ProcSample *ret) {
+        _cleanup_(proc_sample_done) ProcSample s = { .pid = pid };
+        ProcStat st;
+        int r;
+
+        if (*pid_dirfd >= 0)
+                r = stat_read(*pid_dirfd, "stat", buf, &st);
+        else {
+                char path[32];
+
+                (void) snprintf(path, sizeof path, "%d/stat", (int) pid);
+                r = stat_read(proc_fd, path, buf, &st);
+        }
         if (r < 0)
                 return r;
         if (st.flags & PF_KTHREAD)
@@ -131,21 +169,27 @@ static int sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcReuseFunc reu
                         return 0;
                 }
         }
+        if (*pid_dirfd < 0) {
+                r = sample_open_dir(proc_fd, pid, s.start_time_ticks, buf, pid_dirfd, &s.signal);
+                if (r < 0)
+                        return r;
+        }
+        int dirfd = *pid_dirfd;
 
         r = 1;
         if (d && pagemap_rollup_wanted(&d->bufs->rollup, s.signal.rss_pages, UINT64_MAX)) {
-                r = sample_derive(pid_dirfd, d, &s);
+                r = sample_derive(dirfd, d, &s);
                 if (r < 0)
                         return r;
         }
         if (r > 0) {
-                r = smaps_rollup_read(pid_dirfd, buf, &s.rollup);
+                r = smaps_rollup_read(dirfd, buf, &s.rollup);
                 if (r < 0)
                         return r;
         }
 
         /* One byte more than kept, so that proc_cmdline_parse() sees the truncation. */
-        r = read_file_prefix_at(pid_dirfd, "cmdline", PROC_CMDLINE_MAX + 1, buf);
+        r = read_file_prefix_at(dirfd, "cmdline", PROC_CMDLINE_MAX + 1, buf);
         if (r < 0)
                 return r;
         r = proc_cmdline_parse(buf->data, buf->size, &s.cmdline);
@@ -154,7 +198,7 @@ static int sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcReuseFunc reu
 
         /* exe is missing for processes without an executable and hidden by ptrace checks
          * (root without CAP_SYS_PTRACE, LSMs): the sample is still useful without it. */
-        r = readlink_at_malloc(pid_dirfd, "exe", &s.exe);
+        r = readlink_at_malloc(dirfd, "exe", &s.exe);
         if (r < 0 && r != -ENOENT && r != -EACCES && r != -EPERM)
                 return r;
         /* After a package upgrade the running binary reads "/usr/bin/x (deleted)": it is still
@@ -164,7 +208,7 @@ static int sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcReuseFunc reu
 
         /* cgroup is absent on kernels without CONFIG_CGROUPS and may be denied; a process that
          * vanished meanwhile is still reported as such. */
-        r = read_file_at(pid_dirfd, "cgroup", PROC_CGROUP_READ_MAX, buf);
+        r = read_file_at(dirfd, "cgroup", PROC_CGROUP_READ_MAX, buf);
         if (r == -ESRCH || r == -ENOMEM)
                 return r;
         if (r >= 0) {
@@ -187,7 +231,7 @@ static int sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcReuseFunc reu
 }
 
 int proc_sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcSample *ret) {
-        return sample_read(pid_dirfd, pid, buf, NULL, NULL, NULL, ret);
+        return sample_read(-EBADF, pid, &pid_dirfd, buf, NULL, NULL, NULL, ret);
 }
 
 static int pid_compare(const void *a, const void *b) {
@@ -285,10 +329,17 @@ int proc_scan(const ProcRoot *root, ProcScanBuffers *bufs, const PagemapOptions 
                 _cleanup_close_ int fd = -EBADF;
                 char name[16];
 
-                (void) snprintf(name, sizeof name, "%d", (int) pids[i]);
-                fd = openat(root->proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                r = fd < 0 ? -errno : sample_read(fd, pids[i], &bufs->text, reuse, userdata,
-                                                  &derive, &s);
+                /* With reuse, stat is read by path first: most processes stop there. */
+                r = 0;
+                if (!reuse) {
+                        (void) snprintf(name, sizeof name, "%d", (int) pids[i]);
+                        fd = openat(root->proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                        if (fd < 0)
+                                r = -errno;
+                }
+                if (r == 0)
+                        r = sample_read(root->proc_fd, pids[i], &fd, &bufs->text, reuse,
+                                        userdata, &derive, &s);
                 if (r == 0 && s.derived)
                         stats.derived++;
                 if (r == 0 && s.reused_sweep_id > 0)

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -389,6 +390,94 @@ static void test_scan_fixture(void) {
         ASSERT_INT_EQ(st.sampled, 0xAAAAAAAAu);
 }
 
+static void write_text(const char *path, const char *text) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_TRUE(write(fd, text, strlen(text)) == (ssize_t) strlen(text));
+        close(fd);
+}
+
+/* A proc root with one process, 4242, whose stat names start time start (field 22). */
+static void write_one_process(const char *dir, unsigned start) {
+        char path[4096], stat[512];
+
+        (void) snprintf(path, sizeof path, "%s/4242", dir);
+        (void) mkdir(path, 0755);
+        (void) snprintf(stat, sizeof stat,
+                        "4242 (sleep) S 1 4242 4242 0 -1 4194304 292 0 2 0 0 0 0 0 20 0 1 0 %u "
+                        "2990080 396 18446744073709551615\n", start);
+        (void) snprintf(path, sizeof path, "%s/4242/stat", dir);
+        write_text(path, stat);
+        (void) snprintf(path, sizeof path, "%s/4242/smaps_rollup", dir);
+        write_text(path, "55d0-7ffd ---p 00000000 00:00 0 [rollup]\nRss: 1584 kB\n");
+        (void) snprintf(path, sizeof path, "%s/4242/cmdline", dir);
+        write_text(path, "sleep");
+}
+
+static int ignore_sample(ProcSample *s, void *userdata) {
+        return 0;
+}
+
+typedef struct ReuseCase {
+        const char *dir;
+        bool accept;            /* stand an earlier read in */
+        bool replace;           /* meanwhile, another process takes the PID */
+        unsigned asked;
+} ReuseCase;
+
+static int reuse_case(ProcSample *s, void *userdata) {
+        ReuseCase *c = userdata;
+
+        c->asked++;
+        ASSERT_STR_EQ(s->comm, "sleep");
+        ASSERT_INT_EQ(s->pid, 4242);
+        ASSERT_U64_EQ(s->start_time_ticks, 62002);
+        if (c->replace)
+                write_one_process(c->dir, 70000);
+        if (!c->accept)
+                return 0;
+        s->reused_sweep_id = 7;
+        s->rollup.kb[SMAPS_RSS] = 1;
+        return 1;
+}
+
+/* With reuse, stat is read by path and the directory opened only for a process read further:
+ * a PID taken by another process in between is not read under the first one's start time. */
+static void test_scan_reuse_by_path(void) {
+        _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT;
+        _cleanup_(proc_scan_buffers_done) ProcScanBuffers bufs = {};
+        char *dir = test_tmpdir_new("test-proc-pid-reuse");
+        ProcScanStats st;
+        ReuseCase c = { .dir = dir };
+
+        write_one_process(dir, 62002);
+        ASSERT_INT_EQ(proc_root_open(&root, dir, NULL, NULL), 0);
+
+        /* Declined: read in full. */
+        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, reuse_case, ignore_sample, &c, &st), 0);
+        ASSERT_INT_EQ(c.asked, 1);
+        ASSERT_INT_EQ(st.sampled, 1);
+        ASSERT_INT_EQ(st.reused, 0);
+
+        /* Accepted: nothing else is read (smaps_rollup may even be gone). */
+        char path[4096];
+        (void) snprintf(path, sizeof path, "%s/4242/smaps_rollup", dir);
+        ASSERT_INT_EQ(unlink(path), 0);
+        c = (ReuseCase) { .dir = dir, .accept = true };
+        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, reuse_case, ignore_sample, &c, &st), 0);
+        ASSERT_INT_EQ(st.sampled, 1);
+        ASSERT_INT_EQ(st.reused, 1);
+
+        /* Declined, and the PID changed hands before the directory was opened: vanished. */
+        c = (ReuseCase) { .dir = dir, .replace = true };
+        ASSERT_INT_EQ(proc_scan(&root, &bufs, NULL, reuse_case, ignore_sample, &c, &st), 0);
+        ASSERT_INT_EQ(c.asked, 1);
+        ASSERT_INT_EQ(st.sampled, 0);
+        ASSERT_INT_EQ(st.vanished, 1);
+        test_tmpdir_remove(dir);
+}
+
 static void test_scan_bad(void) {
         _cleanup_(proc_root_done) ProcRoot root = PROC_ROOT_INIT;
         _cleanup_(proc_scan_buffers_done) ProcScanBuffers bufs = {};
@@ -578,6 +667,7 @@ static void test_fixtures(void) {
         test_unit();
         test_scan_fixture();
         test_scan_bad();
+        test_scan_reuse_by_path();
 }
 
 int main(int argc, char *argv[]) {
