@@ -52,7 +52,9 @@ class Helper:
         self.proc.stdout.close()
 
 
-class RealProcTest(unittest.TestCase):
+class HelperCase(unittest.TestCase):
+    """Tests with memlayout helpers (closed at the end) and a tmpfs directory for their
+    files."""
     def setUp(self):
         if not os.access(MEMLAYOUT, os.X_OK):
             self.skipTest("memlayout helper not built at %s" % MEMLAYOUT)
@@ -74,6 +76,9 @@ class RealProcTest(unittest.TestCase):
         self.assertEqual(status, 200)
         return {h.tag: [p for p in doc["processes"] if h.tag in p["identity"]["cmdline"]]
                 for h in self.helpers}
+
+
+class RealProcTest(HelperCase):
 
     def test_stored_equals_live(self):
         anon = self.spawn("--anon", "8192")

@@ -5,10 +5,9 @@ field, for every field derived; the fields not derived are absent, not zero. Nee
 and the kpage files)."""
 import json
 import os
-import unittest
 
 from harness import Daemon, main, run_once
-from test_real_proc import MEMLAYOUT, Helper, summed
+from test_real_proc import HelperCase, summed
 
 # 1 ms at 80 ns a page: a mapping of more than 12,500 pages (49 MiB) is read through pagemap.
 BUDGET = "1ms"
@@ -21,36 +20,17 @@ NOT_DERIVED = ("Referenced", "LazyFree", "SwapPss", "Locked", "Shared_Hugetlb",
                "Private_Hugetlb")
 
 
-class StallBudgetTest(unittest.TestCase):
+class StallBudgetTest(HelperCase):
     def setUp(self):
-        if not os.access(MEMLAYOUT, os.X_OK):
-            self.skipTest("memlayout helper not built at %s" % MEMLAYOUT)
         if os.geteuid() != 0:
             self.skipTest("PFNs and /proc/kpagecount need root")
-        self.helpers = []
-        self.tmp = "/dev/shm/mapstatd-stall-%d" % os.getpid()
-        os.makedirs(self.tmp, exist_ok=True)
-
-    def tearDown(self):
-        for h in self.helpers:
-            h.close()
-        for name in os.listdir(self.tmp):
-            os.unlink(os.path.join(self.tmp, name))
-        os.rmdir(self.tmp)
-
-    def spawn(self, *args):
-        h = Helper(*args)
-        self.helpers.append(h)
-        return h
+        super().setUp()
 
     def stored(self, d):
-        status, doc = d.get("/processes?limit=10000")
-        self.assertEqual(status, 200)
         out = {}
-        for h in self.helpers:
-            groups = [p for p in doc["processes"] if h.tag in p["identity"]["cmdline"]]
+        for tag, groups in self.stored_groups(d).items():
             self.assertEqual(len(groups), 1, groups)
-            out[h.tag] = groups[0]["smaps_rollup"]
+            out[tag] = groups[0]["smaps_rollup"]
         return out
 
     def test_derived_equals_live(self):
