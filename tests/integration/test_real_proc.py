@@ -77,6 +77,29 @@ class HelperCase(unittest.TestCase):
         return {h.tag: [p for p in doc["processes"] if h.tag in p["identity"]["cmdline"]]
                 for h in self.helpers}
 
+    def read_settled(self, args, also=None):
+        """Runs a daemon with args that reads every process in every sweep, and returns what it
+        stored for the helpers (stored_groups()), their live figures (summed()) and also(d),
+        taken between two equal live readings; skips the test when they never settle."""
+        # Read the live figures while the daemon runs, and only once its code is warm: the first
+        # time it runs a piece of libc (the writer thread, the first HTTP request) it maps more
+        # shared pages, which changes the helpers' Pss of those pages. So: warm it up, let it
+        # sweep again, then compare that sweep with the live figures around the query.
+        for attempt in range(3):
+            # Every sweep reads: reuse would keep figures that the daemon's own start
+            # changed (test_steady_state.py covers reuse).
+            with Daemon(["--interval", "300ms", "--max-staleness", "0", *args]) as d:
+                d.wait_sweeps(2)
+                self.stored_groups(d)
+                d.wait_sweeps(1)
+                before = {h.tag: summed(h.pids) for h in self.helpers}
+                groups = self.stored_groups(d)
+                after = {h.tag: summed(h.pids) for h in self.helpers}
+                extra = also(d) if also else None
+            if before == after:
+                return groups, after, extra
+        self.skipTest("helper memory did not settle")
+
 
 class RealProcTest(HelperCase):
 
@@ -85,24 +108,7 @@ class RealProcTest(HelperCase):
         cow = self.spawn("--anon", "4096", "--file", os.path.join(self.tmp, "shm") + ":4096",
                          "--fork")
         filemap = self.spawn("--file", os.path.join(self.tmp, "f2") + ":2048")
-        # Read the live figures while the daemon runs, and only once its code is warm: the first
-        # time it runs a piece of libc (the writer thread, the first HTTP request) it maps more
-        # shared pages, which changes the helpers' Pss of those pages. So: warm it up, let it
-        # sweep again, then compare that sweep with the live figures around the query.
-        for attempt in range(3):
-            # Every sweep reads: reuse would keep figures that the daemon's own start
-            # changed (test_steady_state.py covers reuse).
-            with Daemon(["--interval", "300ms", "--max-staleness", "0"]) as d:
-                d.wait_sweeps(2)
-                self.stored_groups(d)
-                d.wait_sweeps(1)
-                before = {h.tag: summed(h.pids) for h in self.helpers}
-                groups = self.stored_groups(d)
-                after = {h.tag: summed(h.pids) for h in self.helpers}
-            if before == after:
-                break
-        else:
-            self.skipTest("helper memory did not settle")
+        groups, after, _ = self.read_settled([])
 
         for h in self.helpers:
             with self.subTest(helper=h.tag):
