@@ -11,12 +11,11 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "kpage.h"
 #include "macro.h"
 #include "mapcount-probe.h"
 #include "pagemap.h"
 
-#define KPF_COMPOUND_HEAD 15
-#define KPF_THP 22
 #define PMD_BYTES ((size_t) 2 << 20)
 
 const char *probe_method_to_string(ProbeMethod m) {

@@ -10,23 +10,11 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "kpage.h"
 #include "macro.h"
 #include "pagemap-rollup.h"
 #include "pagemap.h"
 
-/* kpageflags bits, include/uapi/linux/kernel-page-flags.h (docs/kernel-semantics.md §4.1). */
-#define KPF_DIRTY 4
-#define KPF_ANON 12
-#define KPF_SWAPBACKED 14
-#define KPF_HUGE 17
-#define KPF_NOPAGE 20
-#define KPF_KSM 21
-#define KPF_ZERO_PAGE 24
-#define KPF(b) (1ULL << (b))
-
-/* fs/proc/task_mmu.c: Pss is summed in bytes << 12 and printed as sum >> 22 kB. */
-#define PSS_SHIFT 12
-#define BLOCK_PFNS 512u
 /* PMD-mapped runs are recognised with 4 KiB pages only: 512 entries per 2 MiB. */
 #define PMD_PAGES 512u
 #define PMD_PAGE_SIZE 4096u
@@ -39,6 +27,10 @@
          (1u << SMAPS_SHARED_CLEAN) | (1u << SMAPS_SHARED_DIRTY) |                               \
          (1u << SMAPS_PRIVATE_CLEAN) | (1u << SMAPS_PRIVATE_DIRTY) | (1u << SMAPS_ANONYMOUS) |   \
          (1u << SMAPS_KSM) | (1u << SMAPS_SWAP))
+/* Summed in bytes << PSS_SHIFT, like the kernel's. */
+#define ROLLUP_PSS_FIELDS                                                                        \
+        ((1u << SMAPS_PSS) | (1u << SMAPS_PSS_DIRTY) | (1u << SMAPS_PSS_ANON) |                  \
+         (1u << SMAPS_PSS_FILE) | (1u << SMAPS_PSS_SHMEM))
 #define ROLLUP_PMD_FIELDS                                                                        \
         ((1u << SMAPS_ANON_HUGE_PAGES) | (1u << SMAPS_SHMEM_PMD_MAPPED) |                        \
          (1u << SMAPS_FILE_PMD_MAPPED))
@@ -114,27 +106,6 @@ static int rollup_open(PagemapRollup *p) {
         return 0;
 }
 
-/* Reads n u64 values at PFN block*512 into v; returns how many were read. */
-static int rollup_read_block(int fd, uint64_t block, uint64_t *v, size_t *ret_n) {
-        size_t got = 0;
-
-        while (got < BLOCK_PFNS * sizeof(uint64_t)) {
-                ssize_t k = pread(fd, (char *) v + got, BLOCK_PFNS * sizeof(uint64_t) - got,
-                                  (off_t) (block * BLOCK_PFNS * sizeof(uint64_t) + got));
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return errno == EACCES || errno == EPERM ? -errno : -EIO;
-                }
-                if (k == 0)
-                        break;
-                got += (size_t) k;
-        }
-        *ret_n = got / sizeof(uint64_t);
-        return 0;
-}
-
 static int rollup_load_block(PagemapRollup *p, uint64_t block) {
         size_t n_counts, n_flags;
         int r;
@@ -142,9 +113,9 @@ static int rollup_load_block(PagemapRollup *p, uint64_t block) {
         if (p->block_valid && p->block == block)
                 return 0;
         p->block_valid = false;
-        if ((r = rollup_read_block(p->count_fd, block, p->block_counts, &n_counts)) < 0 ||
-            (r = rollup_read_block(p->flags_fd, block, p->block_flags, &n_flags)) < 0)
-                return r;
+        if ((r = kpage_read_block(p->count_fd, block, p->block_counts, &n_counts)) < 0 ||
+            (r = kpage_read_block(p->flags_fd, block, p->block_flags, &n_flags)) < 0)
+                return r == -EACCES || r == -EPERM ? r : -EIO;
         p->block = block;
         p->block_valid = true;
         p->block_n = MIN(n_counts, n_flags);
@@ -196,9 +167,9 @@ static int rollup_flush(PagemapRollup *p) {
         qsort(p->pending, p->n_pending, sizeof *p->pending, pending_compare);
         for (size_t i = 0; i < p->n_pending; i++) {
                 const RollupPending *e = &p->pending[i];
-                uint64_t idx = e->pfn % BLOCK_PFNS, flags;
+                uint64_t idx = e->pfn % KPAGE_BLOCK_PFNS, flags;
 
-                r = rollup_load_block(p, e->pfn / BLOCK_PFNS);
+                r = rollup_load_block(p, e->pfn / KPAGE_BLOCK_PFNS);
                 if (r < 0)
                         return r;
                 if (idx >= p->block_n)
@@ -317,10 +288,8 @@ int pagemap_rollup_end(PagemapRollup *p, SmapsRollup *ret) {
                 s.present |= ROLLUP_PMD_FIELDS;
         for (int f = 0; f < _SMAPS_FIELD_MAX; f++)
                 if (s.present & (1u << f))
-                        s.kb[f] = f == SMAPS_PSS || f == SMAPS_PSS_DIRTY || f == SMAPS_PSS_ANON ||
-                                                  f == SMAPS_PSS_FILE || f == SMAPS_PSS_SHMEM
-                                          ? p->sum[f] >> (PSS_SHIFT + 10)
-                                          : p->sum[f] >> 10;
+                        s.kb[f] = p->sum[f] >>
+                                  (ROLLUP_PSS_FIELDS & (1u << f) ? PSS_SHIFT + 10 : 10);
         *ret = s;
         return 0;
 }

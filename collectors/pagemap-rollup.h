@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kpage.h"
 #include "maps.h"
 #include "proc-root.h"
 #include "smaps-rollup.h"
@@ -52,7 +53,7 @@ typedef struct PagemapRollup {
         size_t n_pending, allocated_pending;
         bool block_valid;
         uint64_t block;                 /* the 512-PFN block cached below */
-        uint64_t block_counts[512], block_flags[512];
+        uint64_t block_counts[KPAGE_BLOCK_PFNS], block_flags[KPAGE_BLOCK_PFNS];
         size_t block_n;                 /* entries read (fewer past the last PFN) */
         /* One process. */
         const ProcRoot *root;           /* borrowed, where the kpage files are opened */

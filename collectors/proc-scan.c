@@ -46,16 +46,14 @@ typedef struct DeriveContext {
 static int sample_derive(int pid_dirfd, const DeriveContext *d, ProcSample *s) {
         ProcScanBuffers *bufs = d->bufs;
         PagemapRollup *rollup = &bufs->rollup;
-        PfnList *pfns = d->pagemap ? d->pagemap->pfns : NULL;
-        size_t before = pfns ? pfns->n : 0;
         uint64_t page_size, largest = 0;
         PagemapOptions o;
-        PagemapCounts counts;
         int r;
 
         r = maps_read(pid_dirfd, &bufs->text, &bufs->vmas);
         if (r < 0)
                 return r;
+        bufs->vmas_current = true;
         page_size = rollup->page_size ? rollup->page_size : 4096;
         for (size_t i = 0; i < bufs->vmas.n; i++)
                 if (bufs->vmas.vmas[i].class != VMA_CLASS_HUGETLB)
@@ -74,23 +72,22 @@ static int sample_derive(int pid_dirfd, const DeriveContext *d, ProcSample *s) {
         o.visit_userdata = rollup;
 
         pagemap_rollup_begin(rollup, d->root);
-        r = pagemap_scan(pid_dirfd, &bufs->vmas, &o, &bufs->binary, &counts);
-        if (r >= 0)
+        r = proc_sample_read_pagemap(pid_dirfd, &o, bufs, s);   /* over the maps just read */
+        if (r >= 0) {
                 r = pagemap_rollup_end(rollup, &s->rollup);
+                if (r < 0 && o.pfns)
+                        o.pfns->n = s->pfn_offset;
+        }
         if (r < 0) {
-                if (pfns)
-                        pfns->n = before;
+                s->has_pagemap = false;
                 /* No PFNs or no kpage files: smaps_rollup, for this one and all after it. */
                 return rollup->unavailable < 0 ? 1 : r;
         }
 
         s->derived = true;
-        if (d->pagemap) {
-                s->has_pagemap = true;
-                s->pagemap = counts;
-                s->pfn_offset = before;
-                s->pfn_count = pfns ? pfns->n - before : 0;
-        }
+        /* Mode off records no pagemap counts. */
+        if (!d->pagemap)
+                s->has_pagemap = false;
         return 0;
 }
 
@@ -294,7 +291,8 @@ int proc_sample_read_pagemap(int pid_dirfd, const PagemapOptions *o, ProcScanBuf
         PagemapCounts counts;
         int r;
 
-        r = maps_read(pid_dirfd, &bufs->text, &bufs->vmas);
+        r = bufs->vmas_current ? 0 : maps_read(pid_dirfd, &bufs->text, &bufs->vmas);
+        bufs->vmas_current = false;
         if (r >= 0)
                 r = pagemap_scan(pid_dirfd, &bufs->vmas, o, &bufs->binary, &counts);
         if (r < 0) {
@@ -329,6 +327,7 @@ int proc_scan(const ProcRoot *root, ProcScanBuffers *bufs, const PagemapOptions 
                 _cleanup_close_ int fd = -EBADF;
                 char name[16];
 
+                bufs->vmas_current = false;
                 /* With reuse, stat is read by path first: most processes stop there. */
                 r = 0;
                 if (!reuse) {

@@ -60,6 +60,8 @@ typedef struct ProcScanBuffers {
         ReadBuf text;           /* stat, smaps_rollup, cmdline, cgroup, maps */
         ReadBuf binary;         /* pagemap */
         VmaList vmas;
+        bool vmas_current;      /* vmas are the current process's: the stall budget read maps
+                                 * and did not derive, so its pagemap read need not again */
         PagemapRollup rollup;   /* the stall budget: its settings (budget_usec 0: off) and
                                  * scratch */
 } ProcScanBuffers;
@@ -86,9 +88,9 @@ typedef int (*ProcReuseFunc)(ProcSample *sample, void *userdata);
  * -EBADMSG/-ERANGE/-E2BIG, -ENOMEM. buf is scratch. */
 int proc_sample_read(int pid_dirfd, pid_t pid, ReadBuf *buf, ProcSample *ret);
 
-/* Adds the pagemap of a sampled process: maps, then pagemap over its ranges (pagemap.h), into
- * s->pagemap (has_pagemap set) and, in full mode, its PFNs appended to o->pfns (pfn_offset,
- * pfn_count). On failure *s is unchanged and o->pfns is truncated back to where it was.
+/* Adds the pagemap of a sampled process: maps (unless bufs->vmas_current: already read for
+ * it), then pagemap over its ranges (pagemap.h), into s->pagemap (has_pagemap set) and, in
+ * full mode, its PFNs appended to o->pfns (pfn_offset, pfn_count). On failure *s is unchanged and o->pfns is truncated back to where it was.
  * Returns 0; -ENOENT/-ESRCH (vanished), -EACCES/-EPERM, -EBADMSG/-ERANGE/-E2BIG (maps), -EIO,
  * -ENOMEM. */
 int proc_sample_read_pagemap(int pid_dirfd, const PagemapOptions *o, ProcScanBuffers *bufs,

@@ -3,6 +3,7 @@
  * and kpagecount read once per block, the
  * large folios found in one forward pass per block, and per process one pass over its PFNs for
  * the config-independent truth and the NO_PAGE_MAPCOUNT forecast (docs/kernel-semantics.md §7). */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,12 +11,14 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "kpage.h"
 #include "macro.h"
 #include "reconstruct.h"
 
 #define BLOCK_SHIFT 9
 #define BLOCK_PFNS (1u << BLOCK_SHIFT)
 #define BLOCK_MASK (BLOCK_PFNS - 1)
+static_assert(BLOCK_PFNS == KPAGE_BLOCK_PFNS, "a block is read with one kpage_read_block()");
 /* Blocks are reached through directories of 512 pointers (1 GiB of physical address space each),
  * so the top array costs 8 bytes per GiB up to the highest PFN seen: a device mapped at a high
  * physical address adds a few KiB, not a pointer per 2 MiB. */
@@ -26,21 +29,6 @@
  * even when a process maps device memory (VM_PFNMAP, present in pagemap) at a high address. */
 #define PFN_LIMIT (1ULL << 34)
 
-/* kpageflags bits, include/uapi/linux/kernel-page-flags.h. */
-#define KPF_MMAP 11
-#define KPF_ANON 12
-#define KPF_SWAPBACKED 14
-#define KPF_COMPOUND_HEAD 15
-#define KPF_COMPOUND_TAIL 16
-#define KPF_HUGE 17
-#define KPF_NOPAGE 20
-#define KPF_THP 22
-#define KPF_ZERO_PAGE 24
-#define KPF(b) (1ULL << (b))
-
-/* PSS_SHIFT in fs/proc/task_mmu.c: Pss is summed in bytes << 12, one integer division per
- * page, and printed as sum >> (12 + 10) kB. */
-#define PSS_SHIFT 12
 
 /* Compact per-PFN flags kept after reconstruction_finish(). */
 enum {
@@ -220,25 +208,6 @@ static int process_compare(const void *a, const void *b) {
 
 /* Reads the 512 entries of block bi of a kpage* file; entries past EOF (PFNs past the end of
  * memory) read as missing, *ret_n says how many are valid. */
-static int kpage_read_block(int fd, size_t bi, uint64_t out[static BLOCK_PFNS], size_t *ret_n) {
-        size_t done = 0, want = BLOCK_PFNS * sizeof(uint64_t);
-        off_t off = (off_t) ((uint64_t) bi * want);
-
-        while (done < want) {
-                ssize_t k = pread(fd, (char *) out + done, want - done, off + (off_t) done);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                done += (size_t) k;
-        }
-        *ret_n = done / sizeof(uint64_t);
-        return 0;
-}
-
 static uint8_t page_flags_compact(uint64_t f) {
         uint8_t c = 0;
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "kpage.h"
 #include "macro.h"
 #include "pagemap-rollup.h"
 #include "pagemap.h"
@@ -17,24 +18,18 @@
 #include "test.h"
 
 #define P 4096ULL
-#define KPF_DIRTY (1ULL << 4)
-#define KPF_ANON (1ULL << 12)
-#define KPF_SWAPBACKED (1ULL << 14)
-#define KPF_HUGE (1ULL << 17)
-#define KPF_KSM (1ULL << 21)
-#define KPF_ZERO_PAGE (1ULL << 24)
 
 /* PFNs of the fixture, and their kpagecount and kpageflags. */
 static const struct {
         uint64_t pfn, count, flags;
 } kpages[] = {
-        { 2000, 2, KPF_ANON },                  /* anon, copy-on-write shared */
+        { 2000, 2, KPF(KPF_ANON) },             /* anon, copy-on-write shared */
         { 3000, 3, 0 },                         /* file, clean, three mappers */
-        { 3001, 1, KPF_DIRTY },                 /* file, dirty, this process only */
-        { 4000, 1, KPF_SWAPBACKED },            /* shmem */
-        { 5000, 0, KPF_ZERO_PAGE },             /* the shared zero page */
-        { 6000, 5, KPF_ANON | KPF_KSM },        /* KSM, five mappers */
-        { 7000, 1, KPF_HUGE },                  /* hugetlb (never looked up: class) */
+        { 3001, 1, KPF(KPF_DIRTY) },            /* file, dirty, this process only */
+        { 4000, 1, KPF(KPF_SWAPBACKED) },       /* shmem */
+        { 5000, 0, KPF(KPF_ZERO_PAGE) },        /* the shared zero page */
+        { 6000, 5, KPF(KPF_ANON) | KPF(KPF_KSM) }, /* KSM, five mappers */
+        { 7000, 1, KPF(KPF_HUGE) },             /* hugetlb (never looked up: class) */
 };
 
 static void write_u64_at(int fd, uint64_t index, uint64_t v) {
@@ -59,7 +54,7 @@ static char *make_root(void) {
         }
         for (uint64_t pfn = 16384; pfn < 16384 + 512; pfn++) {
                 write_u64_at(count_fd, pfn, 1);
-                write_u64_at(flags_fd, pfn, KPF_SWAPBACKED | KPF_DIRTY);
+                write_u64_at(flags_fd, pfn, KPF(KPF_SWAPBACKED) | KPF(KPF_DIRTY));
         }
         write_u64_at(count_fd, 20479, 0);
         write_u64_at(flags_fd, 20479, 0);
