@@ -268,7 +268,8 @@ static size_t pagemap_run_length(const VmaList *vmas, size_t v, uint64_t page_si
 static int pagemap_read_run(PagemapReader *rd, const Vma *vmas, size_t n, uint64_t page_size) {
         uint64_t first = vmas[0].start / page_size, last = vmas[n - 1].end / page_size;
         uint64_t needed = 0;
-        size_t got = 0;
+        size_t got;
+        ssize_t k;
         int r;
 
         for (size_t i = 0; i < n; i++)
@@ -287,21 +288,12 @@ static int pagemap_read_run(PagemapReader *rd, const Vma *vmas, size_t n, uint64
                 return 0;
         }
 
-        while (got < (last - first) * sizeof(uint64_t)) {
-                ssize_t k = pread(rd->fd, rd->buf->data + got,
-                                  (size_t) (last - first) * sizeof(uint64_t) - got,
-                                  (off_t) (first * sizeof(uint64_t) + got));
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return pagemap_errno(errno);
-                }
-                if (k == 0)
-                        break;          /* EOF: the process exited, or a fixture file ends */
-                got += (size_t) k;
-        }
-        got /= sizeof(uint64_t);
+        /* Short at EOF: the process exited, or a fixture file ends. */
+        k = pread_full(rd->fd, rd->buf->data, (size_t) (last - first) * sizeof(uint64_t),
+                       (off_t) (first * sizeof(uint64_t)));
+        if (k < 0)
+                return pagemap_errno((int) -k);
+        got = (size_t) k / sizeof(uint64_t);
 
         for (size_t i = 0; i < n; i++) {
                 uint64_t off = vmas[i].start / page_size - first;

@@ -66,6 +66,24 @@ static int read_at(int dirfd, const char *path, size_t max, bool prefix, ReadBuf
         return 0;
 }
 
+ssize_t pread_full(int fd, void *buf, size_t len, off_t offset) {
+        size_t done = 0;
+
+        while (done < len) {
+                ssize_t k = pread(fd, (char *) buf + done, len - done, offset + (off_t) done);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                done += (size_t) k;
+        }
+        return (ssize_t) done;
+}
+
 int read_file_at(int dirfd, const char *path, size_t max, ReadBuf *b) {
         return read_at(dirfd, path, max, false, b);
 }

@@ -23,6 +23,10 @@ void read_buf_done(ReadBuf *b);
 /* Makes room for at least want bytes (content kept). 0 or -ENOMEM. */
 int read_buf_reserve(ReadBuf *b, size_t want);
 
+/* pread() until len bytes are read or the file ends, retrying on EINTR. Returns the bytes read
+ * (short only at end of file) or -errno. */
+ssize_t pread_full(int fd, void *buf, size_t len, off_t offset);
+
 /* Reads dirfd/path into b (replacing its content). Returns 0, -ENOENT/-ESRCH (vanished),
  * -EACCES/-EPERM, -E2BIG (more than max bytes), -ENOMEM or another -errno from open/read. */
 int read_file_at(int dirfd, const char *path, size_t max, ReadBuf *b);

@@ -1,5 +1,5 @@
 /* Tests for common/fileio: read_file_at() on fixture files (exact content, the size cap at and
- * just past max, empty files, buffer reuse, missing files), read_line_at(),
+ * just past max, empty files, buffer reuse, missing files), pread_full(), read_line_at(),
  * readlink_at_malloc(), and reads of live procfs files larger than one page. */
 #include <errno.h>
 #include <fcntl.h>
@@ -116,7 +116,25 @@ static void test_live(void) {
         free(s);
 }
 
+static void test_pread_full(void) {
+        char path[512], buf[1024];
+        _cleanup_close_ int fd = -EBADF;
+
+        (void) snprintf(path, sizeof path, "%s/linux-6.18-page/proc/6119/smaps_rollup",
+                        FIXTURES_DIR);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        /* Short only at the end of the file (698 bytes). */
+        ASSERT_INT_EQ(pread_full(fd, buf, sizeof buf, 0), 698);
+        ASSERT_INT_EQ(pread_full(fd, buf, 100, 650), 48);
+        ASSERT_INT_EQ(pread_full(fd, buf, 10, 698), 0);
+        ASSERT_INT_EQ(pread_full(fd, buf, 16, 2), 16);
+        ASSERT_TRUE(memcmp(buf, "d44b030000-7ffee", 16) == 0);
+        ASSERT_INT_EQ(pread_full(-1, buf, 16, 0), -EBADF);
+}
+
 static void test_fixtures(void) {
+        test_pread_full();
         test_read_file();
         test_read_line();
         test_readlink();
