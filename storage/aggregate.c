@@ -1,6 +1,7 @@
 /* Implementation of storage/aggregate.h. */
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "aggregate.h"
 #include "macro.h"
@@ -95,4 +96,19 @@ void identity_aggregate(const SweepRow *rows, size_t n,
         a.median_rss_kb = rows_lower_median(rows, n, SMAPS_RSS, scratch);
         a.median_pss_kb = rows_lower_median(rows, n, SMAPS_PSS, scratch);
         *ret = a;
+}
+
+bool identity_aggregate_same(const IdentityAggregate *a, const IdentityAggregate *b) {
+        if (a->identity_id != b->identity_id || a->processes != b->processes ||
+            a->present_all != b->present_all || a->present_any != b->present_any ||
+            a->median_rss_kb != b->median_rss_kb || a->median_pss_kb != b->median_pss_kb ||
+            a->pagemap_processes != b->pagemap_processes ||
+            a->truth_processes != b->truth_processes)
+                return false;
+        for (size_t f = 0; f < _SMAPS_FIELD_MAX; f++)
+                if ((a->present_any & (1u << f)) && a->sum_kb[f] != b->sum_kb[f])
+                        return false;
+        if (a->pagemap_processes > 0 && memcmp(a->pagemap, b->pagemap, sizeof a->pagemap) != 0)
+                return false;
+        return a->truth_processes == 0 || memcmp(&a->truth, &b->truth, sizeof a->truth) == 0;
 }

@@ -25,6 +25,7 @@ typedef struct SweepRow {
         int32_t pagemap;                /* index into the pagemap array; -1: no complete scan */
         int32_t truth;                  /* index into the truth array; -1: not reconstructed */
         bool reused;                    /* the figures are an earlier sweep's read */
+        int64_t run_sweep_id;           /* first sweep of the process_samples row holding it */
         uint64_t kb[_SMAPS_FIELD_MAX];
 } SweepRow;
 
@@ -48,6 +49,11 @@ typedef struct IdentityAggregate {
 static inline bool identity_aggregate_is_reused(const IdentityAggregate *a) {
         return a->processes > 0 && a->reused_processes == a->processes;
 }
+
+/* Whether two aggregates of one identity hold the same figures: every stored column but
+ * reused_processes (a sum no member has is compared as absent, whatever it holds). Such
+ * consecutive sweeps share one identity_samples run (schema.c). Pure. */
+bool identity_aggregate_same(const IdentityAggregate *a, const IdentityAggregate *b);
 
 /* Every member of the identity had a complete pagemap scan, or a reconstruction: only then are
  * the sums the identity's. */

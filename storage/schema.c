@@ -63,11 +63,18 @@
  *                     deadline, else 0); all 16 NULL when the process was not scanned.
  *                     Since version 8, reused_sweep_id: NULL for a read; for a sample whose
  *                     figures an earlier read stands in for (the process's change signal had
- *                     not moved, daemon/reuse.h), the sweep whose row holds them, and every
- *                     figure column here NULL (present is copied). Retention may have deleted
- *                     that sweep already.
- *                     Index (process_id): retention deletes processes rows, and the foreign key
- *                     check of each deletion looks children up by process_id.
+ *                     not moved, daemon/reuse.h), the sweep that read them. Rows written by
+ *                     version 8 left every figure column NULL then (present is copied); since
+ *                     version 9 the figures are stored. Retention may have deleted that sweep.
+ *                     Since version 9 a row is a run: last_sweep_id is the last sweep it stands
+ *                     for, and it stands for every sweep of its epoch from sweep_id to
+ *                     last_sweep_id. A process whose figures (every column above) equal those
+ *                     of its row ending at the epoch's previous sweep extends that row rather
+ *                     than adding one, read again or reused, unless either has process_extra
+ *                     or process_truth rows. Rows written before have last_sweep_id = sweep_id.
+ *                     Index (process_id, last_sweep_id): the writer finds the row to extend,
+ *                     and the foreign key check of a processes deletion looks children up by
+ *                     process_id; index (last_sweep_id): the processes of a sweep.
  *   process_extra     smaps_rollup fields this build does not know, kept rather than dropped:
  *                     PRIMARY KEY (sweep_id, process_id, name), kb. WITHOUT ROWID. References
  *                     its process_samples row.
@@ -93,14 +100,21 @@
  *                     forecast_pss_file_kb, forecast_pss_shmem_kb, forecast_shared_kb,
  *                     forecast_private_kb, forecast_exclusive_pages, partially_mapped_folios,
  *                     and since version 7 unseen_pages; since version 8 reused_processes,
- *                     the members whose figures are an earlier read (NULL before). A row whose
- *                     every member is reused is no new observation: the statistics of a
+ *                     the members whose figures are an earlier read (NULL before). A sweep
+ *                     whose every member is reused is no new observation: the statistics of a
  *                     comparison leave it out.
  *                     A sum is NULL when its count is 0; both counts are NULL in rows written
  *                     before version 2. The identity is "scanned" (or "reconstructed") in a
  *                     sweep only when its count equals processes.
- *                     Since version 3, index (identity_id, sweep_id): one identity's series
- *                     over time.
+ *                     Since version 9 a row is a run, as in process_samples: it stands for
+ *                     every sweep of its epoch from sweep_id to last_sweep_id, in each of which
+ *                     the aggregate (every column above but reused_processes, which is the
+ *                     last sweep's) was the same; sweeps, how many sweeps it stood for when
+ *                     written, and observations, how many of them were new observations (some
+ *                     member read). Retention moves sweep_id forward past deleted sweeps.
+ *                     Rows written before are runs of one sweep.
+ *                     Index (identity_id, last_sweep_id): one identity's series over time and
+ *                     the row to extend; index (last_sweep_id): the identities of a sweep.
  *   meminfo_samples   /proc/meminfo per sweep: PRIMARY KEY (sweep_id, name), value (kB when
  *                     is_kb = 1, else a count such as HugePages_Total). WITHOUT ROWID.
  *   epochs.mapcount_config, mapcount_probe, mapcount_probe_detail  Since version 6: the
@@ -140,12 +154,13 @@
  *                     counter the kernel does not have has no row. WITHOUT ROWID.
  *
  * RETENTION (store_prune())
- *   process_samples, process_extra and process_truth of sweeps older than the cutoff are
- *   deleted. Sweeps older
- *   than the cutoff are deleted with their identity_samples, meminfo_samples, cgroup_samples,
- *   thp_sizes and thp_samples (the per-sweep aggregates), except the
- *   newest keep_per_epoch sweeps of every epoch, whose aggregates stay for good so that a
- *   baseline survives any retention. processes rows no sample refers to are deleted.
+ *   process_samples runs whose last sweep is older than the cutoff are deleted with their
+ *   process_extra and process_truth; a run that began before the cutoff now begins at its
+ *   first sweep after it. Sweeps older than the cutoff are deleted with their meminfo_samples,
+ *   cgroup_samples, thp_sizes and thp_samples and the identity_samples runs that end in them
+ *   (a run that began in them now begins at its first sweep kept), except the newest
+ *   keep_per_epoch sweeps of every epoch, whose aggregates stay for good so that a baseline
+ *   survives any retention. processes rows no sample refers to are deleted.
  *   identities, cgroups, cgroup_stat_names, epochs and epoch_settings are never deleted.
  *
  * MIGRATIONS
@@ -158,7 +173,8 @@
  *   cgroup layout of each epoch and the cgroup and THP tables (new tables and a column: every
  *   older database reads as before, with no cgroup or THP data); step 5 the config's and the
  *   probe's mapcount modes; step 6 the reconstruction's unseen pages; step 7 the reused
- *   samples of the steady state.
+ *   samples of the steady state; step 8 the runs (it rewrites every sample row once to set
+ *   last_sweep_id: minutes on a database of gigabytes).
  *   A step's text is frozen once released: a change is a new step appended to the array (and
  *   STORE_SCHEMA_VERSION raised). A file is migrated only when opened read-write; a read-only
  *   open requires the current version. A file with a newer user_version, a foreign
@@ -459,6 +475,21 @@ static const char *const schema_migrations[] = {
         "ALTER TABLE sweeps ADD COLUMN reused INTEGER;\n"
         "ALTER TABLE process_samples ADD COLUMN reused_sweep_id INTEGER;\n"
         "ALTER TABLE identity_samples ADD COLUMN reused_processes INTEGER;\n",
+
+        /* 8 → 9: runs, one row for consecutive sweeps whose figures did not change. */
+        "ALTER TABLE process_samples ADD COLUMN last_sweep_id INTEGER NOT NULL DEFAULT 0;\n"
+        "UPDATE process_samples SET last_sweep_id = sweep_id;\n"
+        "DROP INDEX process_samples_process;\n"
+        "CREATE INDEX process_samples_process ON process_samples (process_id, last_sweep_id);\n"
+        "CREATE INDEX process_samples_last ON process_samples (last_sweep_id);\n"
+        "ALTER TABLE identity_samples ADD COLUMN last_sweep_id INTEGER NOT NULL DEFAULT 0;\n"
+        "ALTER TABLE identity_samples ADD COLUMN sweeps INTEGER NOT NULL DEFAULT 1;\n"
+        "ALTER TABLE identity_samples ADD COLUMN observations INTEGER NOT NULL DEFAULT 1;\n"
+        "UPDATE identity_samples SET last_sweep_id = sweep_id, observations ="
+        " (processes = 0 OR reused_processes IS NULL OR reused_processes < processes);\n"
+        "DROP INDEX identity_samples_identity;\n"
+        "CREATE INDEX identity_samples_identity ON identity_samples (identity_id, last_sweep_id);\n"
+        "CREATE INDEX identity_samples_last ON identity_samples (last_sweep_id);\n",
 };
 
 static_assert(ELEMENTSOF(schema_migrations) == STORE_SCHEMA_VERSION,

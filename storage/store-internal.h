@@ -36,11 +36,16 @@ typedef enum StoreStatement {
         STORE_STMT_PROCESS_UPSERT,
         STORE_STMT_SAMPLE_INSERT,
         STORE_STMT_SAMPLE_PAGEMAP_INSERT,       /* the same with the pagemap columns */
-        STORE_STMT_SAMPLE_REUSED_INSERT,
+        STORE_STMT_SAMPLE_LAST,
+        STORE_STMT_SAMPLE_EXTEND,
+        STORE_STMT_SAMPLE_SPLIT,
         STORE_STMT_TRUTH_INSERT,
         STORE_STMT_EXTRA_INSERT,
         STORE_STMT_MEMINFO_INSERT,
         STORE_STMT_IDENTITY_SAMPLE_INSERT,
+        STORE_STMT_IDENTITY_SAMPLE_LAST,
+        STORE_STMT_IDENTITY_SAMPLE_EXTEND,
+        STORE_STMT_SWEEP_PREVIOUS,
         STORE_STMT_CGROUP_FIND,
         STORE_STMT_CGROUP_UPSERT,
         STORE_STMT_CGROUP_NAME_INSERT,
@@ -63,6 +68,8 @@ struct Store {
         int64_t sweep_id;
         uint64_t sweep_start_usec;
         int64_t sweep_epoch_id;
+        int64_t sweep_previous_id;      /* the epoch's sweep before it, whose runs it may
+                                         * extend (store-runs.c); 0: none */
         int sweep_error;                /* < 0 once SQLite dropped the transaction: abort only */
         SweepRow *rows;                 /* the open sweep's processes; reused across sweeps */
         size_t n_rows, allocated_rows;
@@ -90,6 +97,20 @@ struct Store {
         uint8_t *stat_pack;
         size_t allocated_stat_pack;
 };
+
+/* ---- store-runs.c: one sample row for consecutive sweeps whose figures did not change ---- */
+
+/* Looks up the open sweep's previous sweep of its epoch into sweep_previous_id. */
+int store_runs_begin(Store *s);
+/* Extends the process's run ending at the previous sweep when p's figures equal it: returns 1
+ * with *ret_run, the run's first sweep; 0 when p needs a row of its own. */
+int store_sample_extend(Store *s, const ProcSample *p, int64_t process_id, int64_t *ret_run);
+/* The open sweep's sample of row was stored by extending an earlier run, and now gets a
+ * reconstruction: ends that run at the previous sweep and gives the sample a row of its own. */
+int store_sample_split(Store *s, SweepRow *row);
+/* Writes the open sweep's aggregate of one identity: extends the identity's run ending at the
+ * previous sweep when the figures are the same (identity_aggregate_same()), else a new row. */
+int store_identity_sample_write(Store *s, const IdentityAggregate *a);
 
 /* ---- sqlite-util.c ---- */
 

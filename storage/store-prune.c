@@ -1,6 +1,7 @@
 /* Retention (store_prune()): per-process samples of sweeps past the cutoff are deleted, and so
  * are the sweeps themselves with their aggregates, except the newest KeepSweepsPerEpoch of
- * every epoch, which stay for good so that a baseline survives any retention. */
+ * every epoch, which stay for good so that a baseline survives any retention. A run
+ * (store-runs.c) goes with its last sweep, and loses only its sweeps deleted otherwise. */
 #include <assert.h>
 #include <errno.h>
 
@@ -37,15 +38,32 @@ static int store_prune_exec(Store *s, const char *sql, int64_t cutoff, int64_t k
         return 0;
 }
 
+/* Identity runs that began in a doomed sweep now begin at their first sweep kept: the next
+ * sweep of their epoch not doomed (there is one, the run's last sweep, or the run was
+ * deleted). Process runs likewise at their first sweep not older than the cutoff. */
+#define STORE_RUN_EPOCH_SQL(t) "(SELECT epoch_id FROM sweeps WHERE id = " t ".last_sweep_id)"
+
 static int store_prune_locked(Store *s, int64_t cutoff, int64_t keep, int *ret_deleted) {
         static const char *const raw[] = {
+                /* Rows with a reconstruction or unknown fields are never extended: their run
+                 * is their sweep. */
                 "DELETE FROM process_truth WHERE sweep_id IN"
                 " (SELECT id FROM sweeps WHERE start_usec < ?1)",
                 "DELETE FROM process_extra WHERE sweep_id IN"
                 " (SELECT id FROM sweeps WHERE start_usec < ?1)",
-                "DELETE FROM process_samples WHERE sweep_id IN"
+                "DELETE FROM process_samples WHERE last_sweep_id IN"
                 " (SELECT id FROM sweeps WHERE start_usec < ?1)",
-                "DELETE FROM identity_samples WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
+                "UPDATE process_samples SET sweep_id = (SELECT min(w.id) FROM sweeps w"
+                " WHERE w.id > process_samples.sweep_id AND w.start_usec >= ?1"
+                " AND w.epoch_id = " STORE_RUN_EPOCH_SQL("process_samples") ")"
+                " WHERE sweep_id IN (SELECT id FROM sweeps WHERE start_usec < ?1)",
+                "DELETE FROM identity_samples WHERE last_sweep_id IN"
+                " (" STORE_DOOMED_SWEEPS_SQL ")",
+                "UPDATE identity_samples SET sweep_id = (SELECT min(w.id) FROM sweeps w"
+                " WHERE w.id > identity_samples.sweep_id"
+                " AND w.id NOT IN (" STORE_DOOMED_SWEEPS_SQL ")"
+                " AND w.epoch_id = " STORE_RUN_EPOCH_SQL("identity_samples") ")"
+                " WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
                 "DELETE FROM meminfo_samples WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
                 "DELETE FROM cgroup_samples WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
                 "DELETE FROM thp_samples WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",

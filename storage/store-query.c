@@ -148,6 +148,33 @@ int store_prepare_epoch_window(Store *s, const char *sql, int64_t epoch_id, size
         return 0;
 }
 
+/* The window's runs of identities ?3..?4 that hold an observation: the aggregate, then the
+ * sweeps and observations of the run and how many of its sweeps are in the window. A run is in
+ * the window when its last sweep is; sweeps of other epochs between its ends are not its. */
+static const char identity_window_sql[] =
+        "WITH win(id) AS MATERIALIZED (" STORE_EPOCH_WINDOW_SQL ")"
+        " SELECT " STORE_IDENTITY_AGGREGATE_COLUMNS ", sweeps, observations,"
+        " (SELECT count(*) FROM sweeps w WHERE w.id BETWEEN i.sweep_id AND i.last_sweep_id"
+        " AND w.id IN win) AS in_window"
+        " FROM identity_samples i"
+        " WHERE i.last_sweep_id IN win AND i.identity_id BETWEEN ?3 AND ?4"
+        " AND i.observations > 0"
+        " ORDER BY i.identity_id, i.last_sweep_id";
+
+/* How many observations a run counts for in a window: all of them when the run lies in it,
+ * else its share of them, rounded up, at most one per sweep. The sweeps of a run are
+ * observations or reuses, and a reuse lasts at most MaxStaleness, so the observations are
+ * spread through the run and its share of them is what one row per sweep would have counted
+ * there, give or take one. */
+static size_t run_observations_in_window(uint64_t sweeps, uint64_t observations,
+                                         uint64_t in_window) {
+        if (in_window == 0 || observations == 0)
+                return 0;
+        if (in_window >= sweeps)
+                return (size_t) MIN(observations, (uint64_t) SIZE_MAX);
+        return (size_t) MIN((observations * in_window + sweeps - 1) / sweeps, in_window);
+}
+
 static int identity_series(Store *s, int64_t epoch_id, const SeriesSelection *sel,
                            IdentitySeries **ret_series, size_t *ret_n,
                            IdentityPoint **ret_points) {
@@ -164,17 +191,7 @@ static int identity_series(Store *s, int64_t epoch_id, const SeriesSelection *se
         if (page_size == 0)
                 page_size = STORE_PAGE_SIZE_DEFAULT;
 
-        r = store_prepare_epoch_window(s,
-                                       "SELECT " STORE_IDENTITY_AGGREGATE_COLUMNS
-                                       " FROM identity_samples JOIN sweeps w ON w.id = sweep_id"
-                                       " WHERE sweep_id IN (" STORE_EPOCH_WINDOW_SQL ")"
-                                       " AND identity_id BETWEEN ?3 AND ?4"
-                                       /* a sample all of whose figures were reused is no
-                                        * new observation */
-                                       " AND (reused_processes IS NULL"
-                                       " OR reused_processes < processes)"
-                                       " ORDER BY identity_id, w.start_usec, w.id",
-                                       epoch_id, sel->window, &st);
+        r = store_prepare_epoch_window(s, identity_window_sql, epoch_id, sel->window, &st);
         if (r < 0)
                 return r;
         if ((r = store_bind_int64(s, st, 3, sel->first_identity)) < 0 ||
@@ -183,19 +200,28 @@ static int identity_series(Store *s, int64_t epoch_id, const SeriesSelection *se
                 return r;
         while ((r = store_step(s, st)) > 0) {
                 IdentityAggregate a;
+                IdentityPoint p;
+                size_t weight;
 
                 schema_read_identity_aggregate(st, 0, &a);
+                weight = run_observations_in_window(store_column_uint64(st, _IDENTITY_COL_MAX),
+                                                    store_column_uint64(st, _IDENTITY_COL_MAX + 1),
+                                                    store_column_uint64(st, _IDENTITY_COL_MAX + 2));
+                if (weight == 0)
+                        continue;
                 if (n_series == 0 || series[n_series - 1].identity_id != a.identity_id) {
                         r = GREEDY_REALLOC(series, allocated_series, n_series + 1);
                         if (r < 0)
                                 return r;
                         series[n_series++] = (IdentitySeries) { .identity_id = a.identity_id };
                 }
-                r = GREEDY_REALLOC(points, allocated_points, n_points + 1);
+                r = GREEDY_REALLOC(points, allocated_points, n_points + weight);
                 if (r < 0)
                         return r;
-                identity_point_from_aggregate(&a, page_size, &points[n_points++]);
-                series[n_series - 1].n++;
+                identity_point_from_aggregate(&a, page_size, &p);
+                for (size_t k = 0; k < weight; k++)
+                        points[n_points++] = p;
+                series[n_series - 1].n += weight;
         }
         if (r < 0)
                 return r;
@@ -329,7 +355,8 @@ static int group_read_pids(Store *s, int64_t sweep_id, ProcessGroup *g) {
         r = store_prepare(s,
                           "SELECT p.pid FROM process_samples ps"
                           " JOIN processes p ON p.id = ps.process_id"
-                          " WHERE ps.sweep_id = ?1 AND p.identity_id = ?2 ORDER BY p.pid", &st);
+                          " WHERE ps.last_sweep_id >= ?1 AND ps.sweep_id <= ?1"
+                          " AND p.identity_id = ?2 ORDER BY p.pid", &st);
         if (r < 0)
                 return r;
         if ((r = store_bind_int64(s, st, 1, sweep_id)) < 0 ||
@@ -431,7 +458,8 @@ static int latest_process_groups(Store *s, ProcessSort sort, size_t limit, size_
                 return 0;
         }
 
-        r = store_prepare(s, "SELECT count(*) FROM identity_samples WHERE sweep_id = ?1", &count);
+        r = store_prepare(s, "SELECT count(*) FROM identity_samples"
+                          " WHERE last_sweep_id >= ?1 AND sweep_id <= ?1", &count);
         if (r < 0)
                 return r;
         r = store_bind_int64(s, count, 1, sweep_id);
@@ -451,7 +479,8 @@ static int latest_process_groups(Store *s, ProcessSort sort, size_t limit, size_
 
                 if (asprintf(&sql, "SELECT " STORE_IDENTITY_AGGREGATE_COLUMNS
                              " FROM identity_samples JOIN identities d ON d.id = identity_id"
-                             " WHERE sweep_id = ?1 ORDER BY %s, identity_id LIMIT ?2 OFFSET ?3",
+                             " WHERE last_sweep_id >= ?1 AND sweep_id <= ?1"
+                             " ORDER BY %s, identity_id LIMIT ?2 OFFSET ?3",
                              process_sort_sql[sort]) < 0) {
                         sql = NULL;
                         return -ENOMEM;

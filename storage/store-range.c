@@ -100,8 +100,11 @@ static const char identity_range_sql[] =
         RANGE_TRUTH_SQL("truth_shared_kb") RANGE_TRUTH_SQL("truth_private_kb")
         RANGE_TRUTH_SQL("forecast_pss_kb") RANGE_TRUTH_SQL("forecast_shared_kb")
         RANGE_TRUTH_SQL("forecast_private_kb")
-        " FROM identity_samples i JOIN sweeps w ON w.id = i.sweep_id"
-        " WHERE i.identity_id = ?7 AND i.sweep_id BETWEEN ?1 AND ?2"
+        /* each run stands for every sweep of its epoch between its ends */
+        " FROM identity_samples i JOIN sweeps w ON w.id BETWEEN i.sweep_id AND i.last_sweep_id"
+        " WHERE i.identity_id = ?7 AND i.last_sweep_id >= ?1 AND i.sweep_id <= ?2"
+        " AND w.id BETWEEN ?1 AND ?2"
+        " AND w.epoch_id = (SELECT epoch_id FROM sweeps WHERE id = i.last_sweep_id)"
         " AND w.start_usec BETWEEN ?3 AND ?4"
         " GROUP BY w.epoch_id, " RANGE_BUCKET_SQL
         " ORDER BY min(w.start_usec), w.epoch_id LIMIT ?6";

@@ -50,11 +50,17 @@ int store_sweep_begin(Store *s, int64_t epoch_id, uint64_t start_usec) {
         }
 
         s->sweep_id = sqlite3_last_insert_rowid(s->db);
+        s->sweep_epoch_id = epoch_id;
+        r = store_runs_begin(s);
+        if (r < 0) {
+                store_rollback(s);
+                s->sweep_id = s->sweep_epoch_id = 0;
+                return r;
+        }
         s->n_rows = 0;
         s->n_pagemaps = 0;
         s->n_truths = 0;
         s->n_rows_indexed = 0;
-        s->sweep_epoch_id = epoch_id;
         process_cache_clear(&s->cache_next);
         s->sweep_start_usec = start_usec;
         s->sweep_error = 0;
@@ -149,43 +155,41 @@ static int store_upsert_process(Store *s, const ProcSample *p, int64_t identity_
         return r < 0 ? r : 0;
 }
 
-/* The process_samples row (with the pagemap columns when the process was scanned; a process
- * without costs the same statement as in schema version 1) and its process_extra rows. */
-static int store_insert_sample(Store *s, const ProcSample *p, int64_t process_id) {
+/* The process_samples row (with the pagemap columns when the process was scanned) and its
+ * process_extra rows, or the extension of the process's run (store-runs.c); *ret_run is the
+ * row's first sweep. */
+static int store_insert_sample(Store *s, const ProcSample *p, int64_t process_id,
+                               int64_t *ret_run) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         const SmapsRollup *rollup = &p->rollup;
         int r;
 
-        if (p->reused_sweep_id > 0) {
-                r = store_statement(s, STORE_STMT_SAMPLE_REUSED_INSERT, &st);
-                if (r < 0)
-                        return r;
-                if ((r = store_bind_int64(s, st, 1, s->sweep_id)) < 0 ||
-                    (r = store_bind_int64(s, st, 2, process_id)) < 0 ||
-                    (r = store_bind_int64(s, st, 3, rollup->present)) < 0 ||
-                    (r = store_bind_int64(s, st, 4, p->reused_sweep_id)) < 0)
-                        return r;
-                return store_step(s, st);
-        }
+        r = store_sample_extend(s, p, process_id, ret_run);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        *ret_run = s->sweep_id;
+
         r = store_statement(s, p->has_pagemap ? STORE_STMT_SAMPLE_PAGEMAP_INSERT :
                                                 STORE_STMT_SAMPLE_INSERT, &st);
         if (r < 0)
                 return r;
         if ((r = store_bind_int64(s, st, 1, s->sweep_id)) < 0 ||
             (r = store_bind_int64(s, st, 2, process_id)) < 0 ||
-            (r = store_bind_int64(s, st, 3, rollup->present)) < 0)
+            (r = store_bind_int64(s, st, 3, rollup->present)) < 0 ||
+            (r = p->reused_sweep_id > 0 ? store_bind_int64(s, st, 4, p->reused_sweep_id) :
+                                          store_bind_null(s, st, 4)) < 0)
                 return r;
         for (int f = 0; f < _SMAPS_FIELD_MAX; f++) {
-                r = smaps_rollup_has(rollup, f) ? store_bind_uint64(s, st, 4 + f, rollup->kb[f]) :
-                                                  store_bind_null(s, st, 4 + f);
+                r = smaps_rollup_has(rollup, f) ? store_bind_uint64(s, st, 5 + f, rollup->kb[f]) :
+                                                  store_bind_null(s, st, 5 + f);
                 if (r < 0)
                         return r;
         }
         if (p->has_pagemap) {
-                r = store_bind_int64(s, st, 4 + _SMAPS_FIELD_MAX, p->pagemap.truncated);
+                r = store_bind_int64(s, st, 5 + _SMAPS_FIELD_MAX, p->pagemap.truncated);
                 if (r < 0)
                         return r;
-                r = schema_bind_pagemap(s, st, 5 + _SMAPS_FIELD_MAX, p->pagemap.class);
+                r = schema_bind_pagemap(s, st, 6 + _SMAPS_FIELD_MAX, p->pagemap.class);
                 if (r < 0)
                         return r;
         }
@@ -218,7 +222,7 @@ static int store_insert_sample(Store *s, const ProcSample *p, int64_t process_id
 }
 
 static int store_sweep_row_add(Store *s, const ProcSample *p, int64_t identity_id,
-                               int64_t process_id) {
+                               int64_t process_id, int64_t run_sweep_id) {
         SweepRow *row;
         int r;
 
@@ -248,6 +252,7 @@ static int store_sweep_row_add(Store *s, const ProcSample *p, int64_t identity_i
                 .pagemap = -1,
                 .truth = -1,
                 .reused = p->reused_sweep_id > 0,
+                .run_sweep_id = run_sweep_id,
         };
         memcpy(row->kb, p->rollup.kb, sizeof row->kb);
         if (complete) {
@@ -307,7 +312,7 @@ static int store_cache_load(Store *s) {
 }
 
 int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_key) {
-        int64_t identity_id = 0, process_id = 0;
+        int64_t identity_id = 0, process_id = 0, run_sweep_id = 0;
         _cleanup_free_ char *packed = NULL;
         size_t packed_len;
         int r;
@@ -347,10 +352,10 @@ int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_
                 }
         }
         if (r >= 0)
-                r = store_insert_sample(s, p, process_id);
+                r = store_insert_sample(s, p, process_id, &run_sweep_id);
         if (r < 0)
                 return store_sweep_failed(s, r);
-        r = store_sweep_row_add(s, p, identity_id, process_id);
+        r = store_sweep_row_add(s, p, identity_id, process_id, run_sweep_id);
         if (r < 0) {
                 s->sweep_error = r;     /* the sample row is in but would miss its aggregate */
                 return r;
@@ -471,6 +476,13 @@ int store_sweep_add_truth(Store *s, pid_t pid, uint64_t start_time_ticks, const 
         if (r < 0)
                 return r;
 
+        /* A reconstruction belongs to one sweep: its sample leaves a run it extended. */
+        if (row->run_sweep_id != s->sweep_id) {
+                r = store_sample_split(s, row);
+                if (r < 0)
+                        return store_sweep_failed(s, r);
+        }
+
         /* One statement: SQLite undoes it alone if it fails (a second truth for the same
          * process violates the primary key, -EIO), and the row stays as it was. */
         r = store_statement(s, STORE_STMT_TRUTH_INSERT, &st);
@@ -498,18 +510,11 @@ static int store_sweep_aggregate(Store *s) {
                 return r;
         sweep_rows_sort(s->rows, s->n_rows);
         for (size_t i = 0, j; i < s->n_rows; i = j) {
-                _cleanup_reset_ sqlite3_stmt *st = NULL;
                 IdentityAggregate a;
 
                 j = sweep_rows_group_end(s->rows, s->n_rows, i);
                 identity_aggregate(s->rows + i, j - i, s->pagemaps, s->truths, s->scratch, &a);
-                r = store_statement(s, STORE_STMT_IDENTITY_SAMPLE_INSERT, &st);
-                if (r < 0)
-                        return r;
-                if ((r = store_bind_int64(s, st, 1, s->sweep_id)) < 0 ||
-                    (r = schema_bind_identity_aggregate(s, st, 2, &a)) < 0)
-                        return r;
-                r = store_step(s, st);
+                r = store_identity_sample_write(s, &a);
                 if (r < 0)
                         return r;
         }

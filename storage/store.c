@@ -69,7 +69,8 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
                 "SELECT p.pid, p.start_time_ticks, p.id, p.identity_id, p.comm, p.exe, p.cmdline,"
                 " p.cgroup, p.unit, i.key FROM process_samples ps"
                 " JOIN processes p ON p.id = ps.process_id JOIN identities i ON i.id = p.identity_id"
-                " WHERE ps.sweep_id = (SELECT max(id) FROM sweeps WHERE epoch_id = ?1 AND id < ?2)",
+                " WHERE ps.last_sweep_id = (SELECT max(id) FROM sweeps WHERE epoch_id = ?1"
+                " AND id < ?2)",
         [STORE_STMT_PROCESS_UPSERT] =
                 "INSERT INTO processes (epoch_id, pid, start_time_ticks, identity_id, comm, exe,"
                 " cmdline, cgroup, unit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -77,20 +78,40 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
                 " identity_id = excluded.identity_id, comm = excluded.comm, exe = excluded.exe,"
                 " cmdline = excluded.cmdline, cgroup = excluded.cgroup, unit = excluded.unit"
                 " RETURNING id",
+        /* A new run: a read, or a reused read (?4) that no run ending at the previous sweep
+         * holds. */
         [STORE_STMT_SAMPLE_INSERT] =
-                "INSERT INTO process_samples (sweep_id, process_id, present"
-                STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_) ") VALUES (?, ?, ?"
-                STORE_SMAPS_COLUMNS(STORE_COLUMN_PARAM_) ")",
+                "INSERT INTO process_samples (sweep_id, last_sweep_id, process_id, present,"
+                " reused_sweep_id" STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_) ")"
+                " VALUES (?1, ?1, ?2, ?3, ?4" STORE_SMAPS_COLUMNS(STORE_COLUMN_PARAM_) ")",
         [STORE_STMT_SAMPLE_PAGEMAP_INSERT] =
-                "INSERT INTO process_samples (sweep_id, process_id, present"
-                STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_) ", pagemap_truncated"
-                STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_) ") VALUES (?, ?, ?"
+                "INSERT INTO process_samples (sweep_id, last_sweep_id, process_id, present,"
+                " reused_sweep_id" STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_) ", pagemap_truncated"
+                STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_) ") VALUES (?1, ?1, ?2, ?3, ?4"
                 STORE_SMAPS_COLUMNS(STORE_COLUMN_PARAM_) ", ?"
                 STORE_PAGEMAP_COLUMNS(STORE_COLUMN_PARAM_) ")",
-        /* A reused sample: the figures are those of the sweep that read them. */
-        [STORE_STMT_SAMPLE_REUSED_INSERT] =
-                "INSERT INTO process_samples (sweep_id, process_id, present, reused_sweep_id)"
-                " VALUES (?1, ?2, ?3, ?4)",
+        /* The process's run ending at the previous sweep (?2), if it can be extended: not a
+         * figureless reused row of version 8, and nothing attached to its first sweep. */
+        [STORE_STMT_SAMPLE_LAST] =
+                "SELECT sweep_id, present, pagemap_truncated" STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_)
+                STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_) " FROM process_samples ps"
+                " WHERE process_id = ?1 AND last_sweep_id = ?2"
+                " AND (reused_sweep_id IS NULL OR rss_kb IS NOT NULL)"
+                " AND NOT EXISTS (SELECT 1 FROM process_extra e"
+                " WHERE e.sweep_id = ps.sweep_id AND e.process_id = ps.process_id)"
+                " AND NOT EXISTS (SELECT 1 FROM process_truth t"
+                " WHERE t.sweep_id = ps.sweep_id AND t.process_id = ps.process_id)",
+        [STORE_STMT_SAMPLE_EXTEND] =
+                "UPDATE process_samples SET last_sweep_id = ?3 WHERE sweep_id = ?1 AND process_id = ?2",
+        /* A run extended by this sweep (?3) gets a reconstruction: this sweep's sample becomes
+         * a run of its own, a copy of the figures (the caller then ends the old run). */
+        [STORE_STMT_SAMPLE_SPLIT] =
+                "INSERT INTO process_samples (sweep_id, last_sweep_id, process_id, present,"
+                " reused_sweep_id, pagemap_truncated" STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_)
+                STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_) ") SELECT ?3, ?3, process_id, present,"
+                " NULL, pagemap_truncated" STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_)
+                STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_)
+                " FROM process_samples WHERE sweep_id = ?1 AND process_id = ?2",
         [STORE_STMT_TRUTH_INSERT] =
                 "INSERT INTO process_truth (sweep_id, process_id"
                 STORE_TRUTH_COLUMNS(STORE_TRUTH_FIELD_LIST_) ") VALUES (?, ?"
@@ -102,8 +123,19 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
                 "INSERT INTO meminfo_samples (sweep_id, name, value, is_kb)"
                 " VALUES (?1, ?2, ?3, ?4)",
         [STORE_STMT_IDENTITY_SAMPLE_INSERT] =
-                "INSERT INTO identity_samples (sweep_id, " STORE_IDENTITY_AGGREGATE_COLUMNS ")"
-                " VALUES (?" STORE_IDENTITY_AGGREGATE_PARAMS ")",
+                "INSERT INTO identity_samples (sweep_id, last_sweep_id, sweeps, observations, "
+                STORE_IDENTITY_AGGREGATE_COLUMNS ") VALUES (?1, ?1, 1, ?2"
+                STORE_IDENTITY_AGGREGATE_PARAMS ")",
+        [STORE_STMT_IDENTITY_SAMPLE_LAST] =
+                "SELECT sweep_id, " STORE_IDENTITY_AGGREGATE_COLUMNS " FROM identity_samples"
+                " WHERE identity_id = ?1 AND last_sweep_id = ?2",
+        [STORE_STMT_IDENTITY_SAMPLE_EXTEND] =
+                "UPDATE identity_samples SET last_sweep_id = ?3, sweeps = sweeps + 1,"
+                " observations = observations + ?4, reused_processes = ?5"
+                " WHERE sweep_id = ?1 AND identity_id = ?2",
+        /* The epoch's sweep before the open one (?2): the runs ending there can be extended. */
+        [STORE_STMT_SWEEP_PREVIOUS] =
+                "SELECT id FROM sweeps WHERE epoch_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1",
         [STORE_STMT_CGROUP_FIND] =
                 "SELECT id, path, unit, container FROM cgroups WHERE key = ?1",
         [STORE_STMT_CGROUP_UPSERT] =

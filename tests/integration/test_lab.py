@@ -87,7 +87,8 @@ class LabTest(unittest.TestCase):
     def median(self, epoch, key, expr, where="1"):
         values = [r[0] for r in self.conn.execute(
             "SELECT %s FROM identity_samples i JOIN identities d ON d.id = i.identity_id"
-            " JOIN sweeps w ON w.id = i.sweep_id WHERE w.epoch_id = ? AND d.key = ? AND %s"
+            " JOIN sweeps w ON w.id BETWEEN i.sweep_id AND i.last_sweep_id"
+            " WHERE w.epoch_id = ? AND d.key = ? AND %s"
             % (expr, where), (epoch, key))]
         return statistics.median(values)
 

@@ -1,6 +1,7 @@
 """The steady state on the real /proc: a process whose stat shows no change keeps its last read
 until the figures are MaxStaleness= old. Helpers with known layouts change on command; the
-database is read from outside the daemon to see which samples were reads and which reuses."""
+database is read from outside the daemon to see how many sweeps read the figures and how many
+reused them, and how many rows that took."""
 import os
 import sqlite3
 import time
@@ -52,16 +53,27 @@ class SteadyStateTest(unittest.TestCase):
         self.assertEqual(len(groups), 1, groups)
         return groups[0]
 
-    def samples(self, d, pid):
-        """(sweep start in s, reused_sweep_id or None, Rss) of every sample of pid, in order."""
+    def query(self, d, sql, args):
         db = sqlite3.connect("file:%s?mode=ro" % d.db, uri=True)
         try:
-            return db.execute(
-                "SELECT w.start_usec / 1e6, ps.reused_sweep_id, ps.rss_kb FROM process_samples ps"
-                " JOIN processes p ON p.id = ps.process_id JOIN sweeps w ON w.id = ps.sweep_id"
-                " WHERE p.pid = ? ORDER BY w.id", (pid,)).fetchall()
+            return db.execute(sql, args).fetchall()
         finally:
             db.close()
+
+    def samples(self, d, pid):
+        """(first sweep, last sweep, reused_sweep_id or None, Rss) of every run of pid's
+        samples, in order."""
+        return self.query(
+            d, "SELECT ps.sweep_id, ps.last_sweep_id, ps.reused_sweep_id, ps.rss_kb"
+            " FROM process_samples ps JOIN processes p ON p.id = ps.process_id"
+            " WHERE p.pid = ? ORDER BY ps.sweep_id", (pid,))
+
+    def identity_runs(self, d, h):
+        """(sweeps, observations) of every run of h's identity, in order."""
+        return self.query(
+            d, "SELECT i.sweeps, i.observations FROM identity_samples i"
+            " JOIN identities d ON d.id = i.identity_id WHERE d.cmdline LIKE ?"
+            " ORDER BY i.sweep_id", ("%" + h.tag + "%",))
 
     def wait_until_equal(self, d, h, deadline):
         """Sweeps until the stored figures of h's own pages equal its live ones; returns the
@@ -82,13 +94,18 @@ class SteadyStateTest(unittest.TestCase):
         with Daemon(["--interval", "%dms" % (INTERVAL * 1000),
                      "--max-staleness", "%dms" % (STALENESS * 1000)]) as d:
             d.wait_sweeps(int(2 * STALENESS / INTERVAL))
-            # Idle: most samples are reuses, and a read comes at least every MaxStaleness=.
-            rows = self.samples(d, idle.pids[0])
-            reads = [t for t, reused, _ in rows if reused is None]
-            self.assertGreater(len(rows) - len(reads), len(rows) // 2, rows)
-            gaps = [b - a for a, b in zip(reads, reads[1:])]
-            self.assertTrue(gaps, rows)
-            self.assertLessEqual(max(gaps), STALENESS + 2 * INTERVAL, rows)
+            # Idle: most sweeps are reuses, and a read (an observation) comes at least every
+            # MaxStaleness=.
+            runs = self.identity_runs(d, idle)
+            sweeps = sum(n for n, _ in runs)
+            observations = sum(o for _, o in runs)
+            self.assertGreaterEqual(sweeps, int(2 * STALENESS / INTERVAL), runs)
+            self.assertLess(observations, sweeps // 2, runs)
+            self.assertGreaterEqual(observations,
+                                    int(sweeps * INTERVAL / (STALENESS + 2 * INTERVAL)), runs)
+            # What did not change is stored once: far fewer rows than sweeps.
+            self.assertLess(len(runs), sweeps // 4, runs)
+            self.assertLess(len(self.samples(d, idle.pids[0])), sweeps // 4)
             # Reused figures are the last read's, and marked.
             g = self.group(d, idle)
             self.assertEqual(own(g["smaps_rollup"]), own(summed(idle.pids)))
@@ -126,9 +143,10 @@ class SteadyStateTest(unittest.TestCase):
         idle = self.spawn("--anon", "1024")
         with Daemon(["--interval", "%dms" % (INTERVAL * 1000), "--max-staleness", "0"]) as d:
             d.wait_sweeps(4)
-            rows = self.samples(d, idle.pids[0])
-            self.assertGreaterEqual(len(rows), 3)
-            self.assertEqual([r for r in rows if r[1] is not None], [])
+            runs = self.identity_runs(d, idle)
+            self.assertGreaterEqual(sum(n for n, _ in runs), 3)
+            self.assertEqual([r for r in runs if r[0] != r[1]], [])
+            self.assertEqual([r for r in self.samples(d, idle.pids[0]) if r[2] is not None], [])
             status, health = d.get("/healthz")
             self.assertEqual(health["last_sweep"]["processes_reused"], 0)
 

@@ -61,7 +61,8 @@ def identity_rows(db, epoch, key, columns):
     expr = " + ".join("coalesce(i.%s, 0)" % c for c in columns)
     return [r[0] for r in db.execute(
         "SELECT %s FROM identity_samples i JOIN identities d ON d.id = i.identity_id"
-        " JOIN sweeps w ON w.id = i.sweep_id WHERE w.epoch_id = ? AND d.key = ?"
+        " JOIN sweeps w ON w.id BETWEEN i.sweep_id AND i.last_sweep_id"
+        " WHERE w.epoch_id = ? AND d.key = ?"
         " AND i.truth_processes = i.processes" % expr, (epoch, key))]
 
 

@@ -336,23 +336,27 @@ static inline int add_truth(Store *s, int pid, uint64_t start_ticks) {
         return store_sweep_add_truth(s, pid, start_ticks, &t);
 }
 
-/* One identity_samples column of key in sweep (-1 when NULL, -2 on error). */
+/* One column of the identity_samples run of key that stands for sweep (-1 when NULL, -2 on
+ * error). */
 static inline int64_t identity_column(const char *db, int64_t sweep, const char *key,
                                const char *column) {
         char sql[512];
 
         snprintf(sql, sizeof sql, "SELECT coalesce(i.%s, -1) FROM identity_samples i"
-                 " JOIN identities d ON d.id = i.identity_id WHERE i.sweep_id = %" PRIi64
-                 " AND d.key = '%s'", column, sweep, key);
+                 " JOIN identities d ON d.id = i.identity_id WHERE i.sweep_id <= %" PRIi64
+                 " AND i.last_sweep_id >= %" PRIi64 " AND d.key = '%s'", column, sweep, sweep,
+                 key);
         return sql_int(db, sql);
 }
 
+/* The same of the process_samples run of pid. */
 static inline int64_t process_column(const char *db, int64_t sweep, int pid, const char *column) {
         char sql[512];
 
         snprintf(sql, sizeof sql, "SELECT coalesce(ps.%s, -1) FROM process_samples ps"
-                 " JOIN processes p ON p.id = ps.process_id WHERE ps.sweep_id = %" PRIi64
-                 " AND p.pid = %d", column, sweep, pid);
+                 " JOIN processes p ON p.id = ps.process_id WHERE ps.sweep_id <= %" PRIi64
+                 " AND ps.last_sweep_id >= %" PRIi64 " AND p.pid = %d", column, sweep, sweep,
+                 pid);
         return sql_int(db, sql);
 }
 

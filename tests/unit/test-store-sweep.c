@@ -318,8 +318,13 @@ static void test_sweeps_and_queries(void) {
         ASSERT_INT_EQ(sql_int(db, "SELECT count(DISTINCT sweep_id) FROM process_samples"), 2);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM process_extra"), 2);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM processes"), 3);
-        /* Aggregates and meminfo of the kept sweeps: a2, a3, b1, b2 (2 identities), c1 (1). */
-        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM identity_samples"), 9);
+        /* Aggregates and meminfo of the kept sweeps: foo's a2, a3, b1, b2 and c1, and bar's
+         * runs (its figures never change) a2-a3, now beginning after the deleted a1, and
+         * b1-b2. */
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM identity_samples"), 7);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM identity_samples i JOIN identities d"
+                              " ON d.id = i.identity_id WHERE d.key = '" KEY_BAR "'"
+                              " AND i.sweep_id < i.last_sweep_id"), 2);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM meminfo_samples"), 5 * 4);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM identities"), 2);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM epochs"), 4);
@@ -698,68 +703,7 @@ finish:
         test_tmpdir_remove(dir);
 }
 
-/* Reused samples (the steady state): a compact row naming the sweep that read the figures, the
- * identity's sums as if read, and a sweep whose every member is reused left out of the series
- * comparisons take their statistics from. */
-static void test_reused(void) {
-        char *dir = test_tmpdir_new("test-store"), *db = path_join(dir, "mapstatd.db");
-        IdentitySeries *series = NULL;
-        IdentityPoint *points = NULL;
-        int64_t a, ids[3];
-        size_t n = 0;
-        Store *s = NULL;
-
-        ASSERT_INT_EQ(store_open(&s, db, STORE_READ_WRITE, NULL), 0);
-        if (!s)
-                goto finish;
-        a = epoch_make(s, "6.12.0", "boot-a", MAPCOUNT_MODE_PAGE, 1, false, true);
-        for (int i = 0; i < 3; i++) {
-                ASSERT_INT_EQ(store_sweep_begin(s, a, 1000 + 100 * (uint64_t) i), 0);
-                ASSERT_TRUE(store_sweep_open_id(s) > 0);
-                for (int pid = 100; pid <= 101; pid++) {
-                        ProcSample p = sample_make(pid, 10, "foo", "/usr/bin/foo", 0);
-
-                        /* 100 is read once and then reused; 101 is read again in sweep 2. */
-                        if (i > 0 && (pid == 100 || i == 2))
-                                p.reused_sweep_id = pid == 100 ? ids[0] : ids[1];
-                        ASSERT_INT_EQ(store_sweep_add_process(s, &p, KEY_FOO), 0);
-                }
-                ids[i] = store_sweep_commit(s, &(SweepSummary) { .sampled = 2,
-                                                                 .reused = (unsigned) i });
-                ASSERT_TRUE(ids[i] > 0);
-                ASSERT_INT_EQ(store_sweep_open_id(s), 0);
-        }
-
-        ASSERT_INT_EQ(process_column(db, ids[0], 100, "reused_sweep_id"), -1);
-        ASSERT_INT_EQ(process_column(db, ids[1], 100, "reused_sweep_id"), ids[0]);
-        ASSERT_INT_EQ(process_column(db, ids[1], 100, "rss_kb"), -1);
-        ASSERT_INT_EQ(process_column(db, ids[1], 100, "present"), present_of(100));
-        ASSERT_INT_EQ(process_column(db, ids[1], 101, "rss_kb"), field_of(SMAPS_RSS, 101, 0));
-        ASSERT_INT_EQ(process_column(db, ids[2], 101, "reused_sweep_id"), ids[1]);
-        for (int i = 0; i < 3; i++) {
-                ASSERT_INT_EQ(identity_column(db, ids[i], KEY_FOO, "reused_processes"), i);
-                ASSERT_INT_EQ(identity_column(db, ids[i], KEY_FOO, "rss_kb"),
-                              field_of(SMAPS_RSS, 100, 0) + field_of(SMAPS_RSS, 101, 0));
-        }
-        ASSERT_INT_EQ(sql_int(db, "SELECT sum(reused * (id - 1)) FROM sweeps"), 0 * 0 + 1 + 2 * 2);
-
-        /* Sweep 3 repeats sweep 2: two observations, not three. */
-        ASSERT_INT_EQ(store_epoch_identity_series(s, a, &(SeriesSelection) {}, &series, &n,
-                                                  &points), 0);
-        ASSERT_INT_EQ(n, 1);
-        if (n == 1)
-                ASSERT_INT_EQ(series[0].n, 2);
-        free(series);
-        free(points);
-
-finish:
-        store_free(s);
-        free(db);
-        test_tmpdir_remove(dir);
-}
-
 int main(void) {
-        test_reused();
         test_sweeps_and_queries();
         test_abort_and_failed_statement();
         test_pagemap_and_truth();

@@ -303,11 +303,17 @@ static void test_migrate_v1(void) {
                               " name IN ('identity_samples_identity', 'sweeps_start')"), 2);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 15);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_table_info('process_samples')"),
-                      3 + 22 + 16 + 1);
+                      3 + 22 + 16 + 1 + 1);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_table_info('identity_samples')"),
-                      4 + 22 + 2 + 16 + 14 + 1);
+                      4 + 22 + 2 + 16 + 14 + 1 + 3);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM process_samples"
                               " WHERE reused_sweep_id IS NULL"), 1);
+
+        /* Rows written before the runs are runs of their own sweep, one observation each. */
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM process_samples"
+                              " WHERE last_sweep_id = sweep_id"), 1);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM identity_samples WHERE"
+                              " last_sweep_id = sweep_id AND sweeps = 1 AND observations = 1"), 1);
 
         /* The data survives; the new columns read NULL. */
         ASSERT_INT_EQ(sql_int(db, "SELECT rss_kb FROM process_samples"), 300);
