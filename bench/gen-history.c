@@ -3,22 +3,28 @@
  *
  *   gen-history DB [--days 30] [--interval 60] [--identities 1000] [--epochs 3]
  *                  [--retention 7d-in-seconds] [--keep 120] [--meminfo FILE]
+ *                  [--changing 100] [--downsample-after 7200]
  *
  * The epochs split the days evenly and end now: epoch 1 and 2 run one kernel (page_mapcount,
  * two boots), the last one another (no_page_mapcount), where every tenth identity's Shared and
  * Private trade places the way a partially shared THP's do, so /report has something to say.
  * Only what default retention keeps is written (every sweep of the last RETENTION seconds, and
  * the newest KEEP of every epoch), as the daemon would hold it; --retention 0 writes every sweep.
- * Figures carry ±1% noise. The identities are "svcNNNN" processes whose keys are built with
+ * Figures carry ±1% noise. --changing P: only P % of the identities (a different P % in each
+ * sweep) get new figures in a sweep; the others keep theirs, reused as the daemon's steady
+ * state does (MaxStaleness= 5 intervals: read again, unchanged, every fifth sweep). Like the
+ * daemon, it prunes and downsamples (store_downsample(), DownsampleAfter=; 0: never) once an
+ * hour of the sweeps' time. The identities are "svcNNNN" processes whose keys are built with
  * identity_key_build() from exe /usr/bin/svcNNNN and arguments "--worker 1", as the daemon
  * builds them, so that a daemon sweeping bench/web.py's fixture tree adds to the same
- * identities and epoch. Prints a one-line JSON summary. */
+ * identities and epoch. Prints a one-line JSON summary, with the file's size. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "identity.h"
@@ -28,8 +34,18 @@
 
 typedef struct Args {
         const char *db, *meminfo;
-        uint64_t days, interval, identities, epochs, retention, keep;
+        uint64_t days, interval, identities, epochs, retention, keep, changing;
+        uint64_t downsample_after;
 } Args;
+
+#define STALENESS_SWEEPS 5
+
+/* Identity i's last read, for the sweeps where it does not change. */
+typedef struct LastRead {
+        int64_t sweep_id;
+        uint64_t w;                     /* its sweep's index in the epoch */
+        uint64_t kb[_SMAPS_FIELD_MAX];
+} LastRead;
 
 /* A small deterministic generator (xorshift64*), so that two runs write the same database. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
@@ -106,6 +122,23 @@ static void sample_figures(ProcSample *p, uint64_t i, bool last_kernel) {
         p->rollup.kb[SMAPS_ANONYMOUS] = (uint64_t) (private * 0.8);
 }
 
+/* What the daemon does once an hour (daemon/main.c): retention, then downsampling. */
+static void maintain(Store *s, const Args *a, uint64_t now) {
+        int r;
+
+        if (a->retention > 0 && now > a->retention * USEC) {
+                r = store_prune(s, now - a->retention * USEC, (unsigned) a->keep);
+                if (r < 0)
+                        die("store_prune", r);
+        }
+        if (a->downsample_after > 0 && now > a->downsample_after * USEC) {
+                r = store_downsample(s, now - a->downsample_after * USEC, (unsigned) a->keep,
+                                     3600 * USEC);
+                if (r < 0)
+                        die("store_downsample", r);
+        }
+}
+
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "days", required_argument, NULL, 'd' },
@@ -115,15 +148,20 @@ int main(int argc, char *argv[]) {
                 { "retention", required_argument, NULL, 'r' },
                 { "keep", required_argument, NULL, 'k' },
                 { "meminfo", required_argument, NULL, 'm' },
+                { "changing", required_argument, NULL, 'c' },
+                { "downsample-after", required_argument, NULL, 'D' },
                 {}
         };
         Args a = { .days = 30, .interval = 60, .identities = 1000, .epochs = 3,
-                   .retention = 7 * 86400, .keep = 120,
+                   .retention = 7 * 86400, .keep = 120, .changing = 100,
+                   .downsample_after = 7200,
                    .meminfo = "tests/fixtures/linux-6.18-page/proc/meminfo" };
         char **keys, (*names)[3][64];
         Store *s = NULL;
         char *err = NULL;
-        uint64_t now, start, epoch_len, written = 0;
+        uint64_t now, start, epoch_len, written = 0, last_maintenance = 0;
+        LastRead *reads;
+        struct stat st;
         struct timespec t0, t1, t2;
         Meminfo meminfo;
         int c, r;
@@ -137,12 +175,15 @@ int main(int argc, char *argv[]) {
                 case 'r': a.retention = arg_u64(optarg); break;
                 case 'k': a.keep = arg_u64(optarg); break;
                 case 'm': a.meminfo = optarg; break;
+                case 'c': a.changing = arg_u64(optarg); break;
+                case 'D': a.downsample_after = arg_u64(optarg); break;
                 default: return 2;
                 }
-        if (optind != argc - 1 || a.epochs < 2 || a.interval == 0 || a.identities == 0) {
+        if (optind != argc - 1 || a.epochs < 2 || a.interval == 0 || a.identities == 0 ||
+            a.changing > 100) {
                 fprintf(stderr, "usage: gen-history DB [--days N] [--interval SEC] "
                         "[--identities N] [--epochs N≥2] [--retention SEC] [--keep N] "
-                        "[--meminfo FILE]\n");
+                        "[--meminfo FILE] [--changing PERCENT] [--downsample-after SEC]\n");
                 return 2;
         }
         a.db = argv[optind];
@@ -151,7 +192,8 @@ int main(int argc, char *argv[]) {
         /* Per identity: its key, and exe, command line and unit as a process would show. */
         keys = calloc(a.identities, sizeof *keys);
         names = calloc(a.identities, sizeof *names);
-        if (!keys || !names)
+        reads = calloc(a.identities, sizeof *reads);
+        if (!keys || !names || !reads)
                 die("calloc", ENOMEM);
         for (uint64_t i = 0; i < a.identities; i++) {
                 char comm[32];
@@ -217,8 +259,26 @@ int main(int argc, char *argv[]) {
                                         .unit = names[i][2],
                                 };
 
+                                LastRead *lr = reads + i;
+
                                 (void) snprintf(p.comm, sizeof p.comm, "svc%04" PRIu64, i);
-                                sample_figures(&p, i, last);
+                                if (w == 0 || lr->sweep_id == 0 ||
+                                    (i * 37 + w * 61) % 100 < a.changing) {
+                                        sample_figures(&p, i, last);
+                                        *lr = (LastRead) { .sweep_id = store_sweep_open_id(s),
+                                                           .w = w };
+                                        memcpy(lr->kb, p.rollup.kb, sizeof lr->kb);
+                                } else {
+                                        p.rollup.present = (1u << _SMAPS_FIELD_MAX) - 1;
+                                        memcpy(p.rollup.kb, lr->kb, sizeof lr->kb);
+                                        if (w - lr->w < STALENESS_SWEEPS)
+                                                p.reused_sweep_id = lr->sweep_id;
+                                        else {
+                                                /* read again: the same figures */
+                                                lr->sweep_id = store_sweep_open_id(s);
+                                                lr->w = w;
+                                        }
+                                }
                                 r = store_sweep_add_process(s, &p, keys[i]);
                                 if (r < 0)
                                         die("store_sweep_add_process", r);
@@ -232,18 +292,23 @@ int main(int argc, char *argv[]) {
                         if (store_sweep_commit(s, &sum) < 0)
                                 die("store_sweep_commit", EIO);
                         written++;
+                        if (t - last_maintenance >= 3600 * USEC) {
+                                maintain(s, &a, t);
+                                last_maintenance = t;
+                        }
                 }
         }
-        if (a.retention > 0) {
-                r = store_prune(s, now - a.retention * USEC, (unsigned) a.keep);
-                if (r < 0)
-                        die("store_prune", r);
-        }
+        maintain(s, &a, now);
         store_free(s);
         clock_gettime(CLOCK_MONOTONIC, &t2);
+        if (stat(a.db, &st) < 0)
+                die(a.db, errno);
         printf("{\"sweeps\": %" PRIu64 ", \"identities\": %" PRIu64 ", \"epochs\": %" PRIu64
-               ", \"seconds\": %.1f}\n", written, a.identities, a.epochs,
+               ", \"changing_percent\": %" PRIu64 ", \"downsample_after_seconds\": %" PRIu64
+               ", \"bytes\": %lld, \"seconds\": %.1f}\n", written, a.identities, a.epochs,
+               a.changing, a.downsample_after, (long long) st.st_size,
                (double) (t2.tv_sec - t0.tv_sec) + (double) (t2.tv_nsec - t0.tv_nsec) / 1e9);
+        free(reads);
         for (uint64_t i = 0; i < a.identities; i++)
                 free(keys[i]);
         free(keys);

@@ -10,8 +10,11 @@ times --staleness-intervals (the default 5min over the default 60s, compressed),
 two of its sweeps runs the floor once and makes the changing helpers fault (memlayout "grow":
 a new mapping, every page written). The daemon's sweeps are timed by the daemon itself
 (sweeps.duration_usec); the floor prints its own. Prints, per case, the mean and median sweep
-against the floor's median, the daemon's CPU per sweep, the share of processes reused, and the
-database bytes per process and sweep.
+against the floor's median, the daemon's CPU per sweep, the share of processes reused, the
+database bytes per process and sweep, and the database's growth per sweep (content bytes of the
+host tables, and of the per-process and per-identity ones per identity) extrapolated to 30 days
+of sweeps at the default interval for 1,000 identities, and to what the default retention keeps
+of them (7 days).
 
     python3 bench/steady.py [--build build] [--procs 200] [--sweeps 40] [--changing 0,10]
 
@@ -54,6 +57,24 @@ def grow(helper, kb):
         sys.exit("memlayout did not grow")
 
 
+HOST_TABLES = ("sweeps", "meminfo_samples", "thp_", "cgroup", "epoch")
+SWEEPS_30_DAYS = 30 * 24 * 60       # at the default interval, 60 s
+SWEEPS_RETAINED = 7 * 24 * 60       # what the default Retention=7d keeps of them
+
+
+def content_bytes(con):
+    """Bytes of content (pages minus their free space) of the host tables and of the per-process
+    and per-identity ones, with their indexes."""
+    host = ident = 0
+    for name, used in con.execute("SELECT name, sum(pgsize - unused) FROM dbstat GROUP BY name"):
+        table = name if not name.startswith("sqlite_autoindex_") else name[17:]
+        if table.startswith(HOST_TABLES):
+            host += used
+        elif table.startswith(("process", "identit")):
+            ident += used
+    return host, ident
+
+
 def run_case(args, helpers, mode, changing, floor, tmp):
     from harness import Daemon
 
@@ -67,6 +88,7 @@ def run_case(args, helpers, mode, changing, floor, tmp):
         d.wait_sweeps(2, timeout=120)       # the first reads everything; then steady
         ro = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
         first = ro.execute("SELECT max(id) FROM sweeps").fetchone()[0]
+        host0, ident0 = content_bytes(ro)
         cpu0 = cpu_seconds(d.proc.pid)
         for _ in range(args.sweeps):
             floors.append(floor_seconds(floor))
@@ -77,6 +99,12 @@ def run_case(args, helpers, mode, changing, floor, tmp):
         cpu = cpu_seconds(d.proc.pid) - cpu0
         rows = ro.execute("SELECT duration_usec / 1e6, sampled, reused FROM sweeps"
                           " WHERE id > ? ORDER BY id", (first,)).fetchall()
+        host1, ident1 = content_bytes(ro)
+        # (sweep_id for a build before schema version 9, to compare with)
+        last = "last_sweep_id" if any(c[1] == "last_sweep_id" for c in ro.execute(
+            "PRAGMA table_info(identity_samples)")) else "sweep_id"
+        identities = ro.execute("SELECT count(*) FROM identity_samples WHERE %s ="
+                                " (SELECT max(id) FROM sweeps)" % last).fetchone()[0]
         ro.close()
     con = sqlite3.connect(db)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -86,6 +114,9 @@ def run_case(args, helpers, mode, changing, floor, tmp):
 
     sweeps = [r[0] for r in rows]
     floor = statistics.median(floors)
+    host_per_sweep = (host1 - host0) / len(rows)
+    identity_per_sweep = (ident1 - ident0) / len(rows) / identities
+    per_sweep_1000 = host_per_sweep + 1000 * identity_per_sweep
     per_sample = sum(v for k, v in sizes.items()
                      if k.startswith(("process_", "identity_samples"))) / samples
     return {
@@ -105,6 +136,12 @@ def run_case(args, helpers, mode, changing, floor, tmp):
         "daemon_cpu_per_sweep_seconds": round(cpu / len(sweeps), 5),
         "process_and_identity_bytes_per_process_sample": round(per_sample, 1),
         "database_sweeps": total_sweeps,
+        "identities": identities,
+        "host_bytes_per_sweep": round(host_per_sweep, 1),
+        "bytes_per_identity_and_sweep": round(identity_per_sweep, 2),
+        "mib_30_days_1000_identities": round(SWEEPS_30_DAYS * per_sweep_1000 / 2**20, 1),
+        "mib_default_retention_1000_identities":
+            round(SWEEPS_RETAINED * per_sweep_1000 / 2**20, 1),
     }
 
 
@@ -132,7 +169,10 @@ def main():
     try:
         anon_kb = str(args.anon_mb * 1024)
         for i in range(args.procs):
-            cmd = [memlayout, "--anon", anon_kb]
+            # one identity per helper, as most processes of a host are
+            # (letters: identity keys fold digits, so that worker-1 and worker-2 match)
+            cmd = [memlayout, "--anon", anon_kb, "--tag",
+                   "steady" + "".join(chr(ord("a") + int(c)) for c in str(i))]
             if i % 3 == 1:
                 cmd.append("--fork")
             elif i % 3 == 2:

@@ -148,6 +148,31 @@ static void count_sweep(Daemon *d, bool failed) {
 
 /* Runs one sweep and reports it: journal events for a new epoch and for storage failing or
  * recovering (each once, when it starts and when it clears), STATUS= for systemd. */
+/* Once an hour, after a sweep: retention, then downsampling. A failure is retried next hour. */
+static void daemon_maintain(Daemon *d, uint64_t now_usec) {
+        const Options *o = &d->options;
+        int r;
+
+        d->last_prune_usec = now_usec;
+        if (now_usec > o->retention_usec) {
+                r = store_prune(d->store, now_usec - o->retention_usec, o->keep_per_epoch);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to prune samples older than the retention: "
+                                          "%m, will retry");
+                else if (r > 0)
+                        log_debug("Pruned %d sweeps past the retention", r);
+        }
+        if (o->downsample_after_usec > 0 && now_usec > o->downsample_after_usec) {
+                r = store_downsample(d->store, now_usec - o->downsample_after_usec,
+                                     o->keep_per_epoch, 3600 * USEC_PER_SEC);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to downsample samples older than "
+                                          "DownsampleAfter=: %m, will retry");
+                else if (r > 0)
+                        log_debug("Downsampled history: %d rows merged into hourly ones", r);
+        }
+}
+
 static int daemon_sweep(Daemon *d, SweepResult *ret) {
         SweepResult res = {};
         int r;
@@ -241,19 +266,8 @@ static int daemon_sweep(Daemon *d, SweepResult *ret) {
                           mapcount_mode_to_string(k->mapcount_mode),
                           (double) res.duration_usec / USEC_PER_SEC);
 
-        if (res.start_usec - d->last_prune_usec >= PRUNE_EVERY_USEC &&
-            res.start_usec > d->options.retention_usec) {
-                r = store_prune(d->store, res.start_usec - d->options.retention_usec,
-                                d->options.keep_per_epoch);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to prune samples older than the retention: "
-                                          "%m, will retry");
-                else {
-                        d->last_prune_usec = res.start_usec;
-                        if (r > 0)
-                                log_debug("Pruned %d sweeps past the retention", r);
-                }
-        }
+        if (res.start_usec - d->last_prune_usec >= PRUNE_EVERY_USEC)
+                daemon_maintain(d, res.start_usec);
         if (ret)
                 *ret = res;
         return 0;

@@ -85,6 +85,20 @@ static int parse_retention(const char *v, void *field, const char **reterr) {
                                       reterr);
 }
 
+static int parse_downsample_after(const char *v, void *field, const char **reterr) {
+        uint64_t *usec = field;
+        int r;
+
+        r = parse_duration_between(v, field, 0, UINT64_MAX,
+                                   "expected 0 or a duration of at least 1h, e.g. 2h or 1d",
+                                   reterr);
+        if (r >= 0 && *usec > 0 && *usec < 3600 * USEC_PER_SEC) {
+                *reterr = "expected 0 or a duration of at least 1h, e.g. 2h or 1d";
+                return -EBADMSG;
+        }
+        return r;
+}
+
 static int parse_keep(const char *v, void *field, const char **reterr) {
         uint32_t n;
 
@@ -258,6 +272,9 @@ static const Setting settings[] = {
                 "keep per-process samples this long", parse_retention, retention_usec),
         SETTING("Daemon", "KeepSweepsPerEpoch", "keep-per-epoch", 0, "N", "120", NULL,
                 "sweeps of each epoch kept for good", parse_keep, keep_per_epoch),
+        SETTING("Daemon", "DownsampleAfter", "downsample-after", 0, "DURATION", "2h", NULL,
+                "keep history older than this as one sample per hour (0: every sweep for the "
+                "whole retention)", parse_downsample_after, downsample_after_usec),
         SETTING("Report", "Identity", "identity", 0, "MODE", "exe-args", NULL,
                 "match processes by exe-args, exe, comm or unit", parse_identity, identity_mode),
         SETTING("Report", "MinDeltaKB", "min-delta-kb", 0, "KB", "1024", NULL,

@@ -38,6 +38,7 @@ typedef struct Options {
         char *proc_root, *sys_root, *boot_root;
         uint64_t retention_usec;
         uint32_t keep_per_epoch;
+        uint64_t downsample_after_usec;         /* 0: never */
         IdentityMode identity_mode;
         Thresholds thresholds;
         int log_level;

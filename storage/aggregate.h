@@ -25,7 +25,8 @@ typedef struct SweepRow {
         int32_t pagemap;                /* index into the pagemap array; -1: no complete scan */
         int32_t truth;                  /* index into the truth array; -1: not reconstructed */
         bool reused;                    /* the figures are an earlier sweep's read */
-        int64_t run_sweep_id;           /* first sweep of the process_samples row holding it */
+        int64_t run_sweep_id;           /* the open sweep's id when the sample has a row of its
+                                         * own; earlier when it extended a run */
         uint64_t kb[_SMAPS_FIELD_MAX];
 } SweepRow;
 

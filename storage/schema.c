@@ -116,7 +116,10 @@
  *                     Index (identity_id, last_sweep_id): one identity's series over time and
  *                     the row to extend; index (last_sweep_id): the identities of a sweep.
  *   meminfo_samples   /proc/meminfo per sweep: PRIMARY KEY (sweep_id, name), value (kB when
- *                     is_kb = 1, else a count such as HugePages_Total). WITHOUT ROWID.
+ *                     is_kb = 1, else a count such as HugePages_Total). WITHOUT ROWID. Since
+ *                     version 9 a row is a run of one field's value, as in identity_samples
+ *                     (last_sweep_id; most fields do not move from one sweep to the next),
+ *                     with index (last_sweep_id, name).
  *   epochs.mapcount_config, mapcount_probe, mapcount_probe_detail  Since version 6: the
  *                     mapcount mode the kernel config gives (docs/kernel-semantics.md §1.1) and
  *                     the one the runtime probe saw (§1.2), with the probe's method or why it
@@ -146,19 +149,23 @@
  *                     a page_mapcount kernel, the NO_PAGE_MAPCOUNT forecast forecast_anon_kb
  *                     and forecast_file_mapped_kb (docs/kernel-semantics.md §5.1; NULL
  *                     otherwise, and where the kernel lacks the field). Index (cgroup_id,
- *                     sweep_id).
+ *                     sweep_id). Since version 9 a row is a run of sweeps in which every column
+ *                     was the same (last_sweep_id), with indexes (cgroup_id, last_sweep_id)
+ *                     and (last_sweep_id, cgroup_id).
  *   thp_sizes         Since version 5, per sweep and THP size (kB) the size's "enabled"
  *                     setting (NULL when absent): PRIMARY KEY (sweep_id, size_kb). WITHOUT ROWID.
  *   thp_samples       Since version 5, every counter of the size's stats/: PRIMARY KEY
  *                     (sweep_id, size_kb, name), value; references its thp_sizes row. A
- *                     counter the kernel does not have has no row. WITHOUT ROWID.
+ *                     counter the kernel does not have has no row. WITHOUT ROWID. Since
+ *                     version 9 a row is a run of one counter's value (last_sweep_id), with
+ *                     index (last_sweep_id, size_kb, name).
  *
  * RETENTION (store_prune())
  *   process_samples runs whose last sweep is older than the cutoff are deleted with their
  *   process_extra and process_truth; a run that began before the cutoff now begins at its
- *   first sweep after it. Sweeps older than the cutoff are deleted with their meminfo_samples,
- *   cgroup_samples, thp_sizes and thp_samples and the identity_samples runs that end in them
- *   (a run that began in them now begins at its first sweep kept), except the newest
+ *   first sweep after it. Sweeps older than the cutoff are deleted with their thp_sizes and
+ *   the identity_samples, meminfo_samples, cgroup_samples and thp_samples runs that end in
+ *   them (a run that began in them now begins at its first sweep kept), except the newest
  *   keep_per_epoch sweeps of every epoch, whose aggregates stay for good so that a baseline
  *   survives any retention. processes rows no sample refers to are deleted.
  *   identities, cgroups, cgroup_stat_names, epochs and epoch_settings are never deleted.
@@ -489,7 +496,18 @@ static const char *const schema_migrations[] = {
         " (processes = 0 OR reused_processes IS NULL OR reused_processes < processes);\n"
         "DROP INDEX identity_samples_identity;\n"
         "CREATE INDEX identity_samples_identity ON identity_samples (identity_id, last_sweep_id);\n"
-        "CREATE INDEX identity_samples_last ON identity_samples (last_sweep_id);\n",
+        "CREATE INDEX identity_samples_last ON identity_samples (last_sweep_id);\n"
+        "ALTER TABLE meminfo_samples ADD COLUMN last_sweep_id INTEGER NOT NULL DEFAULT 0;\n"
+        "UPDATE meminfo_samples SET last_sweep_id = sweep_id;\n"
+        "CREATE INDEX meminfo_samples_last ON meminfo_samples (last_sweep_id, name);\n"
+        "ALTER TABLE thp_samples ADD COLUMN last_sweep_id INTEGER NOT NULL DEFAULT 0;\n"
+        "UPDATE thp_samples SET last_sweep_id = sweep_id;\n"
+        "CREATE INDEX thp_samples_last ON thp_samples (last_sweep_id, size_kb, name);\n"
+        "ALTER TABLE cgroup_samples ADD COLUMN last_sweep_id INTEGER NOT NULL DEFAULT 0;\n"
+        "UPDATE cgroup_samples SET last_sweep_id = sweep_id;\n"
+        "DROP INDEX cgroup_samples_cgroup;\n"
+        "CREATE INDEX cgroup_samples_cgroup ON cgroup_samples (cgroup_id, last_sweep_id);\n"
+        "CREATE INDEX cgroup_samples_last ON cgroup_samples (last_sweep_id, cgroup_id);\n",
 };
 
 static_assert(ELEMENTSOF(schema_migrations) == STORE_SCHEMA_VERSION,

@@ -467,8 +467,9 @@ static int latest_cgroups(Store *s, CgroupRow **ret, size_t *ret_n, int64_t *ret
                 return r;
         r = store_prepare(s,
                           "SELECT c.id, c.key, c.path, c.unit, c.container, " CGROUP_SAMPLE_COLUMNS
-                          " FROM cgroup_samples s JOIN cgroups c ON c.id = s.cgroup_id"
-                          " WHERE s.sweep_id = ?1 ORDER BY s.usage_kb DESC NULLS LAST, c.path",
+                          " FROM sweeps w JOIN cgroup_samples s ON " STORE_RUN_COVERS_SQL("s", "w")
+                          " JOIN cgroups c ON c.id = s.cgroup_id"
+                          " WHERE w.id = ?1 ORDER BY s.usage_kb DESC NULLS LAST, c.path",
                           &st);
         if (r < 0)
                 return r;
@@ -521,13 +522,14 @@ int store_latest_cgroups(Store *s, CgroupRow **ret, size_t *ret_n, int64_t *ret_
 
 /* The value columns of each kind, one per CgroupField; then the filter on the sweeps. */
 static const char *const cgroup_series_sql[] = {
-        [CGROUP_SERIES_REPORTED] = CGROUP_FIELD_COLUMNS " FROM cgroup_samples s"
-                " JOIN sweeps w ON w.id = s.sweep_id WHERE 1",
-        [CGROUP_SERIES_FORECAST_BASE] = CGROUP_FIELD_COLUMNS " FROM cgroup_samples s"
-                " JOIN sweeps w ON w.id = s.sweep_id WHERE s.forecast_anon_kb IS NOT NULL",
+        [CGROUP_SERIES_REPORTED] = CGROUP_FIELD_COLUMNS " FROM sweeps w JOIN cgroup_samples s"
+                " ON " STORE_RUN_COVERS_SQL("s", "w") " WHERE 1",
+        [CGROUP_SERIES_FORECAST_BASE] = CGROUP_FIELD_COLUMNS " FROM sweeps w"
+                " JOIN cgroup_samples s ON " STORE_RUN_COVERS_SQL("s", "w")
+                " WHERE s.forecast_anon_kb IS NOT NULL",
         [CGROUP_SERIES_FORECAST] = "s.forecast_anon_kb, NULL, s.forecast_file_mapped_kb, NULL,"
-                " NULL, NULL, NULL FROM cgroup_samples s"
-                " JOIN sweeps w ON w.id = s.sweep_id WHERE s.forecast_anon_kb IS NOT NULL",
+                " NULL, NULL, NULL FROM sweeps w JOIN cgroup_samples s"
+                " ON " STORE_RUN_COVERS_SQL("s", "w") " WHERE s.forecast_anon_kb IS NOT NULL",
 };
 
 static int cgroup_series(Store *s, int64_t epoch_id, size_t window, CgroupSeriesKind kind,
@@ -547,7 +549,7 @@ static int cgroup_series(Store *s, int64_t epoch_id, size_t window, CgroupSeries
                 return -EINVAL;
         sql = strjoin("SELECT s.cgroup_id, coalesce(s.usage_kb, coalesce(s.anon_kb, 0) +"
                       " coalesce(s.file_kb, 0)), ", cgroup_series_sql[kind],
-                      " AND s.sweep_id IN (" STORE_EPOCH_WINDOW_SQL ")"
+                      " AND w.id IN (" STORE_EPOCH_WINDOW_SQL ")"
                       " ORDER BY s.cgroup_id, w.start_usec, w.id");
         if (!sql)
                 return -ENOMEM;
@@ -645,8 +647,9 @@ static int thp_series(Store *s, int64_t epoch_id, size_t window, ThpSeries **ret
 
         r = store_prepare_epoch_window(s,
                                        "SELECT t.size_kb, t.name, t.value, w.start_usec"
-                                       " FROM thp_samples t JOIN sweeps w ON w.id = t.sweep_id"
-                                       " WHERE t.sweep_id IN (" STORE_EPOCH_WINDOW_SQL ")"
+                                       " FROM sweeps w JOIN thp_samples t"
+                                       " ON " STORE_RUN_COVERS_SQL("t", "w")
+                                       " WHERE w.id IN (" STORE_EPOCH_WINDOW_SQL ")"
                                        " ORDER BY t.size_kb, t.name, w.start_usec, w.id",
                                        epoch_id, window, &st);
         if (r < 0)

@@ -38,7 +38,9 @@ typedef enum StoreStatement {
         STORE_STMT_SAMPLE_PAGEMAP_INSERT,       /* the same with the pagemap columns */
         STORE_STMT_SAMPLE_LAST,
         STORE_STMT_SAMPLE_EXTEND,
+        STORE_STMT_SAMPLE_EXTEND_REUSED,
         STORE_STMT_SAMPLE_SPLIT,
+        STORE_STMT_SAMPLE_TRIM,
         STORE_STMT_TRUTH_INSERT,
         STORE_STMT_EXTRA_INSERT,
         STORE_STMT_MEMINFO_INSERT,
@@ -52,6 +54,12 @@ typedef enum StoreStatement {
         STORE_STMT_CGROUP_SAMPLE_INSERT,
         STORE_STMT_THP_SIZE_INSERT,
         STORE_STMT_THP_SAMPLE_INSERT,
+        STORE_STMT_MEMINFO_EXTEND,
+        STORE_STMT_MEMINFO_MERGED_DELETE,
+        STORE_STMT_CGROUP_EXTEND,
+        STORE_STMT_CGROUP_MERGED_DELETE,
+        STORE_STMT_THP_EXTEND,
+        STORE_STMT_THP_MERGED_DELETE,
         _STORE_STMT_MAX,
 } StoreStatement;
 
@@ -96,6 +104,10 @@ struct Store {
         bool stat_names_loaded;
         uint8_t *stat_pack;
         size_t allocated_stat_pack;
+
+        /* store-history.c: runs that ended before this were downsampled already (0: look at
+         * all of them, as after an open). */
+        uint64_t history_from_usec;
 };
 
 /* ---- store-runs.c: one sample row for consecutive sweeps whose figures did not change ---- */
@@ -111,6 +123,9 @@ int store_sample_split(Store *s, SweepRow *row);
 /* Writes the open sweep's aggregate of one identity: extends the identity's run ending at the
  * previous sweep when the figures are the same (identity_aggregate_same()), else a new row. */
 int store_identity_sample_write(Store *s, const IdentityAggregate *a);
+/* At commit: the open sweep's meminfo fields, cgroups and THP counters that kept their
+ * values extend their runs, and their own rows go. */
+int store_runs_merge_host(Store *s);
 
 /* ---- sqlite-util.c ---- */
 
@@ -179,6 +194,13 @@ int store_write_end(Store *s, bool nested, int r);
 int store_statement(Store *s, StoreStatement id, sqlite3_stmt **ret);
 /* Steps and resets a cached statement that returns no rows. */
 int store_run(Store *s, StoreStatement id);
+
+/* A run (store-runs.c) of table t stands for sweep w: w lies between its ends and belongs to
+ * its epoch (sweeps of another epoch written meanwhile have ids between them too). */
+#define STORE_RUN_EPOCH_SQL(t) "(SELECT epoch_id FROM sweeps WHERE id = " t ".last_sweep_id)"
+#define STORE_RUN_COVERS_SQL(t, w)                                                               \
+        t ".sweep_id <= " w ".id AND " t ".last_sweep_id >= " w ".id AND " w ".epoch_id = "     \
+        STORE_RUN_EPOCH_SQL(t)
 
 /* The epoch's newest ?2 sweeps (a negative limit: all), for "sweep_id IN (…)"; ?1 the epoch. */
 #define STORE_EPOCH_WINDOW_SQL                                                                   \

@@ -38,10 +38,14 @@ static int store_prune_exec(Store *s, const char *sql, int64_t cutoff, int64_t k
         return 0;
 }
 
-/* Identity runs that began in a doomed sweep now begin at their first sweep kept: the next
- * sweep of their epoch not doomed (there is one, the run's last sweep, or the run was
- * deleted). Process runs likewise at their first sweep not older than the cutoff. */
-#define STORE_RUN_EPOCH_SQL(t) "(SELECT epoch_id FROM sweeps WHERE id = " t ".last_sweep_id)"
+/* The runs of table t that end in a doomed sweep go; those that began in one now begin at
+ * their first sweep kept: the next sweep of their epoch not doomed (there is one, the run's
+ * last sweep). Process runs likewise at their first sweep not older than the cutoff. */
+#define STORE_PRUNE_RUNS_SQL(t)                                                                  \
+        "DELETE FROM " t " WHERE last_sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",                \
+        "UPDATE " t " SET sweep_id = (SELECT min(w.id) FROM sweeps w WHERE w.id > " t            \
+        ".sweep_id AND w.id NOT IN (" STORE_DOOMED_SWEEPS_SQL ") AND w.epoch_id = "              \
+        STORE_RUN_EPOCH_SQL(t) ") WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")"
 
 static int store_prune_locked(Store *s, int64_t cutoff, int64_t keep, int *ret_deleted) {
         static const char *const raw[] = {
@@ -57,16 +61,11 @@ static int store_prune_locked(Store *s, int64_t cutoff, int64_t keep, int *ret_d
                 " WHERE w.id > process_samples.sweep_id AND w.start_usec >= ?1"
                 " AND w.epoch_id = " STORE_RUN_EPOCH_SQL("process_samples") ")"
                 " WHERE sweep_id IN (SELECT id FROM sweeps WHERE start_usec < ?1)",
-                "DELETE FROM identity_samples WHERE last_sweep_id IN"
-                " (" STORE_DOOMED_SWEEPS_SQL ")",
-                "UPDATE identity_samples SET sweep_id = (SELECT min(w.id) FROM sweeps w"
-                " WHERE w.id > identity_samples.sweep_id"
-                " AND w.id NOT IN (" STORE_DOOMED_SWEEPS_SQL ")"
-                " AND w.epoch_id = " STORE_RUN_EPOCH_SQL("identity_samples") ")"
-                " WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
-                "DELETE FROM meminfo_samples WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
-                "DELETE FROM cgroup_samples WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
-                "DELETE FROM thp_samples WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
+                STORE_PRUNE_RUNS_SQL("identity_samples"),
+                STORE_PRUNE_RUNS_SQL("meminfo_samples"),
+                STORE_PRUNE_RUNS_SQL("cgroup_samples"),
+                /* before thp_sizes, which the runs' first sweeps refer to */
+                STORE_PRUNE_RUNS_SQL("thp_samples"),
                 "DELETE FROM thp_sizes WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
         };
         int deleted, r;

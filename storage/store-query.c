@@ -268,10 +268,11 @@ static int system_series(Store *s, int64_t epoch_id, size_t window, SystemSeries
 
         r = store_prepare_epoch_window(s,
                                        "SELECT m.name, m.value, coalesce(t.value, 0)"
-                                       " FROM meminfo_samples m JOIN sweeps w"
-                                       " ON w.id = m.sweep_id LEFT JOIN meminfo_samples t"
-                                       " ON t.sweep_id = m.sweep_id AND t.name = 'MemTotal'"
-                                       " WHERE m.sweep_id IN (" STORE_EPOCH_WINDOW_SQL ")"
+                                       " FROM sweeps w JOIN meminfo_samples m"
+                                       " ON " STORE_RUN_COVERS_SQL("m", "w")
+                                       " LEFT JOIN meminfo_samples t ON t.name = 'MemTotal'"
+                                       " AND " STORE_RUN_COVERS_SQL("t", "w")
+                                       " WHERE w.id IN (" STORE_EPOCH_WINDOW_SQL ")"
                                        " AND m.is_kb = 1 ORDER BY m.name, w.start_usec, w.id",
                                        epoch_id, window, &st);
         if (r < 0)
@@ -550,8 +551,9 @@ static int latest_meminfo(Store *s, Meminfo *ret, int64_t *ret_sweep_id) {
                 *ret_sweep_id = 0;
                 return 0;
         }
-        r = store_prepare(s, "SELECT name, value, is_kb FROM meminfo_samples WHERE sweep_id = ?1"
-                          " ORDER BY name", &st);
+        r = store_prepare(s, "SELECT m.name, m.value, m.is_kb FROM sweeps w"
+                          " JOIN meminfo_samples m ON " STORE_RUN_COVERS_SQL("m", "w")
+                          " WHERE w.id = ?1 ORDER BY m.name", &st);
         if (r < 0)
                 return r;
         r = store_bind_int64(s, st, 1, sweep_id);

@@ -101,10 +101,9 @@ static const char identity_range_sql[] =
         RANGE_TRUTH_SQL("forecast_pss_kb") RANGE_TRUTH_SQL("forecast_shared_kb")
         RANGE_TRUTH_SQL("forecast_private_kb")
         /* each run stands for every sweep of its epoch between its ends */
-        " FROM identity_samples i JOIN sweeps w ON w.id BETWEEN i.sweep_id AND i.last_sweep_id"
+        " FROM identity_samples i JOIN sweeps w ON " STORE_RUN_COVERS_SQL("i", "w")
         " WHERE i.identity_id = ?7 AND i.last_sweep_id >= ?1 AND i.sweep_id <= ?2"
         " AND w.id BETWEEN ?1 AND ?2"
-        " AND w.epoch_id = (SELECT epoch_id FROM sweeps WHERE id = i.last_sweep_id)"
         " AND w.start_usec BETWEEN ?3 AND ?4"
         " GROUP BY w.epoch_id, " RANGE_BUCKET_SQL
         " ORDER BY min(w.start_usec), w.epoch_id LIMIT ?6";
@@ -195,8 +194,9 @@ static const char cgroup_range_sql[] =
         "SELECT w.epoch_id, min(w.start_usec), count(*), avg(c.usage_kb), avg(c.anon_kb),"
         " avg(c.file_kb), avg(c.file_mapped_kb), avg(c.shmem_kb), avg(c.anon_thp_kb),"
         " avg(c.file_thp_kb), avg(c.shmem_thp_kb)"
-        " FROM cgroup_samples c JOIN sweeps w ON w.id = c.sweep_id"
-        " WHERE c.cgroup_id = ?7 AND c.sweep_id BETWEEN ?1 AND ?2"
+        " FROM cgroup_samples c JOIN sweeps w ON " STORE_RUN_COVERS_SQL("c", "w")
+        " WHERE c.cgroup_id = ?7 AND c.last_sweep_id >= ?1 AND c.sweep_id <= ?2"
+        " AND w.id BETWEEN ?1 AND ?2"
         " AND w.start_usec BETWEEN ?3 AND ?4"
         " GROUP BY w.epoch_id, " RANGE_BUCKET_SQL
         " ORDER BY min(w.start_usec), w.epoch_id LIMIT ?6";
@@ -246,8 +246,9 @@ static int meminfo_range_sql(size_t n_fields, char **ret) {
         if (asprintf(&sql,
                      "SELECT w.epoch_id, min(w.start_usec), count(*), m.name, avg(m.value),"
                      " " RANGE_BUCKET_SQL " AS bucket"
-                     " FROM meminfo_samples m JOIN sweeps w ON w.id = m.sweep_id"
-                     " WHERE m.sweep_id BETWEEN ?1 AND ?2 AND w.start_usec BETWEEN ?3 AND ?4"
+                     " FROM meminfo_samples m JOIN sweeps w ON " STORE_RUN_COVERS_SQL("m", "w")
+                     " WHERE m.last_sweep_id >= ?1 AND m.sweep_id <= ?2"
+                     " AND w.id BETWEEN ?1 AND ?2 AND w.start_usec BETWEEN ?3 AND ?4"
                      " AND m.is_kb = 1 AND m.name IN (%s)"
                      " GROUP BY w.epoch_id, bucket, m.name"
                      " ORDER BY bucket, w.epoch_id, m.name", in) < 0)

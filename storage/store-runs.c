@@ -78,6 +78,31 @@ static int sample_run_set_last(Store *s, int64_t run, int64_t process_id, int64_
         return r < 0 ? r : 0;
 }
 
+/* A reused sample: the run that holds its read is the one ending at the previous sweep, if any
+ * (reuse is only from the last sweep's reads, which were all stored, and a read with unknown
+ * fields is never reused). Spares the lookup of most samples of a steady sweep. */
+static int sample_extend_reused(Store *s, const ProcSample *p, int64_t process_id,
+                                int64_t *ret_run) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = store_statement(s, STORE_STMT_SAMPLE_EXTEND_REUSED, &st);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_int64(s, st, 1, process_id)) < 0 ||
+            (r = store_bind_int64(s, st, 2, s->sweep_previous_id)) < 0 ||
+            (r = store_bind_int64(s, st, 3, s->sweep_id)) < 0 ||
+            (r = store_bind_int64(s, st, 4, p->reused_sweep_id)) < 0)
+                return r;
+        r = store_step(s, st);
+        if (r < 0)
+                return r;
+        if (sqlite3_changes(s->db) == 0)
+                return 0;
+        *ret_run = p->reused_sweep_id;  /* or earlier: only compared with the open sweep */
+        return 1;
+}
+
 int store_sample_extend(Store *s, const ProcSample *p, int64_t process_id, int64_t *ret_run) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         int64_t run;
@@ -89,6 +114,8 @@ int store_sample_extend(Store *s, const ProcSample *p, int64_t process_id, int64
         /* Fields this build does not know go to process_extra, which belongs to one sweep. */
         if (s->sweep_previous_id <= 0 || p->rollup.n_extra > 0)
                 return 0;
+        if (p->reused_sweep_id > 0)
+                return sample_extend_reused(s, p, process_id, ret_run);
 
         r = store_statement(s, STORE_STMT_SAMPLE_LAST, &st);
         if (r < 0)
@@ -112,26 +139,29 @@ int store_sample_extend(Store *s, const ProcSample *p, int64_t process_id, int64
 }
 
 int store_sample_split(Store *s, SweepRow *row) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        static const StoreStatement steps[] = { STORE_STMT_SAMPLE_SPLIT, STORE_STMT_SAMPLE_TRIM };
         int r;
 
         assert(s);
         assert(row);
         assert(row->run_sweep_id != s->sweep_id);
 
-        r = store_statement(s, STORE_STMT_SAMPLE_SPLIT, &st);
-        if (r < 0)
-                return r;
-        if ((r = store_bind_int64(s, st, 1, row->run_sweep_id)) < 0 ||
-            (r = store_bind_int64(s, st, 2, row->process_id)) < 0 ||
-            (r = store_bind_int64(s, st, 3, s->sweep_id)) < 0)
-                return r;
-        r = store_step(s, st);
-        if (r < 0)
-                return r;
-        r = sample_run_set_last(s, row->run_sweep_id, row->process_id, s->sweep_previous_id);
-        if (r < 0)
-                return r;
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                _cleanup_reset_ sqlite3_stmt *st = NULL;
+
+                r = store_statement(s, steps[i], &st);
+                if (r < 0)
+                        return r;
+                r = store_bind_int64(s, st, 1, s->sweep_id);
+                if (r >= 0)
+                        r = store_bind_int64(s, st, 2, row->process_id);
+                if (r >= 0 && sqlite3_bind_parameter_count(st) >= 3)
+                        r = store_bind_int64(s, st, 3, s->sweep_previous_id);
+                if (r >= 0)
+                        r = store_step(s, st);
+                if (r < 0)
+                        return r;
+        }
         row->run_sweep_id = s->sweep_id;
         return 0;
 }
@@ -194,4 +224,33 @@ int store_identity_sample_write(Store *s, const IdentityAggregate *a) {
                 return r;
         r = store_step(s, st);
         return r < 0 ? r : 0;
+}
+
+int store_runs_merge_host(Store *s) {
+        static const StoreStatement steps[] = {
+                STORE_STMT_MEMINFO_EXTEND, STORE_STMT_MEMINFO_MERGED_DELETE,
+                STORE_STMT_CGROUP_EXTEND, STORE_STMT_CGROUP_MERGED_DELETE,
+                STORE_STMT_THP_EXTEND, STORE_STMT_THP_MERGED_DELETE,
+        };
+        int r;
+
+        assert(s);
+
+        if (s->sweep_previous_id <= 0)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                _cleanup_reset_ sqlite3_stmt *st = NULL;
+
+                r = store_statement(s, steps[i], &st);
+                if (r < 0)
+                        return r;
+                r = store_bind_int64(s, st, 1, s->sweep_id);
+                if (r >= 0 && sqlite3_bind_parameter_count(st) >= 2)
+                        r = store_bind_int64(s, st, 2, s->sweep_previous_id);
+                if (r >= 0)
+                        r = store_step(s, st);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }

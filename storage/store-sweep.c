@@ -538,6 +538,9 @@ static int store_sweep_finish(Store *s, const SweepSummary *summary) {
         r = store_sweep_aggregate(s);
         if (r < 0)
                 return r;
+        r = store_runs_merge_host(s);
+        if (r < 0)
+                return r;
 
         r = store_statement(s, STORE_STMT_SWEEP_FINISH, &fin);
         if (r < 0)

@@ -93,25 +93,36 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
         /* The process's run ending at the previous sweep (?2), if it can be extended: not a
          * figureless reused row of version 8, and nothing attached to its first sweep. */
         [STORE_STMT_SAMPLE_LAST] =
-                "SELECT sweep_id, present, pagemap_truncated" STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_)
-                STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_) " FROM process_samples ps"
+                "SELECT sweep_id, present, pagemap_truncated"
+                STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_) STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_)
+                " FROM process_samples ps"
                 " WHERE process_id = ?1 AND last_sweep_id = ?2"
                 " AND (reused_sweep_id IS NULL OR rss_kb IS NOT NULL)"
                 " AND NOT EXISTS (SELECT 1 FROM process_extra e"
                 " WHERE e.sweep_id = ps.sweep_id AND e.process_id = ps.process_id)"
                 " AND NOT EXISTS (SELECT 1 FROM process_truth t"
                 " WHERE t.sweep_id = ps.sweep_id AND t.process_id = ps.process_id)",
+        /* A reused read (?4) extends the run ending at the previous sweep (?2) that holds it,
+         * unlooked-at: every sweep since the read reused it. */
+        [STORE_STMT_SAMPLE_EXTEND_REUSED] =
+                "UPDATE process_samples SET last_sweep_id = ?3 WHERE process_id = ?1"
+                " AND last_sweep_id = ?2 AND sweep_id <= ?4",
         [STORE_STMT_SAMPLE_EXTEND] =
-                "UPDATE process_samples SET last_sweep_id = ?3 WHERE sweep_id = ?1 AND process_id = ?2",
-        /* A run extended by this sweep (?3) gets a reconstruction: this sweep's sample becomes
-         * a run of its own, a copy of the figures (the caller then ends the old run). */
+                "UPDATE process_samples SET last_sweep_id = ?3"
+                " WHERE sweep_id = ?1 AND process_id = ?2",
+        /* A run the open sweep (?1) extended gets a reconstruction: the sweep's sample becomes
+         * a run of its own, a copy of the figures, and the old run ends at the previous sweep
+         * (?3) again. */
         [STORE_STMT_SAMPLE_SPLIT] =
                 "INSERT INTO process_samples (sweep_id, last_sweep_id, process_id, present,"
                 " reused_sweep_id, pagemap_truncated" STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_)
-                STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_) ") SELECT ?3, ?3, process_id, present,"
+                STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_) ") SELECT ?1, ?1, process_id, present,"
                 " NULL, pagemap_truncated" STORE_SMAPS_COLUMNS(STORE_COLUMN_LIST_)
-                STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_)
-                " FROM process_samples WHERE sweep_id = ?1 AND process_id = ?2",
+                STORE_PAGEMAP_COLUMNS(STORE_COLUMN_LIST_) " FROM process_samples"
+                " WHERE process_id = ?2 AND last_sweep_id = ?1 AND sweep_id < ?1",
+        [STORE_STMT_SAMPLE_TRIM] =
+                "UPDATE process_samples SET last_sweep_id = ?3"
+                " WHERE process_id = ?2 AND last_sweep_id = ?1 AND sweep_id < ?1",
         [STORE_STMT_TRUTH_INSERT] =
                 "INSERT INTO process_truth (sweep_id, process_id"
                 STORE_TRUTH_COLUMNS(STORE_TRUTH_FIELD_LIST_) ") VALUES (?, ?"
@@ -120,8 +131,8 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
                 "INSERT INTO process_extra (sweep_id, process_id, name, kb)"
                 " VALUES (?1, ?2, ?3, ?4)",
         [STORE_STMT_MEMINFO_INSERT] =
-                "INSERT INTO meminfo_samples (sweep_id, name, value, is_kb)"
-                " VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO meminfo_samples (sweep_id, last_sweep_id, name, value, is_kb)"
+                " VALUES (?1, ?1, ?2, ?3, ?4)",
         [STORE_STMT_IDENTITY_SAMPLE_INSERT] =
                 "INSERT INTO identity_samples (sweep_id, last_sweep_id, sweeps, observations, "
                 STORE_IDENTITY_AGGREGATE_COLUMNS ") VALUES (?1, ?1, 1, ?2"
@@ -147,14 +158,50 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
         [STORE_STMT_CGROUP_NAME_INSERT] =
                 "INSERT INTO cgroup_stat_names (name) VALUES (?1) RETURNING id",
         [STORE_STMT_CGROUP_SAMPLE_INSERT] =
-                "INSERT INTO cgroup_samples (sweep_id, cgroup_id, v1, usage_kb, anon_kb, file_kb,"
-                " file_mapped_kb, shmem_kb, anon_thp_kb, file_thp_kb, shmem_thp_kb, stat,"
-                " forecast_anon_kb, forecast_file_mapped_kb)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                "INSERT INTO cgroup_samples (sweep_id, last_sweep_id, cgroup_id, v1, usage_kb,"
+                " anon_kb, file_kb, file_mapped_kb, shmem_kb, anon_thp_kb, file_thp_kb,"
+                " shmem_thp_kb, stat, forecast_anon_kb, forecast_file_mapped_kb)"
+                " VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         [STORE_STMT_THP_SIZE_INSERT] =
                 "INSERT INTO thp_sizes (sweep_id, size_kb, enabled) VALUES (?1, ?2, ?3)",
         [STORE_STMT_THP_SAMPLE_INSERT] =
-                "INSERT INTO thp_samples (sweep_id, size_kb, name, value) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO thp_samples (sweep_id, last_sweep_id, size_kb, name, value)"
+                " VALUES (?1, ?1, ?2, ?3, ?4)",
+        /* At commit: the runs ending at the previous sweep (?2) whose value the open sweep
+         * (?1) repeats extend to it, and the open sweep's rows they now stand for go. */
+        [STORE_STMT_MEMINFO_EXTEND] =
+                "UPDATE meminfo_samples SET last_sweep_id = ?1 WHERE last_sweep_id = ?2"
+                " AND EXISTS (SELECT 1 FROM meminfo_samples n WHERE n.sweep_id = ?1"
+                " AND n.name = meminfo_samples.name AND n.value = meminfo_samples.value"
+                " AND n.is_kb = meminfo_samples.is_kb)",
+        [STORE_STMT_MEMINFO_MERGED_DELETE] =
+                "DELETE FROM meminfo_samples WHERE sweep_id = ?1 AND EXISTS (SELECT 1"
+                " FROM meminfo_samples o WHERE o.last_sweep_id = ?1"
+                " AND o.name = meminfo_samples.name AND o.sweep_id < ?1)",
+        [STORE_STMT_CGROUP_EXTEND] =
+                "UPDATE cgroup_samples SET last_sweep_id = ?1 WHERE last_sweep_id = ?2"
+                " AND EXISTS (SELECT 1 FROM cgroup_samples n WHERE n.sweep_id = ?1"
+                " AND n.cgroup_id = cgroup_samples.cgroup_id"
+                " AND (n.v1, n.usage_kb, n.anon_kb, n.file_kb, n.file_mapped_kb, n.shmem_kb,"
+                " n.anon_thp_kb, n.file_thp_kb, n.shmem_thp_kb, n.stat, n.forecast_anon_kb,"
+                " n.forecast_file_mapped_kb) IS (cgroup_samples.v1, cgroup_samples.usage_kb,"
+                " cgroup_samples.anon_kb, cgroup_samples.file_kb, cgroup_samples.file_mapped_kb,"
+                " cgroup_samples.shmem_kb, cgroup_samples.anon_thp_kb, cgroup_samples.file_thp_kb,"
+                " cgroup_samples.shmem_thp_kb, cgroup_samples.stat,"
+                " cgroup_samples.forecast_anon_kb, cgroup_samples.forecast_file_mapped_kb))",
+        [STORE_STMT_CGROUP_MERGED_DELETE] =
+                "DELETE FROM cgroup_samples WHERE sweep_id = ?1 AND EXISTS (SELECT 1"
+                " FROM cgroup_samples o WHERE o.last_sweep_id = ?1"
+                " AND o.cgroup_id = cgroup_samples.cgroup_id AND o.sweep_id < ?1)",
+        [STORE_STMT_THP_EXTEND] =
+                "UPDATE thp_samples SET last_sweep_id = ?1 WHERE last_sweep_id = ?2"
+                " AND EXISTS (SELECT 1 FROM thp_samples n WHERE n.sweep_id = ?1"
+                " AND n.size_kb = thp_samples.size_kb AND n.name = thp_samples.name"
+                " AND n.value = thp_samples.value)",
+        [STORE_STMT_THP_MERGED_DELETE] =
+                "DELETE FROM thp_samples WHERE sweep_id = ?1 AND EXISTS (SELECT 1"
+                " FROM thp_samples o WHERE o.last_sweep_id = ?1 AND o.size_kb = thp_samples.size_kb"
+                " AND o.name = thp_samples.name AND o.sweep_id < ?1)",
 };
 
 int store_statement(Store *s, StoreStatement id, sqlite3_stmt **ret) {

@@ -133,6 +133,14 @@ void store_sweep_abort(Store *s);
  * deleted. */
 int store_prune(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch);
 
+/* Downsampling: within each step (of CLOCK_REALTIME, from the Unix epoch) before cutoff_usec,
+ * the runs of one key (process, identity, meminfo field, cgroup, THP counter) that begin in the
+ * step and last less than one become one run over them, gauges averaged by sweeps, masks and
+ * counters the last run's; the newest keep_per_epoch sweeps of every epoch are left as they
+ * are. Returns the number of rows merged away, or -errno (-EBUSY during a sweep). */
+int store_downsample(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch,
+                     uint64_t step_usec);
+
 /* ---- queries (used by web/ on a read-only Store) ---- */
 
 /* Every query runs in a read transaction of its own, so that it sees one state of the database

@@ -324,9 +324,11 @@ class RealCgroupTest(unittest.TestCase):
             r = run_once(["--db", db, "--pagemap", "full"])
             self.assertEqual(r.returncode, 0, r.stderr)
         conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        # one row per sweep: a row stands for the sweeps from sweep_id to last_sweep_id
         rows = conn.execute(
             "SELECT s.anon_kb, s.forecast_anon_kb, s.file_mapped_kb, s.forecast_file_mapped_kb"
-            " FROM cgroup_samples s JOIN cgroups c ON c.id = s.cgroup_id WHERE c.path = ?",
+            " FROM cgroup_samples s JOIN cgroups c ON c.id = s.cgroup_id"
+            " JOIN sweeps w ON w.id BETWEEN s.sweep_id AND s.last_sweep_id WHERE c.path = ?",
             ("/" + self.name,)).fetchall()
         root = conn.execute(
             "SELECT s.forecast_anon_kb - s.anon_kb FROM cgroup_samples s"

@@ -36,7 +36,7 @@ static void test_table(void) {
                                 ASSERT_TRUE(strcmp(p->key, o->key) != 0);
                 }
         }
-        ASSERT_INT_EQ(settings, 21);
+        ASSERT_INT_EQ(settings, 22);
         ASSERT_INT_EQ(n, settings + 4);         /* config, once, help, version */
         ASSERT_NULL(options_table_get(n));
 }
@@ -53,6 +53,7 @@ static void test_defaults(void) {
         ASSERT_STR_EQ(o.boot_root, "/boot");
         ASSERT_U64_EQ(o.retention_usec, 7ULL * 86400 * 1000000);
         ASSERT_INT_EQ(o.keep_per_epoch, 120);
+        ASSERT_U64_EQ(o.downsample_after_usec, 2ULL * 3600 * 1000000);
         ASSERT_INT_EQ(o.identity_mode, IDENTITY_MODE_EXE_ARGS);
         ASSERT_DOUBLE_NEAR(o.thresholds.min_delta_kb, THRESHOLDS_DEFAULT.min_delta_kb, 0);
         ASSERT_DOUBLE_NEAR(o.thresholds.min_delta_points, THRESHOLDS_DEFAULT.min_delta_points, 0);

@@ -1,0 +1,307 @@
+/* Downsampling (store_downsample()): history older than DownsampleAfter= keeps about one row
+ * per hour. The runs (store-runs.c) of one process, identity, meminfo field, cgroup or THP
+ * counter that begin within an hour and last less than an hour become one run over them
+ * (which may end in the next hour): gauges are averaged, weighted by the sweeps each run stood
+ * for; bit masks, flags, cumulative counters and packed memory.stat take the last run's
+ * value. The newest keep_per_epoch sweeps of every epoch, which comparisons read (README
+ * "Comparisons"), are never downsampled: their figures stay the observations they were. A run
+ * of an hour or longer is left as it is: it is one row already. */
+#include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <sqlite3.h>
+
+#include "macro.h"
+#include "schema.h"
+#include "store-internal.h"
+#include "store.h"
+
+/* How one table's runs are merged: its key (one or two columns), the columns averaged and the
+ * columns taken from the hour's last run (NULL-terminated), whether it counts sweeps and
+ * observations (summed), and which runs may merge at all. */
+typedef struct HistoryTable {
+        const char *table;
+        const char *k1, *k2;            /* k2 NULL: a key of one column */
+        const char *const *averaged;
+        const char *const *last;
+        bool counted;
+        const char *filter;             /* " AND …" on the table's row t, or "" */
+} HistoryTable;
+
+#define HISTORY_NAME_(c) #c,
+#define HISTORY_TRUTH_NAME_(f, c) #c,
+
+static const char *const identity_averaged[] = {
+        "processes", STORE_SMAPS_COLUMNS(HISTORY_NAME_) "median_rss_kb", "median_pss_kb",
+        "pagemap_processes", STORE_PAGEMAP_COLUMNS(HISTORY_NAME_) "truth_processes",
+        STORE_TRUTH_COLUMNS(HISTORY_TRUTH_NAME_) NULL,
+};
+static const char *const process_averaged[] = {
+        STORE_SMAPS_COLUMNS(HISTORY_NAME_) STORE_PAGEMAP_COLUMNS(HISTORY_NAME_) NULL,
+};
+static const char *const cgroup_averaged[] = {
+        "usage_kb", "anon_kb", "file_kb", "file_mapped_kb", "shmem_kb", "anon_thp_kb",
+        "file_thp_kb", "shmem_thp_kb", "forecast_anon_kb", "forecast_file_mapped_kb", NULL,
+};
+
+static const HistoryTable history_tables[] = {
+        {
+                .table = "identity_samples", .k1 = "identity_id",
+                .averaged = identity_averaged,
+                .last = (const char *const[]) { "present", "reused_processes", NULL },
+                .counted = true, .filter = "",
+        },
+        {
+                /* rows with unknown fields or a reconstruction belong to their sweep */
+                .table = "process_samples", .k1 = "process_id",
+                .averaged = process_averaged,
+                .last = (const char *const[]) { "present", "pagemap_truncated",
+                                                "reused_sweep_id", NULL },
+                .filter = " AND NOT EXISTS (SELECT 1 FROM process_extra e"
+                          " WHERE e.sweep_id = t.sweep_id AND e.process_id = t.process_id)"
+                          " AND NOT EXISTS (SELECT 1 FROM process_truth x"
+                          " WHERE x.sweep_id = t.sweep_id AND x.process_id = t.process_id)",
+        },
+        {
+                .table = "meminfo_samples", .k1 = "name",
+                .averaged = (const char *const[]) { "value", NULL },
+                .last = (const char *const[]) { "is_kb", NULL }, .filter = "",
+        },
+        {
+                .table = "cgroup_samples", .k1 = "cgroup_id",
+                .averaged = cgroup_averaged,
+                .last = (const char *const[]) { "v1", "stat", NULL }, .filter = "",
+        },
+        {
+                /* event counters: the hour's last value */
+                .table = "thp_samples", .k1 = "size_kb", .k2 = "name",
+                .averaged = (const char *const[]) { NULL },
+                .last = (const char *const[]) { "value", NULL }, .filter = "",
+        },
+};
+
+/* The runs that merge, per group (key, epoch, step): the run, its group's first and last run,
+ * and the sweeps it stands for. In the connection's temp schema. */
+static const char history_temp_sql[] =
+        "CREATE TEMP TABLE IF NOT EXISTS history_runs (sweep_id INTEGER NOT NULL, k1, k2,"
+        " first INTEGER NOT NULL, last INTEGER NOT NULL, n INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS temp.history_runs_run ON history_runs (sweep_id, k1, k2);"
+        "CREATE INDEX IF NOT EXISTS temp.history_runs_first ON history_runs (first, k1, k2);"
+        "DELETE FROM temp.history_runs;";
+
+/* Writes the SQL of one step for table h into f: the temp table's rows (?1 the cutoff, ?2
+ * keep_per_epoch, ?3 the step, ?4 where to look from: runs that begin at or after ?4, end
+ * before the cutoff, outside every epoch's newest ?2 sweeps, and last less than a step,
+ * grouped by the step they begin in, in groups of more than one); the first run of each group
+ * made the group's (averages, sums, end, last values); the others deleted. */
+typedef enum HistoryStep {
+        HISTORY_FIND,
+        HISTORY_MERGE,
+        HISTORY_LAST,
+        HISTORY_DELETE,
+        _HISTORY_STEP_MAX,
+} HistoryStep;
+
+static void history_keys(FILE *f, const HistoryTable *h, const char *a) {
+        fprintf(f, "%s.%s", a, h->k1);
+        if (h->k2)
+                fprintf(f, ", %s.%s", a, h->k2);
+}
+
+/* a's key equals the temp row d's. */
+static void history_key_match(FILE *f, const HistoryTable *h, const char *a) {
+        fprintf(f, "%s.%s = d.k1", a, h->k1);
+        if (h->k2)
+                fprintf(f, " AND %s.%s = d.k2", a, h->k2);
+}
+
+/* "WHERE (sweep_id, key) IN (SELECT run, keys FROM the temp rows WHERE cond)" */
+static void history_rows_of(FILE *f, const HistoryTable *h, const char *run, const char *cond) {
+        fprintf(f, " WHERE (sweep_id, %s%s%s) IN (SELECT %s, k1%s FROM temp.history_runs"
+                " WHERE %s)", h->k1, h->k2 ? ", " : "", h->k2 ? h->k2 : "", run,
+                h->k2 ? ", k2" : "", cond);
+}
+
+static void history_sql(FILE *f, const HistoryTable *h, HistoryStep step) {
+        switch (step) {
+        case HISTORY_FIND:
+                fprintf(f, "INSERT INTO temp.history_runs SELECT c.sweep_id, c.k1, c.k2,"
+                        " c.first, c.last, (SELECT count(*) FROM sweeps x WHERE x.id BETWEEN"
+                        " c.sweep_id AND c.last_sweep_id AND x.epoch_id = c.epoch_id)"
+                        " FROM (SELECT t.sweep_id, t.last_sweep_id, wl.epoch_id,"
+                        " t.%s AS k1, %s%s AS k2,"
+                        " count(*) OVER g AS runs, first_value(t.sweep_id) OVER g AS first,"
+                        " last_value(t.sweep_id) OVER g AS last"
+                        " FROM %s t JOIN sweeps ws ON ws.id = t.sweep_id"
+                        " JOIN sweeps wl ON wl.id = t.last_sweep_id"
+                        " WHERE wl.start_usec < ?1 AND ws.start_usec >= ?4"
+                        " AND wl.start_usec - ws.start_usec < ?3"
+                        " AND t.last_sweep_id NOT IN (SELECT id FROM (SELECT id, row_number()"
+                        " OVER (PARTITION BY epoch_id ORDER BY start_usec DESC, id DESC)"
+                        " AS newest FROM sweeps) WHERE newest <= ?2)%s"
+                        " WINDOW g AS (PARTITION BY ", h->k1, h->k2 ? "t." : "",
+                        h->k2 ? h->k2 : "NULL", h->table, h->filter);
+                history_keys(f, h, "t");
+                fprintf(f, ", wl.epoch_id, ws.start_usec / ?3 ORDER BY t.sweep_id"
+                        " ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) AS c"
+                        " WHERE c.runs > 1");
+                return;
+        case HISTORY_MERGE:
+                fprintf(f, "UPDATE %s SET (last_sweep_id%s", h->table,
+                        h->counted ? ", sweeps, observations" : "");
+                for (const char *const *c = h->averaged; *c; c++)
+                        fprintf(f, ", %s", *c);
+                fprintf(f, ") = (SELECT max(g.last_sweep_id)%s",
+                        h->counted ? ", sum(g.sweeps), sum(g.observations)" : "");
+                for (const char *const *c = h->averaged; *c; c++)
+                        fprintf(f, ", CAST(round(sum(1.0 * g.%s * d.n) / sum(CASE WHEN g.%s"
+                                " IS NULL THEN 0 ELSE d.n END)) AS INTEGER)", *c, *c);
+                fprintf(f, " FROM temp.history_runs d JOIN %s g ON g.sweep_id = d.sweep_id AND ",
+                        h->table);
+                history_key_match(f, h, "g");
+                fprintf(f, " WHERE d.first = %s.sweep_id AND ", h->table);
+                history_key_match(f, h, h->table);
+                fprintf(f, ")");
+                history_rows_of(f, h, "first", "sweep_id = first");
+                return;
+        case HISTORY_LAST:
+                fprintf(f, "UPDATE %s SET (", h->table);
+                for (const char *const *c = h->last; *c; c++)
+                        fprintf(f, "%s%s", c == h->last ? "" : ", ", *c);
+                fprintf(f, ") = (SELECT ");
+                for (const char *const *c = h->last; *c; c++)
+                        fprintf(f, "%sz.%s", c == h->last ? "" : ", ", *c);
+                fprintf(f, " FROM temp.history_runs d JOIN %s z ON z.sweep_id = d.last AND ",
+                        h->table);
+                history_key_match(f, h, "z");
+                fprintf(f, " WHERE d.sweep_id = %s.sweep_id AND ", h->table);
+                history_key_match(f, h, h->table);
+                fprintf(f, ")");
+                history_rows_of(f, h, "first", "sweep_id = first");
+                return;
+        case HISTORY_DELETE:
+                fprintf(f, "DELETE FROM %s", h->table);
+                history_rows_of(f, h, "sweep_id", "sweep_id <> first");
+                return;
+        default:
+                assert(!"a HistoryStep");
+        }
+}
+
+static int history_exec(Store *s, const HistoryTable *h, HistoryStep step, uint64_t cutoff_usec,
+                        unsigned keep, uint64_t step_usec, int *ret_changes) {
+        const uint64_t from_usec = s->history_from_usec;
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        _cleanup_free_ char *sql = NULL;
+        size_t size = 0;
+        FILE *f;
+        int n, r;
+
+        f = open_memstream(&sql, &size);
+        if (!f)
+                return -ENOMEM;
+        history_sql(f, h, step);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+
+        r = store_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        n = sqlite3_bind_parameter_count(st);
+        if (n >= 1 && (r = store_bind_uint64(s, st, 1, cutoff_usec)) < 0)
+                return r;
+        if (n >= 2 && (r = store_bind_int64(s, st, 2, keep)) < 0)
+                return r;
+        if (n >= 3 && (r = store_bind_uint64(s, st, 3, step_usec)) < 0)
+                return r;
+        if (n >= 4 && (r = store_bind_uint64(s, st, 4, from_usec)) < 0)
+                return r;
+        r = store_step(s, st);
+        if (r < 0)
+                return r;
+        if (ret_changes)
+                *ret_changes = sqlite3_changes(s->db);
+        return 0;
+}
+
+static int store_downsample_locked(Store *s, uint64_t cutoff_usec, unsigned keep,
+                                   uint64_t step_usec, int *ret_removed) {
+        int removed = 0, r;
+
+        for (size_t i = 0; i < ELEMENTSOF(history_tables); i++) {
+                r = store_exec(s, history_temp_sql);
+                if (r < 0)
+                        return r;
+                for (HistoryStep step = 0; step < _HISTORY_STEP_MAX; step++) {
+                        int changes = 0;
+
+                        r = history_exec(s, history_tables + i, step, cutoff_usec, keep,
+                                         step_usec, &changes);
+                        if (r < 0)
+                                return r;
+                        if (step == HISTORY_DELETE)
+                                removed += changes;
+                }
+        }
+        *ret_removed = removed;
+        return 0;
+}
+
+/* Where the next pass starts looking: every run that began before it was merged or cannot be
+ * (it lasts a step or more, stands alone in its step, or belongs to its sweep), except the
+ * runs that ended after the cutoff or in the newest epoch's newest keep sweeps (the epoch's
+ * next sweeps push them out of that window; older epochs get no sweeps, their windows never
+ * move). Those began less than a step before: from the start of the step before theirs. */
+static int history_next_from(Store *s, uint64_t cutoff_usec, unsigned keep, uint64_t step_usec,
+                             uint64_t *ret) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        uint64_t from = cutoff_usec;
+        int r;
+
+        r = store_prepare(s, "SELECT min(start_usec) FROM (SELECT start_usec FROM sweeps"
+                          " WHERE epoch_id = (SELECT epoch_id FROM sweeps ORDER BY id DESC"
+                          " LIMIT 1) ORDER BY start_usec DESC, id DESC LIMIT ?1)", &st);
+        if (r < 0)
+                return r;
+        r = store_bind_int64(s, st, 1, keep);
+        if (r < 0)
+                return r;
+        r = store_step(s, st);
+        if (r < 0)
+                return r;
+        if (r > 0 && sqlite3_column_type(st, 0) != SQLITE_NULL)
+                from = MIN(from, store_column_uint64(st, 0));
+        from = from / step_usec * step_usec;
+        *ret = from > step_usec ? from - step_usec : 0;
+        return 0;
+}
+
+int store_downsample(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch,
+                     uint64_t step_usec) {
+        uint64_t from = 0;
+        bool nested;
+        int removed = 0, r;
+
+        assert(s);
+
+        if (s->sweep_id > 0)
+                return -EBUSY;
+        if (step_usec == 0 || step_usec > INT64_MAX || cutoff_usec > INT64_MAX)
+                return -EINVAL;
+
+        r = store_write_begin(s, &nested);
+        if (r < 0)
+                return r;
+        r = store_downsample_locked(s, cutoff_usec, keep_per_epoch, step_usec, &removed);
+        if (r >= 0)
+                r = history_next_from(s, cutoff_usec, keep_per_epoch, step_usec, &from);
+        r = store_write_end(s, nested, r);
+        if (r < 0)
+                return r;
+        /* Only once committed: a rolled back pass is done again in full. */
+        s->history_from_usec = from;
+        return removed;
+}

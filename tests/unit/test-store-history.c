@@ -1,0 +1,109 @@
+/* Unit tests of storage/store-history.c: downsampling merges the runs of each hour before the
+ * cutoff into one, gauges averaged by sweeps and the rest the hour's last, leaves runs longer
+ * than the hour, rows with unknown fields and the newest sweeps of every epoch as they are, and
+ * keeps every sweep's series. Works in its own directory under /tmp. */
+#include <errno.h>
+
+#include "store-test.h"
+
+#define SEC UINT64_C(1000000)
+#define HOUR (3600 * SEC)
+#define T0 (100 * HOUR)
+
+/* Hours 0 and 1: six sweeps each, ten minutes apart; hour 2: three. Process 100 alternates
+ * between two Rss figures every sweep, except that it keeps the first through sweeps 6-8;
+ * process 200 (unknown fields) stays put. */
+static int64_t write_hours(Store *s, int64_t epoch, int64_t *ids) {
+        int n = 0;
+
+        for (int hour = 0; hour < 3; hour++)
+                for (int k = 0; k < (hour < 2 ? 6 : 3); k++, n++) {
+                        Meminfo m = meminfo_make(n);
+
+                        ASSERT_INT_EQ(store_sweep_begin(s, epoch, T0 + (uint64_t) hour * HOUR +
+                                                                  (uint64_t) k * 600 * SEC),
+                                      0);
+                        ASSERT_INT_EQ(add_foo(s, 100, 10, n % 2 == 0 || n == 7 ? 0 : 2), 0);
+                        ASSERT_INT_EQ(add_bar(s), 0);
+                        ASSERT_INT_EQ(store_sweep_add_meminfo(s, &m), 0);
+                        ids[n] = store_sweep_commit(s, &(SweepSummary) { .sampled = 2 });
+                        ASSERT_TRUE(ids[n] > 0);
+                }
+        return n;
+}
+
+static void test_downsample(void) {
+        char *dir = test_tmpdir_new("test-store"), *db = path_join(dir, "mapstatd.db");
+        IdentityRangePoint *points = NULL;
+        int64_t a, ids[15], foo;
+        size_t n = 0;
+        Store *s = NULL;
+
+        ASSERT_INT_EQ(store_open(&s, db, STORE_READ_WRITE, NULL), 0);
+        if (!s)
+                goto finish;
+        a = epoch_make(s, "6.12.0", "boot-a", MAPCOUNT_MODE_PAGE, T0, false, true);
+        ASSERT_INT_EQ(write_hours(s, a, ids), 15);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM identity_samples i JOIN identities d"
+                              " ON d.id = i.identity_id WHERE d.key = '" KEY_FOO "'"), 13);
+        ASSERT_INT_EQ(store_downsample(s, T0 + 3 * HOUR, 3, 0), -EINVAL);
+
+        /* Everything before hour 2, the newest 3 sweeps kept as they are: foo's identity and
+         * process runs and MemFree's merge per hour (6 runs into one in hour 0, and 4 of foo's
+         * and 6 of MemFree's in hour 1); bar's rows, with unknown fields, and its identity's
+         * one run over all three hours stay. */
+        ASSERT_INT_EQ(store_downsample(s, T0 + 3 * HOUR, 3, HOUR), 3 * 5 + 2 * 3 + 5);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM identity_samples i JOIN identities d"
+                              " ON d.id = i.identity_id WHERE d.key = '" KEY_FOO "'"), 2 + 3);
+        ASSERT_INT_EQ(identity_column(db, ids[0], KEY_FOO, "last_sweep_id"), ids[5]);
+        ASSERT_INT_EQ(identity_column(db, ids[3], KEY_FOO, "sweeps"), 6);
+        ASSERT_INT_EQ(identity_column(db, ids[3], KEY_FOO, "observations"), 6);
+        ASSERT_INT_EQ(identity_column(db, ids[3], KEY_FOO, "rss_kb"),
+                      (rss_of(100, 0) + rss_of(100, 2)) / 2);
+        ASSERT_INT_EQ(identity_column(db, ids[7], KEY_FOO, "sweep_id"), ids[6]);
+        /* Weighted by the sweeps each run stood for: 3 + 1 + 1 of the first, 1 of the other. */
+        ASSERT_INT_EQ(identity_column(db, ids[7], KEY_FOO, "rss_kb"),
+                      (4 * rss_of(100, 0) + 2 * rss_of(100, 2) + 3) / 6);
+        ASSERT_INT_EQ(identity_column(db, ids[7], KEY_FOO, "sweeps"), 6);
+        ASSERT_INT_EQ(identity_column(db, ids[12], KEY_FOO, "sweep_id"), ids[12]);
+        ASSERT_INT_EQ(identity_column(db, ids[12], KEY_FOO, "rss_kb"), rss_of(100, 0));
+        ASSERT_INT_EQ(process_column(db, ids[4], 100, "rss_kb"),
+                      (rss_of(100, 0) + rss_of(100, 2)) / 2);
+        ASSERT_INT_EQ(process_column(db, ids[4], 100, "present"), present_of(100));
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM process_samples ps JOIN processes p"
+                              " ON p.id = ps.process_id WHERE p.pid = 200"), 15);
+        ASSERT_INT_EQ(identity_column(db, ids[14], KEY_BAR, "sweep_id"), ids[0]);
+        /* MemFree of hour 0 is the mean of sweeps 0-5; MemTotal never moved: one run. */
+        ASSERT_INT_EQ(sql_int(db, "SELECT value FROM meminfo_samples WHERE name = 'MemFree'"
+                              " ORDER BY sweep_id"), meminfo_make(0).fields[1].value + 2500);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM meminfo_samples WHERE name = 'MemTotal'"),
+                      1);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+
+        /* Every sweep keeps its point; the first hour's are its mean. */
+        foo = sql_int(db, "SELECT id FROM identities WHERE key = '" KEY_FOO "'");
+        ASSERT_INT_EQ(store_identity_range(s, foo, &(TimeRange) { .from_usec = T0,
+                                                                  .to_usec = T0 + 3 * HOUR,
+                                                                  .max_points = 100 },
+                                           &points, &n), 0);
+        ASSERT_INT_EQ(n, 15);
+        if (n == 15) {
+                ASSERT_TRUE(points[0].kb[RANGE_RSS] == (rss_of(100, 0) + rss_of(100, 2)) / 2);
+                ASSERT_TRUE(points[5].kb[RANGE_RSS] == points[0].kb[RANGE_RSS]);
+                ASSERT_TRUE(points[13].kb[RANGE_RSS] == rss_of(100, 2));
+        }
+        free(points);
+
+        /* Done once: nothing more to merge. */
+        ASSERT_INT_EQ(store_downsample(s, T0 + 3 * HOUR, 3, HOUR), 0);
+
+finish:
+        store_free(s);
+        free(db);
+        test_tmpdir_remove(dir);
+}
+
+int main(void) {
+        test_downsample();
+        return test_exit();
+}
