@@ -131,12 +131,9 @@ static void maintain(Store *s, const Args *a, uint64_t now) {
                 if (r < 0)
                         die("store_prune", r);
         }
-        if (a->downsample_after > 0 && now > a->downsample_after * USEC) {
-                r = store_downsample(s, now - a->downsample_after * USEC, (unsigned) a->keep,
-                                     3600 * USEC);
-                if (r < 0)
-                        die("store_downsample", r);
-        }
+        r = store_downsample_history(s, now, a->downsample_after * USEC, (unsigned) a->keep);
+        if (r < 0)
+                die("store_downsample_history", r);
 }
 
 int main(int argc, char *argv[]) {

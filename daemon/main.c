@@ -162,15 +162,13 @@ static void daemon_maintain(Daemon *d, uint64_t now_usec) {
                 else if (r > 0)
                         log_debug("Pruned %d sweeps past the retention", r);
         }
-        if (o->downsample_after_usec > 0 && now_usec > o->downsample_after_usec) {
-                r = store_downsample(d->store, now_usec - o->downsample_after_usec,
-                                     o->keep_per_epoch, 3600 * USEC_PER_SEC);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to downsample samples older than "
-                                          "DownsampleAfter=: %m, will retry");
-                else if (r > 0)
-                        log_debug("Downsampled history: %d rows merged into hourly ones", r);
-        }
+        r = store_downsample_history(d->store, now_usec, o->downsample_after_usec,
+                                     o->keep_per_epoch);
+        if (r < 0)
+                log_warning_errno(r, "Failed to downsample samples older than DownsampleAfter=: "
+                                  "%m, will retry");
+        else if (r > 0)
+                log_debug("Downsampled history: %d rows merged", r);
 }
 
 static int daemon_sweep(Daemon *d, SweepResult *ret) {

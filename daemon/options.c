@@ -273,8 +273,9 @@ static const Setting settings[] = {
         SETTING("Daemon", "KeepSweepsPerEpoch", "keep-per-epoch", 0, "N", "120", NULL,
                 "sweeps of each epoch kept for good", parse_keep, keep_per_epoch),
         SETTING("Daemon", "DownsampleAfter", "downsample-after", 0, "DURATION", "2h", NULL,
-                "keep history older than this as one sample per hour (0: every sweep for the "
-                "whole retention)", parse_downsample_after, downsample_after_usec),
+                "keep history older than this as one sample per hour, older than a day per 6 "
+                "hours (0: every sweep for the whole retention)", parse_downsample_after,
+                downsample_after_usec),
         SETTING("Report", "Identity", "identity", 0, "MODE", "exe-args", NULL,
                 "match processes by exe-args, exe, comm or unit", parse_identity, identity_mode),
         SETTING("Report", "MinDeltaKB", "min-delta-kb", 0, "KB", "1024", NULL,

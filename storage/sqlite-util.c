@@ -124,6 +124,43 @@ int store_bind_int64(Store *s, sqlite3_stmt *st, int i, int64_t v) {
         return rc == SQLITE_OK ? 0 : store_error(s, rc);
 }
 
+int store_bind_int64_list(Store *s, sqlite3_stmt *st, const int64_t *values, size_t n) {
+        size_t count = (size_t) sqlite3_bind_parameter_count(st);
+        int r;
+
+        for (size_t i = 0; i < n && i < count; i++) {
+                r = store_bind_int64(s, st, (int) i + 1, values[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int store_step_bound(Store *s, sqlite3_stmt *st, const int64_t *values, size_t n,
+                     int *ret_changes) {
+        int r;
+
+        r = store_bind_int64_list(s, st, values, n);
+        if (r >= 0)
+                r = store_step(s, st);
+        if (r < 0)
+                return r;
+        if (ret_changes)
+                *ret_changes = sqlite3_changes(s->db);
+        return 0;
+}
+
+int store_exec_bound(Store *s, const char *sql, const int64_t *values, size_t n,
+                     int *ret_changes) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = store_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        return store_step_bound(s, st, values, n, ret_changes);
+}
+
 int store_bind_uint64(Store *s, sqlite3_stmt *st, int i, uint64_t v) {
         if (v > INT64_MAX)
                 return -ERANGE;

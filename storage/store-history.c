@@ -1,9 +1,9 @@
 /* Downsampling (store_downsample()): history older than DownsampleAfter= keeps about one row
- * per hour. The runs (store-runs.c) of one process, identity, meminfo field, cgroup or THP
- * counter that begin within an hour and last less than an hour become one run over them
- * (which may end in the next hour): gauges are averaged, weighted by the sweeps each run stood
- * for; bit masks, flags, cumulative counters and packed memory.stat take the last run's
- * value. The newest keep_per_epoch sweeps of every epoch, which comparisons read (README
+ * per step, an hour, and 6 hours beyond a day (store_downsample_history()). The runs
+ * (store-runs.c) of one process, identity, meminfo field, cgroup or THP counter that begin
+ * within a step and last less than one become one run over them (which may end in the next
+ * step): gauges are averaged, weighted by the sweeps each run stood for; bit masks, flags,
+ * cumulative counters and packed memory.stat take the last run's value. The newest keep_per_epoch sweeps of every epoch, which comparisons read (README
  * "Comparisons"), are never downsampled: their figures stay the observations they were. A run
  * of an hour or longer is left as it is: it is one row already. */
 #include <assert.h>
@@ -18,6 +18,8 @@
 #include "schema.h"
 #include "store-internal.h"
 #include "store.h"
+
+#define HISTORY_HOUR_USEC (UINT64_C(3600) * 1000000)
 
 /* How one table's runs are merged: its key (one or two columns), the columns averaged and the
  * columns taken from the hour's last run (NULL-terminated), whether it counts sweeps and
@@ -191,14 +193,26 @@ static void history_sql(FILE *f, const HistoryTable *h, HistoryStep step) {
         }
 }
 
+/* The slot of step_usec in s->history_from, taking a free one (or the last) for a new step. */
+static size_t history_slot(Store *s, uint64_t step_usec) {
+        size_t i;
+
+        for (i = 0; i < ELEMENTSOF(s->history_from) - 1; i++)
+                if (s->history_from[i].step_usec == step_usec ||
+                    s->history_from[i].step_usec == 0)
+                        break;
+        if (s->history_from[i].step_usec != step_usec)
+                s->history_from[i].from_usec = 0;
+        s->history_from[i].step_usec = step_usec;
+        return i;
+}
+
 static int history_exec(Store *s, const HistoryTable *h, HistoryStep step, uint64_t cutoff_usec,
                         unsigned keep, uint64_t step_usec, int *ret_changes) {
-        const uint64_t from_usec = s->history_from_usec;
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        const uint64_t from_usec = s->history_from[history_slot(s, step_usec)].from_usec;
         _cleanup_free_ char *sql = NULL;
         size_t size = 0;
         FILE *f;
-        int n, r;
 
         f = open_memstream(&sql, &size);
         if (!f)
@@ -207,24 +221,10 @@ static int history_exec(Store *s, const HistoryTable *h, HistoryStep step, uint6
         if (fclose(f) != 0)
                 return -ENOMEM;
 
-        r = store_prepare(s, sql, &st);
-        if (r < 0)
-                return r;
-        n = sqlite3_bind_parameter_count(st);
-        if (n >= 1 && (r = store_bind_uint64(s, st, 1, cutoff_usec)) < 0)
-                return r;
-        if (n >= 2 && (r = store_bind_int64(s, st, 2, keep)) < 0)
-                return r;
-        if (n >= 3 && (r = store_bind_uint64(s, st, 3, step_usec)) < 0)
-                return r;
-        if (n >= 4 && (r = store_bind_uint64(s, st, 4, from_usec)) < 0)
-                return r;
-        r = store_step(s, st);
-        if (r < 0)
-                return r;
-        if (ret_changes)
-                *ret_changes = sqlite3_changes(s->db);
-        return 0;
+        return store_exec_bound(s, sql, (const int64_t[]) { (int64_t) cutoff_usec, keep,
+                                                            (int64_t) step_usec,
+                                                            (int64_t) from_usec }, 4,
+                                ret_changes);
 }
 
 static int store_downsample_locked(Store *s, uint64_t cutoff_usec, unsigned keep,
@@ -302,6 +302,33 @@ int store_downsample(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch,
         if (r < 0)
                 return r;
         /* Only once committed: a rolled back pass is done again in full. */
-        s->history_from_usec = from;
+        s->history_from[history_slot(s, step_usec)].from_usec = from;
+        return removed;
+}
+
+int store_downsample_history(Store *s, uint64_t now_usec, uint64_t after_usec,
+                             unsigned keep_per_epoch) {
+        static const struct {
+                uint64_t after_usec, step_usec;
+        } tiers[] = {
+                { 0, HISTORY_HOUR_USEC },
+                { 24 * HISTORY_HOUR_USEC, 6 * HISTORY_HOUR_USEC },
+        };
+        int removed = 0, r;
+
+        assert(s);
+
+        if (after_usec == 0)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(tiers); i++) {
+                uint64_t after = MAX(after_usec, tiers[i].after_usec);
+
+                if (now_usec <= after)
+                        continue;
+                r = store_downsample(s, now_usec - after, keep_per_epoch, tiers[i].step_usec);
+                if (r < 0)
+                        return r;
+                removed += r;
+        }
         return removed;
 }

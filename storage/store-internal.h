@@ -105,9 +105,12 @@ struct Store {
         uint8_t *stat_pack;
         size_t allocated_stat_pack;
 
-        /* store-history.c: runs that ended before this were downsampled already (0: look at
-         * all of them, as after an open). */
-        uint64_t history_from_usec;
+        /* store-history.c: per step, where the next pass starts looking (runs that began
+         * before were downsampled already); a step not listed starts from 0, as after an
+         * open. */
+        struct {
+                uint64_t step_usec, from_usec;
+        } history_from[4];
 };
 
 /* ---- store-runs.c: one sample row for consecutive sweeps whose figures did not change ---- */
@@ -142,6 +145,16 @@ int store_step(Store *s, sqlite3_stmt *st);
 int store_exec(Store *s, const char *sql);
 /* Runs a query returning one integer; -ENODATA when it returns no row. */
 int store_query_int64(Store *s, const char *sql, int64_t *ret);
+
+/* Binds values[i] to parameter i + 1, for as many parameters as st has (at most n), so that
+ * statements of one family can use a prefix of the same values. */
+int store_bind_int64_list(Store *s, sqlite3_stmt *st, const int64_t *values, size_t n);
+/* Binds as store_bind_int64_list() and steps a statement that returns no rows; *ret_changes
+ * (when not NULL) gets the rows it changed. store_exec_bound() prepares sql first. */
+int store_step_bound(Store *s, sqlite3_stmt *st, const int64_t *values, size_t n,
+                     int *ret_changes);
+int store_exec_bound(Store *s, const char *sql, const int64_t *values, size_t n,
+                     int *ret_changes);
 
 /* Binders: 0 or -errno. A NULL string binds SQL NULL; a value above INT64_MAX is -ERANGE. */
 int store_bind_int64(Store *s, sqlite3_stmt *st, int i, int64_t v);

@@ -19,23 +19,7 @@
 
 static int store_prune_exec(Store *s, const char *sql, int64_t cutoff, int64_t keep,
                             int *ret_changes) {
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        int n, r;
-
-        r = store_prepare(s, sql, &st);
-        if (r < 0)
-                return r;
-        n = sqlite3_bind_parameter_count(st);
-        if (n >= 1 && (r = store_bind_int64(s, st, 1, cutoff)) < 0)
-                return r;
-        if (n >= 2 && (r = store_bind_int64(s, st, 2, keep)) < 0)
-                return r;
-        r = store_step(s, st);
-        if (r < 0)
-                return r;
-        if (ret_changes)
-                *ret_changes = sqlite3_changes(s->db);
-        return 0;
+        return store_exec_bound(s, sql, (const int64_t[]) { cutoff, keep }, 2, ret_changes);
 }
 
 /* The runs of table t that end in a doomed sweep go; those that began in one now begin at

@@ -16,6 +16,25 @@
 #include "store-internal.h"
 #include "store.h"
 
+/* Runs cached statements that return no rows in turn, each with the values it has
+ * parameters for (store_bind_int64_list()). */
+static int runs_statements(Store *s, const StoreStatement *ids, size_t n, const int64_t *values,
+                           size_t n_values) {
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_reset_ sqlite3_stmt *st = NULL;
+
+                r = store_statement(s, ids[i], &st);
+                if (r < 0)
+                        return r;
+                r = store_step_bound(s, st, values, n_values, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int store_runs_begin(Store *s) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         int r;
@@ -64,18 +83,8 @@ static bool sample_row_same(sqlite3_stmt *st, const ProcSample *p) {
 }
 
 static int sample_run_set_last(Store *s, int64_t run, int64_t process_id, int64_t last) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r;
-
-        r = store_statement(s, STORE_STMT_SAMPLE_EXTEND, &st);
-        if (r < 0)
-                return r;
-        if ((r = store_bind_int64(s, st, 1, run)) < 0 ||
-            (r = store_bind_int64(s, st, 2, process_id)) < 0 ||
-            (r = store_bind_int64(s, st, 3, last)) < 0)
-                return r;
-        r = store_step(s, st);
-        return r < 0 ? r : 0;
+        return runs_statements(s, (const StoreStatement[]) { STORE_STMT_SAMPLE_EXTEND }, 1,
+                               (const int64_t[]) { run, process_id, last }, 3);
 }
 
 /* A reused sample: the run that holds its read is the one ending at the previous sweep, if any
@@ -84,20 +93,17 @@ static int sample_run_set_last(Store *s, int64_t run, int64_t process_id, int64_
 static int sample_extend_reused(Store *s, const ProcSample *p, int64_t process_id,
                                 int64_t *ret_run) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r;
+        int changes, r;
 
         r = store_statement(s, STORE_STMT_SAMPLE_EXTEND_REUSED, &st);
         if (r < 0)
                 return r;
-        if ((r = store_bind_int64(s, st, 1, process_id)) < 0 ||
-            (r = store_bind_int64(s, st, 2, s->sweep_previous_id)) < 0 ||
-            (r = store_bind_int64(s, st, 3, s->sweep_id)) < 0 ||
-            (r = store_bind_int64(s, st, 4, p->reused_sweep_id)) < 0)
-                return r;
-        r = store_step(s, st);
+        r = store_step_bound(s, st, (const int64_t[]) { process_id, s->sweep_previous_id,
+                                                        s->sweep_id, p->reused_sweep_id }, 4,
+                             &changes);
         if (r < 0)
                 return r;
-        if (sqlite3_changes(s->db) == 0)
+        if (changes == 0)
                 return 0;
         *ret_run = p->reused_sweep_id;  /* or earlier: only compared with the open sweep */
         return 1;
@@ -146,22 +152,11 @@ int store_sample_split(Store *s, SweepRow *row) {
         assert(row);
         assert(row->run_sweep_id != s->sweep_id);
 
-        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
-                _cleanup_reset_ sqlite3_stmt *st = NULL;
-
-                r = store_statement(s, steps[i], &st);
-                if (r < 0)
-                        return r;
-                r = store_bind_int64(s, st, 1, s->sweep_id);
-                if (r >= 0)
-                        r = store_bind_int64(s, st, 2, row->process_id);
-                if (r >= 0 && sqlite3_bind_parameter_count(st) >= 3)
-                        r = store_bind_int64(s, st, 3, s->sweep_previous_id);
-                if (r >= 0)
-                        r = store_step(s, st);
-                if (r < 0)
-                        return r;
-        }
+        r = runs_statements(s, steps, ELEMENTSOF(steps),
+                            (const int64_t[]) { s->sweep_id, row->process_id,
+                                                s->sweep_previous_id }, 3);
+        if (r < 0)
+                return r;
         row->run_sweep_id = s->sweep_id;
         return 0;
 }
@@ -232,25 +227,11 @@ int store_runs_merge_host(Store *s) {
                 STORE_STMT_CGROUP_EXTEND, STORE_STMT_CGROUP_MERGED_DELETE,
                 STORE_STMT_THP_EXTEND, STORE_STMT_THP_MERGED_DELETE,
         };
-        int r;
 
         assert(s);
 
         if (s->sweep_previous_id <= 0)
                 return 0;
-        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
-                _cleanup_reset_ sqlite3_stmt *st = NULL;
-
-                r = store_statement(s, steps[i], &st);
-                if (r < 0)
-                        return r;
-                r = store_bind_int64(s, st, 1, s->sweep_id);
-                if (r >= 0 && sqlite3_bind_parameter_count(st) >= 2)
-                        r = store_bind_int64(s, st, 2, s->sweep_previous_id);
-                if (r >= 0)
-                        r = store_step(s, st);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return runs_statements(s, steps, ELEMENTSOF(steps),
+                               (const int64_t[]) { s->sweep_id, s->sweep_previous_id }, 2);
 }

@@ -141,6 +141,12 @@ int store_prune(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch);
 int store_downsample(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch,
                      uint64_t step_usec);
 
+/* DownsampleAfter= at now_usec: history older than after_usec at one sample per hour, older
+ * than a day (or after_usec, if longer) at one per 6 hours; after_usec 0: nothing. The rows
+ * merged away, or -errno. */
+int store_downsample_history(Store *s, uint64_t now_usec, uint64_t after_usec,
+                             unsigned keep_per_epoch);
+
 /* ---- queries (used by web/ on a read-only Store) ---- */
 
 /* Every query runs in a read transaction of its own, so that it sees one state of the database

@@ -103,7 +103,45 @@ finish:
         test_tmpdir_remove(dir);
 }
 
+/* DownsampleAfter=2h over 30 hours of sweeps every 30 minutes, each a new figure: the last
+ * 2 hours as they are, then hourly, and beyond a day one per 6 hours (of Unix time). */
+static void test_tiers(void) {
+        char *dir = test_tmpdir_new("test-store"), *db = path_join(dir, "mapstatd.db");
+        int64_t a;
+        Store *s = NULL;
+
+        ASSERT_INT_EQ(store_open(&s, db, STORE_READ_WRITE, NULL), 0);
+        if (!s)
+                goto finish;
+        a = epoch_make(s, "6.12.0", "boot-a", MAPCOUNT_MODE_PAGE, T0, false, true);
+        for (int n = 0; n < 60; n++) {
+                ASSERT_INT_EQ(store_sweep_begin(s, a, T0 + (uint64_t) n * HOUR / 2), 0);
+                ASSERT_INT_EQ(add_foo(s, 100, 10, n % 2 == 0 ? 0 : 2), 0);
+                ASSERT_TRUE(store_sweep_commit(s, &(SweepSummary) { .sampled = 1 }) > 0);
+        }
+        ASSERT_INT_EQ(store_downsample_history(s, T0 + 30 * HOUR, 0, 3), 0);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM identity_samples"), 60);
+
+        /* T0 is hour 100: the 6-hour steps before the day's cutoff (hour 106) are 96-101 (2
+         * hours here) and 102-107 (4 of them); 22 hours of one run each; 4 sweeps. */
+        /* (identity and process rows) */
+        ASSERT_INT_EQ(store_downsample_history(s, T0 + 30 * HOUR, 2 * HOUR, 3), 2 * (60 - 28));
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM identity_samples"), 2 + 22 + 4);
+        ASSERT_INT_EQ(sql_int(db, "SELECT sweeps FROM identity_samples ORDER BY sweep_id"), 4);
+        ASSERT_INT_EQ(sql_int(db, "SELECT sweeps FROM identity_samples ORDER BY sweep_id"
+                              " LIMIT 1 OFFSET 1"), 8);
+        ASSERT_INT_EQ(sql_int(db, "SELECT sum(sweeps) FROM identity_samples"), 60);
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM process_samples"), 2 + 22 + 4);
+        ASSERT_INT_EQ(store_downsample_history(s, T0 + 30 * HOUR, 2 * HOUR, 3), 0);
+
+finish:
+        store_free(s);
+        free(db);
+        test_tmpdir_remove(dir);
+}
+
 int main(void) {
         test_downsample();
+        test_tiers();
         return test_exit();
 }
