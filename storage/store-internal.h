@@ -47,6 +47,7 @@ typedef enum StoreStatement {
         STORE_STMT_IDENTITY_SAMPLE_INSERT,
         STORE_STMT_IDENTITY_SAMPLE_LAST,
         STORE_STMT_IDENTITY_SAMPLE_EXTEND,
+        STORE_STMT_IDENTITY_SAMPLE_EXTEND_MEMBERS,
         STORE_STMT_SWEEP_PREVIOUS,
         STORE_STMT_CGROUP_FIND,
         STORE_STMT_CGROUP_UPSERT,
@@ -124,8 +125,10 @@ int store_sample_extend(Store *s, const ProcSample *p, int64_t process_id, int64
  * reconstruction: ends that run at the previous sweep and gives the sample a row of its own. */
 int store_sample_split(Store *s, SweepRow *row);
 /* Writes the open sweep's aggregate of one identity: extends the identity's run ending at the
- * previous sweep when the figures are the same (identity_aggregate_same()), else a new row. */
-int store_identity_sample_write(Store *s, const IdentityAggregate *a);
+ * previous sweep when the figures are the same (identity_aggregate_same()), else a new row.
+ * members_extended: every member's sample extended its own run, so the aggregate equals the
+ * previous sweep's if that had as many members (the lookup is spared). */
+int store_identity_sample_write(Store *s, const IdentityAggregate *a, bool members_extended);
 /* At commit: the open sweep's meminfo fields, cgroups and THP counters that kept their
  * values extend their runs, and their own rows go. */
 int store_runs_merge_host(Store *s);

@@ -198,13 +198,28 @@ static int identity_sample_extend(Store *s, const IdentityAggregate *a, bool obs
         return r < 0 ? r : 1;
 }
 
-int store_identity_sample_write(Store *s, const IdentityAggregate *a) {
+int store_identity_sample_write(Store *s, const IdentityAggregate *a, bool members_extended) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         bool observed = !identity_aggregate_is_reused(a);
         int r;
 
         assert(s);
         assert(a);
+
+        if (members_extended && s->sweep_previous_id > 0) {
+                _cleanup_reset_ sqlite3_stmt *ext = NULL;
+                int changes;
+
+                r = store_statement(s, STORE_STMT_IDENTITY_SAMPLE_EXTEND_MEMBERS, &ext);
+                if (r < 0)
+                        return r;
+                r = store_step_bound(s, ext, (const int64_t[]) {
+                                        s->sweep_previous_id, a->identity_id, s->sweep_id,
+                                        observed, a->reused_processes, a->processes }, 6,
+                                     &changes);
+                if (r < 0 || changes > 0)
+                        return r < 0 ? r : 0;
+        }
 
         r = identity_sample_extend(s, a, observed);
         if (r != 0)

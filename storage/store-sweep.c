@@ -314,6 +314,7 @@ static int store_cache_load(Store *s) {
 int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_key) {
         int64_t identity_id = 0, process_id = 0, run_sweep_id = 0;
         _cleanup_free_ char *packed = NULL;
+        bool known;
         size_t packed_len;
         int r;
 
@@ -341,6 +342,7 @@ int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_
         packed_len = (size_t) r;
         r = process_cache_take(&s->cache_prev, p->pid, p->start_time_ticks, s->pack, packed_len,
                                &process_id, &identity_id, &packed);
+        known = r > 0;          /* the same process row and identity as in the last sweep */
         if (r == 0) {
                 r = store_upsert_identity(s, p, identity_key, &identity_id);
                 if (r >= 0)
@@ -356,6 +358,8 @@ int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_
         if (r < 0)
                 return store_sweep_failed(s, r);
         r = store_sweep_row_add(s, p, identity_id, process_id, run_sweep_id);
+        if (r >= 0)
+                s->rows[s->n_rows - 1].unchanged = known && run_sweep_id != s->sweep_id;
         if (r < 0) {
                 s->sweep_error = r;     /* the sample row is in but would miss its aggregate */
                 return r;
@@ -511,10 +515,13 @@ static int store_sweep_aggregate(Store *s) {
         sweep_rows_sort(s->rows, s->n_rows);
         for (size_t i = 0, j; i < s->n_rows; i = j) {
                 IdentityAggregate a;
+                bool extended = true;
 
                 j = sweep_rows_group_end(s->rows, s->n_rows, i);
                 identity_aggregate(s->rows + i, j - i, s->pagemaps, s->truths, s->scratch, &a);
-                r = store_identity_sample_write(s, &a);
+                for (size_t k = i; k < j && extended; k++)
+                        extended = s->rows[k].unchanged && s->rows[k].run_sweep_id != s->sweep_id;
+                r = store_identity_sample_write(s, &a, extended);
                 if (r < 0)
                         return r;
         }

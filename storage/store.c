@@ -144,6 +144,12 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
                 "UPDATE identity_samples SET last_sweep_id = ?3, sweeps = sweeps + 1,"
                 " observations = observations + ?4, reused_processes = ?5"
                 " WHERE sweep_id = ?1 AND identity_id = ?2",
+        /* Every member extended its own run: the run ending at the previous sweep (?1) holds
+         * the same figures if it had as many members (?6). */
+        [STORE_STMT_IDENTITY_SAMPLE_EXTEND_MEMBERS] =
+                "UPDATE identity_samples SET last_sweep_id = ?3, sweeps = sweeps + 1,"
+                " observations = observations + ?4, reused_processes = ?5"
+                " WHERE last_sweep_id = ?1 AND identity_id = ?2 AND processes = ?6",
         /* The epoch's sweep before the open one (?2): the runs ending there can be extended. */
         [STORE_STMT_SWEEP_PREVIOUS] =
                 "SELECT id FROM sweeps WHERE epoch_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1",
