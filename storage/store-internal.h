@@ -212,10 +212,11 @@ int store_statement(Store *s, StoreStatement id, sqlite3_stmt **ret);
 int store_run(Store *s, StoreStatement id);
 
 /* A run (store-runs.c) of table t stands for sweep w: w lies between its ends and belongs to
- * its epoch (sweeps of another epoch written meanwhile have ids between them too). */
+ * its epoch (sweeps of another epoch written meanwhile have ids between them too). The unary +
+ * keeps the epoch test a filter: as an index term it makes SQLite walk the whole epoch. */
 #define STORE_RUN_EPOCH_SQL(t) "(SELECT epoch_id FROM sweeps WHERE id = " t ".last_sweep_id)"
 #define STORE_RUN_COVERS_SQL(t, w)                                                               \
-        t ".sweep_id <= " w ".id AND " t ".last_sweep_id >= " w ".id AND " w ".epoch_id = "     \
+        t ".sweep_id <= " w ".id AND " t ".last_sweep_id >= " w ".id AND +" w ".epoch_id = "    \
         STORE_RUN_EPOCH_SQL(t)
 
 /* The epoch's newest ?2 sweeps (a negative limit: all), for "sweep_id IN (…)"; ?1 the epoch. */

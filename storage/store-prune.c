@@ -26,31 +26,43 @@ static int store_prune_exec(Store *s, const char *sql, int64_t cutoff, int64_t k
  * their first sweep kept: the next sweep of their epoch not doomed (there is one, the run's
  * last sweep). Process runs likewise at their first sweep not older than the cutoff. */
 #define STORE_PRUNE_RUNS_SQL(t)                                                                  \
-        "DELETE FROM " t " WHERE last_sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",                \
-        "UPDATE " t " SET sweep_id = (SELECT min(w.id) FROM sweeps w WHERE w.id > " t            \
-        ".sweep_id AND w.id NOT IN (" STORE_DOOMED_SWEEPS_SQL ") AND w.epoch_id = "              \
-        STORE_RUN_EPOCH_SQL(t) ") WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")"
+        "DELETE FROM " t " WHERE last_sweep_id IN " STORE_DOOMED,                                \
+        "UPDATE " t " SET sweep_id = (SELECT w.id FROM sweeps w WHERE w.id > " t ".sweep_id"     \
+        " AND w.id NOT IN " STORE_DOOMED " AND +w.epoch_id = " STORE_RUN_EPOCH_SQL(t)            \
+        " ORDER BY w.id LIMIT 1) WHERE sweep_id IN " STORE_DOOMED
+
+/* The doomed sweeps, and those older than the cutoff, listed once per pass in the connection's
+ * temp schema. (The unary + above keeps SQLite from walking the epoch's sweeps through
+ * sweeps_epoch_start for every row instead of the few ids after the run's start.) */
+#define STORE_DOOMED "temp.prune_doomed"
+#define STORE_OLD "temp.prune_old"
 
 static int store_prune_locked(Store *s, int64_t cutoff, int64_t keep, int *ret_deleted) {
         static const char *const raw[] = {
+                "CREATE TEMP TABLE IF NOT EXISTS prune_doomed (id INTEGER PRIMARY KEY)",
+                "CREATE TEMP TABLE IF NOT EXISTS prune_old (id INTEGER PRIMARY KEY)",
+                "DELETE FROM " STORE_DOOMED,
+                "DELETE FROM " STORE_OLD,
+                "INSERT INTO " STORE_DOOMED " " STORE_DOOMED_SWEEPS_SQL,
+                "INSERT INTO " STORE_OLD " SELECT id FROM sweeps WHERE start_usec < ?1",
                 /* Rows with a reconstruction or unknown fields are never extended: their run
                  * is their sweep. */
                 "DELETE FROM process_truth WHERE sweep_id IN"
-                " (SELECT id FROM sweeps WHERE start_usec < ?1)",
+                " " STORE_OLD,
                 "DELETE FROM process_extra WHERE sweep_id IN"
-                " (SELECT id FROM sweeps WHERE start_usec < ?1)",
+                " " STORE_OLD,
                 "DELETE FROM process_samples WHERE last_sweep_id IN"
-                " (SELECT id FROM sweeps WHERE start_usec < ?1)",
-                "UPDATE process_samples SET sweep_id = (SELECT min(w.id) FROM sweeps w"
-                " WHERE w.id > process_samples.sweep_id AND w.start_usec >= ?1"
-                " AND w.epoch_id = " STORE_RUN_EPOCH_SQL("process_samples") ")"
-                " WHERE sweep_id IN (SELECT id FROM sweeps WHERE start_usec < ?1)",
+                " " STORE_OLD,
+                "UPDATE process_samples SET sweep_id = (SELECT w.id FROM sweeps w"
+                " WHERE w.id > process_samples.sweep_id AND w.id NOT IN " STORE_OLD
+                " AND +w.epoch_id = " STORE_RUN_EPOCH_SQL("process_samples")
+                " ORDER BY w.id LIMIT 1) WHERE sweep_id IN " STORE_OLD,
                 STORE_PRUNE_RUNS_SQL("identity_samples"),
                 STORE_PRUNE_RUNS_SQL("meminfo_samples"),
                 STORE_PRUNE_RUNS_SQL("cgroup_samples"),
                 /* before thp_sizes, which the runs' first sweeps refer to */
                 STORE_PRUNE_RUNS_SQL("thp_samples"),
-                "DELETE FROM thp_sizes WHERE sweep_id IN (" STORE_DOOMED_SWEEPS_SQL ")",
+                "DELETE FROM thp_sizes WHERE sweep_id IN " STORE_DOOMED,
         };
         int deleted, r;
 
@@ -59,8 +71,8 @@ static int store_prune_locked(Store *s, int64_t cutoff, int64_t keep, int *ret_d
                 if (r < 0)
                         return r;
         }
-        r = store_prune_exec(s, "DELETE FROM sweeps WHERE id IN (" STORE_DOOMED_SWEEPS_SQL ")",
-                             cutoff, keep, &deleted);
+        r = store_prune_exec(s, "DELETE FROM sweeps WHERE id IN " STORE_DOOMED, cutoff, keep,
+                             &deleted);
         if (r < 0)
                 return r;
         r = store_prune_exec(s, "DELETE FROM processes WHERE id NOT IN"
