@@ -20,6 +20,7 @@
  * identities and epoch. Prints a one-line JSON summary, with the file's size. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,9 +132,12 @@ static void maintain(Store *s, const Args *a, uint64_t now) {
                 if (r < 0)
                         die("store_prune", r);
         }
-        r = store_downsample_history(s, now, a->downsample_after * USEC, (unsigned) a->keep);
-        if (r < 0)
-                die("store_downsample_history", r);
+        for (bool more = true; more;) {
+                r = store_downsample_history(s, now, a->downsample_after * USEC,
+                                             (unsigned) a->keep, &more);
+                if (r < 0)
+                        die("store_downsample_history", r);
+        }
 }
 
 int main(int argc, char *argv[]) {

@@ -45,6 +45,7 @@ typedef struct Daemon {
         WebServer *web;
         sd_event *event;
         sd_event_source *timer;
+        sd_event_source *downsample;    /* one pass per loop turn while behind (on_downsample) */
         uint64_t last_prune_usec;
         bool storage_failing;
         bool sweep_failing;             /* failing for another reason than storage */
@@ -53,6 +54,7 @@ typedef struct Daemon {
 
 static void daemon_done(Daemon *d) {
         d->timer = sd_event_source_unref(d->timer);
+        d->downsample = sd_event_source_unref(d->downsample);
         d->event = sd_event_unref(d->event);
         d->web = web_server_free(d->web);
         sweeper_done(&d->sweeper);
@@ -146,9 +148,29 @@ static void count_sweep(Daemon *d, bool failed) {
         pthread_mutex_unlock(&d->status.lock);
 }
 
-/* Runs one sweep and reports it: journal events for a new epoch and for storage failing or
- * recovering (each once, when it starts and when it clears), STATUS= for systemd. */
-/* Once an hour, after a sweep: retention, then downsampling. A failure is retried next hour. */
+/* One bounded pass of downsampling per turn of the event loop, until there is nothing older
+ * than DownsampleAfter= left to merge: catching up on a long history (after an upgrade, or a
+ * long stop) never holds the loop, the sweeps or SIGTERM for more than one pass. */
+static int on_downsample(sd_event_source *s, void *userdata) {
+        Daemon *d = userdata;
+        bool more = false;
+        int r;
+
+        r = store_downsample_history(d->store, now_usec(CLOCK_REALTIME),
+                                     d->options.downsample_after_usec, d->options.keep_per_epoch,
+                                     &more);
+        if (r < 0)
+                log_warning_errno(r, "Failed to downsample samples older than DownsampleAfter=: "
+                                  "%m, will retry");
+        else if (r > 0)
+                log_debug("Downsampled history: %d rows merged", r);
+        if (r >= 0 && more)
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/* Once an hour, after a sweep: retention, then downsampling (on_downsample()). A failure is
+ * retried next hour. */
 static void daemon_maintain(Daemon *d, uint64_t now_usec) {
         const Options *o = &d->options;
         int r;
@@ -162,15 +184,16 @@ static void daemon_maintain(Daemon *d, uint64_t now_usec) {
                 else if (r > 0)
                         log_debug("Pruned %d sweeps past the retention", r);
         }
-        r = store_downsample_history(d->store, now_usec, o->downsample_after_usec,
-                                     o->keep_per_epoch);
+        if (o->downsample_after_usec == 0)
+                return;
+        r = d->downsample ? sd_event_source_set_enabled(d->downsample, SD_EVENT_ONESHOT) :
+                            sd_event_add_defer(d->event, &d->downsample, on_downsample, d);
         if (r < 0)
-                log_warning_errno(r, "Failed to downsample samples older than DownsampleAfter=: "
-                                  "%m, will retry");
-        else if (r > 0)
-                log_debug("Downsampled history: %d rows merged", r);
+                log_warning_errno(r, "Failed to schedule downsampling: %m, will retry");
 }
 
+/* Runs one sweep and reports it: journal events for a new epoch and for storage failing or
+ * recovering (each once, when it starts and when it clears), STATUS= for systemd. */
 static int daemon_sweep(Daemon *d, SweepResult *ret) {
         SweepResult res = {};
         int r;

@@ -20,6 +20,7 @@
 #include "store.h"
 
 #define HISTORY_HOUR_USEC (UINT64_C(3600) * 1000000)
+#define HISTORY_PASS_STEPS 4            /* steps of history one pass looks at, at most */
 
 /* How one table's runs are merged: its key (one or two columns), the columns averaged and the
  * columns taken from the hour's last run (NULL-terminated), whether it counts sweeps and
@@ -120,10 +121,13 @@ static void history_key_match(FILE *f, const HistoryTable *h, const char *a) {
                 fprintf(f, " AND %s.%s = d.k2", a, h->k2);
 }
 
-/* "WHERE (sweep_id, key) IN (SELECT run, keys FROM the temp rows WHERE cond)" */
+/* "WHERE (sweep_id, key) IN (SELECT run, keys FROM the temp rows WHERE cond)", with the
+ * sweep_id alone first, so that the rows are found through the primary key rather than by
+ * testing every row of the table. */
 static void history_rows_of(FILE *f, const HistoryTable *h, const char *run, const char *cond) {
-        fprintf(f, " WHERE (sweep_id, %s%s%s) IN (SELECT %s, k1%s FROM temp.history_runs"
-                " WHERE %s)", h->k1, h->k2 ? ", " : "", h->k2 ? h->k2 : "", run,
+        fprintf(f, " WHERE sweep_id IN (SELECT %s FROM temp.history_runs WHERE %s)"
+                " AND (sweep_id, %s%s%s) IN (SELECT %s, k1%s FROM temp.history_runs"
+                " WHERE %s)", run, cond, h->k1, h->k2 ? ", " : "", h->k2 ? h->k2 : "", run,
                 h->k2 ? ", k2" : "", cond);
 }
 
@@ -139,7 +143,9 @@ static void history_sql(FILE *f, const HistoryTable *h, HistoryStep step) {
                         " last_value(t.sweep_id) OVER g AS last"
                         " FROM %s t JOIN sweeps ws ON ws.id = t.sweep_id"
                         " JOIN sweeps wl ON wl.id = t.last_sweep_id"
-                        " WHERE wl.start_usec < ?1 AND ws.start_usec >= ?4"
+                        /* the range of ws on sweeps_start drives the scan: runs by their
+                         * first sweep, through the primary key */
+                        " WHERE ws.start_usec >= ?4 AND ws.start_usec < ?1 AND wl.start_usec < ?1"
                         " AND wl.start_usec - ws.start_usec < ?3"
                         " AND t.last_sweep_id NOT IN (SELECT id FROM (SELECT id, row_number()"
                         " OVER (PARTITION BY epoch_id ORDER BY start_usec DESC, id DESC)"
@@ -279,56 +285,94 @@ static int history_next_from(Store *s, uint64_t cutoff_usec, unsigned keep, uint
         return 0;
 }
 
+/* The start of the step holding the oldest sweep: where a first pass starts. */
+static int history_oldest(Store *s, uint64_t step_usec, uint64_t *ret) {
+        int64_t oldest;
+        int r;
+
+        r = store_query_int64(s, "SELECT coalesce(min(start_usec), 0) FROM sweeps", &oldest);
+        if (r < 0)
+                return r;
+        *ret = (uint64_t) MAX(oldest, (int64_t) 0) / step_usec * step_usec;
+        return 0;
+}
+
 int store_downsample(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch,
-                     uint64_t step_usec) {
-        uint64_t from = 0;
-        bool nested;
+                     uint64_t step_usec, bool *ret_more) {
+        uint64_t from, next = 0, cutoff;
+        bool nested, more;
+        size_t slot;
         int removed = 0, r;
 
         assert(s);
 
         if (s->sweep_id > 0)
                 return -EBUSY;
-        if (step_usec == 0 || step_usec > INT64_MAX || cutoff_usec > INT64_MAX)
+        if (step_usec == 0 || step_usec > INT64_MAX / 2 || cutoff_usec > INT64_MAX)
                 return -EINVAL;
 
         r = store_write_begin(s, &nested);
         if (r < 0)
                 return r;
-        r = store_downsample_locked(s, cutoff_usec, keep_per_epoch, step_usec, &removed);
+        slot = history_slot(s, step_usec);
+        from = s->history_from[slot].from_usec;
+        if (from == 0)
+                r = history_oldest(s, step_usec, &from);
+        /* A bounded pass: a year of history downsampled at once would hold the writer (and the
+         * sweeps) for minutes. */
+        cutoff = MIN(cutoff_usec, from + HISTORY_PASS_STEPS * step_usec);
+        more = cutoff < cutoff_usec;
+        s->history_from[slot].from_usec = from;
         if (r >= 0)
-                r = history_next_from(s, cutoff_usec, keep_per_epoch, step_usec, &from);
+                r = store_downsample_locked(s, cutoff, keep_per_epoch, step_usec, &removed);
+        if (r >= 0)
+                r = history_next_from(s, cutoff, keep_per_epoch, step_usec, &next);
         r = store_write_end(s, nested, r);
-        if (r < 0)
+        if (r < 0) {
+                s->history_from[slot].from_usec = 0;    /* done again in full */
                 return r;
-        /* Only once committed: a rolled back pass is done again in full. */
-        s->history_from[history_slot(s, step_usec)].from_usec = from;
+        }
+        /* Catching up, a window that has not moved yet must not hold the passes back. */
+        if (more && next <= from)
+                next = cutoff - step_usec;
+        s->history_from[slot].from_usec = next;
+        if (ret_more)
+                *ret_more = more;
         return removed;
 }
 
 int store_downsample_history(Store *s, uint64_t now_usec, uint64_t after_usec,
-                             unsigned keep_per_epoch) {
+                             unsigned keep_per_epoch, bool *ret_more) {
         static const struct {
                 uint64_t after_usec, step_usec;
         } tiers[] = {
                 { 0, HISTORY_HOUR_USEC },
                 { 24 * HISTORY_HOUR_USEC, 6 * HISTORY_HOUR_USEC },
         };
+        uint64_t done = UINT64_MAX;     /* what the finer step has been through */
+        bool more_any = false;
         int removed = 0, r;
 
         assert(s);
 
-        if (after_usec == 0)
-                return 0;
-        for (size_t i = 0; i < ELEMENTSOF(tiers); i++) {
-                uint64_t after = MAX(after_usec, tiers[i].after_usec);
+        for (size_t i = 0; after_usec > 0 && i < ELEMENTSOF(tiers); i++) {
+                uint64_t after = MAX(after_usec, tiers[i].after_usec), cutoff;
+                bool more = false;
 
                 if (now_usec <= after)
-                        continue;
-                r = store_downsample(s, now_usec - after, keep_per_epoch, tiers[i].step_usec);
+                        break;
+                /* a coarser step merges only what the finer one has merged */
+                cutoff = MIN(now_usec - after, done);
+                if (cutoff == 0)
+                        break;
+                r = store_downsample(s, cutoff, keep_per_epoch, tiers[i].step_usec, &more);
                 if (r < 0)
                         return r;
                 removed += r;
+                more_any = more_any || more;
+                done = s->history_from[history_slot(s, tiers[i].step_usec)].from_usec;
         }
+        if (ret_more)
+                *ret_more = more_any;
         return removed;
 }

@@ -154,8 +154,9 @@ int store_prepare_epoch_window(Store *s, const char *sql, int64_t epoch_id, size
 static const char identity_window_sql[] =
         "WITH win(id) AS MATERIALIZED (" STORE_EPOCH_WINDOW_SQL ")"
         " SELECT " STORE_IDENTITY_AGGREGATE_COLUMNS ", sweeps, observations,"
-        " (SELECT count(*) FROM sweeps w WHERE w.id BETWEEN i.sweep_id AND i.last_sweep_id"
-        " AND w.id IN win) AS in_window"
+        /* (from the window's first sweep: a run may be days long, the window is not) */
+        " (SELECT count(*) FROM sweeps w WHERE w.id BETWEEN max(i.sweep_id,"
+        " (SELECT min(id) FROM win)) AND i.last_sweep_id AND w.id IN win) AS in_window"
         " FROM identity_samples i"
         " WHERE i.last_sweep_id IN win AND i.identity_id BETWEEN ?3 AND ?4"
         " AND i.observations > 0"

@@ -137,15 +137,17 @@ int store_prune(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch);
  * the runs of one key (process, identity, meminfo field, cgroup, THP counter) that begin in the
  * step and last less than one become one run over them, gauges averaged by sweeps, masks and
  * counters the last run's; the newest keep_per_epoch sweeps of every epoch are left as they
- * are. Returns the number of rows merged away, or -errno (-EBUSY during a sweep). */
+ * are. One call looks at a few steps after where the last one stopped: *ret_more (may be NULL)
+ * says whether older history than cutoff_usec is left for further calls. Returns the number
+ * of rows merged away, or -errno (-EBUSY during a sweep). */
 int store_downsample(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch,
-                     uint64_t step_usec);
+                     uint64_t step_usec, bool *ret_more);
 
 /* DownsampleAfter= at now_usec: history older than after_usec at one sample per hour, older
- * than a day (or after_usec, if longer) at one per 6 hours; after_usec 0: nothing. The rows
- * merged away, or -errno. */
+ * than a day (or after_usec, if longer) at one per 6 hours; after_usec 0: nothing. One bounded
+ * pass of each, as store_downsample(). The rows merged away, or -errno. */
 int store_downsample_history(Store *s, uint64_t now_usec, uint64_t after_usec,
-                             unsigned keep_per_epoch);
+                             unsigned keep_per_epoch, bool *ret_more);
 
 /* ---- queries (used by web/ on a read-only Store) ---- */
 

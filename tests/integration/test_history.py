@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import Daemon, main
@@ -58,10 +59,14 @@ class HistoryTest(unittest.TestCase):
     def count(self, db, table):
         return per_sweep(db, "SELECT count(*) FROM %s" % table)[0][0]
 
-    def run_daemon(self, db, *args):
+    def run_daemon(self, db, *args, until=None):
         with Daemon(["--interval", "1h", "--keep-per-epoch", str(KEEP), *args], db=db) as d:
             d.wait_sweeps(1)
-            # the maintenance runs right after the first sweep, before the daemon says so
+            # the maintenance starts right after the first sweep, and goes on a few hours of
+            # history per turn of the daemon's loop
+            deadline = time.monotonic() + 60
+            while until and not until() and time.monotonic() < deadline:
+                time.sleep(0.2)
             status, health = d.get("/healthz")
             self.assertEqual(status, 200)
             ident = per_sweep(db, "SELECT id FROM identities WHERE key LIKE '%svc0007%'")[0][0]
@@ -84,7 +89,9 @@ class HistoryTest(unittest.TestCase):
         recent_before = per_sweep(db, "SELECT * FROM identity_samples WHERE sweep_id IN (%s)"
                                   " ORDER BY sweep_id, identity_id" % window)
 
-        series = self.run_daemon(db)
+        def caught_up():
+            return all(self.count(db, t) < n / 4 for t, n in before.items())
+        series = self.run_daemon(db, until=caught_up)
 
         after = {t: self.count(db, t) for t in before}
         for table, n in before.items():
