@@ -20,7 +20,8 @@
 #include "store.h"
 
 #define HISTORY_HOUR_USEC (UINT64_C(3600) * 1000000)
-#define HISTORY_PASS_STEPS 4            /* steps of history one pass looks at, at most */
+#define HISTORY_PASS_STEPS 2            /* steps of history one pass looks at, at most (a pass
+                                         * moves on by one: the last step is looked at again) */
 
 /* How one table's runs are merged: its key (one or two columns), the columns averaged and the
  * columns taken from the hour's last run (NULL-terminated), whether it counts sweeps and
@@ -136,7 +137,7 @@ static void history_sql(FILE *f, const HistoryTable *h, HistoryStep step) {
         case HISTORY_FIND:
                 fprintf(f, "INSERT INTO temp.history_runs SELECT c.sweep_id, c.k1, c.k2,"
                         " c.first, c.last, (SELECT count(*) FROM sweeps x WHERE x.id BETWEEN"
-                        " c.sweep_id AND c.last_sweep_id AND x.epoch_id = c.epoch_id)"
+                        " c.sweep_id AND c.last_sweep_id AND +x.epoch_id = c.epoch_id)"
                         " FROM (SELECT t.sweep_id, t.last_sweep_id, wl.epoch_id,"
                         " t.%s AS k1, %s%s AS k2,"
                         " count(*) OVER g AS runs, first_value(t.sweep_id) OVER g AS first,"

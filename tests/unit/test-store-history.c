@@ -69,6 +69,9 @@ static void test_downsample(void) {
          * and 6 of MemFree's in hour 1); bar's rows, with unknown fields, and its identity's
          * one run over all three hours stay. */
         ASSERT_INT_EQ(store_downsample(s, T0 + 3 * HOUR, 3, HOUR, &more), 3 * 5 + 2 * 3 + 5);
+        /* a pass looks at two hours from the oldest sweep: one more call to reach the cutoff */
+        ASSERT_TRUE(more);
+        ASSERT_INT_EQ(store_downsample(s, T0 + 3 * HOUR, 3, HOUR, &more), 0);
         ASSERT_FALSE(more);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM identity_samples i JOIN identities d"
                               " ON d.id = i.identity_id WHERE d.key = '" KEY_FOO "'"), 2 + 3);
