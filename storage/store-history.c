@@ -20,8 +20,9 @@
 #include "store.h"
 
 #define HISTORY_HOUR_USEC (UINT64_C(3600) * 1000000)
-#define HISTORY_PASS_STEPS 2            /* steps of history one pass looks at, at most (a pass
+#define HISTORY_PASS_STEPS 2            /* steps of history one pass looks at, at least (a pass
                                          * moves on by one: the last step is looked at again) */
+#define HISTORY_PASS_SWEEPS 120         /* and further while it has fewer sweeps than this */
 
 /* How one table's runs are merged: its key (one or two columns), the columns averaged and the
  * columns taken from the hour's last run (NULL-terminated), whether it counts sweeps and
@@ -286,6 +287,32 @@ static int history_next_from(Store *s, uint64_t cutoff_usec, unsigned keep, uint
         return 0;
 }
 
+/* The end of one pass from from_usec: HISTORY_PASS_STEPS steps, or more while they hold fewer
+ * than HISTORY_PASS_SWEEPS sweeps, so that a pass over history already merged, or over the
+ * kept sweeps of old epochs, crosses days at once, and one over dense history an hour or two. */
+static int history_pass_end(Store *s, uint64_t from_usec, uint64_t step_usec, uint64_t *ret) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        uint64_t end = from_usec + HISTORY_PASS_STEPS * step_usec;
+        int r;
+
+        r = store_prepare(s, "SELECT start_usec FROM sweeps WHERE start_usec >= ?1"
+                          " ORDER BY start_usec LIMIT 1 OFFSET ?2", &st);
+        if (r < 0)
+                return r;
+        r = store_bind_int64_list(s, st, (const int64_t[]) { (int64_t) from_usec,
+                                                             HISTORY_PASS_SWEEPS }, 2);
+        if (r < 0)
+                return r;
+        r = store_step(s, st);
+        if (r < 0)
+                return r;
+        /* the step after the one holding that sweep; all the rest when there is none */
+        end = MAX(end, r > 0 ? (store_column_uint64(st, 0) / step_usec + 1) * step_usec
+                             : UINT64_MAX);
+        *ret = end;
+        return 0;
+}
+
 /* The start of the step holding the oldest sweep: where a first pass starts. */
 static int history_oldest(Store *s, uint64_t step_usec, uint64_t *ret) {
         int64_t oldest;
@@ -300,7 +327,7 @@ static int history_oldest(Store *s, uint64_t step_usec, uint64_t *ret) {
 
 int store_downsample(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch,
                      uint64_t step_usec, bool *ret_more) {
-        uint64_t from, next = 0, cutoff;
+        uint64_t from, next = 0, cutoff = cutoff_usec;
         bool nested, more;
         size_t slot;
         int removed = 0, r;
@@ -319,9 +346,11 @@ int store_downsample(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch,
         from = s->history_from[slot].from_usec;
         if (from == 0)
                 r = history_oldest(s, step_usec, &from);
-        /* A bounded pass: a year of history downsampled at once would hold the writer (and the
-         * sweeps) for minutes. */
-        cutoff = MIN(cutoff_usec, from + HISTORY_PASS_STEPS * step_usec);
+        /* A bounded pass: a week of dense history downsampled at once would hold the writer
+         * (and the sweeps) for minutes. */
+        if (r >= 0)
+                r = history_pass_end(s, from, step_usec, &cutoff);
+        cutoff = MIN(cutoff_usec, cutoff);
         more = cutoff < cutoff_usec;
         s->history_from[slot].from_usec = from;
         if (r >= 0)

@@ -68,10 +68,8 @@ static void test_downsample(void) {
          * process runs and MemFree's merge per hour (6 runs into one in hour 0, and 4 of foo's
          * and 6 of MemFree's in hour 1); bar's rows, with unknown fields, and its identity's
          * one run over all three hours stay. */
+        /* (fewer sweeps than a pass takes: one call reaches the cutoff) */
         ASSERT_INT_EQ(store_downsample(s, T0 + 3 * HOUR, 3, HOUR, &more), 3 * 5 + 2 * 3 + 5);
-        /* a pass looks at two hours from the oldest sweep: one more call to reach the cutoff */
-        ASSERT_TRUE(more);
-        ASSERT_INT_EQ(store_downsample(s, T0 + 3 * HOUR, 3, HOUR, &more), 0);
         ASSERT_FALSE(more);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM identity_samples i JOIN identities d"
                               " ON d.id = i.identity_id WHERE d.key = '" KEY_FOO "'"), 2 + 3);
@@ -145,9 +143,9 @@ static void test_tiers(void) {
 
         /* T0 is hour 100: the 6-hour steps before the day's cutoff (hour 106) are 96-101 (2
          * hours here) and 102-107 (4 of them); 22 hours of one run each; 4 sweeps. */
-        /* (identity and process rows) A pass looks at a few hours: several calls. */
+        /* (identity and process rows; the 6-hour step follows the hourly one's passes) */
         ASSERT_INT_EQ(downsample_all(s, T0 + 30 * HOUR, 2 * HOUR, 3, &calls), 2 * (60 - 28));
-        ASSERT_TRUE(calls > 2);
+        ASSERT_TRUE(calls >= 1);
         ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM identity_samples"), 2 + 22 + 4);
         ASSERT_INT_EQ(sql_int(db, "SELECT sweeps FROM identity_samples ORDER BY sweep_id"), 4);
         ASSERT_INT_EQ(sql_int(db, "SELECT sweeps FROM identity_samples ORDER BY sweep_id"
