@@ -133,6 +133,20 @@ static void history_rows_of(FILE *f, const HistoryTable *h, const char *run, con
                 h->k2 ? ", k2" : "", cond);
 }
 
+/* The end of an UPDATE of each group's first run from rows of its group: "FROM the temp rows d
+ * JOIN the table (as a) on a's sweep = d.run WHERE d.outer = the updated row's sweep, keys
+ * matching)", and the updated rows: the groups' first runs. */
+static void history_group_tail(FILE *f, const HistoryTable *h, const char *a, const char *run,
+                               const char *outer) {
+        fprintf(f, " FROM temp.history_runs d JOIN %s %s ON %s.sweep_id = d.%s AND ", h->table,
+                a, a, run);
+        history_key_match(f, h, a);
+        fprintf(f, " WHERE d.%s = %s.sweep_id AND ", outer, h->table);
+        history_key_match(f, h, h->table);
+        fprintf(f, ")");
+        history_rows_of(f, h, "first", "sweep_id = first");
+}
+
 static void history_sql(FILE *f, const HistoryTable *h, HistoryStep step) {
         switch (step) {
         case HISTORY_FIND:
@@ -169,13 +183,7 @@ static void history_sql(FILE *f, const HistoryTable *h, HistoryStep step) {
                 for (const char *const *c = h->averaged; *c; c++)
                         fprintf(f, ", CAST(round(sum(1.0 * g.%s * d.n) / sum(CASE WHEN g.%s"
                                 " IS NULL THEN 0 ELSE d.n END)) AS INTEGER)", *c, *c);
-                fprintf(f, " FROM temp.history_runs d JOIN %s g ON g.sweep_id = d.sweep_id AND ",
-                        h->table);
-                history_key_match(f, h, "g");
-                fprintf(f, " WHERE d.first = %s.sweep_id AND ", h->table);
-                history_key_match(f, h, h->table);
-                fprintf(f, ")");
-                history_rows_of(f, h, "first", "sweep_id = first");
+                history_group_tail(f, h, "g", "sweep_id", "first");
                 return;
         case HISTORY_LAST:
                 fprintf(f, "UPDATE %s SET (", h->table);
@@ -184,13 +192,7 @@ static void history_sql(FILE *f, const HistoryTable *h, HistoryStep step) {
                 fprintf(f, ") = (SELECT ");
                 for (const char *const *c = h->last; *c; c++)
                         fprintf(f, "%sz.%s", c == h->last ? "" : ", ", *c);
-                fprintf(f, " FROM temp.history_runs d JOIN %s z ON z.sweep_id = d.last AND ",
-                        h->table);
-                history_key_match(f, h, "z");
-                fprintf(f, " WHERE d.sweep_id = %s.sweep_id AND ", h->table);
-                history_key_match(f, h, h->table);
-                fprintf(f, ")");
-                history_rows_of(f, h, "first", "sweep_id = first");
+                history_group_tail(f, h, "z", "last", "sweep_id");
                 return;
         case HISTORY_DELETE:
                 fprintf(f, "DELETE FROM %s", h->table);
