@@ -154,6 +154,9 @@
  *                     and (last_sweep_id, cgroup_id).
  *   thp_sizes         Since version 5, per sweep and THP size (kB) the size's "enabled"
  *                     setting (NULL when absent): PRIMARY KEY (sweep_id, size_kb). WITHOUT ROWID.
+ *   history_bounds    Since version 10, per downsampling step (step_usec, PRIMARY KEY) where its
+ *                     next pass starts looking (store-history.c): the runs that began before
+ *                     from_usec were merged already, or cannot be. Rewritten by every pass.
  *   thp_samples       Since version 5, every counter of the size's stats/: PRIMARY KEY
  *                     (sweep_id, size_kb, name), value; references its thp_sizes row. A
  *                     counter the kernel does not have has no row. WITHOUT ROWID. Since
@@ -181,7 +184,7 @@
  *   older database reads as before, with no cgroup or THP data); step 5 the config's and the
  *   probe's mapcount modes; step 6 the reconstruction's unseen pages; step 7 the reused
  *   samples of the steady state; step 8 the runs (it rewrites every sample row once to set
- *   last_sweep_id: minutes on a database of gigabytes).
+ *   last_sweep_id: minutes on a database of gigabytes); step 9 the downsampling bounds.
  *   A step's text is frozen once released: a change is a new step appended to the array (and
  *   STORE_SCHEMA_VERSION raised). A file is migrated only when opened read-write; a read-only
  *   open requires the current version. A file with a newer user_version, a foreign
@@ -508,6 +511,12 @@ static const char *const schema_migrations[] = {
         "DROP INDEX cgroup_samples_cgroup;\n"
         "CREATE INDEX cgroup_samples_cgroup ON cgroup_samples (cgroup_id, last_sweep_id);\n"
         "CREATE INDEX cgroup_samples_last ON cgroup_samples (last_sweep_id, cgroup_id);\n",
+
+        /* 9 → 10: where downsampling stopped, so that a restart does not look again. */
+        "CREATE TABLE history_bounds (\n"
+        "        step_usec INTEGER PRIMARY KEY,\n"
+        "        from_usec INTEGER NOT NULL\n"
+        ");\n",
 };
 
 static_assert(ELEMENTSOF(schema_migrations) == STORE_SCHEMA_VERSION,

@@ -3,9 +3,11 @@
  * (store-runs.c) of one process, identity, meminfo field, cgroup or THP counter that begin
  * within a step and last less than one become one run over them (which may end in the next
  * step): gauges are averaged, weighted by the sweeps each run stood for; bit masks, flags,
- * cumulative counters and packed memory.stat take the last run's value. The newest keep_per_epoch sweeps of every epoch, which comparisons read (README
- * "Comparisons"), are never downsampled: their figures stay the observations they were. A run
- * of an hour or longer is left as it is: it is one row already. */
+ * cumulative counters and packed memory.stat take the last run's value. The newest
+ * keep_per_epoch sweeps of every epoch, which comparisons read (README "Comparisons"), are
+ * never downsampled: their figures stay the observations they were. A run as long as the step
+ * is left as it is: it is one row already. Where each step's passes stopped is stored
+ * (history_bounds), so that a restart goes on from there. */
 #include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -315,6 +317,10 @@ static int history_pass_end(Store *s, uint64_t from_usec, uint64_t step_usec, ui
         return 0;
 }
 
+/* Where the first pass of this connection starts: the bound the last pass stored, else the
+ * start of the step holding the oldest sweep. */
+static int history_bound_load(Store *s, uint64_t step_usec, uint64_t *ret);
+
 /* The start of the step holding the oldest sweep: where a first pass starts. */
 static int history_oldest(Store *s, uint64_t step_usec, uint64_t *ret) {
         int64_t oldest;
@@ -325,6 +331,25 @@ static int history_oldest(Store *s, uint64_t step_usec, uint64_t *ret) {
                 return r;
         *ret = (uint64_t) MAX(oldest, (int64_t) 0) / step_usec * step_usec;
         return 0;
+}
+
+static int history_bound_load(Store *s, uint64_t step_usec, uint64_t *ret) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = store_prepare(s, "SELECT from_usec FROM history_bounds WHERE step_usec = ?1", &st);
+        if (r < 0)
+                return r;
+        r = store_bind_int64_list(s, st, (const int64_t[]) { (int64_t) step_usec }, 1);
+        if (r >= 0)
+                r = store_step(s, st);
+        if (r < 0)
+                return r;
+        if (r > 0 && store_column_int64(st, 0) > 0) {
+                *ret = store_column_uint64(st, 0);
+                return 0;
+        }
+        return history_oldest(s, step_usec, ret);
 }
 
 int store_downsample(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch,
@@ -347,7 +372,7 @@ int store_downsample(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch,
         slot = history_slot(s, step_usec);
         from = s->history_from[slot].from_usec;
         if (from == 0)
-                r = history_oldest(s, step_usec, &from);
+                r = history_bound_load(s, step_usec, &from);
         /* A bounded pass: a week of dense history downsampled at once would hold the writer
          * (and the sweeps) for minutes. */
         if (r >= 0)
@@ -359,14 +384,20 @@ int store_downsample(Store *s, uint64_t cutoff_usec, unsigned keep_per_epoch,
                 r = store_downsample_locked(s, cutoff, keep_per_epoch, step_usec, &removed);
         if (r >= 0)
                 r = history_next_from(s, cutoff, keep_per_epoch, step_usec, &next);
-        r = store_write_end(s, nested, r);
-        if (r < 0) {
-                s->history_from[slot].from_usec = 0;    /* done again in full */
-                return r;
-        }
         /* Catching up, a window that has not moved yet must not hold the passes back. */
         if (more && next <= from)
                 next = cutoff - step_usec;
+        if (r >= 0)
+                r = store_exec_bound(s, "INSERT INTO history_bounds (step_usec, from_usec)"
+                                     " VALUES (?1, ?2) ON CONFLICT (step_usec)"
+                                     " DO UPDATE SET from_usec = excluded.from_usec",
+                                     (const int64_t[]) { (int64_t) step_usec, (int64_t) next },
+                                     2, NULL);
+        r = store_write_end(s, nested, r);
+        if (r < 0) {
+                s->history_from[slot].from_usec = 0;    /* done again from the stored bound */
+                return r;
+        }
         s->history_from[slot].from_usec = next;
         if (ret_more)
                 *ret_more = more;

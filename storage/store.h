@@ -37,8 +37,9 @@ typedef enum StoreMode {
  * each epoch, the memory cgroups and the per-size THP statistics; version 6 the mapcount mode
  * of the config and of the runtime probe; version 7 the pages of the reconstruction that
  * processes not read also map; version 8 the reused samples of the steady state; version 9
- * the runs: one sample row for consecutive sweeps whose figures did not change. */
-#define STORE_SCHEMA_VERSION 9
+ * the runs: one sample row for consecutive sweeps whose figures did not change; version 10
+ * where downsampling stopped. */
+#define STORE_SCHEMA_VERSION 10
 
 /* Opens (and in read-write mode creates or migrates) the database at path. A file that is not
  * SQLite, is SQLite but not a mapstatd database (application_id), or is corrupt is refused with

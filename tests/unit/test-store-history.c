@@ -155,6 +155,17 @@ static void test_tiers(void) {
         ASSERT_INT_EQ(downsample_all(s, T0 + 30 * HOUR, 2 * HOUR, 3, &calls), 0);
         ASSERT_INT_EQ(calls, 1);
 
+        /* Where each step stopped is stored: opened again, it goes on from there. */
+        ASSERT_INT_EQ(sql_int(db, "SELECT count(*) FROM history_bounds WHERE from_usec > 0"), 2);
+        ASSERT_INT_EQ(sql_int(db, "SELECT from_usec FROM history_bounds"
+                              " WHERE step_usec = 3600000000"), (int64_t) (T0 + 27 * HOUR));
+        s = store_free(s);
+        ASSERT_INT_EQ(store_open(&s, db, STORE_READ_WRITE, NULL), 0);
+        if (!s)
+                goto finish;
+        ASSERT_INT_EQ(downsample_all(s, T0 + 30 * HOUR, 2 * HOUR, 3, &calls), 0);
+        ASSERT_INT_EQ(calls, 1);
+
 finish:
         store_free(s);
         free(db);
