@@ -158,7 +158,9 @@ static const char identity_window_sql[] =
         " (SELECT count(*) FROM sweeps w WHERE w.id BETWEEN max(i.sweep_id,"
         " (SELECT min(id) FROM win)) AND i.last_sweep_id AND w.id IN win) AS in_window"
         " FROM identity_samples i"
-        " WHERE i.last_sweep_id IN win AND i.identity_id BETWEEN ?3 AND ?4"
+        /* through (identity_id, last_sweep_id): the + keeps SQLite from taking every
+         * identity's runs of each window sweep through (last_sweep_id) instead */
+        " WHERE +i.last_sweep_id IN win AND i.identity_id BETWEEN ?3 AND ?4"
         " AND i.observations > 0"
         " ORDER BY i.identity_id, i.last_sweep_id";
 
@@ -255,6 +257,9 @@ int store_identity_id_max(Store *s, int64_t *ret) {
         return store_query_int64(s, "SELECT coalesce(max(id), 0) FROM identities", ret);
 }
 
+/* The last sweep of the epoch ?1. */
+#define EPOCH_LAST_SWEEP_SQL "(SELECT max(id) FROM sweeps WHERE epoch_id = ?1)"
+
 static int system_series(Store *s, int64_t epoch_id, size_t window, SystemSeries **ret_series,
                          size_t *ret_n, SeriesPoint **ret_points) {
         _cleanup_free_ SystemSeries *series = NULL;
@@ -269,10 +274,14 @@ static int system_series(Store *s, int64_t epoch_id, size_t window, SystemSeries
 
         r = store_prepare_epoch_window(s,
                                        "SELECT m.name, m.value, coalesce(t.value, 0)"
+                                       /* runs ending within the epoch: a window of an
+                                        * old epoch does not look through every later run */
                                        " FROM sweeps w JOIN meminfo_samples m"
                                        " ON " STORE_RUN_COVERS_SQL("m", "w")
+                                       " AND m.last_sweep_id <= " EPOCH_LAST_SWEEP_SQL
                                        " LEFT JOIN meminfo_samples t ON t.name = 'MemTotal'"
                                        " AND " STORE_RUN_COVERS_SQL("t", "w")
+                                       " AND t.last_sweep_id <= " EPOCH_LAST_SWEEP_SQL
                                        " WHERE w.id IN (" STORE_EPOCH_WINDOW_SQL ")"
                                        " AND m.is_kb = 1 ORDER BY m.name, w.start_usec, w.id",
                                        epoch_id, window, &st);
