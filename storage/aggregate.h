@@ -27,7 +27,8 @@ typedef struct SweepRow {
         bool reused;                    /* the figures are an earlier sweep's read */
         int64_t run_sweep_id;           /* the open sweep's id when the sample has a row of its
                                          * own; earlier when it extended a run */
-        bool unchanged;                 /* extended its run, and is the same process row under
+        bool unchanged;                 /* extended its run (and kept it: a reconstruction
+                                         * splits it off), and is the same process row under
                                          * the same identity as in the last sweep */
         uint64_t kb[_SMAPS_FIELD_MAX];
 } SweepRow;

@@ -158,6 +158,7 @@ int store_sample_split(Store *s, SweepRow *row) {
         if (r < 0)
                 return r;
         row->run_sweep_id = s->sweep_id;
+        row->unchanged = false;
         return 0;
 }
 

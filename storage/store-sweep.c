@@ -222,7 +222,7 @@ static int store_insert_sample(Store *s, const ProcSample *p, int64_t process_id
 }
 
 static int store_sweep_row_add(Store *s, const ProcSample *p, int64_t identity_id,
-                               int64_t process_id, int64_t run_sweep_id) {
+                               int64_t process_id, int64_t run_sweep_id, bool known) {
         SweepRow *row;
         int r;
 
@@ -253,6 +253,7 @@ static int store_sweep_row_add(Store *s, const ProcSample *p, int64_t identity_i
                 .truth = -1,
                 .reused = p->reused_sweep_id > 0,
                 .run_sweep_id = run_sweep_id,
+                .unchanged = known && run_sweep_id != s->sweep_id,
         };
         memcpy(row->kb, p->rollup.kb, sizeof row->kb);
         if (complete) {
@@ -283,8 +284,8 @@ static int store_cache_load(Store *s) {
         r = store_statement(s, STORE_STMT_PROCESS_LOAD, &st);
         if (r < 0)
                 return r;
-        if ((r = store_bind_int64(s, st, 1, s->sweep_epoch_id)) < 0 ||
-            (r = store_bind_int64(s, st, 2, s->sweep_id)) < 0)
+        r = store_bind_int64(s, st, 1, s->sweep_previous_id);
+        if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
                 const char *fields[6];
@@ -357,9 +358,7 @@ int store_sweep_add_process(Store *s, const ProcSample *p, const char *identity_
                 r = store_insert_sample(s, p, process_id, &run_sweep_id);
         if (r < 0)
                 return store_sweep_failed(s, r);
-        r = store_sweep_row_add(s, p, identity_id, process_id, run_sweep_id);
-        if (r >= 0)
-                s->rows[s->n_rows - 1].unchanged = known && run_sweep_id != s->sweep_id;
+        r = store_sweep_row_add(s, p, identity_id, process_id, run_sweep_id, known);
         if (r < 0) {
                 s->sweep_error = r;     /* the sample row is in but would miss its aggregate */
                 return r;
@@ -520,7 +519,7 @@ static int store_sweep_aggregate(Store *s) {
                 j = sweep_rows_group_end(s->rows, s->n_rows, i);
                 identity_aggregate(s->rows + i, j - i, s->pagemaps, s->truths, s->scratch, &a);
                 for (size_t k = i; k < j && extended; k++)
-                        extended = s->rows[k].unchanged && s->rows[k].run_sweep_id != s->sweep_id;
+                        extended = s->rows[k].unchanged;
                 r = store_identity_sample_write(s, &a, extended);
                 if (r < 0)
                         return r;

@@ -63,14 +63,13 @@ static const char *const store_statement_sql[_STORE_STMT_MAX] = {
                 " last_seen_usec = max(last_seen_usec, excluded.last_seen_usec)"
                 " RETURNING id",
 
-        /* The processes of the epoch's last committed sweep (?2 is the open one), to fill the
-         * writer's cache after a start. */
+        /* The processes of the epoch's sweep before the open one (?1: sweep_previous_id, found
+         * by store_runs_begin()), to fill the writer's cache after a start. */
         [STORE_STMT_PROCESS_LOAD] =
                 "SELECT p.pid, p.start_time_ticks, p.id, p.identity_id, p.comm, p.exe, p.cmdline,"
                 " p.cgroup, p.unit, i.key FROM process_samples ps"
                 " JOIN processes p ON p.id = ps.process_id JOIN identities i ON i.id = p.identity_id"
-                " WHERE ps.last_sweep_id = (SELECT max(id) FROM sweeps WHERE epoch_id = ?1"
-                " AND id < ?2)",
+                " WHERE ps.last_sweep_id = ?1",
         [STORE_STMT_PROCESS_UPSERT] =
                 "INSERT INTO processes (epoch_id, pid, start_time_ticks, identity_id, comm, exe,"
                 " cmdline, cgroup, unit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
