@@ -1,9 +1,14 @@
 """What the benchmark scripts share: the built programs they need, the helper processes they
 start, and running a command under bench/measure."""
+import collections
 import json
 import os
 import subprocess
 import sys
+
+# What measure() returns: wall and CPU seconds, peak RSS in KiB, and the command's last stdout
+# line as JSON (None when it printed none).
+Measured = collections.namedtuple("Measured", "wall rss cpu out")
 
 
 def built(build, *paths):
@@ -15,13 +20,27 @@ def built(build, *paths):
     return found
 
 
+def rss_kib(pid):
+    """A process's resident set (VmRSS) in KiB; 0 once it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
 def start_helper(cmd):
-    """Starts a helper (tests/helpers/memlayout, workload) and waits for its "ready" line; it
-    runs until its stdin closes (stop_helpers())."""
+    """Starts a helper (bench/population, tests/helpers/memlayout or workload) and waits for its
+    "ready" line, whose words after "ready" it keeps as h.ready (population: every PID); it runs
+    until its stdin closes (stop_helpers())."""
     h = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = h.stdout.readline()
     if not line.startswith("ready"):
         sys.exit("%s failed: %r" % (cmd[0], line))
+    h.ready = line.split()[1:]
     return h
 
 
@@ -35,14 +54,13 @@ def stop_helpers(helpers):
 
 
 def measure(tool, cmd):
-    """Runs cmd under bench/measure (tool); returns (wall s, peak RSS KiB, the command's last
-    stdout line as JSON, or None when it printed none). Exits when the command fails."""
+    """Runs cmd under bench/measure (tool); returns a Measured. Exits when the command fails."""
     p = subprocess.run([tool, *cmd], capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit("%s failed: %s" % (" ".join(cmd), p.stderr[-2000:]))
-    wall, rss = p.stderr.strip().splitlines()[-1].split()[1:]
+    wall, rss, cpu = p.stderr.strip().splitlines()[-1].split()[1:]
     lines = p.stdout.strip().splitlines()
     out = None
     if lines and lines[-1].startswith("{"):
         out = json.loads(lines[-1])
-    return int(wall) / 1e6, int(rss), out
+    return Measured(int(wall) / 1e6, int(rss), int(cpu) / 1e6, out)

@@ -72,14 +72,13 @@ def run(args, n, tools):
         measure(tool, without)
         fl, ours, bare, peaks = [], [], [], []
         for _ in range(args.rounds):
-            _, _, out = measure(tool, [floor, "/sys"])
+            out = measure(tool, [floor, "/sys"]).out
             fl.append(out["duration_seconds"])
             counted = out["cgroups"]
-            _, rss, out = measure(tool, with_cg)
-            ours.append(out["duration_seconds"])
-            peaks.append(rss)
-            _, _, out = measure(tool, without)
-            bare.append(out["duration_seconds"])
+            m = measure(tool, with_cg)
+            ours.append(m.out["duration_seconds"])
+            peaks.append(m.rss)
+            bare.append(measure(tool, without).out["duration_seconds"])
         med = statistics.median
         cost = med(ours) - med(bare)
         # What the cgroups add to the database: the two files, checkpointed, told apart.

@@ -1,7 +1,7 @@
-/* Runs a command and prints its wall time and peak RSS on stderr as "measure: WALL_USEC
- * MAXRSS_KIB", and exits with its exit status; the command's stdout passes through. Forked from this small process, so
- * ru_maxrss is the command's own peak, not the harness's (a fork of a Python interpreter would
- * count the interpreter's RSS until exec). */
+/* Runs a command and prints its wall time, peak RSS and CPU time on stderr as "measure:
+ * WALL_USEC MAXRSS_KIB CPU_USEC", and exits with its exit status; the command's stdout passes
+ * through. Forked from this small process, so ru_maxrss is the command's own peak, not the
+ * harness's (a fork of a Python interpreter would count the interpreter's RSS until exec). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +38,10 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "measure: %s failed\n", argv[1]);
                 return 1;
         }
-        fprintf(stderr, "measure: %lld %ld\n",
-               (long long) (b.tv_sec - a.tv_sec) * 1000000LL + (b.tv_nsec - a.tv_nsec) / 1000,
-               ru.ru_maxrss);
+        fprintf(stderr, "measure: %lld %ld %lld\n",
+                (long long) (b.tv_sec - a.tv_sec) * 1000000LL + (b.tv_nsec - a.tv_nsec) / 1000,
+                ru.ru_maxrss,
+                (long long) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL +
+                        ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
         return WEXITSTATUS(status);
 }

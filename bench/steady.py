@@ -3,26 +3,28 @@
 over one where a share of the processes changes every interval, against the kernel floor of
 reading every process's smaps_rollup (bench/sweep-floor), in one run.
 
-Starts --procs helpers (tests/helpers/memlayout: private anonymous memory, a third of them with a
-copy-on-write child, a third with a shared tmpfs file), then for each pagemap mode and each
-share of changing processes runs the daemon with --interval and --max-staleness = the interval
-times --staleness-intervals (the default 5min over the default 60s, compressed), and between
-two of its sweeps runs the floor once and makes the changing helpers fault (memlayout "grow":
-a new mapping, every page written). The daemon's sweeps are timed by the daemon itself
-(sweeps.duration_usec); the floor prints its own. Prints, per case, the mean and median sweep
-against the floor's median, the daemon's CPU per sweep, the share of processes reused, the
-database bytes per process and sweep, and the database's growth per sweep (content bytes of the
-host tables, and of the per-process and per-identity ones per identity) extrapolated to 30 days
-of sweeps at the default interval for 1,000 identities, and to what the default retention keeps
-of them (7 days).
+Starts bench/population (--procs processes: a THP, private anonymous memory, a memfd and a file
+shared by all, a copy-on-write child per member), then for each pagemap mode and each share of
+changing processes runs the daemon with --interval and --max-staleness = the interval times
+--staleness-intervals (the default 5min over the default 60s, compressed), and between two of
+its sweeps runs the floor once and makes the changing processes fault (SIGUSR1: 64 KiB more,
+written). The daemon's sweeps are timed by the daemon itself (sweeps.duration_usec); the floor
+prints its own. Prints, per case, the mean and median sweep against the floor's median, the
+daemon's CPU per sweep and RSS over the run, the share of processes reused, the database bytes
+per process and sweep, and the database's growth per sweep (content bytes of the host tables,
+and of the per-process and per-identity ones per identity) extrapolated to 30 days of sweeps at
+the default interval for 1,000 identities, and to what the default retention keeps of them
+(7 days). bench/suite.py runs these cases as part of the suite.
 
     python3 bench/steady.py [--build build] [--procs 200] [--sweeps 40] [--changing 0,10]
+                            [--modes off,exclusivity,full]
 
 Targets (issue #12): idle <= 0.3x the smaps_rollup floor, 10 % changing <= 0.5x."""
 import argparse
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -30,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from benchutil import built, start_helper, stop_helpers
+from benchutil import built, rss_kib, start_helper, stop_helpers
 
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "integration"))
@@ -47,14 +49,6 @@ def cpu_seconds(pid):
 def floor_seconds(floor):
     p = subprocess.run([floor], capture_output=True, text=True, check=True)
     return json.loads(p.stdout.strip().splitlines()[-1])["duration_seconds"]
-
-
-def grow(helper, kb):
-    """Has a memlayout helper map and write kb more (a fault and a new mapping)."""
-    helper.stdin.write("grow %d\n" % kb)
-    helper.stdin.flush()
-    if helper.stdout.readline().strip() != "ok":
-        sys.exit("memlayout did not grow")
 
 
 HOST_TABLES = ("sweeps", "meminfo_samples", "thp_", "cgroup", "epoch")
@@ -75,13 +69,16 @@ def content_bytes(con):
     return host, ident
 
 
-def run_case(args, helpers, mode, changing, floor, tmp):
+def run_case(args, pids, mode, changing, floor, tmp):
+    """One case: the daemon in mode over the processes pids, changing percent of them faulting
+    before every sweep, for args.sweeps sweeps of args.interval_ms (and args.staleness_intervals
+    of them as MaxStaleness=); needs $MAPSTATD_BIN. Returns the figures as a dict."""
     from harness import Daemon
 
     interval = args.interval_ms
     db = os.path.join(tmp, "steady-%s-%d.db" % (mode, changing))
-    n_change = len(helpers) * changing // 100
-    floors, cursor = [], 0
+    n_change = len(pids) * changing // 100
+    floors, rss, cursor = [], [], 0
     with Daemon(["--interval", "%dms" % interval, "--pagemap", mode,
                  "--max-staleness", "%dms" % (interval * args.staleness_intervals)],
                 db=db) as d:
@@ -93,9 +90,10 @@ def run_case(args, helpers, mode, changing, floor, tmp):
         for _ in range(args.sweeps):
             floors.append(floor_seconds(floor))
             for _ in range(n_change):
-                grow(helpers[cursor % len(helpers)], 64)
+                os.kill(pids[cursor % len(pids)], signal.SIGUSR1)     # population: 64 KiB more
                 cursor += 1
             d.wait_sweeps(1, timeout=120)
+            rss.append(rss_kib(d.proc.pid))
         cpu = cpu_seconds(d.proc.pid) - cpu0
         rows = ro.execute("SELECT duration_usec / 1e6, sampled, reused FROM sweeps"
                           " WHERE id > ? ORDER BY id", (first,)).fetchall()
@@ -134,6 +132,8 @@ def run_case(args, helpers, mode, changing, floor, tmp):
         "median_ratio": round(statistics.median(sweeps) / floor, 3),
         "target_mean_ratio": TARGETS.get(changing),
         "daemon_cpu_per_sweep_seconds": round(cpu / len(sweeps), 5),
+        "daemon_rss_kib": {"first": rss[0], "median": statistics.median(rss), "max": max(rss),
+                           "last": rss[-1]},
         "process_and_identity_bytes_per_process_sample": round(per_sample, 1),
         "database_sweeps": total_sweeps,
         "identities": identities,
@@ -149,7 +149,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build")
     ap.add_argument("--procs", type=int, default=200)
-    ap.add_argument("--anon-mb", type=int, default=16)
+    ap.add_argument("--resident-kb", type=int, default=8192)
     ap.add_argument("--sweeps", type=int, default=40)
     ap.add_argument("--interval-ms", type=int, default=1000)
     ap.add_argument("--staleness-intervals", type=int, default=5)
@@ -160,31 +160,23 @@ def main():
         sys.exit("run as root: every process's smaps_rollup is read")
 
     b = os.path.abspath(args.build)
-    mapstatd, floor, memlayout = built(b, "daemon/mapstatd", "bench/sweep-floor",
-                                       "tests/helpers/memlayout")
+    mapstatd, floor, population = built(b, "daemon/mapstatd", "bench/sweep-floor",
+                                        "bench/population")
     os.environ["MAPSTATD_BIN"] = mapstatd
 
     tmp = tempfile.mkdtemp(prefix="mapstatd-bench-steady-", dir="/dev/shm")
     helpers = []
     try:
-        anon_kb = str(args.anon_mb * 1024)
-        for i in range(args.procs):
-            # one identity per helper, as most processes of a host are
-            # (letters: identity keys fold digits, so that worker-1 and worker-2 match)
-            cmd = [memlayout, "--anon", anon_kb, "--tag",
-                   "steady" + "".join(chr(ord("a") + int(c)) for c in str(i))]
-            if i % 3 == 1:
-                cmd.append("--fork")
-            elif i % 3 == 2:
-                cmd += ["--file", os.path.join(tmp, "f%d" % i) + ":1024"]
-            helpers.append(start_helper(cmd))
+        helpers.append(start_helper([population, "--procs", str(args.procs),
+                                     "--resident-kb", str(args.resident_kb)]))
+        pids = [int(p) for p in helpers[0].ready]
         time.sleep(1)
         results = []
         for mode in args.modes.split(","):
             for changing in (int(c) for c in args.changing.split(",")):
-                results.append(run_case(args, helpers, mode, changing, floor, tmp))
+                results.append(run_case(args, pids, mode, changing, floor, tmp))
                 print(json.dumps(results[-1]), file=sys.stderr)
-        print(json.dumps({"processes_started": args.procs, "anon_mb_each": args.anon_mb,
+        print(json.dumps({"processes_started": args.procs, "resident_kb": args.resident_kb,
                           "interval_ms": args.interval_ms,
                           "max_staleness_ms": args.interval_ms * args.staleness_intervals,
                           "floor": "bench/sweep-floor: stat, smaps_rollup, cmdline, exe, "

@@ -29,20 +29,12 @@ import threading
 import time
 import urllib.request
 
-from benchutil import built
+from benchutil import built, rss_kib
 
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "integration"))
 
 KERNEL = ("7.0.0-bench", "00000000-0000-4000-8000-000000000003")   # gen-history's last epoch
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class RssSampler(threading.Thread):

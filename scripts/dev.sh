@@ -3,6 +3,8 @@
 #   scripts/dev.sh run [DAEMON OPTIONS]   install deps, build, run the daemon in the foreground
 #   scripts/dev.sh test                   install deps, build (plain and ASan/UBSan), run every
 #                                         test suite in both builds, print "N passed, N failed"
+#   scripts/dev.sh bench [SUITE OPTIONS] install deps and the peers, build, run bench/suite.py
+#                                         (about 45 minutes; writes bench/results.md)
 #   scripts/dev.sh deps | test-deps | build   the individual steps (deps: what building and
 #                                         running need; test-deps: also what the tests need)
 set -euo pipefail
@@ -18,6 +20,8 @@ PACKAGES=(build-essential meson ninja-build pkg-config python3 util-linux curl s
 # contract), chromium (the dashboard), iproute2 (the loopback of Prometheus' private network);
 # bench/: wrk.
 TEST_PACKAGES=(systemd systemd-container iproute2 python3-jsonschema chromium wrk)
+# bench/suite.py: the peers it measures mapstatd against.
+BENCH_PACKAGES=(smem smemstat)
 
 # Runs a command with its output kept aside, so that a good build prints nothing; when it fails,
 # everything it printed (the compiler's error) goes to stderr with the command.
@@ -57,11 +61,18 @@ test_deps() {
         tools
 }
 
-# Debian's prometheus 2.42 and prometheus-node-exporter 1.5 for the tests, unpacked into .tools/
-# rather than installed: the packages would start system-wide services on ports 9090 and 9100.
+# Debian's prometheus 2.42 and prometheus-node-exporter 1.5 for the tests (and the benchmark
+# suite, with prometheus-process-exporter 0.7), unpacked into .tools/ rather than installed: the
+# packages would start system-wide services on ports 9090, 9100 and 9256.
 tools() {
         tool prometheus prometheus usr/bin/prometheus usr/bin/promtool
         tool node-exporter prometheus-node-exporter usr/bin/prometheus-node-exporter
+}
+
+bench_deps() {
+        install "${PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${BENCH_PACKAGES[@]}"
+        tools
+        tool process-exporter prometheus-process-exporter usr/bin/prometheus-process-exporter
 }
 
 # tool DIR PACKAGE FILE...: unpacks Debian's PACKAGE into .tools/DIR unless its FILEs are there.
@@ -135,8 +146,14 @@ run)
         exec build/daemon/mapstatd "$@"
         ;;
 test) test_deps; tests ;;
+bench)
+        shift
+        bench_deps
+        build
+        exec python3 bench/suite.py "$@"
+        ;;
 *)
-        echo "usage: $0 run [OPTIONS] | test | deps | test-deps | build" >&2
+        echo "usage: $0 run [OPTIONS] | test | bench [OPTIONS] | deps | test-deps | build" >&2
         exit 2
         ;;
 esac
