@@ -18,6 +18,8 @@
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
+/* -1, 0 or 1 as a is below, equal to or above b: for qsort() and bsearch() comparators. */
+#define CMP(a, b) (((a) > (b)) - ((a) < (b)))
 
 /* Returns the value of *p and sets *p to NULL: hands an owned pointer over. */
 #define TAKE_PTR(p)                             \
