@@ -148,11 +148,8 @@ static void count_sweep(Daemon *d, bool failed) {
         pthread_mutex_unlock(&d->status.lock);
 }
 
-/* One bounded pass of downsampling per turn of the event loop, until there is nothing older
- * than DownsampleAfter= left to merge: catching up on a long history (after an upgrade, or a
- * long stop) never holds the loop, the sweeps or SIGTERM for more than one pass. */
-static int on_downsample(sd_event_source *s, void *userdata) {
-        Daemon *d = userdata;
+/* One bounded pass of downsampling: whether there is more to merge. */
+static bool downsample_pass(Daemon *d) {
         bool more = false;
         int r;
 
@@ -164,13 +161,21 @@ static int on_downsample(sd_event_source *s, void *userdata) {
                                   "%m, will retry");
         else if (r > 0)
                 log_debug("Downsampled history: %d rows merged", r);
-        if (r >= 0 && more)
+        return r >= 0 && more;
+}
+
+/* One pass per turn of the event loop, until there is nothing older than DownsampleAfter= left
+ * to merge: catching up on a long history (after an upgrade, or a long stop) never holds the
+ * loop, the sweeps or SIGTERM for more than one pass. */
+static int on_downsample(sd_event_source *s, void *userdata) {
+        if (downsample_pass(userdata))
                 (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
-/* Once an hour, after a sweep: retention, then downsampling (on_downsample()). A failure is
- * retried next hour. */
+/* Once an hour, after a sweep: retention, then downsampling (on_downsample()); --once, which
+ * has no event loop, makes one bounded pass, so that a timer running it catches up pass by
+ * pass. A failure is retried next time. */
 static void daemon_maintain(Daemon *d, uint64_t now_usec) {
         const Options *o = &d->options;
         int r;
@@ -186,6 +191,10 @@ static void daemon_maintain(Daemon *d, uint64_t now_usec) {
         }
         if (o->downsample_after_usec == 0)
                 return;
+        if (!d->event) {
+                (void) downsample_pass(d);
+                return;
+        }
         r = d->downsample ? sd_event_source_set_enabled(d->downsample, SD_EVENT_ONESHOT) :
                             sd_event_add_defer(d->event, &d->downsample, on_downsample, d);
         if (r < 0)

@@ -10,7 +10,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Daemon, main
+from harness import BIN, Daemon, main
 
 GEN = os.environ.get("MAPSTATD_GEN_HISTORY", "build/bench/gen-history")
 MEMINFO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures",
@@ -121,6 +121,25 @@ class HistoryTest(unittest.TestCase):
         # The comparisons' window is as it was written.
         self.assertEqual(per_sweep(db, "SELECT * FROM identity_samples WHERE sweep_id IN (%s)"
                                    " ORDER BY sweep_id, identity_id" % window), recent_before)
+        self.assertEqual(per_sweep(db, "PRAGMA foreign_key_check"), [])
+
+    def test_once_downsamples_a_pass_per_run(self):
+        # mapstatd --once, driven by a timer, has no event loop to go on from: each run makes
+        # one bounded pass, quietly, and runs after runs catch up.
+        db = self.copy("once.db")
+        before = self.count(db, "identity_samples")
+        counts = []
+        for _ in range(40):
+            p = subprocess.run([BIN, "--once", "--pagemap", "off", "--db", db,
+                                "--keep-per-epoch", str(KEEP)], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertNotIn("Failed", p.stderr)
+            self.assertNotIn("warning", p.stderr.lower())
+            counts.append(self.count(db, "identity_samples"))
+            if counts[-1] < before / 4:
+                break
+        self.assertLess(counts[0], before)             # the first run merged some
+        self.assertLess(counts[-1], before / 4, counts)   # and the runs caught up
         self.assertEqual(per_sweep(db, "PRAGMA foreign_key_check"), [])
 
     def test_downsample_after_zero_keeps_every_row(self):
