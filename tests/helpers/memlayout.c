@@ -2,8 +2,6 @@
  * and waits until stdin closes. Layouts (combinable):
  *   --anon KB        private anonymous memory, every page written
  *   --file PATH:KB   a file of KB kilobytes mapped MAP_SHARED, every page read
- *   --regions N      N more mappings: 2N pages written, every other one made read-only, so
- *                    that they cannot merge (bench/peers.py: processes of many mappings)
  *   --fork           fork after building: the child shares the anonymous pages copy-on-write
  *   --fork-if PATH   the same, only when PATH exists (the command line, and so the identity,
  *                    stays the same whether it forks or not: the kernel lab's control)
@@ -82,21 +80,6 @@ static void map_file(const char *spec) {
         close(fd);
 }
 
-static void map_regions(const char *arg) {
-        size_t n = parse_kb(arg) / 1024;        /* a count, parsed as the sizes are */
-        char *p = mmap(NULL, 2 * n * 4096, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-        if (p == MAP_FAILED)
-                die("mmap regions");
-        (void) madvise(p, 2 * n * 4096, MADV_NOHUGEPAGE);
-        for (size_t i = 0; i < 2 * n; i++)
-                p[i * 4096] = 1;
-        for (size_t i = 1; i < 2 * n; i += 2)
-                if (mprotect(p + i * 4096, 4096, PROT_READ) < 0)
-                        die("mprotect");
-}
-
 static void reap(pid_t *child) {
         if (*child > 0) {
                 kill(*child, SIGTERM);
@@ -133,8 +116,6 @@ int main(int argc, char *argv[]) {
                         map_anon(parse_kb(argv[++i]));
                 else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc)
                         map_file(argv[++i]);
-                else if (strcmp(argv[i], "--regions") == 0 && i + 1 < argc)
-                        map_regions(argv[++i]);
                 else if (strcmp(argv[i], "--fork") == 0)
                         do_fork = 1;
                 else if (strcmp(argv[i], "--fork-if") == 0 && i + 1 < argc)

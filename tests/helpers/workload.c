@@ -2,7 +2,6 @@
  * the real kernel, checks that it got the large folios it asked for, reports readiness and waits
  * until stdin reaches EOF. Usage:
  *   workload W1|W1b|W2|W3|W4|W5|W6|W6s|W7|W8|W9|layout --tag WORD [--dir DIR]
- *   workload thp --mb N --tag WORD     N MiB of written anonymous THP (bench/pagemap.py)
  * Every process of a workload prints one line on stdout once its part of the layout is final:
  *   "ready ROLE PID got_thp=0|1 region=HEX"
  * (ROLE: parent, childa, childb; region: the start of its workload region). When the layout
@@ -573,35 +572,17 @@ static void run_layout(void) {
         report_layout("parent", &l);
 }
 
-/* thp: mb MiB of anonymous memory in PMD THPs, written; got_thp when all of it is PMD-mapped. */
-static void run_thp(size_t mb) {
-        size_t size = mb << 20;
-        char *p = reserve_aligned(size, PMD_SIZE, true);
-
-        (void) madvise(p, size, MADV_HUGEPAGE);
-        touch(p, size, 1);
-        report("parent", smaps_field_kb(p, "AnonHugePages") == (long) (size / 1024), p);
-}
-
 /* ---- main ------------------------------------------------------------------------------- */
 
 int main(int argc, char *argv[]) {
         const char *mode = NULL;
-        size_t mb = 16;
 
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--tag") == 0 && i + 1 < argc)
                         i++;
                 else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
                         dir = argv[++i];
-                else if (strcmp(argv[i], "--mb") == 0 && i + 1 < argc) {
-                        char *end;
-                        mb = strtoul(argv[++i], &end, 10);
-                        if (*end || mb == 0 || mb > 65536) {
-                                fprintf(stderr, "workload: bad --mb '%s'\n", argv[i]);
-                                return 2;
-                        }
-                } else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
+                else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
                         role_arg = argv[++i];
                 else if (!mode && argv[i][0] != '-')
                         mode = argv[i];
@@ -655,8 +636,6 @@ int main(int argc, char *argv[]) {
                 run_w9();
         else if (strcmp(mode, "layout") == 0)
                 run_layout();
-        else if (strcmp(mode, "thp") == 0)
-                run_thp(mb);
         else {
                 fprintf(stderr, "workload: unknown workload '%s'\n", mode);
                 return 2;
