@@ -358,7 +358,38 @@ static void folios_assign_owners(Reconstruction *r) {
         }
 }
 
-int reconstruction_finish(Reconstruction *r, const ProcRoot *root) {
+/* A block whose entries are those of the same block of prev, entry for entry: nothing of ours
+ * mapped or unmapped a page of it since, so its kpage* figures and large folios are taken from
+ * prev rather than read again. */
+static int block_take(Reconstruction *r, Block *b, const Reconstruction *prev, const Block *pb) {
+        uint32_t n = 0;
+
+        b->folio_base = (uint32_t) r->n_folios;
+        memcpy(b->kpagecount, pb->kpagecount, sizeof b->kpagecount);
+        memcpy(b->flags, pb->flags, sizeof b->flags);
+        memcpy(b->folio, pb->folio, sizeof b->folio);
+        for (size_t i = 0; i < BLOCK_PFNS; i++)
+                n = MAX(n, (uint32_t) b->folio[i]);
+        for (uint32_t i = 0; i < n; i++) {
+                const Folio *f = &prev->folios[pb->folio_base + i];
+                Folio copy = {
+                        .mapcount_sum = f->mapcount_sum,
+                        .entries = f->entries,
+                        .avg = f->avg,
+                        .owner = OWNER_NONE,
+                        .last = OWNER_NONE,
+                        .n = f->n,
+                        .flags = f->flags,
+                };
+                int k = folio_append(r, &copy);
+
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+int reconstruction_finish(Reconstruction *r, const ProcRoot *root, const Reconstruction *prev) {
         _cleanup_close_ int flags_fd = -EBADF, count_fd = -EBADF;
         uint64_t kflags[BLOCK_PFNS], kcount[BLOCK_PFNS];
         int k;
@@ -394,6 +425,13 @@ int reconstruction_finish(Reconstruction *r, const ProcRoot *root) {
                 b = block_lookup(r, bi);
                 if (!b)
                         continue;
+                const Block *pb = prev && prev->finished ? block_lookup(prev, bi) : NULL;
+                if (pb && memcmp(b->count, pb->count, sizeof b->count) == 0) {
+                        k = block_take(r, b, prev, pb);
+                        if (k < 0)
+                                return k;
+                        continue;
+                }
                 k = kpage_read_block(flags_fd, bi, kflags, &n_flags);
                 if (k < 0)
                         return k == -EINVAL ? -EIO : k;

@@ -51,9 +51,13 @@ int reconstruction_add(Reconstruction *r, uint32_t process, const uint64_t *pfns
 /* After every process was added: reads kpageflags and kpagecount under the proc root for every
  * 512-PFN block seen (one 4 KiB pread each per file), finds the large folios (THP flag, head
  * and tails) and which processes map each. When no PFN was seen the files are not opened.
- * -ENOENT when the files do not exist, -EACCES, -EIO, -ENOMEM, -EINVAL (called twice, or an
- * index added twice). */
-int reconstruction_finish(Reconstruction *r, const ProcRoot *root);
+ * prev (NULL: none), a finished reconstruction of an earlier sweep: a block whose present
+ * entries per PFN are the same in both takes prev's kpage* figures and large folios instead of
+ * reading them, as nothing this reconstruction sees mapped or unmapped a page of it (mappers it
+ * does not see may have: the caller bounds how old such figures get); prev is not referenced
+ * after the call. -ENOENT when the files do not exist, -EACCES, -EIO,
+ * -ENOMEM, -EINVAL (called twice, or an index added twice). */
+int reconstruction_finish(Reconstruction *r, const ProcRoot *root, const Reconstruction *prev);
 
 /* One process's figures (after reconstruction_finish()). Zero pages, NOPAGE and hugetlb PFNs are
  * ignored. Like smaps, every entry is accounted: a page mapped twice by the process counts

@@ -54,16 +54,48 @@ void sweeper_configure(Sweeper *sw, const Options *o) {
         sw->rollup_unavailable_logged = false;
 }
 
-/* Forgets the last sweep's processes and reconstruction. */
+static void sweep_processes_clear(SweepProcess *procs, size_t *n) {
+        for (size_t i = 0; i < *n; i++)
+                free(procs[i].memory_cgroup);
+        *n = 0;
+}
+
+/* Forgets the open sweep's processes and reconstruction. */
 static void sweeper_reset(Sweeper *sw) {
-        for (size_t i = 0; i < sw->n_procs; i++)
-                free(sw->procs[i].memory_cgroup);
-        sw->n_procs = 0;
+        sweep_processes_clear(sw->procs, &sw->n_procs);
         sw->rec = reconstruction_free(sw->rec);
+}
+
+static void sweep_kept_clear(SweepKept *k) {
+        sweep_processes_clear(k->procs, &k->n_procs);
+        k->rec = reconstruction_free(k->rec);
+        k->pfns.n = 0;
+}
+
+/* Swaps the open sweep's processes, PFNs and reconstruction with the kept ones (read_all_usec
+ * stays). */
+static void sweep_kept_swap(Sweeper *sw) {
+        SweepKept *k = &sw->kept;
+        PfnList pfns = sw->pfns;
+        SweepProcess *procs = sw->procs;
+        size_t n = sw->n_procs, allocated = sw->allocated_procs;
+        Reconstruction *rec = sw->rec;
+
+        sw->pfns = k->pfns;
+        sw->procs = k->procs;
+        sw->n_procs = k->n_procs;
+        sw->allocated_procs = k->allocated_procs;
+        sw->rec = k->rec;
+        *k = (SweepKept) { .pfns = pfns, .procs = procs, .n_procs = n,
+                           .allocated_procs = allocated, .rec = rec,
+                           .read_all_usec = k->read_all_usec };
 }
 
 void sweeper_done(Sweeper *sw) {
         sweeper_reset(sw);
+        sweep_kept_clear(&sw->kept);
+        free(sw->kept.procs);
+        pfn_list_done(&sw->kept.pfns);
         proc_scan_buffers_done(&sw->bufs);
         pfn_list_done(&sw->pfns);
         free(sw->procs);
@@ -214,20 +246,29 @@ static int sweep_hand_over(SweepQueue *q) {
         return r;
 }
 
-/* Whether earlier reads may stand in for this sweep's. Not in full mode: the reconstruction
- * counts every page's mappers across all processes, so every process is read. */
+/* Whether earlier reads may stand in for this sweep's. In full mode, the reconstruction counts
+ * every page's mappers across all processes: a reused process takes its PFNs from the kept
+ * reconstruction of the last sweep (sweep_reconstruct()), so there must be one. */
 static bool sweeper_reuses(const Sweeper *sw) {
-        return sw->max_staleness_usec > 0 && sw->pagemap.mode != PAGEMAP_MODE_FULL;
+        return sw->max_staleness_usec > 0;
 }
 
 /* ProcReuseFunc: a process whose signal has not moved keeps its last read while that is younger
- * than the maximum staleness. */
+ * than the maximum staleness. In full mode the bound holds for the sweep as a whole: reads are
+ * reused while the last sweep that read every process is younger, and once it is not, every
+ * process is read again; re-reading the stale ones a few at a time would make every sweep
+ * rebuild the reconstruction (sweep_reconstruct()). */
 static int sweep_reuse(ProcSample *p, void *userdata) {
         SweepQueue *q = userdata;
         Sweeper *sw = q->sweeper;
         uint64_t not_before = sw->sweep_mono_usec >= sw->max_staleness_usec ?
                                       sw->sweep_mono_usec - sw->max_staleness_usec + 1 : 0;
 
+        if (sw->pagemap.mode == PAGEMAP_MODE_FULL) {
+                if (!sw->kept.rec || sw->kept.read_all_usec < not_before)
+                        return 0;
+                not_before = 0;
+        }
         return read_table_reuse(&sw->reads, p, not_before,
                                 sw->pagemap.mode != PAGEMAP_MODE_OFF);
 }
@@ -245,6 +286,7 @@ static int sweep_remember(Sweeper *sw, ProcSample *p) {
                 .pfn_offset = p->pfn_offset,
                 .pfn_count = p->pfn_count,
                 .truncated = p->pagemap.truncated,
+                .reused = p->reused_sweep_id > 0,
                 .memory_cgroup = TAKE_PTR(p->memory_cgroup),
         };
         return 0;
@@ -319,31 +361,16 @@ static int sweep_processes(Sweeper *sw, const PagemapOptions *pagemap, ProcScanS
 
 DEFINE_CLEANUP_FUNC(Reconstruction, reconstruction_free);
 
-/* Adds every process, finishes rec and stores each process's figures. */
-static int sweep_reconstruct_processes(Sweeper *sw, Reconstruction *rec,
-                                       int *ret_storage_error) {
+/* Stores each process's figures from sw->rec. */
+static int sweep_store_truths(Sweeper *sw, int *ret_storage_error) {
         int r;
-
-        for (size_t i = 0; i < sw->n_procs; i++) {
-                const SweepProcess *p = sw->procs + i;
-
-                r = reconstruction_add(rec, (uint32_t) i, sw->pfns.pfns + p->pfn_offset,
-                                       p->pfn_count);
-                if (r < 0)
-                        return r;
-        }
-        if (!reconstruction_has_pfns(rec))
-                return -EPERM;
-        r = reconstruction_finish(rec, sw->root);
-        if (r < 0)
-                return r;
 
         for (size_t i = 0; i < sw->n_procs; i++) {
                 ProcessTruth t;
 
                 if (sw->procs[i].truncated)
                         continue;       /* partial PFNs: its own figures would be wrong */
-                r = reconstruction_compute(rec, (uint32_t) i, &t);
+                r = reconstruction_compute(sw->rec, (uint32_t) i, &t);
                 if (r < 0)
                         return r;
                 r = store_sweep_add_truth(sw->store, sw->procs[i].pid,
@@ -358,23 +385,113 @@ static int sweep_reconstruct_processes(Sweeper *sw, Reconstruction *rec,
         return 0;
 }
 
+/* Whether every process of this sweep was reused and they are the kept sweep's, in order (both
+ * lists follow the walk, by PID): then the kept reconstruction is this sweep's. */
+static bool sweep_all_reused(const Sweeper *sw) {
+        const SweepKept *k = &sw->kept;
+
+        if (!k->rec || sw->n_procs != k->n_procs)
+                return false;
+        for (size_t i = 0; i < sw->n_procs; i++)
+                if (!sw->procs[i].reused || sw->procs[i].pid != k->procs[i].pid ||
+                    sw->procs[i].start_time_ticks != k->procs[i].start_time_ticks ||
+                    k->procs[i].truncated)
+                        return false;
+        return true;
+}
+
+/* A reused process was not walked: its PFNs are those the kept sweep read (its stat shows no
+ * change), appended to this sweep's. One not found there gets no figures of its own. */
+static int sweep_take_kept_pfns(Sweeper *sw) {
+        const SweepKept *k = &sw->kept;
+        size_t j = 0;
+
+        for (size_t i = 0; i < sw->n_procs; i++) {
+                SweepProcess *p = sw->procs + i;
+                const SweepProcess *from;
+
+                if (!p->reused)
+                        continue;
+                while (j < k->n_procs && k->procs[j].pid < p->pid)
+                        j++;
+                from = j < k->n_procs ? k->procs + j : NULL;
+                if (!from || from->pid != p->pid ||
+                    from->start_time_ticks != p->start_time_ticks || from->truncated) {
+                        p->truncated = true;
+                        continue;
+                }
+                if (GREEDY_REALLOC(sw->pfns.pfns, sw->pfns.allocated,
+                                   sw->pfns.n + from->pfn_count + 1) < 0)
+                        return -ENOMEM;
+                memcpy(sw->pfns.pfns + sw->pfns.n, k->pfns.pfns + from->pfn_offset,
+                       from->pfn_count * sizeof(uint64_t));
+                p->pfn_offset = sw->pfns.n;
+                p->pfn_count = from->pfn_count;
+                sw->pfns.n += from->pfn_count;
+        }
+        return 0;
+}
+
 /* Full mode, after the walk: counts every PFN across all processes, reads kpageflags and
  * kpagecount for the blocks seen, and stores each process's truth and forecast with its sample;
- * the reconstruction is kept in sw->rec for the cgroups. Returns 0 when done, -EPERM when PFNs
- * are not visible (no CAP_SYS_ADMIN), another -errno when kpage* cannot be read; storage errors
- * are returned through *ret_storage_error. */
+ * the reconstruction is kept in sw->rec for the cgroups, and then for the next sweep
+ * (sweep_keep()). When every process was reused and none came or went, nothing that decides
+ * a page's mappers changed: the kept reconstruction is this sweep's, and neither pagemap nor
+ * kpage* is read. Returns 0 when done, -EPERM when PFNs are not visible (no CAP_SYS_ADMIN),
+ * another -errno when kpage* cannot be read; storage errors are returned through
+ * *ret_storage_error. */
 static int sweep_reconstruct(Sweeper *sw, uint64_t page_size, int *ret_storage_error) {
         _cleanup_(reconstruction_freep) Reconstruction *rec = NULL;
+        bool reused = false;
         int r;
 
         *ret_storage_error = 0;
+        if (sweep_all_reused(sw)) {
+                sweep_kept_swap(sw);
+                return sweep_store_truths(sw, ret_storage_error);
+        }
+
+        /* Something changed: this sweep's reconstruction, from the reused processes' kept
+         * PFNs and the others' new ones; the blocks nobody's entries moved in keep their kpage*
+         * figures, unless every process was read again (MaxStaleness=: kpage* too). */
+        for (size_t i = 0; i < sw->n_procs && !reused; i++)
+                reused = sw->procs[i].reused;
+        r = sweep_take_kept_pfns(sw);
+        if (r < 0)
+                return r;
         r = reconstruction_new(&rec, page_size);
         if (r < 0)
                 return r;
-        r = sweep_reconstruct_processes(sw, rec, ret_storage_error);
-        if (r >= 0)
-                sw->rec = TAKE_PTR(rec);        /* for the cgroups */
-        return r;
+        for (size_t i = 0; i < sw->n_procs; i++) {
+                const SweepProcess *p = sw->procs + i;
+
+                r = reconstruction_add(rec, (uint32_t) i, sw->pfns.pfns + p->pfn_offset,
+                                       p->pfn_count);
+                if (r < 0)
+                        return r;
+        }
+        if (!reconstruction_has_pfns(rec))
+                return -EPERM;
+        r = reconstruction_finish(rec, sw->root, reused ? sw->kept.rec : NULL);
+        if (r < 0)
+                return r;
+        sw->rec = TAKE_PTR(rec);        /* for the cgroups */
+        return sweep_store_truths(sw, ret_storage_error);
+}
+
+/* After a committed full-mode sweep: its processes, PFNs and reconstruction are kept for the
+ * next (the last kept ones are dropped); without a reconstruction, nothing is kept and the next
+ * sweep reads every process. reused: how many processes this sweep reused. */
+static void sweep_keep(Sweeper *sw, unsigned reused) {
+        uint64_t read_all = reused == 0 ? sw->sweep_mono_usec : sw->kept.read_all_usec;
+
+        sweep_kept_clear(&sw->kept);
+        if (sw->pagemap.mode != PAGEMAP_MODE_FULL || !sw->rec || !sweeper_reuses(sw))
+                return;
+        sweep_kept_swap(sw);
+        sw->kept.read_all_usec = read_all;
+        /* The spare list, the size of the kept one: between sweeps only one is held. */
+        pfn_list_done(&sw->pfns);
 }
 
 /* The set of unit names this sweep has keyed cgroups by: a second cgroup naming the same unit
@@ -592,11 +709,14 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
                 .pagemap_failed = stats.pagemap_failed,
                 .reused = stats.reused,
         };
-        sw->rec = reconstruction_free(sw->rec);
         sweep_id = store_sweep_commit(sw->store, &summary);
-        if (sweep_id < 0)
+        if (sweep_id < 0) {
+                sw->rec = reconstruction_free(sw->rec);
                 return sweep_fail(sw, SWEEP_STEP_STORAGE, (int) sweep_id);
+        }
         read_table_commit(&sw->reads);
+        sweep_keep(sw, stats.reused);
+        sw->rec = reconstruction_free(sw->rec);
 
         *ret = (SweepResult) {
                 .sweep_id = sweep_id,

@@ -23,8 +23,20 @@ typedef struct SweepProcess {
         size_t pfn_offset, pfn_count;
         bool truncated;         /* its scan was cut short: it counts for the others' sharing,
                                  * but gets no figures of its own */
+        bool reused;            /* its read stands from the last sweep: no PFNs read */
         char *memory_cgroup;    /* owned; NULL when unknown */
 } SweepProcess;
+
+/* Full mode: the last sweep's processes, their PFNs and its reconstruction, for a sweep that
+ * reuses reads (sweep.c: sweep_reconstruct()). */
+typedef struct SweepKept {
+        PfnList pfns;
+        SweepProcess *procs;
+        size_t n_procs, allocated_procs;
+        Reconstruction *rec;            /* NULL: nothing kept, full mode reads everything */
+        uint64_t read_all_usec;         /* CLOCK_MONOTONIC: the last sweep that read every
+                                         * process (reused none) */
+} SweepKept;
 
 typedef struct SweepPagemap {
         PagemapMode mode;
@@ -70,7 +82,8 @@ typedef struct Sweeper {
         ThpStats thp;                   /* scratch */
         uint64_t max_staleness_usec;    /* reuse a process's figures while younger; 0: never */
         bool rollup_unavailable_logged; /* the stall budget could not be kept: said once */
-        ReadTable reads;                /* modes off and exclusivity: the last reads */
+        ReadTable reads;                /* the last reads */
+        SweepKept kept;                 /* full mode: the last sweep's reconstruction */
         int64_t sweep_id;               /* the open sweep's */
         uint64_t sweep_mono_usec;       /* its CLOCK_MONOTONIC start */
         SweepStep failed_step;          /* after sweeper_run() failed: set where it failed */

@@ -477,7 +477,9 @@ class PagemapTest(unittest.TestCase):
         # live readings) in which its live figures did not change.
         todo = {(w.name, role): w for w in built for role in w.roles}
         seen = {}
-        with Daemon(["--interval", "200ms", "--pagemap", "full"]) as d:
+        # Every sweep reads every process (--max-staleness 0): the figures are compared with
+        # live ones exactly, which a reused read need not be (test_steady_state.py).
+        with Daemon(["--interval", "200ms", "--pagemap", "full", "--max-staleness", "0"]) as d:
             # Warm the daemon first (see test_real_proc.py): its first sweeps and requests map
             # more shared libc pages, which changes everybody's Pss of those pages.
             d.wait_sweeps(2)
@@ -584,7 +586,7 @@ class PagemapTest(unittest.TestCase):
             return {role: {"rollup": rollup(r["pid"]), "pagemap": live_pagemap(r["pid"])[0]}
                     for role, r in w.roles.items()}
 
-        with Daemon(["--interval", "200ms", "--pagemap", "full"]) as d:
+        with Daemon(["--interval", "200ms", "--pagemap", "full", "--max-staleness", "0"]) as d:
             d.wait_sweeps(2)
             d.get("/processes?limit=10000")
             for _ in range(WINDOWS):
@@ -635,7 +637,7 @@ class PagemapTest(unittest.TestCase):
             self.workloads.append(Workload("layout", self.tmp, 2))
             self.workloads[-1].wait_ready()
         failures = None
-        d = Daemon(["--interval", "200ms", "--pagemap", "full"])
+        d = Daemon(["--interval", "200ms", "--pagemap", "full", "--max-staleness", "0"])
         self.addCleanup(d.close)
         d.start()
         d.wait_sweeps(2)

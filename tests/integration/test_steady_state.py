@@ -139,6 +139,40 @@ class SteadyStateTest(unittest.TestCase):
             took = self.wait_until_equal(d, cow, STALENESS + 10 * INTERVAL + 5)
             self.assertLessEqual(took, STALENESS + 10 * INTERVAL + 5)
 
+    def truth(self, d, pid):
+        """(sweep, reused_sweep_id, USS) of every sweep with a reconstruction of pid, in order."""
+        return self.query(
+            d, "SELECT t.sweep_id, ps.reused_sweep_id, t.uss_kb FROM process_truth t"
+            " JOIN processes p ON p.id = t.process_id JOIN process_samples ps"
+            " ON ps.process_id = t.process_id AND t.sweep_id BETWEEN ps.sweep_id"
+            " AND ps.last_sweep_id WHERE p.pid = ? ORDER BY t.sweep_id", (pid,))
+
+    def test_full_mode_reuses_and_follows_shared_changes(self):
+        # Full mode reuses too: an unchanged process keeps its read and its PFNs of the last
+        # sweep, and its reconstruction is still made every sweep. When the copy-on-write
+        # child is reaped, the parent's stat does not move, but its pages now have one mapper:
+        # its USS grows by the 4 MiB in the next sweep, long before MaxStaleness=.
+        cow = self.spawn("--anon", "4096", "--fork")
+        with Daemon(["--interval", "%dms" % (INTERVAL * 1000), "--max-staleness", "1h",
+                     "--pagemap", "full"]) as d:
+            d.wait_sweeps(4)
+            status, health = d.get("/healthz")
+            self.assertGreater(health["last_sweep"]["processes_reused"], 0)
+            rows = self.truth(d, cow.pids[0])
+            self.assertGreaterEqual(len(rows), 3, rows)
+            # a reconstruction in every sweep, reused or read
+            self.assertEqual([r[0] for r in rows], list(range(rows[0][0], rows[-1][0] + 1)))
+            self.assertTrue(any(r[1] is not None for r in rows), rows)
+            self.assertEqual(len({r[2] for r in rows}), 1, rows)
+            shared_uss = rows[-1][2]
+
+            cow.command("reap")
+            cow.pids = cow.pids[:1]
+            d.wait_sweeps(3)
+            rows = self.truth(d, cow.pids[0])
+            self.assertIsNotNone(rows[-1][1], rows)            # still a reused read
+            self.assertGreaterEqual(rows[-1][2], shared_uss + 4096 - 64, rows)
+
     def test_staleness_zero_reads_every_sweep(self):
         idle = self.spawn("--anon", "1024")
         with Daemon(["--interval", "%dms" % (INTERVAL * 1000), "--max-staleness", "0"]) as d:

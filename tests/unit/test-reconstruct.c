@@ -148,7 +148,7 @@ static void test_w1(const ProcRoot *root) {
         ASSERT_INT_EQ(reconstruction_add(r, 0, parent, 512), 0);
         ASSERT_INT_EQ(reconstruction_add(r, 1, child, 511), 0);
         ASSERT_TRUE(reconstruction_has_pfns(r));
-        ASSERT_INT_EQ(reconstruction_finish(r, root), 0);
+        ASSERT_INT_EQ(reconstruction_finish(r, root, NULL), 0);
 
         /* Parent truth: page 0 mapped once (4 kB private, full), 511 pages twice. */
         ASSERT_INT_EQ(reconstruction_compute(r, 0, &t), 0);
@@ -193,7 +193,7 @@ static void test_mapped_twice(const ProcRoot *root) {
         range(pfns, 2048, 16);
         range(pfns + 16, 2048, 16);
         ASSERT_INT_EQ(reconstruction_add(r, 7, pfns, 32), 0);
-        ASSERT_INT_EQ(reconstruction_finish(r, root), 0);
+        ASSERT_INT_EQ(reconstruction_finish(r, root, NULL), 0);
         ASSERT_INT_EQ(reconstruction_compute(r, 7, &t), 0);
         ASSERT_U64_EQ(t.pss_kb, 64);
         ASSERT_U64_EQ(t.shared_kb, 128);
@@ -224,7 +224,7 @@ static void test_rounding(const ProcRoot *root) {
         /* Added out of order. */
         ASSERT_INT_EQ(reconstruction_add(r, 9, b, 512), 0);
         ASSERT_INT_EQ(reconstruction_add(r, 3, a, 512), 0);
-        ASSERT_INT_EQ(reconstruction_finish(r, root), 0);
+        ASSERT_INT_EQ(reconstruction_finish(r, root, NULL), 0);
 
         ASSERT_INT_EQ(reconstruction_compute(r, 3, &t), 0);
         ASSERT_U64_EQ(t.pss_kb, 2048);
@@ -254,7 +254,7 @@ static void test_small(const ProcRoot *root) {
         ASSERT_INT_EQ(reconstruction_add(r, 0, x, 4), 0);
         ASSERT_INT_EQ(reconstruction_add(r, 1, y, 2), 0);
         ASSERT_INT_EQ(reconstruction_add(r, 2, z, 1), 0);
-        ASSERT_INT_EQ(reconstruction_finish(r, root), 0);
+        ASSERT_INT_EQ(reconstruction_finish(r, root, NULL), 0);
 
         ASSERT_INT_EQ(reconstruction_compute(r, 0, &t), 0);
         ASSERT_U64_EQ(t.pss_kb, 11);
@@ -293,7 +293,7 @@ static void test_unseen(const ProcRoot *root) {
         u[0] = 6000;
         range(u + 1, 6016, 16);
         ASSERT_INT_EQ(reconstruction_add(r, 4, u, 17), 0);
-        ASSERT_INT_EQ(reconstruction_finish(r, root), 0);
+        ASSERT_INT_EQ(reconstruction_finish(r, root, NULL), 0);
         ASSERT_INT_EQ(reconstruction_compute(r, 4, &t), 0);
         ASSERT_U64_EQ(t.pss_kb, 68);
         ASSERT_U64_EQ(t.private_kb, 68);
@@ -323,7 +323,7 @@ static void test_ignored(const ProcRoot *root) {
         n += range(v + n, 7168, 512);
         v[n++] = 7003;
         ASSERT_INT_EQ(reconstruction_add(r, 0, v, n), 0);
-        ASSERT_INT_EQ(reconstruction_finish(r, root), 0);
+        ASSERT_INT_EQ(reconstruction_finish(r, root, NULL), 0);
         ASSERT_INT_EQ(reconstruction_compute(r, 0, &t), 0);
         ASSERT_U64_EQ(t.pss_kb, 4);
         ASSERT_U64_EQ(t.private_kb, 4);
@@ -345,14 +345,14 @@ static void test_no_pfns(const ProcRoot *root, const ProcRoot *empty_root) {
         ASSERT_INT_EQ(reconstruction_add(r, 0, zeros, 3), 0);
         ASSERT_INT_EQ(reconstruction_add(r, 1, NULL, 0), 0);
         ASSERT_FALSE(reconstruction_has_pfns(r));
-        ASSERT_INT_EQ(reconstruction_finish(r, empty_root), 0);
+        ASSERT_INT_EQ(reconstruction_finish(r, empty_root, NULL), 0);
         ASSERT_INT_EQ(reconstruction_compute(r, 0, &t), 0);
         ASSERT_U64_EQ(t.pss_kb + t.shared_kb + t.private_kb + t.forecast_pss_kb, 0);
 
         /* With PFNs the files are needed. */
         ASSERT_INT_EQ(reconstruction_add(r2, 0, one, 1), 0);
         ASSERT_TRUE(reconstruction_has_pfns(r2));
-        ASSERT_INT_EQ(reconstruction_finish(r2, empty_root), -ENOENT);
+        ASSERT_INT_EQ(reconstruction_finish(r2, empty_root, NULL), -ENOENT);
 }
 
 /* The cgroup forecast (docs/kernel-semantics.md §5.1): the pages nobody maps of the large
@@ -383,7 +383,7 @@ static void test_group(const ProcRoot *root) {
         ASSERT_INT_EQ(reconstruction_add(r, 2, c, 4), 0);
         ASSERT_INT_EQ(reconstruction_add(r, 3, d, 3), 0);
         ASSERT_INT_EQ(reconstruction_compute_group(r, both, 2, &g), -EINVAL);   /* not finished */
-        ASSERT_INT_EQ(reconstruction_finish(r, root), 0);
+        ASSERT_INT_EQ(reconstruction_finish(r, root, NULL), 0);
 
         /* Every page of W1's folio has a mapping: NO adds nothing. */
         ASSERT_INT_EQ(reconstruction_compute_group(r, both, 2, &g), 0);
@@ -414,7 +414,7 @@ static void test_group_partial(const ProcRoot *root) {
 
         ASSERT_INT_EQ(reconstruction_add(r, 0, w4, 1), 0);
         ASSERT_INT_EQ(reconstruction_add(r, 1, file, 4), 0);
-        ASSERT_INT_EQ(reconstruction_finish(r, root), 0);
+        ASSERT_INT_EQ(reconstruction_finish(r, root, NULL), 0);
 
         ASSERT_INT_EQ(reconstruction_compute_group(r, anon_only, 1, &g), 0);
         ASSERT_U64_EQ(g.anon_extra_kb, 511 * 4);
@@ -441,14 +441,14 @@ static void test_misuse(const ProcRoot *root) {
         ASSERT_INT_EQ(reconstruction_add(r, 5, one, 1), 0);
         ASSERT_INT_EQ(reconstruction_add(r, 5, one, 1), -EINVAL);
         ASSERT_INT_EQ(reconstruction_compute(r, 5, &t), -EINVAL);      /* not finished */
-        ASSERT_INT_EQ(reconstruction_finish(r, root), 0);
+        ASSERT_INT_EQ(reconstruction_finish(r, root, NULL), 0);
         ASSERT_INT_EQ(reconstruction_add(r, 6, one, 1), -EINVAL);      /* finished */
 
         /* A duplicate that is not the last index added is found by finish. */
         ASSERT_INT_EQ(reconstruction_add(r2, 5, one, 1), 0);
         ASSERT_INT_EQ(reconstruction_add(r2, 2, one, 1), 0);
         ASSERT_INT_EQ(reconstruction_add(r2, 5 , one, 1), 0);
-        ASSERT_INT_EQ(reconstruction_finish(r2, root), -EINVAL);
+        ASSERT_INT_EQ(reconstruction_finish(r2, root, NULL), -EINVAL);
         ASSERT_NULL(reconstruction_free(NULL));
 }
 
@@ -494,7 +494,7 @@ static void test_live(void) {
         ASSERT_INT_EQ(reconstruction_new(&r, ps), 0);
         ASSERT_INT_EQ(reconstruction_add(r, 0, pfns.pfns, pfns.n), 0);
         ASSERT_TRUE(reconstruction_has_pfns(r));
-        ASSERT_INT_EQ(reconstruction_finish(r, &root), 0);
+        ASSERT_INT_EQ(reconstruction_finish(r, &root, NULL), 0);
         ASSERT_INT_EQ(reconstruction_compute(r, 0, &t), 0);
         ASSERT_U64_EQ(t.private_kb, pages * ps / 1024);
         ASSERT_U64_EQ(t.pss_kb, pages * ps / 1024);
@@ -503,6 +503,60 @@ static void test_live(void) {
         ASSERT_TRUE(t.forecast_private_kb >= 128);
         ASSERT_U64_EQ(t.forecast_pss_anon_kb, t.forecast_pss_kb);
         (void) munmap(m, pages * ps);
+}
+
+static void set_kpagecount(int dirfd, uint64_t pfn, uint64_t count) {
+        _cleanup_close_ int fd = openat(dirfd, "kpagecount", O_WRONLY | O_CLOEXEC);
+
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_INT_EQ(pwrite(fd, &count, 8, (off_t) (pfn * 8)), 8);
+}
+
+/* With an earlier reconstruction: the blocks whose entries are the same take its kpage* figures
+ * and folios, those where an entry came or went are read again. W1's block (1024…1535) stays;
+ * the small pages' block (4608…5119) gets page 5002. Then kpagecount changes on disk for a page
+ * of each: only the block read again sees it. */
+static void test_since(const ProcRoot *root, int dirfd) {
+        _cleanup_(reconstruction_freep) Reconstruction *prev = new_rec(), *r = new_rec(),
+                *fresh = new_rec();
+        uint64_t parent[512], child[511];
+        const uint64_t before[] = { 5000, 5001 }, after[] = { 5000, 5001, 5002 };
+        ProcessTruth t;
+
+        range(parent, 1024, 512);
+        range(child, 1025, 511);
+        ASSERT_INT_EQ(reconstruction_add(prev, 0, parent, 512), 0);
+        ASSERT_INT_EQ(reconstruction_add(prev, 1, child, 511), 0);
+        ASSERT_INT_EQ(reconstruction_add(prev, 2, before, 2), 0);
+        ASSERT_INT_EQ(reconstruction_finish(prev, root, NULL), 0);
+        ASSERT_INT_EQ(reconstruction_compute(prev, 2, &t), 0);
+        ASSERT_U64_EQ(t.unseen_pages, 1);               /* the KSM page 5000: 3 mappers */
+
+        /* Page 1024 now counts 300 mappers (S = 1322: avg 3), page 5001 five. */
+        set_kpagecount(dirfd, 1024, 300);
+        set_kpagecount(dirfd, 5001, 5);
+        for (Reconstruction *x = r; x; x = x == r ? fresh : NULL) {
+                ASSERT_INT_EQ(reconstruction_add(x, 0, parent, 512), 0);
+                ASSERT_INT_EQ(reconstruction_add(x, 1, child, 511), 0);
+                ASSERT_INT_EQ(reconstruction_add(x, 2, after, 3), 0);
+        }
+        ASSERT_INT_EQ(reconstruction_finish(r, root, prev), 0);
+        ASSERT_INT_EQ(reconstruction_finish(fresh, root, NULL), 0);
+
+        /* W1's block taken from prev: the folio and its average 2, as in test_w1. */
+        ASSERT_INT_EQ(reconstruction_compute(r, 0, &t), 0);
+        ASSERT_U64_EQ(t.forecast_pss_kb, 512 * 2);
+        ASSERT_U64_EQ(t.forecast_shared_kb, 2048);
+        ASSERT_U64_EQ(t.pss_kb, 4 + 511 * 2);
+        ASSERT_INT_EQ(reconstruction_compute(r, 1, &t), 0);
+        ASSERT_U64_EQ(t.partially_mapped_folios, 1);
+        /* Read again from the files: average 3. */
+        ASSERT_INT_EQ(reconstruction_compute(fresh, 0, &t), 0);
+        ASSERT_U64_EQ(t.forecast_pss_kb, 512 * 4 / 3);
+        /* The small pages' block was read again in both: 5001's five mappers are seen. */
+        ASSERT_INT_EQ(reconstruction_compute(r, 2, &t), 0);
+        ASSERT_U64_EQ(t.unseen_pages, 2);
+        ASSERT_INT_EQ(write_kpage(dirfd, kpage_text), 0);
 }
 
 static void test_fixtures(void) {
@@ -530,6 +584,7 @@ static void test_fixtures(void) {
         test_misuse(&root);
         test_group(&root);
         test_group_partial(&root);
+        test_since(&root, fd);                          /* last: it changes kpagecount */
         test_tmpdir_remove(tmp);
 }
 
