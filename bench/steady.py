@@ -95,6 +95,8 @@ def run_case(args, pids, mode, changing, floor, tmp):
             d.wait_sweeps(1, timeout=120)
             rss.append(rss_kib(d.proc.pid))
         cpu = cpu_seconds(d.proc.pid) - cpu0
+        with open("/proc/%d/status" % d.proc.pid) as f:
+            hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
         rows = ro.execute("SELECT duration_usec / 1e6, sampled, reused FROM sweeps"
                           " WHERE id > ? ORDER BY id", (first,)).fetchall()
         host1, ident1 = content_bytes(ro)
@@ -133,7 +135,7 @@ def run_case(args, pids, mode, changing, floor, tmp):
         "target_mean_ratio": TARGETS.get(changing),
         "daemon_cpu_per_sweep_seconds": round(cpu / len(sweeps), 5),
         "daemon_rss_kib": {"first": rss[0], "median": statistics.median(rss), "max": max(rss),
-                           "last": rss[-1]},
+                           "last": rss[-1], "peak": hwm},
         "process_and_identity_bytes_per_process_sample": round(per_sample, 1),
         "database_sweeps": total_sweeps,
         "identities": identities,

@@ -34,6 +34,7 @@ cores at the defaults; --quick (N = 50, 200; 3 rounds; a 1-minute steady run) ab
 import argparse
 import csv
 import datetime
+import gzip
 import json
 import os
 import platform
@@ -256,13 +257,15 @@ def machine():
             pass
         return "?"
 
-    config = "/boot/config-" + platform.release()
-    mapcount = "?"
-    if os.path.exists(config):
-        with open(config) as f:
-            text = f.read()
-        mapcount = ("CONFIG_NO_PAGE_MAPCOUNT" if "CONFIG_NO_PAGE_MAPCOUNT=y" in text else
-                    "CONFIG_PAGE_MAPCOUNT" if "CONFIG_PAGE_MAPCOUNT=y" in text else "?")
+    text = ""
+    for config in ("/proc/config.gz", "/boot/config-" + platform.release()):
+        if os.path.exists(config):
+            with (gzip.open if config.endswith(".gz") else open)(config, "rt") as f:
+                text = f.read()
+            break
+    mapcount = ("CONFIG_NO_PAGE_MAPCOUNT" if "CONFIG_NO_PAGE_MAPCOUNT=y" in text else
+                "CONFIG_PAGE_MAPCOUNT" if "CONFIG_PAGE_MAPCOUNT=y" in text else
+                "mapcount configuration unknown")
     with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
         thp = f.read().split("[")[1].split("]")[0]
     commit = subprocess.run(["git", "-C", SOURCE_ROOT, "describe", "--always", "--dirty"],
