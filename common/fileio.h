@@ -31,6 +31,10 @@ ssize_t pread_full(int fd, void *buf, size_t len, off_t offset);
  * -EACCES/-EPERM, -E2BIG (more than max bytes), -ENOMEM or another -errno from open/read. */
 int read_file_at(int dirfd, const char *path, size_t max, ReadBuf *b);
 
+/* read_file_at() of a file a user names (a configuration file): -EISDIR for a directory,
+ * -EBADFD for anything else that is not a regular file (a FIFO is opened without blocking). */
+int read_regular_file_at(int dirfd, const char *path, size_t max, ReadBuf *b);
+
 /* Reads at most max bytes of dirfd/path into b (replacing its content); unlike read_file_at() a
  * longer file is not an error, for files of which only the beginning matters (a cmdline can be
  * megabytes long; the page size is in the first lines of smaps). Same errors otherwise. */

@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "macro.h"
 #include "options.h"
 #include "parse-util.h"
@@ -386,6 +388,7 @@ typedef struct IniState {
         const char *path;
         FILE *file;
         int lineno;     /* counted by the reader: Debian's inih does not pass line numbers */
+        int seen[ELEMENTSOF(settings)];         /* the line of each key set so far, 0: none */
         char *error;
 } IniState;
 
@@ -398,13 +401,29 @@ static char *config_ini_reader(char *str, int num, void *userdata) {
         return r;
 }
 
+/* A copy of value without an inline comment: from a '#' or ';' after a blank (inih takes ';'
+ * only), with the blanks before it. */
+static char *value_uncomment(const char *value) {
+        size_t n = 0;
+
+        for (const char *c = value; *c; c++)
+                if ((*c == '#' || *c == ';') && c > value && (c[-1] == ' ' || c[-1] == '\t'))
+                        break;
+                else
+                        n++;
+        while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+                n--;
+        return strndup(value, n);
+}
+
 static int config_ini_handler(void *userdata, const char *section, const char *key,
-                              const char *value) {
+                              const char *raw) {
+        _cleanup_free_ char *value = value_uncomment(raw);
         IniState *st = userdata;
         int lineno = st->lineno;
         const char *why = NULL;
 
-        if (st->error)
+        if (st->error || !value)
                 return 0;
         for (size_t i = 0; i < ELEMENTSOF(settings); i++) {
                 const Setting *s = &settings[i];
@@ -412,6 +431,16 @@ static int config_ini_handler(void *userdata, const char *section, const char *k
                 if (!setting_is_file_key(s) || strcmp(s->info.section, section) != 0 ||
                     strcmp(s->info.key, key) != 0)
                         continue;
+                /* A file is read top to bottom by people too: a second line for one key is a
+                 * mistake, not an override (drop-ins override). */
+                if (st->seen[i] > 0) {
+                        if (asprintf(&st->error, "%s:%d: duplicate key %s= in section [%s] (first "
+                                     "set on line %d)", st->path, lineno, key, section,
+                                     st->seen[i]) < 0)
+                                st->error = NULL;
+                        return 0;
+                }
+                st->seen[i] = lineno;
                 if (s->parse(value, (char *) st->options + s->offset, &why) < 0) {
                         if (asprintf(&st->error, "%s:%d: invalid value '%s' for %s=: %s", st->path,
                                      lineno, value, key, why ? why : "out of memory") < 0)
@@ -426,13 +455,37 @@ static int config_ini_handler(void *userdata, const char *section, const char *k
         return 0;
 }
 
+/* The largest configuration file read: far beyond any real one. */
+#define CONFIG_FILE_MAX (1024 * 1024)
+
 int options_load_file(Options *o, const char *path, char **reterr) {
+        _cleanup_(read_buf_done) ReadBuf buf = READ_BUF_INIT;
         _cleanup_fclose_ FILE *f = NULL;
+        const char *nul;
         Options scratch;
         IniState st;
         int r;
 
-        f = fopen(path, "re");
+        /* Read whole first: a directory or a FIFO is refused rather than read as empty or
+         * waited on, and a NUL byte, which would cut its line short unseen, is an error. */
+        r = read_regular_file_at(AT_FDCWD, path, CONFIG_FILE_MAX, &buf);
+        if ((r == -EBADFD || r == -E2BIG) && reterr &&
+            asprintf(reterr, "%s: %s", path, r == -EBADFD ? "not a regular file" :
+                     "larger than 1 MiB") < 0)
+                *reterr = NULL;
+        if (r < 0)
+                return r == -EBADFD || r == -E2BIG ? -EBADMSG : r;
+        nul = memchr(buf.data, '\0', buf.size);
+        if (nul) {
+                int line = 1;
+
+                for (const char *c = buf.data; c < nul; c++)
+                        line += *c == '\n';
+                if (reterr && asprintf(reterr, "%s:%d: a NUL byte", path, line) < 0)
+                        *reterr = NULL;
+                return -EBADMSG;
+        }
+        f = fmemopen(buf.data, buf.size, "r");
         if (!f)
                 return -errno;
 

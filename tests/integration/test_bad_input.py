@@ -151,7 +151,12 @@ class BadInputTest(unittest.TestCase):
         for text, needle in (("[Daemon]\nInterval=soon\n", ":2:"),
                              ("[Daemon]\nNoSuchKey=1\n", "NoSuchKey"),
                              ("[Nope]\nInterval=5\n", "Nope"),
-                             ("Interval 5\n", ":1:")):
+                             ("Interval 5\n", ":1:"),
+                             # a second line for one key is a mistake, not an override
+                             ("[Daemon]\nInterval=30s\nInterval=40s\n", "duplicate key Interval="),
+                             # a NUL byte would cut its line short unseen
+                             ("[Daemon]\n\0Interval=soon\n", ":2: a NUL byte"),
+                             ("\0[Daemon]\n", ":1: a NUL byte")):
             with self.subTest(text=text):
                 with open(conf, "w") as f:
                     f.write(text)
@@ -159,7 +164,27 @@ class BadInputTest(unittest.TestCase):
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn(conf, r.stderr)
                 self.assertIn(needle, r.stderr)
+        # A directory is not read as an empty file, and a FIFO is not waited on.
+        fifo = os.path.join(self.tmp, "fifo.conf")
+        os.mkfifo(fifo)
+        for path, needle in ((self.tmp, "Is a directory"), (fifo, "not a regular file")):
+            with self.subTest(path=path):
+                r = run_once(["--db", db, "--config", path], timeout=10)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(needle, r.stderr)
         self.assertFalse(os.path.exists(db))
+
+    def test_config_comments(self):
+        # Comments start with # or ; at the beginning of a line, and after a blank behind a
+        # value; a # inside a value stays.
+        conf = os.path.join(self.tmp, "comments.conf")
+        db = os.path.join(self.tmp, "x#1.db")
+        with open(conf, "w") as f:
+            f.write("# mapstatd\n; settings\n[Daemon]\nDatabase=%s # here\n"
+                    "Interval=2h\t; two hours\n" % db)
+        r = run_once(["--config", conf, "--pagemap", "off"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(db), os.listdir(self.tmp))
 
     def test_config_file_and_override(self):
         conf = os.path.join(self.tmp, "good.conf")
