@@ -294,9 +294,19 @@ static void answer_asset(const WebAsset *asset, bool gzip, WebAnswer *a) {
                         a->gzip ? "-gzip" : "");
 }
 
-/* Decides the answer. Returns 0 or -ENOMEM (a then holds nothing). */
+/* What web_uri_seen() found, the first *req_cls of a request; then request_seen. */
+static int uri_plain, uri_with_nul, request_seen;
+
+void *web_uri_seen(void *cls, const char *uri, struct MHD_Connection *connection) {
+        (void) cls;
+        (void) connection;
+        return strstr(uri, "%00") ? &uri_with_nul : &uri_plain;
+}
+
+/* Decides the answer; nul: the request target holds a %00. Returns 0 or -ENOMEM (a then holds
+ * nothing). */
 static int web_answer(WebServer *s, struct MHD_Connection *connection, const char *url,
-                      const char *method, WebAnswer *a) {
+                      const char *method, bool nul, WebAnswer *a) {
         _cleanup_free_ char *key = NULL;
         const WebRoute *route;
         const WebAsset *asset;
@@ -308,6 +318,11 @@ static int web_answer(WebServer *s, struct MHD_Connection *connection, const cha
 
         a->cache_control = "no-store";
 
+        if (nul) {
+                r = web_reply_error(&reply, MHD_HTTP_BAD_REQUEST,
+                                    "a NUL byte (%%00) in the request target");
+                goto reply;
+        }
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
             strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
                 a->allow = true;
@@ -423,26 +438,28 @@ enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connec
                                    const char *url, const char *method, const char *version,
                                    const char *upload_data, size_t *upload_data_size,
                                    void **req_cls) {
-        static int request_seen;
         WebServer *s = userdata;
         WebAnswer a = {};
+        bool nul = false;
         enum MHD_Result ret;
         int r;
 
         (void) version;
         (void) upload_data;
 
-        if (!*req_cls) {
+        if (*req_cls != &request_seen) {
+                /* The first call; libmicrohttpd has cut the url at a %00 (web_uri_seen()). */
+                nul = *req_cls == &uri_with_nul;
                 *req_cls = &request_seen;
-                if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-                    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+                if (!nul && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+                             strcmp(method, MHD_HTTP_METHOD_HEAD) == 0))
                         return MHD_YES;
         } else if (*upload_data_size > 0) {
                 *upload_data_size = 0;
                 return MHD_YES;
         }
 
-        r = web_answer(s, connection, url, method, &a);
+        r = web_answer(s, connection, url, method, nul, &a);
         if (r < 0) {
                 log_debug_errno(r, "Failed to answer %s '%s': %m", method, url);
                 web_answer_done(&a);

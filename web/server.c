@@ -331,6 +331,7 @@ int web_server_start(WebServer **ret, int listen_fd, const char *db_path, WebSta
                                              MHD_USE_ITC | MHD_USE_ERROR_LOG,
                                      0, NULL, NULL, web_access_handler, s,
                                      MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
+                                     MHD_OPTION_URI_LOG_CALLBACK, web_uri_seen, NULL,
                                      MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
                                      MHD_OPTION_THREAD_POOL_SIZE, WEB_THREADS,
                                      MHD_OPTION_CONNECTION_LIMIT, web_connection_limit(),

@@ -149,6 +149,11 @@ void web_server_request_done(WebServer *s);
 void *web_refresher(void *userdata);
 
 /* libmicrohttpd's access handler (http.c): answers every request. */
+/* MHD_OPTION_URI_LOG_CALLBACK: sees the request target before libmicrohttpd decodes it in place,
+ * where a %00 would cut the path or a value short unseen; web_access_handler() refuses such a
+ * request (400). */
+void *web_uri_seen(void *cls, const char *uri, struct MHD_Connection *connection);
+
 enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connection,
                                    const char *url, const char *method, const char *version,
                                    const char *upload_data, size_t *upload_data_size,

@@ -131,6 +131,20 @@ class HttpTest(unittest.TestCase):
         status, _ = self.d.get("/healthz")
         self.assertEqual(status, 200)
 
+    def test_nul_in_request_target(self):
+        # libmicrohttpd decodes %00 in place, which would cut the path or a value short:
+        # /healthz%00x used to answer as /healthz.
+        for target in (b"/healthz%00x", b"/processes?limit=1%00x", b"/report?min_delta_kb=%00"):
+            with self.subTest(target=target):
+                reply = self.d.raw(b"GET " + target + b" HTTP/1.1\r\nHost: a\r\n"
+                                   b"Connection: close\r\n\r\n")
+                self.assertRegex(reply, rb"^HTTP/1\.1 400 ")
+                self.assertIn(b"application/json", reply)
+                self.assertIn(b"NUL byte", reply)
+        # An escaped percent sign is a literal "%00", not a NUL byte: an unknown endpoint.
+        status, doc = self.d.get("/report%2500")
+        self.assertEqual(status, 404, doc)
+
 
 class LifecycleTest(unittest.TestCase):
     def test_sigterm_exits_cleanly(self):
