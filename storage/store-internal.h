@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/stat.h>
+
 #include <sqlite3.h>
 
 #include "aggregate.h"
@@ -67,6 +69,8 @@ typedef enum StoreStatement {
 struct Store {
         sqlite3 *db;
         char *path;
+        struct stat file;               /* read-write: the file at path when opened
+                                         * (st_ino 0: unknown), see store_check_file() */
         StoreMode mode;
         int opened_version;             /* user_version found at open */
         char *last_error;               /* sqlite3_errmsg() of the last failure, or NULL */
@@ -176,6 +180,10 @@ static inline uint64_t store_column_uint64(sqlite3_stmt *st, int i) {
 }
 /* A copy of a text column (NULL for SQL NULL) owned by the caller. 0 or -ENOMEM. */
 int store_column_strdup(sqlite3_stmt *st, int i, char **ret);
+
+/* -ESTALE, with last_error saying why, when the path no longer names the file the store was
+ * opened on: deleted or replaced under it, every write would go where nobody reads it back. */
+int store_check_file(Store *s);
 
 /* Rolls back the open transaction, if any, keeping last_error (the failure that caused it). */
 void store_rollback(Store *s);

@@ -32,6 +32,9 @@ int store_sweep_begin(Store *s, int64_t epoch_id, uint64_t start_usec) {
                 return -EINVAL;
         if (start_usec > INT64_MAX)
                 return -ERANGE;
+        r = store_check_file(s);
+        if (r < 0)
+                return r;
 
         r = store_run(s, STORE_STMT_BEGIN);
         if (r < 0)

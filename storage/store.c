@@ -380,6 +380,8 @@ int store_open(Store **ret, const char *path, StoreMode mode, char **reterr) {
         r = store_open_connection(s, reterr);
         if (r < 0)
                 return r;
+        if (mode == STORE_READ_WRITE && stat(path, &s->file) < 0)
+                s->file.st_ino = 0;
 
         /* Nothing has been written yet; these reads fail on a file that is not a database. */
         r = schema_inspect(s, &info);
@@ -420,6 +422,25 @@ int store_open(Store **ret, const char *path, StoreMode mode, char **reterr) {
 
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+int store_check_file(Store *s) {
+        struct stat st;
+        const char *why;
+
+        if (s->mode != STORE_READ_WRITE || s->file.st_ino == 0)
+                return 0;
+        if (stat(s->path, &st) < 0)
+                why = errno == ENOENT ? "deleted" : "made unreachable";
+        else if (st.st_dev == s->file.st_dev && st.st_ino == s->file.st_ino)
+                return 0;
+        else
+                why = "replaced";
+        free(s->last_error);
+        if (asprintf(&s->last_error, "the database file was %s while open; nothing is recorded "
+                     "until mapstatd is restarted", why) < 0)
+                s->last_error = NULL;
+        return -ESTALE;
 }
 
 Store *store_free(Store *s) {

@@ -71,5 +71,31 @@ class StorageFailureTest(unittest.TestCase):
             con.close()
 
 
+class DeletedDatabaseTest(unittest.TestCase):
+    def test_deleted_or_replaced(self):
+        # The daemon would go on writing into the unlinked file, /healthz "ok", everything gone
+        # at exit: it says so instead, once, and records nothing it could not read back.
+        for how in ("deleted", "replaced"):
+            with self.subTest(how=how), tempfile.TemporaryDirectory() as tmp:
+                db = os.path.join(tmp, "mapstatd.db")
+                with Daemon(["--interval", "200ms"], db=db) as d:
+                    d.wait_sweeps(2)
+                    os.unlink(db)
+                    if how == "replaced":
+                        with open(db, "wb") as f:
+                            f.write(b"someone else's file")
+                    for _ in range(3):
+                        d.wait_for("STATUS=Sweep failed")
+                    status, health = d.get("/healthz")
+                    self.assertEqual((status, health["status"]), (503, "degraded"))
+                    self.assertIn("database file was " + how, health["storage_error"])
+                    self.assertEqual(d.stop(), 0)
+                    log = d.log()
+                self.assertEqual(log.count("Failed to record sweep"), 1, log)
+                if how == "replaced":
+                    with open(db, "rb") as f:
+                        self.assertEqual(f.read(), b"someone else's file")
+
+
 if __name__ == "__main__":
     main()
