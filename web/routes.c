@@ -60,12 +60,17 @@ static json_t *pagemap_status_to_json(const WebStatusData *st) {
                                                         : json_null());
 }
 
+/* /healthz: beyond twice the interval and the last sweep's duration, this much more without a
+ * sweep ending makes the daemon unhealthy. */
+#define HEALTHZ_OVERDUE_SLACK_USEC (5 * USEC_PER_SEC)
+
 static int route_healthz(WebRequest *req, WebReply *reply) {
         _cleanup_free_ char *read_error = NULL;
         WebReply store_reply = {};
         const WebStatusData *st = &req->status;
         StoreHealth health = {};
-        const char *state, *storage_error = NULL;
+        const char *state, *storage_error = NULL, *sweep_error = NULL;
+        char overdue[160];
         bool have_health = false;
         uint64_t now;
         Store *store;
@@ -96,18 +101,33 @@ static int route_healthz(WebRequest *req, WebReply *reply) {
         else if (read_error)
                 storage_error = read_error;
 
-        if (storage_error || st->sweep_error[0] != '\0')
+        /* A sweep that never ends (a read that blocks) publishes nothing: it shows as the time
+         * since the last sweep ended, or since the start, beyond what the interval and the last
+         * duration explain. */
+        now = now_usec(CLOCK_REALTIME);
+        uint64_t since = st->last_sweep_usec > 0 ? st->last_sweep_usec + st->last_duration_usec
+                                                 : st->started_usec;
+        uint64_t bound = 2 * st->interval_usec + 2 * st->last_duration_usec +
+                         HEALTHZ_OVERDUE_SLACK_USEC;
+        if (st->sweep_error[0] != '\0')
+                sweep_error = st->sweep_error;
+        else if (now > since && now - since > bound) {
+                (void) snprintf(overdue, sizeof overdue, "no sweep has finished for %.0f s "
+                                "(interval %.0f s): a sweep is stuck",
+                                (double) (now - since) / 1e6, (double) st->interval_usec / 1e6);
+                sweep_error = overdue;
+        }
+
+        if (storage_error || sweep_error)
                 state = "degraded";
         else if (st->last_sweep_usec == 0)
                 state = "starting";
         else
                 state = "ok";
 
-        now = now_usec(CLOCK_REALTIME);
         return web_reply_json(reply,
-                              storage_error || st->sweep_error[0] != '\0'
-                                      ? MHD_HTTP_SERVICE_UNAVAILABLE
-                                      : MHD_HTTP_OK,
+                              storage_error || sweep_error ? MHD_HTTP_SERVICE_UNAVAILABLE
+                                                           : MHD_HTTP_OK,
                               json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                                         "status", state,
                                         "last_sweep", last_sweep_to_json(st),
@@ -119,9 +139,7 @@ static int route_healthz(WebRequest *req, WebReply *reply) {
                                                 ? json_integer(health.current_epoch_id)
                                                 : json_null(),
                                         "storage_error", json_string_lossy(storage_error),
-                                        "sweep_error",
-                                        json_string_lossy(st->sweep_error[0] ? st->sweep_error
-                                                                             : NULL),
+                                        "sweep_error", json_string_lossy(sweep_error),
                                         "interval_seconds", json_seconds(st->interval_usec),
                                         "uptime_seconds",
                                         json_seconds(now > st->started_usec

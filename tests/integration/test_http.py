@@ -1,8 +1,12 @@
 """Every HTTP endpoint and error path against a real daemon sweeping the real /proc."""
 import os
+import shutil
 import signal
+import tempfile
+import time
 import unittest
 
+import fixture_tree
 from harness import Daemon, main
 
 
@@ -144,6 +148,27 @@ class HttpTest(unittest.TestCase):
         # An escaped percent sign is a literal "%00", not a NUL byte: an unknown endpoint.
         status, doc = self.d.get("/report%2500")
         self.assertEqual(status, 404, doc)
+
+
+class StuckSweepTest(unittest.TestCase):
+    def test_stuck_sweep_is_unhealthy(self):
+        # The first sweep blocks for good (a FIFO nobody writes in place of osrelease): nothing
+        # is published, and /healthz, which answered "starting" with 200, says the sweep is
+        # stuck (503) once no sweep has ended for twice the interval and 5 s.
+        tmp = tempfile.mkdtemp(prefix="mapstatd-stuck-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        tree = fixture_tree.stuck_tree(os.path.join(tmp, "tree"))
+        with Daemon(["--interval", "500ms", "--proc-root", os.path.join(tree, "proc"),
+                     "--sys-root", os.path.join(tree, "sys")]) as d:
+            status, health = d.get("/healthz")
+            self.assertEqual((status, health["status"]), (200, "starting"))
+            deadline = time.monotonic() + 30
+            while status == 200 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                status, health = d.get("/healthz")
+            self.assertEqual((status, health["status"]), (503, "degraded"))
+            self.assertIn("a sweep is stuck", health["sweep_error"])
+            self.assertGreaterEqual(health["uptime_seconds"], 6)
 
 
 class LifecycleTest(unittest.TestCase):
