@@ -402,6 +402,15 @@ int store_open(Store **ret, const char *path, StoreMode mode, char **reterr) {
 
         if (mode == STORE_READ_WRITE) {
                 r = schema_migrate(s);
+                if (r == -EBUSY)
+                        return store_open_fail(r, reterr, "locked by another writer (another "
+                                               "mapstatd, or a tool holding a write "
+                                               "transaction): %s",
+                                               s->last_error ?: strerror(-r));
+                if (r < 0 && s->opened_version == STORE_SCHEMA_VERSION)
+                        return store_open_fail(r, reterr, "cannot prepare schema version %d: %s",
+                                               s->opened_version,
+                                               s->last_error ?: strerror(-r));
                 if (r < 0)
                         return store_open_fail(r, reterr,
                                                "cannot migrate schema version %d to %d: %s",

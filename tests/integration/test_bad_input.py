@@ -92,6 +92,24 @@ class BadInputTest(unittest.TestCase):
         self.assertRegex(r.stderr, "not a mapstatd database")
         self.assertEqual(digest(db), before)
 
+    def test_locked_database(self):
+        # Another writer holds the database: a clear reason after the busy timeout, not "cannot
+        # migrate schema version N to N", and nothing written.
+        db = os.path.join(self.tmp, "locked.db")
+        self.assertEqual(run_once(["--db", db, "--pagemap", "off"]).returncode, 0)
+        holder = sqlite3.connect(db, isolation_level=None)
+        try:
+            sweeps = holder.execute("SELECT count(*) FROM sweeps").fetchone()[0]
+            holder.execute("BEGIN EXCLUSIVE")
+            r = run_once(["--db", db, "--pagemap", "off"])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("locked by another writer", r.stderr)
+            self.assertNotIn("migrate", r.stderr)
+            holder.execute("ROLLBACK")
+            self.assertEqual(holder.execute("SELECT count(*) FROM sweeps").fetchone()[0], sweeps)
+        finally:
+            holder.close()
+
     def test_newer_schema(self):
         db = os.path.join(self.tmp, "newer.db")
         self.assertEqual(run_once(["--db", db]).returncode, 0)
