@@ -13,6 +13,7 @@ import gzip
 import os
 import shutil
 import struct
+import tempfile
 
 from harness import FIXTURES
 
@@ -250,3 +251,12 @@ def stuck_tree(dest):
     for top, dirs, files in os.walk(dest):
         os.chmod(top, 0o755)
     return dest
+
+
+def stuck_roots(test):
+    """A stuck_tree() in a temporary directory the unittest.TestCase test removes at its end, as
+    daemon arguments: ["--proc-root", …, "--sys-root", …]."""
+    tmp = tempfile.mkdtemp(prefix="mapstatd-stuck-")
+    test.addCleanup(shutil.rmtree, tmp, True)
+    tree = stuck_tree(os.path.join(tmp, "tree"))
+    return ["--proc-root", os.path.join(tree, "proc"), "--sys-root", os.path.join(tree, "sys")]

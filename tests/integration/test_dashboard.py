@@ -6,7 +6,6 @@ system chart, is usable from the keyboard, fits a laptop screen without sideways
 logs no JavaScript error. A fresh database shows the empty state; a page_mapcount kernel shows
 the forecast. Screenshots go to the build directory's meson-logs/ as artifacts."""
 import os
-import shutil
 import tempfile
 import time
 import unittest
@@ -207,11 +206,8 @@ class DashboardCgroupsTest(unittest.TestCase):
 class DashboardStatesTest(unittest.TestCase):
     def test_empty_state(self):
         # A daemon whose first sweep hangs (osrelease is a FIFO nobody writes): no history.
-        tmp = tempfile.mkdtemp(prefix="mapstatd-empty-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        tree = fixture_tree.stuck_tree(os.path.join(tmp, "tree"))
-        with Daemon(["--interval", "1h", "--proc-root", os.path.join(tree, "proc"),
-                     "--sys-root", os.path.join(tree, "sys")]) as d, Browser() as b:
+        with Daemon(["--interval", "1h", *fixture_tree.stuck_roots(self)]) as d, \
+                Browser() as b:
             ready(b, "http://127.0.0.1:%d/" % d.port)
             b.screenshot(os.path.join(ARTIFACTS, "dashboard-empty.png"))
             self.assertFalse(b.eval("document.getElementById('empty').hidden"))

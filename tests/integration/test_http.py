@@ -1,8 +1,6 @@
 """Every HTTP endpoint and error path against a real daemon sweeping the real /proc."""
 import os
-import shutil
 import signal
-import tempfile
 import time
 import unittest
 
@@ -155,11 +153,7 @@ class StuckSweepTest(unittest.TestCase):
         # The first sweep blocks for good (a FIFO nobody writes in place of osrelease): nothing
         # is published, and /healthz, which answered "starting" with 200, says the sweep is
         # stuck (503) once no sweep has ended for twice the interval and 5 s.
-        tmp = tempfile.mkdtemp(prefix="mapstatd-stuck-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        tree = fixture_tree.stuck_tree(os.path.join(tmp, "tree"))
-        with Daemon(["--interval", "500ms", "--proc-root", os.path.join(tree, "proc"),
-                     "--sys-root", os.path.join(tree, "sys")]) as d:
+        with Daemon(["--interval", "500ms", *fixture_tree.stuck_roots(self)]) as d:
             status, health = d.get("/healthz")
             self.assertEqual((status, health["status"]), (200, "starting"))
             deadline = time.monotonic() + 30
