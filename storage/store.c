@@ -4,6 +4,7 @@
  * retention store-prune.c, the read queries store-query.c. */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -261,6 +262,22 @@ static int store_open_connection(Store *s, char **reterr) {
         flags = SQLITE_OPEN_NOMUTEX;
         flags |= s->mode == STORE_READ_ONLY ? SQLITE_OPEN_READONLY :
                                               SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+
+        /* A new database is created here, 0600 and never through a symlink, rather than by
+         * SQLite (0644 less the umask): it holds every process's command line. SQLite gives
+         * the -wal and -shm files the mode of the database. An existing file is left alone. A
+         * symlink as the file itself is refused (a dangling one would create its target
+         * elsewhere); directories may be links (StateDirectory= with DynamicUser=). */
+        if (s->mode == STORE_READ_WRITE) {
+                int fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                struct stat st;
+
+                if (fd >= 0)
+                        (void) close(fd);
+                else if (lstat(s->path, &st) >= 0 && S_ISLNK(st.st_mode))
+                        return store_open_fail(-ELOOP, reterr, "it is a symbolic link: the "
+                                               "database is written at its real path only");
+        }
 
         rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
         if (rc != SQLITE_OK) {

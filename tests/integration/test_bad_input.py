@@ -92,6 +92,29 @@ class BadInputTest(unittest.TestCase):
         self.assertRegex(r.stderr, "not a mapstatd database")
         self.assertEqual(digest(db), before)
 
+    def test_database_mode_and_symlinks(self):
+        # The database holds every process's command line: created 0600 whatever the umask,
+        # its -wal and -shm alike; an existing file keeps its mode; never through a symlink.
+        db = os.path.join(self.tmp, "new.db")
+        old = os.umask(0o022)
+        try:
+            self.assertEqual(run_once(["--db", db, "--pagemap", "off"]).returncode, 0)
+        finally:
+            os.umask(old)
+        for path in (db, db + "-wal", db + "-shm"):
+            if os.path.exists(path):
+                self.assertEqual(os.stat(path).st_mode & 0o777, 0o600, path)
+        os.chmod(db, 0o640)
+        self.assertEqual(run_once(["--db", db, "--pagemap", "off"]).returncode, 0)
+        self.assertEqual(os.stat(db).st_mode & 0o777, 0o640)
+
+        target = os.path.join(self.tmp, "elsewhere.db")
+        link = os.path.join(self.tmp, "link.db")
+        os.symlink(target, link)
+        r = run_once(["--db", link, "--pagemap", "off"])
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(target))
+
     def test_locked_database(self):
         # Another writer holds the database: a clear reason after the busy timeout, not "cannot
         # migrate schema version N to N", and nothing written.
