@@ -69,6 +69,17 @@ static int pfn_list_reserve(PfnList *l, size_t extra) {
         return 0;
 }
 
+int pfn_list_append(PfnList *l, const uint64_t *pfns, size_t n) {
+        int r = pfn_list_reserve(l, n);
+
+        if (r < 0)
+                return r;
+        if (n > 0)
+                memcpy(l->pfns + l->n, pfns, n * sizeof *pfns);
+        l->n += n;
+        return 0;
+}
+
 /*
  * The entry format is documented above pagemap_read() in fs/proc/task_mmu.c and in
  * Documentation/admin-guide/mm/pagemap.rst; docs/kernel-semantics.md §3.1. Swapped: PM_SWAP

@@ -39,6 +39,9 @@ typedef struct PfnList {
 
 void pfn_list_done(PfnList *l);
 
+/* Appends pfns[0..n) to l. Returns 0 or -ENOMEM (l unchanged). */
+int pfn_list_append(PfnList *l, const uint64_t *pfns, size_t n);
+
 /* Called with every run of entries read, in ascending address order: entries[0..n) are the
  * pages from first_page (virtual address / page size) on, all of one mapping of class class.
  * A negative return ends the scan with that error. */

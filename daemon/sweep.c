@@ -405,6 +405,7 @@ static bool sweep_all_reused(const Sweeper *sw) {
 static int sweep_take_kept_pfns(Sweeper *sw) {
         const SweepKept *k = &sw->kept;
         size_t j = 0;
+        int r;
 
         for (size_t i = 0; i < sw->n_procs; i++) {
                 SweepProcess *p = sw->procs + i;
@@ -420,14 +421,12 @@ static int sweep_take_kept_pfns(Sweeper *sw) {
                         p->truncated = true;
                         continue;
                 }
-                if (GREEDY_REALLOC(sw->pfns.pfns, sw->pfns.allocated,
-                                   sw->pfns.n + from->pfn_count + 1) < 0)
-                        return -ENOMEM;
-                memcpy(sw->pfns.pfns + sw->pfns.n, k->pfns.pfns + from->pfn_offset,
-                       from->pfn_count * sizeof(uint64_t));
                 p->pfn_offset = sw->pfns.n;
+                r = pfn_list_append(&sw->pfns, k->pfns.pfns + from->pfn_offset,
+                                    from->pfn_count);
+                if (r < 0)
+                        return r;
                 p->pfn_count = from->pfn_count;
-                sw->pfns.n += from->pfn_count;
         }
         return 0;
 }
