@@ -38,11 +38,11 @@ static bool fs_is(int fd, unsigned long magic) {
 
 /* The 8-byte entry at index of a /proc file (pagemap, kpageflags, kpagecount). */
 static int read_u64_at(int dirfd, const char *path, uint64_t index, uint64_t *ret) {
-        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int fd = open_regular_at(dirfd, path);
         ssize_t n;
 
         if (fd < 0)
-                return -errno;
+                return fd;
         n = pread(fd, ret, sizeof *ret, (off_t) (index * sizeof *ret));
         if (n < 0)
                 return -errno;

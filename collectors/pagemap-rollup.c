@@ -4,12 +4,12 @@
  * list that is sorted by PFN and looked up a 512-PFN block at a time. */
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "fileio.h"
 #include "kpage.h"
 #include "macro.h"
 #include "pagemap-rollup.h"
@@ -94,12 +94,12 @@ static int rollup_open(PagemapRollup *p) {
 
         if (p->files_open)
                 return 0;
-        count_fd = openat(p->root->proc_fd, "kpagecount", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        count_fd = open_regular_at(p->root->proc_fd, "kpagecount");
         if (count_fd < 0)
-                return -errno;
-        flags_fd = openat(p->root->proc_fd, "kpageflags", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                return count_fd;
+        flags_fd = open_regular_at(p->root->proc_fd, "kpageflags");
         if (flags_fd < 0)
-                return -errno;
+                return flags_fd;
         p->count_fd = TAKE_FD(count_fd);
         p->flags_fd = TAKE_FD(flags_fd);
         p->files_open = true;

@@ -4,13 +4,13 @@
  * page tables). */
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "fileio.h"
 #include "macro.h"
 #include "pagemap.h"
 #include "time-util.h"
@@ -332,9 +332,9 @@ int pagemap_scan(int pid_dirfd, const VmaList *vmas, const PagemapOptions *o, Re
         PagemapReader rd;
         int r;
 
-        fd = openat(pid_dirfd, "pagemap", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open_regular_at(pid_dirfd, "pagemap");
         if (fd < 0)
-                return -errno;
+                return fd;
         r = read_buf_reserve(buf, PAGEMAP_CHUNK_ENTRIES * sizeof(uint64_t));
         if (r < 0)
                 return r;

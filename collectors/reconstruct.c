@@ -5,12 +5,12 @@
  * the config-independent truth and the NO_PAGE_MAPCOUNT forecast (docs/kernel-semantics.md §7). */
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "fileio.h"
 #include "kpage.h"
 #include "macro.h"
 #include "reconstruct.h"
@@ -406,12 +406,12 @@ int reconstruction_finish(Reconstruction *r, const ProcRoot *root, const Reconst
 
         /* Without PFNs there is nothing to look up, and the files are root-only. */
         if (r->has_pfns) {
-                flags_fd = openat(root->proc_fd, "kpageflags", O_RDONLY | O_CLOEXEC);
+                flags_fd = open_regular_at(root->proc_fd, "kpageflags");
                 if (flags_fd < 0)
-                        return -errno;
-                count_fd = openat(root->proc_fd, "kpagecount", O_RDONLY | O_CLOEXEC);
+                        return flags_fd;
+                count_fd = open_regular_at(root->proc_fd, "kpagecount");
                 if (count_fd < 0)
-                        return -errno;
+                        return count_fd;
         }
 
         for (size_t bi = 0; bi < r->n_dirs * DIR_BLOCKS; bi++) {

@@ -29,25 +29,30 @@ int read_buf_reserve(ReadBuf *b, size_t want) {
         return 0;
 }
 
-/* Reads dirfd/path into b until EOF or, for a prefix, until max bytes; a whole file reads one
- * byte past max so that an oversized file is told from one of exactly max bytes. regular: the
- * path must name a regular file (-EISDIR, -EBADFD), and is opened so that a FIFO cannot block. */
-static int read_at(int dirfd, const char *path, size_t max, bool prefix, bool regular,
-                   ReadBuf *b) {
+int open_regular_at(int dirfd, const char *path) {
         _cleanup_close_ int fd = -EBADF;
-        size_t limit = prefix ? max : max + 1, size = 0;
         struct stat st;
-        int r;
 
-        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | (regular ? O_NONBLOCK : 0));
+        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
-        if (regular) {
-                if (fstat(fd, &st) < 0)
-                        return -errno;
-                if (!S_ISREG(st.st_mode))
-                        return S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
-        }
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
+        return TAKE_FD(fd);
+}
+
+/* Reads dirfd/path into b until EOF or, for a prefix, until max bytes; a whole file reads one
+ * byte past max so that an oversized file is told from one of exactly max bytes. */
+static int read_at(int dirfd, const char *path, size_t max, bool prefix, ReadBuf *b) {
+        _cleanup_close_ int fd = -EBADF;
+        size_t limit = prefix ? max : max + 1, size = 0;
+        int r;
+
+        fd = open_regular_at(dirfd, path);
+        if (fd < 0)
+                return fd;
 
         while (size < limit) {
                 ssize_t n;
@@ -94,15 +99,11 @@ ssize_t pread_full(int fd, void *buf, size_t len, off_t offset) {
 }
 
 int read_file_at(int dirfd, const char *path, size_t max, ReadBuf *b) {
-        return read_at(dirfd, path, max, false, false, b);
-}
-
-int read_regular_file_at(int dirfd, const char *path, size_t max, ReadBuf *b) {
-        return read_at(dirfd, path, max, false, true, b);
+        return read_at(dirfd, path, max, false, b);
 }
 
 int read_file_prefix_at(int dirfd, const char *path, size_t max, ReadBuf *b) {
-        return read_at(dirfd, path, max, true, false, b);
+        return read_at(dirfd, path, max, true, b);
 }
 
 int read_line_at(int dirfd, const char *path, char **ret) {

@@ -27,13 +27,18 @@ int read_buf_reserve(ReadBuf *b, size_t want);
  * (short only at end of file) or -errno. */
 ssize_t pread_full(int fd, void *buf, size_t len, off_t offset);
 
-/* Reads dirfd/path into b (replacing its content). Returns 0, -ENOENT/-ESRCH (vanished),
- * -EACCES/-EPERM, -E2BIG (more than max bytes), -ENOMEM or another -errno from open/read. */
-int read_file_at(int dirfd, const char *path, size_t max, ReadBuf *b);
+/* Opens dirfd/path read-only so that opening cannot block (O_NONBLOCK: a FIFO planted in a
+ * proc root or named as a configuration file opens at once) and checks that it is a regular
+ * file, as every procfs and sysfs file read here is. Returns the fd, -EISDIR for a directory,
+ * -EBADFD for anything else that is not a regular file, or the -errno of open/fstat. Reads of
+ * a procfs file ignore O_NONBLOCK; one that blocks in the kernel is the sweep's budget's and
+ * the watchdog's to catch. */
+int open_regular_at(int dirfd, const char *path);
 
-/* read_file_at() of a file a user names (a configuration file): -EISDIR for a directory,
- * -EBADFD for anything else that is not a regular file (a FIFO is opened without blocking). */
-int read_regular_file_at(int dirfd, const char *path, size_t max, ReadBuf *b);
+/* Reads the regular file dirfd/path (open_regular_at()) into b (replacing its content).
+ * Returns 0, -ENOENT/-ESRCH (vanished), -EACCES/-EPERM, -EISDIR/-EBADFD (not a regular file),
+ * -E2BIG (more than max bytes), -ENOMEM or another -errno from open/read. */
+int read_file_at(int dirfd, const char *path, size_t max, ReadBuf *b);
 
 /* Reads at most max bytes of dirfd/path into b (replacing its content); unlike read_file_at() a
  * longer file is not an error, for files of which only the beginning matters (a cmdline can be

@@ -468,7 +468,7 @@ int options_load_file(Options *o, const char *path, char **reterr) {
 
         /* Read whole first: a directory or a FIFO is refused rather than read as empty or
          * waited on, and a NUL byte, which would cut its line short unseen, is an error. */
-        r = read_regular_file_at(AT_FDCWD, path, CONFIG_FILE_MAX, &buf);
+        r = read_file_at(AT_FDCWD, path, CONFIG_FILE_MAX, &buf);
         if ((r == -EBADFD || r == -E2BIG) && reterr &&
             asprintf(reterr, "%s: %s", path, r == -EBADFD ? "not a regular file" :
                      "larger than 1 MiB") < 0)

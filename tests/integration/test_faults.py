@@ -1,0 +1,108 @@
+"""Faults a host can throw at a sweep, each bounded in time: files in the proc root that would
+block a reader (FIFOs with no writer) or that are enormous. A process's bad file costs that
+process, counted, never the sweep; a bad system-wide file fails the sweep with a clear error and
+the next one tries again."""
+import os
+import shutil
+import tempfile
+import unittest
+
+from fixture_tree import Kernel, write_tree
+from harness import Daemon, main
+from history import figures
+
+KERNEL = Kernel("6.18.0-fixture-faults", "5c7f1d0e-2a1b-4c3d-8e9f-0a1b2c3d4e5f", "page")
+PER_PROCESS = ["stat", "smaps_rollup", "cmdline", "cgroup"]
+GIB = 1 << 30
+
+
+def process(pid):
+    return {"pid": pid, "comm": "worker%d" % pid, "exe": "/usr/bin/worker",
+            "args": ["--id", str(pid)], "start": 1000 + pid,
+            "smaps": figures(rss=4096, pss=2048, private_dirty=2048, shared_clean=2048,
+                             pss_anon=2048, anonymous=2048)}
+
+
+def vm_hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+
+def sampled_pids(d):
+    status, procs = d.get("/processes?limit=1000")
+    return {pid for g in procs["processes"] for pid in g["pids"]}
+
+
+class BadProcFilesTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="mapstatd-faults-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.tree = os.path.join(self.tmp, "tree")
+        self.pids = [100 + i for i in range(len(PER_PROCESS) + 2)]
+        write_tree(self.tree, KERNEL, {}, [process(p) for p in self.pids], extra_bad=False)
+        self.roots = ["--proc-root", os.path.join(self.tree, "proc"),
+                      "--sys-root", os.path.join(self.tree, "sys")]
+
+    def path(self, *parts):
+        return os.path.join(self.tree, "proc", *map(str, parts))
+
+    def fifo(self, *parts):
+        os.unlink(self.path(*parts))
+        os.mkfifo(self.path(*parts))
+
+    def sparse(self, size, *parts):
+        with open(self.path(*parts), "r+b") as f:
+            f.truncate(size)
+
+    def test_fifos_do_not_block(self):
+        # A FIFO nobody writes in place of each file of a process: opened without blocking,
+        # refused as not a regular file. A process without stat, smaps_rollup or cmdline is
+        # skipped (malformed); one without cgroup is sampled without it. The sweep ends at once
+        # rather than waiting for a writer.
+        for pid, name in zip(self.pids, PER_PROCESS):
+            self.fifo(pid, name)
+        with Daemon(["--interval", "1h", *self.roots]) as d:
+            d.wait_sweeps(1, timeout=20)
+            status, health = d.get("/healthz")
+            self.assertEqual(status, 200, health)
+            sweep = health["last_sweep"]
+            skipped = {pid for pid, name in zip(self.pids, PER_PROCESS) if name != "cgroup"}
+            self.assertEqual(sweep["skipped"]["malformed"], len(skipped), health)
+            self.assertEqual(sweep["processes_sampled"], len(self.pids) - len(skipped), health)
+            self.assertLess(sweep["duration_seconds"], 5)
+            self.assertEqual(sampled_pids(d), set(self.pids) - skipped)
+
+    def test_fifo_for_a_system_file_fails_the_sweep(self):
+        # osrelease as a FIFO: the sweep fails at once, saying why, and the daemon keeps
+        # answering; once the file is back the next sweep succeeds.
+        self.fifo("sys", "kernel", "osrelease")
+        with Daemon(["--interval", "300ms", *self.roots]) as d:
+            d.wait_sweeps(1, timeout=20)
+            status, health = d.get("/healthz")
+            self.assertEqual((status, health["status"]), (503, "degraded"), health)
+            self.assertIn("cannot read the kernel identity", health["sweep_error"])
+            self.assertIn("File descriptor in bad state", health["sweep_error"])
+            os.unlink(self.path("sys", "kernel", "osrelease"))
+            with open(self.path("sys", "kernel", "osrelease"), "w") as f:
+                f.write(KERNEL.release + "\n")
+            d.wait_for("last sweep", timeout=20)
+            status, health = d.get("/healthz")
+            self.assertEqual((status, health["status"]), (200, "ok"), health)
+
+    def test_enormous_files_are_capped(self):
+        # Sparse files of a GiB in place of a process's smaps_rollup (skipped: larger than any
+        # real one) and of another's cmdline (only its beginning is read: sampled). The daemon
+        # reads neither whole: its peak memory stays far below the files' size.
+        big, long_cmdline = self.pids[0], self.pids[1]
+        self.sparse(GIB, big, "smaps_rollup")
+        self.sparse(GIB, long_cmdline, "cmdline")
+        with Daemon(["--interval", "1h", *self.roots]) as d:
+            d.wait_sweeps(1, timeout=20)
+            _, health = d.get("/healthz")
+            self.assertEqual(health["last_sweep"]["skipped"]["malformed"], 1, health)
+            self.assertEqual(sampled_pids(d), set(self.pids) - {big})
+            self.assertLess(vm_hwm_kb(d.proc.pid), 256 * 1024)
+
+
+if __name__ == "__main__":
+    main()
