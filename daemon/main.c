@@ -1,6 +1,6 @@
 /* mapstatd entry point: options, preconditions (proc root, database, listener), then an
  * sd-event loop that runs a sweep every interval, answers SIGHUP with a reload and SIGTERM with
- * a clean stop, and keeps the HTTP server's status current. Exit codes: 0 success, 1 runtime
+ * a clean stop (within STOP_DEADLINE_USEC whatever a sweep is doing: daemon/stop.h), and keeps the HTTP server's status current. Exit codes: 0 success, 1 runtime
  * failure, 2 bad usage or configuration. */
 #include <errno.h>
 #include <malloc.h>
@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "proc-root.h"
 #include "server.h"
 #include "store.h"
+#include "stop.h"
 #include "sweep.h"
 #include "time-util.h"
 
@@ -325,11 +327,10 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+/* A stop asked by SIGTERM or SIGINT (daemon/stop.h), which has said so. */
+static int on_stop(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Daemon *d = userdata;
 
-        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
-        log_info("Received %s, stopping", si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
         return sd_event_exit(d->event, 0);
 }
 
@@ -525,15 +526,19 @@ static int run_daemon(Daemon *d) {
         _cleanup_free_ char *err = NULL;
         char where[128];
         sigset_t mask;
-        int fd, r;
+        int fd, stop_fd, r;
 
-        /* Blocked before any thread exists, so that only the event loop's signalfd sees them. */
+        /* Blocked before any thread exists, so that only the stop guard (SIGTERM, SIGINT) and
+         * the event loop's signalfd (SIGHUP) see them. */
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(errno, "Failed to block signals: %m");
+        stop_fd = stop_guard_start();
+        if (stop_fd < 0)
+                return log_error_errno(stop_fd, "Failed to start the stop guard: %m");
 
         fd = acquire_listener(d, where, sizeof where);
         if (fd < 0)
@@ -546,9 +551,7 @@ static int run_daemon(Daemon *d) {
         r = sd_event_default(&d->event);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate event loop: %m");
-        r = sd_event_add_signal(d->event, NULL, SIGTERM, on_sigterm, d);
-        if (r >= 0)
-                r = sd_event_add_signal(d->event, NULL, SIGINT, on_sigterm, d);
+        r = sd_event_add_io(d->event, NULL, stop_fd, EPOLLIN, on_stop, d);
         if (r >= 0)
                 r = sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d);
         if (r < 0)

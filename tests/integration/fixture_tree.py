@@ -13,6 +13,7 @@ import gzip
 import os
 import shutil
 import struct
+import subprocess
 import tempfile
 
 from harness import FIXTURES
@@ -240,23 +241,49 @@ def replace_tree(root, build):
     shutil.rmtree(new)
 
 
-def stuck_tree(dest):
-    """A copy of the captured 6.18 tree at dest whose proc/sys/kernel/osrelease is a FIFO with
-    no writer: the first read of a sweep (the kernel identity) blocks in open() for good, as a
-    read of a file whose producer hangs would. Readable by any user. Returns dest."""
-    shutil.copytree(os.path.join(FIXTURES, "linux-6.18-page"), dest, symlinks=True)
-    release = os.path.join(dest, "proc", "sys", "kernel", "osrelease")
-    os.unlink(release)
-    os.mkfifo(release, 0o644)
-    for top, dirs, files in os.walk(dest):
-        os.chmod(top, 0o755)
-    return dest
+def hangfs_mount(test, source, mount, hang, enter=()):
+    """Mirrors the directory source at mount with hangfs (tests/helpers/hangfs.c): opening the
+    path hang (relative to source) blocks until the opener is killed or interrupted, as a read
+    from a hung file system would, and O_NONBLOCK does not help. enter: a command prefix that
+    runs hangfs elsewhere (the systemd sandbox's mount namespace), where both paths are. Returns
+    once mounted; unmounts at the end of the unittest.TestCase test, which skips when hangfs is
+    not built (no libfuse3) or cannot mount here."""
+    hangfs = os.environ.get("MAPSTATD_HANGFS")
+    if not hangfs or not os.path.exists(hangfs):
+        test.skipTest("hangfs is not built (libfuse3-dev is missing)")
+    proc = subprocess.Popen([*enter, hangfs, source, mount, hang], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def end():
+        proc.stdin.close()          # hangfs unmounts and exits; a blocked opener gets an error
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if not enter:
+            subprocess.run(["umount", "-l", mount], stderr=subprocess.DEVNULL)
+    test.addCleanup(end)
+    if proc.stdout.readline().strip() != "ready":
+        proc.wait(timeout=10)
+        test.skipTest("hangfs cannot mount here: " + proc.stderr.read().strip())
 
 
-def stuck_roots(test):
-    """A stuck_tree() in a temporary directory the unittest.TestCase test removes at its end, as
-    daemon arguments: ["--proc-root", …, "--sys-root", …]."""
-    tmp = tempfile.mkdtemp(prefix="mapstatd-stuck-")
+def hanging_tree(test, hang="proc/sys/kernel/osrelease"):
+    """A copy of the captured 6.18 tree behind hangfs_mount(): with the default hang, the first
+    read of every sweep (the kernel identity) never returns. Readable by any user. Returns the
+    mount point; all of it is removed at the end of test."""
+    tmp = tempfile.mkdtemp(prefix="mapstatd-hang-")
+    os.chmod(tmp, 0o755)
     test.addCleanup(shutil.rmtree, tmp, True)
-    tree = stuck_tree(os.path.join(tmp, "tree"))
+    source, mount = os.path.join(tmp, "source"), os.path.join(tmp, "tree")
+    shutil.copytree(os.path.join(FIXTURES, "linux-6.18-page"), source, symlinks=True)
+    os.mkdir(mount)
+    hangfs_mount(test, source, mount, hang)     # unmounted before the rmtree: cleanups run LIFO
+    return mount
+
+
+def hanging_roots(test, hang="proc/sys/kernel/osrelease"):
+    """hanging_tree() as daemon arguments: ["--proc-root", …, "--sys-root", …]."""
+    tree = hanging_tree(test, hang)
     return ["--proc-root", os.path.join(tree, "proc"), "--sys-root", os.path.join(tree, "sys")]

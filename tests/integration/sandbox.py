@@ -329,6 +329,15 @@ class Sandbox:
             return ""
         return "\n".join(text.splitlines()[-lines:] if lines else text.splitlines())
 
+    def enter_mounts(self):
+        """A command prefix that runs a host process (in the host's PIDs and cgroup, with the
+        caller's environment) in the container's mount namespace and root: a file system
+        mounted by it is the container's."""
+        leader = _load_ident(self._file("leader.pid"))
+        if not _alive(leader):
+            raise RuntimeError("sandbox %r is not running" % self.name)
+        return ["nsenter", "-t", str(leader[0]), "-m", "-r", "-w", "--"]
+
     def exec(self, *cmd, check=True, timeout=60, env=None):
         """Runs cmd inside the container (all its namespaces and root) with a clean
         environment (PATH, LANG=C.UTF-8, SYSTEMD_PAGER=cat, SYSTEMD_COLORS=0, plus `env`).

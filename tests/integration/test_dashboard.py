@@ -205,8 +205,8 @@ class DashboardCgroupsTest(unittest.TestCase):
 
 class DashboardStatesTest(unittest.TestCase):
     def test_empty_state(self):
-        # A daemon whose first sweep hangs (osrelease is a FIFO nobody writes): no history.
-        with Daemon(["--interval", "1h", *fixture_tree.stuck_roots(self)]) as d, \
+        # A daemon whose first sweep hangs (opening osrelease on a hung file system): no history.
+        with Daemon(["--interval", "1h", *fixture_tree.hanging_roots(self)]) as d, \
                 Browser() as b:
             ready(b, "http://127.0.0.1:%d/" % d.port)
             b.screenshot(os.path.join(ARTIFACTS, "dashboard-empty.png"))

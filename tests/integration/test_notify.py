@@ -2,7 +2,6 @@
 sd_notify message (READY, STATUS, WATCHDOG, RELOADING, STOPPING), SIGHUP reloads of a valid and
 an invalid configuration with drop-ins, and the watchdog going quiet when a sweep hangs."""
 import os
-import shutil
 import signal
 import tempfile
 import time
@@ -115,15 +114,11 @@ class NotifyTest(unittest.TestCase):
             self.assertFalse(os.path.exists(db))
 
     def test_stuck_sweep_starves_the_watchdog(self):
-        # A read that never returns (a FIFO nobody writes in place of osrelease) hangs the first
+        # A read that never returns (opening osrelease on a hung file system) hangs the first
         # sweep: after READY=1 the watchdog, pinged by the sweep loop, hears nothing more; a
         # healthy daemon pings every half second here.
-        tmp = tempfile.mkdtemp(prefix="mapstatd-stuck-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        tree = fixture_tree.stuck_tree(os.path.join(tmp, "tree"))
         d = self.start("[Daemon]\nInterval=1h\n", env={"WATCHDOG_USEC": "1000000"},
-                       args=["--proc-root", os.path.join(tree, "proc"),
-                             "--sys-root", os.path.join(tree, "sys")])
+                       args=fixture_tree.hanging_roots(self))
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:
             msg = d._recv(0.2)

@@ -19,7 +19,7 @@ import unittest
 import fixture_tree
 import prometheus
 import sandbox
-from harness import BIN, SOURCE_ROOT, main
+from harness import BIN, FIXTURES, SOURCE_ROOT, main
 
 BUILD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(BIN)))
 README = os.path.join(SOURCE_ROOT, "README.md")
@@ -346,11 +346,17 @@ class SystemdTest(unittest.TestCase):
         self.assertIn("mapstatd started a new kernel epoch", explained)
 
     def test_watchdog(self):
-        # A proc root whose osrelease is a FIFO nobody writes: the first sweep blocks in open()
-        # as a read of a stuck file would, the sweep loop stops pinging the watchdog, and
-        # systemd kills and restarts the service.
-        tree = "/var/lib/mapstatd-stuck"
-        fixture_tree.stuck_tree(os.path.join(self.sb.root, tree.lstrip("/")))
+        # A proc root on a hung file system (hangfs, mounted in the container before the
+        # service starts): opening osrelease blocks, so the first sweep does, the sweep loop
+        # stops pinging the watchdog, and systemd kills and restarts the service.
+        source, tree = "/var/lib/mapstatd-stuck-source", "/var/lib/mapstatd-stuck"
+        shutil.copytree(os.path.join(FIXTURES, "linux-6.18-page"),
+                        os.path.join(self.sb.root, source.lstrip("/")), symlinks=True)
+        os.makedirs(os.path.join(self.sb.root, tree.lstrip("/")))
+        # nspawn's /dev has no fuse device; hangfs runs in the container's mount namespace.
+        self.sb.exec("mknod", "-m", "0600", "/dev/fuse", "c", "10", "229")
+        fixture_tree.hangfs_mount(self, source, tree, "proc/sys/kernel/osrelease",
+                                  enter=self.sb.box.enter_mounts())
         self.sb.write(self.sb.config, "[Daemon]\nProcRoot=%s/proc\nSysRoot=%s/sys\n"
                       % (tree, tree))
         self.sb.dropin("50-stuck.conf", "WatchdogSec=3s\nRestartSec=1s\nTimeoutStopSec=5s\n"

@@ -1,0 +1,62 @@
+/* Implementation of daemon/stop.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "stop.h"
+
+static int stop_fd = -1;
+
+static const char *signal_name(int sig) {
+        return sig == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+static void *stop_guard(void *userdata) {
+        struct timespec deadline;
+        siginfo_t si;
+        sigset_t set;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        while (sigwaitinfo(&set, &si) < 0)
+                ;       /* EINTR only: the set is valid and the signals blocked */
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
+        log_info("Received %s, stopping", signal_name(si.si_signo));
+        (void) eventfd_write(stop_fd, 1);
+
+        /* A clean stop ends the process from main() before this wakes up. */
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += STOP_DEADLINE_USEC / USEC_PER_SEC;
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR)
+                ;
+        log_warning("Still running %.0f s after %s: the sweep is blocked in a read that does "
+                    "not return; exiting without it (committed sweeps are kept)",
+                    (double) STOP_DEADLINE_USEC / USEC_PER_SEC,
+                    signal_name(si.si_signo));
+        _exit(EXIT_SUCCESS);
+}
+
+int stop_guard_start(void) {
+        pthread_t thread;
+        int r;
+
+        stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (stop_fd < 0)
+                return -errno;
+        r = pthread_create(&thread, NULL, stop_guard, NULL);
+        if (r != 0) {
+                close(stop_fd);
+                stop_fd = -1;
+                return -r;
+        }
+        (void) pthread_detach(thread);
+        return stop_fd;
+}
