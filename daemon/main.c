@@ -424,6 +424,42 @@ fallback:
         snprintf(buf, size, "%s", fallback);
 }
 
+/* Whether a listening socket can be reached only from this host: a loopback address (127.0.0.0/8,
+ * ::1, ::ffff:127.0.0.0/104) or a Unix socket. */
+static bool socket_is_local(int fd) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof sa;
+
+        if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0)
+                return false;
+        if (sa.ss_family == AF_UNIX)
+                return true;
+        if (sa.ss_family == AF_INET)
+                return (ntohl(((const struct sockaddr_in *) &sa)->sin_addr.s_addr) >> 24) == 127;
+        if (sa.ss_family == AF_INET6) {
+                const struct in6_addr *a = &((const struct sockaddr_in6 *) &sa)->sin6_addr;
+
+                return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+        }
+        return false;
+}
+
+/* The API has no authentication: say what a listener other hosts may reach gives them. */
+static void warn_exposure(const Daemon *d, int fd, const char *where) {
+        if (socket_is_local(fd))
+                return;
+        if (d->options.redact_cmdline)
+                log_notice("Listening on %s, not a loopback address: any client that reaches it "
+                           "can read every process's identity, cgroup and memory figures "
+                           "(command lines are redacted)", where);
+        else
+                log_warning("Listening on %s, not a loopback address: any client that reaches it "
+                            "can read every process's full command line (with any password or "
+                            "token in it), cgroup and memory figures. Set RedactCmdline=yes, and "
+                            "restrict the clients with IPAddressAllow= or an authenticating "
+                            "reverse proxy (README, \"Another address\")", where);
+}
+
 /* The listener: a socket passed by systemd (or the test harness) wins over --listen. */
 static int acquire_listener(Daemon *d, char *where, size_t where_size) {
         char addr[64];
@@ -543,6 +579,7 @@ static int run_daemon(Daemon *d) {
         fd = acquire_listener(d, where, sizeof where);
         if (fd < 0)
                 return fd;
+        warn_exposure(d, fd, where);
         r = web_server_start(&d->web, fd, d->db_path, &d->status, &err);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the HTTP server: %s",

@@ -37,8 +37,9 @@ def run_once(args, timeout=TIMEOUT):
 class Daemon:
     """A running mapstatd with its own listener, notify socket and temp directory."""
 
-    def __init__(self, args=(), db=None, env=None, workdir=None, wrapper=()):
+    def __init__(self, args=(), db=None, env=None, workdir=None, wrapper=(), host="127.0.0.1"):
         self.tmp = tempfile.mkdtemp(prefix="mapstatd-test-")
+        self.host = host                    # the listener's address (requests go to loopback)
         self.db = db or os.path.join(self.tmp, "mapstatd.db")
         self.args = ["--db", self.db, *args]
         self.extra_env = env or {}
@@ -58,7 +59,7 @@ class Daemon:
     def start(self):
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.bind((self.host, 0))
         self.listener.listen(1024)
         self.port = self.listener.getsockname()[1]
 

@@ -163,6 +163,24 @@ class BadInputTest(unittest.TestCase):
         self.assertIn("--listen", r.stderr)
         self.assertIn("already in use", r.stderr)
 
+    def test_exposure_warning(self):
+        # The API has no authentication: a listener other hosts may reach is worth a warning
+        # naming what it gives them, softened to a notice when command lines are redacted.
+        warning = "not a loopback address: any client that reaches it can read every " \
+            "process's full command line"
+        notice = "(command lines are redacted)"
+        for host, args, expect in [("127.0.0.1", [], None), ("0.0.0.0", [], warning),
+                                   ("0.0.0.0", ["--redact-cmdline", "yes"], notice)]:
+            with Daemon(["--interval", "1h", *args], host=host) as d:
+                d.wait_sweeps(1)
+                self.assertEqual(d.get("/healthz")[0], 200)
+                log = d.log()
+                for text in (warning, notice):
+                    if text == expect:
+                        self.assertIn(text, log)
+                    else:
+                        self.assertNotIn(text, log)
+
     def test_bad_option_values(self):
         db = os.path.join(self.tmp, "x.db")
         cases = [
