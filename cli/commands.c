@@ -693,7 +693,8 @@ static int run_export(Ctl *ctl, int argc, char *argv[]) {
                         fputc('\n', stdout);
                 return EXIT_OK;
         }
-        r = write_file_atomic(output, body, len, 0644);
+        /* 0600: identity keys can hold command-line arguments (tokens, passwords). */
+        r = write_file_atomic(output, body, len, 0600);
         if (r < 0)
                 return ctl_error(&command_export, "cannot write '%s': %s", output,
                                  strerror(-r));

@@ -105,8 +105,15 @@ class CtlTest(ServedKernelChange, unittest.TestCase):
     def test_export(self):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "host.json")
+            # Through a symlink planted at the output path: replaced, never followed; and
+            # readable by its owner only.
+            elsewhere = os.path.join(tmp, "elsewhere")
+            os.symlink(elsewhere, out)
             r = ctl("--db", self.h.db, "export", "-o", out)
             self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertFalse(os.path.lexists(elsewhere))
+            self.assertFalse(os.path.islink(out))
+            self.assertEqual(os.stat(out).st_mode & 0o777, 0o600)
             with open(out) as f:
                 snap = json.load(f)
             validate_snapshot(snap)
