@@ -4,6 +4,7 @@ process, counted, never the sweep; a bad system-wide file fails the sweep with a
 the next one tries again."""
 import os
 import shutil
+import signal
 import tempfile
 import unittest
 
@@ -102,6 +103,56 @@ class BadProcFilesTest(unittest.TestCase):
             self.assertEqual(health["last_sweep"]["skipped"]["malformed"], 1, health)
             self.assertEqual(sampled_pids(d), set(self.pids) - {big})
             self.assertLess(vm_hwm_kb(d.proc.pid), 256 * 1024)
+
+
+# Runs "$@" after $1 in a mount namespace where every mount is read-only except $1; fails (99)
+# when a check file outside $1 can still be written.
+READ_ONLY_BUT = r"""
+set -e
+mount --make-rprivate /
+mount --bind "$1" "$1"
+awk '{ print $5 }' /proc/self/mountinfo | sort -u | while read -r m; do
+    [ "$m" = "$1" ] || mount -o remount,bind,ro "$m" 2>/dev/null || true
+done
+for dir in / /tmp /var/tmp /var/lib /dev/shm /run "$(dirname "$1")"; do
+    if touch "$dir/.mapstatd-ro-check" 2>/dev/null; then
+        echo "$dir is still writable" >&2
+        exit 99
+    fi
+done
+shift
+exec "$@"
+"""
+
+
+class WritesTest(unittest.TestCase):
+    def test_writes_only_its_directories(self):
+        # Every mount read-only except the database's directory (which also holds the textfile
+        # directory): sweeps in the full pagemap mode, a reload, the reports and a clean stop
+        # all work, so nothing is written anywhere else (SQLite's temporary files included).
+        state = tempfile.mkdtemp(prefix="mapstatd-rw-")
+        self.addCleanup(shutil.rmtree, state, True)
+        textfiles = os.path.join(state, "textfile")
+        os.mkdir(textfiles)
+        wrapper = ["unshare", "--mount", "--propagation", "private",
+                   "sh", "-c", READ_ONLY_BUT, "sh", state]
+        with Daemon(["--interval", "300ms", "--pagemap", "full",
+                     "--textfile-directory", textfiles], db=os.path.join(state, "m.db"),
+                    wrapper=wrapper) as d:
+            d.wait_sweeps(3)
+            d.proc.send_signal(signal.SIGHUP)
+            d.wait_for("READY=1")
+            d.wait_sweeps(1)
+            for path in ("/healthz", "/report", "/forecast", "/processes", "/metrics",
+                         "/snapshot", "/epochs", "/meminfo"):
+                status, _, _ = d.request(path, raw=True)
+                self.assertEqual(status, 200, path)
+            _, health = d.get("/healthz")
+            self.assertEqual((health["storage_error"], health["sweep_error"]), (None, None))
+            self.assertEqual(d.stop(), 0)
+            self.assertTrue(os.path.exists(os.path.join(textfiles, "mapstatd.prom")))
+            self.assertNotIn("ead-only file system", d.log())
+            self.assertNotIn("Failed", d.log())
 
 
 if __name__ == "__main__":
