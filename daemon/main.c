@@ -327,10 +327,12 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* A stop asked by SIGTERM or SIGINT (daemon/stop.h), which has said so. */
+/* A stop asked by SIGTERM or SIGINT (daemon/stop.h). */
 static int on_stop(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Daemon *d = userdata;
 
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
+        log_info("Received %s, stopping", stop_guard_signal_name());
         return sd_event_exit(d->event, 0);
 }
 

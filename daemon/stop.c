@@ -2,20 +2,24 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "log.h"
 #include "stop.h"
 
 static int stop_fd = -1;
+static atomic_int stop_signal;
 
 static const char *signal_name(int sig) {
         return sig == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+const char *stop_guard_signal_name(void) {
+        return signal_name(atomic_load(&stop_signal));
 }
 
 static void *stop_guard(void *userdata) {
@@ -28,8 +32,9 @@ static void *stop_guard(void *userdata) {
         sigaddset(&set, SIGINT);
         while (sigwaitinfo(&set, &si) < 0)
                 ;       /* EINTR only: the set is valid and the signals blocked */
-        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
-        log_info("Received %s, stopping", signal_name(si.si_signo));
+        atomic_store(&stop_signal, si.si_signo);
+        /* Nothing here may block before the deadline: not the log (a full pipe), not
+         * sd_notify() (a full notify socket). The loop says it has the stop (on_stop()). */
         (void) eventfd_write(stop_fd, 1);
 
         /* A clean stop ends the process from main() before this wakes up. */
@@ -37,8 +42,12 @@ static void *stop_guard(void *userdata) {
         deadline.tv_sec += STOP_DEADLINE_USEC / USEC_PER_SEC;
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR)
                 ;
-        log_warning("Still running %.0f s after %s: the sweep is blocked in a read that does "
-                    "not return; exiting without it (committed sweeps are kept)",
+        /* Should the warning block too, SIGALRM (not blocked, default action) ends the
+         * process a second later. */
+        alarm(1);
+        log_warning("Still running %.0f s after %s: the sweep loop is blocked in a read or "
+                    "write that does not return; exiting without it (committed sweeps are "
+                    "kept)",
                     (double) STOP_DEADLINE_USEC / USEC_PER_SEC,
                     signal_name(si.si_signo));
         _exit(EXIT_SUCCESS);
