@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 
 #include "log.h"
+#include "parse-util.h"
 #include "string-util.h"
 #include "time-util.h"
 #include "web-internal.h"
@@ -430,10 +431,28 @@ static enum MHD_Result web_send(struct MHD_Connection *connection, WebAnswer *a)
         return ret;
 }
 
+/* The largest body a request may carry and still be read (and discarded) before it is
+ * answered. */
+#define WEB_DISCARD_BODY_MAX (64 * 1024)
+
+/* Whether the request's body, if any, is small enough to read and discard: none, or a
+ * Content-Length up to WEB_DISCARD_BODY_MAX (a chunked one could be endless). */
+static bool body_is_small(struct MHD_Connection *connection) {
+        const char *len = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
+        uint64_t n;
+
+        if (MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                        MHD_HTTP_HEADER_TRANSFER_ENCODING))
+                return false;
+        return !len || (safe_atou64(len, &n) >= 0 && n <= WEB_DISCARD_BODY_MAX);
+}
+
 /* libmicrohttpd calls the handler once when the headers are in, then once per piece of body and
- * once more at the end. A wrong method is answered at once (the body is never read and the
- * connection is closed after the reply); otherwise any body is discarded and the request is
- * answered at the end, which keeps the connection reusable. */
+ * once more at the end. A request is answered at its end, its body discarded, which keeps the
+ * connection reusable: the requests pipelined after it are answered too, a wrong method's
+ * included. A request with a %00 in its target, or another method with a large or chunked body,
+ * is answered at once; its body is never read, and the connection is closed after the reply. */
 enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connection,
                                    const char *url, const char *method, const char *version,
                                    const char *upload_data, size_t *upload_data_size,
@@ -452,7 +471,8 @@ enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connec
                 nul = *req_cls == &uri_with_nul;
                 *req_cls = &request_seen;
                 if (!nul && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-                             strcmp(method, MHD_HTTP_METHOD_HEAD) == 0))
+                             strcmp(method, MHD_HTTP_METHOD_HEAD) == 0 ||
+                             body_is_small(connection)))
                         return MHD_YES;
         } else if (*upload_data_size > 0) {
                 *upload_data_size = 0;

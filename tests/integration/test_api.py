@@ -4,6 +4,7 @@
 request limits, and 2,000 idle connections that must not keep a normal request waiting.
 Every response is also checked against docs/openapi.yaml by the harness."""
 import gzip
+import re
 import resource
 import signal
 import socket
@@ -209,6 +210,24 @@ class HistoryApiTest(unittest.TestCase):
                     self.assertEqual(status, 405)
                     self.assertEqual(headers["Allow"], "GET, HEAD")
                     self.assertIn(method, doc["error"])
+
+    def test_pipelined_after_another_method(self):
+        # A wrong method does not cost the requests pipelined after it: each is answered in
+        # order on the same connection. A body too large to read and discard (over 64 KiB, or
+        # chunked) is not read: the 405 comes at once and the connection is closed after it.
+        get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        last = b"GET /epochs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        for first in (b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+                      b"DELETE /nope HTTP/1.1\r\nHost: x\r\n\r\n",
+                      b"OPTIONS /report HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"):
+            with self.subTest(first=first[:12]):
+                reply = self.d.raw(first + get + last)
+                self.assertEqual(re.findall(rb"HTTP/1\.1 (\d+)", reply), [b"405", b"200", b"200"])
+        for first in (b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n",
+                      b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"):
+            with self.subTest(first=first[:60]):
+                reply = self.d.raw(first + get)
+                self.assertEqual(re.findall(rb"HTTP/1\.1 (\d+)", reply), [b"405"])
 
     def test_request_limits(self):
         # The request line and headers may take about 32 KiB together.
