@@ -72,6 +72,7 @@ struct Store {
         struct stat file;               /* read-write: the file at path when opened
                                          * (st_ino 0: unknown), see store_check_file() */
         StoreMode mode;
+        bool ours;              /* store_check_identity() accepted the file: ours to checkpoint */
         int opened_version;             /* user_version found at open */
         char *last_error;               /* sqlite3_errmsg() of the last failure, or NULL */
         sqlite3_stmt *statements[_STORE_STMT_MAX];

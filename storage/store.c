@@ -299,6 +299,13 @@ static int store_open_connection(Store *s, char **reterr) {
                 return store_open_fail(r, reterr, "%s", s->last_error ?: "cannot open");
         }
 
+        /* No automatic checkpoint when the connection closes: SQLite's would merge a -wal
+         * into a file store_check_identity() then refuses (a foreign database whose owner died
+         * before its checkpoint), or run for a read-only process that happens to close last.
+         * store_free() asks for one itself, as a read-write connection with no sweep open. */
+        rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        if (rc != SQLITE_OK)
+                return store_open_fail(store_error(s, rc), reterr, "%s", s->last_error ?: "");
         (void) sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MSEC);
         /* No writable_schema tricks, no corrupting the file through SQL. */
         (void) sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
@@ -359,14 +366,6 @@ static int store_configure(Store *s, char **reterr) {
                 r = store_exec(s, "PRAGMA synchronous = NORMAL");
                 if (r < 0)
                         return store_open_fail(r, reterr, "%s", s->last_error ?: "");
-
-                /* No automatic checkpoint when the connection closes: store_free() asks for one
-                 * itself, as a read-write connection with no sweep open; SQLite's own would
-                 * also run for a read-only process that happens to close last. */
-                int rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-                if (rc != SQLITE_OK)
-                        return store_open_fail(store_error(s, rc), reterr, "%s",
-                                               s->last_error ?: "");
         }
 
         r = store_exec(s, "PRAGMA foreign_keys = ON; PRAGMA cache_size = -512");
@@ -411,6 +410,7 @@ int store_open(Store **ret, const char *path, StoreMode mode, char **reterr) {
         r = store_check_identity(s, &info, reterr);
         if (r < 0)
                 return r;
+        s->ours = true;
         s->opened_version = (int) info.user_version;
 
         r = store_configure(s, reterr);
@@ -476,8 +476,9 @@ Store *store_free(Store *s) {
         for (size_t i = 0; i < _STORE_STMT_MAX; i++)
                 (void) sqlite3_finalize(s->statements[i]);
         /* Merge the WAL into the database before leaving, so that a `--once` run (or a stopped
-         * daemon) leaves one self-contained file; best effort: a reader may still hold it. */
-        if (s->db && s->mode == STORE_READ_WRITE && s->sweep_id <= 0)
+         * daemon) leaves one self-contained file; best effort: a reader may still hold it. A
+         * refused file is left as it was found, -wal included. */
+        if (s->db && s->ours && s->mode == STORE_READ_WRITE && s->sweep_id <= 0)
                 (void) sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
                                                  NULL);
         /* Closing rolls back an open transaction (an unfinished sweep). */

@@ -92,6 +92,32 @@ class BadInputTest(unittest.TestCase):
         self.assertRegex(r.stderr, "not a mapstatd database")
         self.assertEqual(digest(db), before)
 
+    def test_refused_database_keeps_its_wal(self):
+        # A foreign database in WAL mode with transactions still in its -wal (its owner died
+        # before a checkpoint): refused, and neither file is touched; SQLite would merge the
+        # -wal into the file when the refusing connection closes.
+        src = os.path.join(self.tmp, "src.db")
+        con = sqlite3.connect(src)
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("PRAGMA wal_autocheckpoint = 0")
+        con.execute("CREATE TABLE accounts(id INTEGER PRIMARY KEY, owner TEXT)")
+        con.execute("INSERT INTO accounts VALUES (1, 'alice')")
+        con.commit()
+        db = os.path.join(self.tmp, "foreign-wal.db")
+        for suffix in ("", "-wal"):
+            shutil.copyfile(src + suffix, db + suffix)
+        con.close()
+        before = {suffix: digest(db + suffix) for suffix in ("", "-wal")}
+        self.assertGreater(os.path.getsize(db + "-wal"), 0)
+        for once in (True, False):
+            args = ["--db", db, "--listen", "127.0.0.1:0"]
+            r = run_once(args) if once else subprocess.run(
+                [BIN, *args], capture_output=True, text=True, timeout=TIMEOUT,
+                stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertRegex(r.stderr, "not a mapstatd database")
+            self.assertEqual({suffix: digest(db + suffix) for suffix in ("", "-wal")}, before)
+
     def test_database_mode_and_symlinks(self):
         # The database holds every process's command line: created 0600 whatever the umask,
         # its -wal and -shm alike; an existing file keeps its mode; never through a symlink.
