@@ -1,4 +1,5 @@
-"""Storage failing at runtime: a full file system under the database. The daemon keeps running,
+"""Storage failing at runtime: a full file system under the database, a lock another writer holds
+for longer than the busy timeout, the file deleted or replaced. The daemon keeps running,
 says so once (not once per sweep), reports it in /healthz, loses nothing already committed, and
 records sweeps again once there is room."""
 import os
@@ -69,6 +70,35 @@ class StorageFailureTest(unittest.TestCase):
             self.assertGreater(con.execute("SELECT count(*) FROM sweeps").fetchone()[0], before)
         finally:
             con.close()
+
+
+class LockedDatabaseTest(unittest.TestCase):
+    def test_locked_by_another_writer_then_released(self):
+        # Another program holds a write transaction on the database for longer than the busy
+        # timeout (5 s): the sweeps that cannot commit fail, /healthz says why while the
+        # daemon keeps answering from what it has, and recording resumes once the lock goes.
+        with Daemon(["--interval", "300ms"]) as d:
+            d.wait_sweeps(2)
+            holder = sqlite3.connect(d.db, timeout=10, isolation_level=None)
+            try:
+                holder.execute("BEGIN EXCLUSIVE")
+                d.wait_for("STATUS=Sweep failed", timeout=30)
+                status, health = d.get("/healthz")
+                self.assertEqual((status, health["status"]), (503, "degraded"), health)
+                self.assertRegex(health["storage_error"], "(?i)locked|busy")
+                status, _ = d.get("/processes?limit=5")
+                self.assertEqual(status, 200)
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+            d.wait_for("last sweep", timeout=30)
+            status, health = d.get("/healthz")
+            self.assertEqual((status, health["status"], health["storage_error"]),
+                             (200, "ok", None), health)
+            self.assertEqual(d.stop(), 0)
+            log = d.log()
+        self.assertEqual(log.count("Failed to record sweep"), 1, log)
+        self.assertEqual(log.count("Recording sweeps"), 1, log)
 
 
 class DeletedDatabaseTest(unittest.TestCase):
