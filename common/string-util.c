@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "macro.h"
 #include "string-util.h"
 
 char *strjoin_list(const char *const *parts) {
@@ -70,6 +71,33 @@ size_t utf8_sequence_length(const char *str) {
             (c >= 0xd800 && c <= 0xdfff))
                 return 0;
         return n;
+}
+
+char *utf8_make_valid(const char *s) {
+#define REPLACEMENT_CHARACTER "\xef\xbf\xbd"  /* U+FFFD */
+        const char *p;
+        char *copy;
+        size_t n = 0;
+
+        /* Each invalid byte becomes three bytes at most. */
+        copy = malloc(strlen(s) * 3 + 1);
+        if (!copy)
+                return NULL;
+        for (p = s; *p; ) {
+                size_t l = utf8_sequence_length(p);
+
+                if (l == 0) {
+                        memcpy(copy + n, REPLACEMENT_CHARACTER, STRLEN(REPLACEMENT_CHARACTER));
+                        n += STRLEN(REPLACEMENT_CHARACTER);
+                        p++;
+                } else {
+                        memcpy(copy + n, p, l);
+                        n += l;
+                        p += l;
+                }
+        }
+        copy[n] = '\0';
+        return copy;
 }
 
 char *path_dirname(const char *path) {

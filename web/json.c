@@ -17,45 +17,12 @@
 #define REASON_MAX 256
 
 json_t *json_string_lossy(const char *s) {
-#define REPLACEMENT_CHARACTER "\xef\xbf\xbd"  /* U+FFFD */
-        const unsigned char *p;
         _cleanup_free_ char *copy = NULL;
-        size_t len, n = 0;
-        bool valid = true;
 
         if (!s)
                 return json_null();
-
-        for (p = (const unsigned char *) s; *p; ) {
-                size_t l = utf8_sequence_length((const char *) p);
-                if (l == 0) {
-                        valid = false;
-                        break;
-                }
-                p += l;
-        }
-        if (valid)
-                return json_string(s);
-
-        /* Each invalid byte becomes three bytes at most. */
-        len = strlen(s);
-        copy = malloc(len * 3 + 1);
-        if (!copy)
-                return NULL;
-        for (p = (const unsigned char *) s; *p; ) {
-                size_t l = utf8_sequence_length((const char *) p);
-                if (l == 0) {
-                        memcpy(copy + n, REPLACEMENT_CHARACTER, STRLEN(REPLACEMENT_CHARACTER));
-                        n += STRLEN(REPLACEMENT_CHARACTER);
-                        p++;
-                } else {
-                        memcpy(copy + n, p, l);
-                        n += l;
-                        p += l;
-                }
-        }
-        copy[n] = '\0';
-        return json_string(copy);
+        copy = utf8_make_valid(s);
+        return copy ? json_string(copy) : NULL;
 }
 
 json_t *json_time(uint64_t usec) {

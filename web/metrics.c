@@ -14,6 +14,8 @@
 #include <microhttpd.h>
 
 #include "config.h"
+#include "alloc-util.h"
+#include "string-util.h"
 #include "web-internal.h"
 
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
@@ -28,11 +30,15 @@ static void family(FILE *f, const char *name, MetricType type, const char *help)
                 type == METRIC_COUNTER ? "counter" : "gauge");
 }
 
-/* Appends name="value" (with a leading comma unless first), the value escaped as the format
- * wants: backslash, double quote and newline. */
+/* Appends name="value" (with a leading comma unless first), the value made valid UTF-8 (a
+ * process's comm or command line may be any bytes, and one invalid label value fails the whole
+ * scrape) and escaped as the format wants: backslash, double quote and newline. On ENOMEM the
+ * value is empty. */
 static void label(FILE *f, bool first, const char *name, const char *value) {
+        _cleanup_free_ char *valid = utf8_make_valid(value ?: "");
+
         fprintf(f, "%s%s=\"", first ? "" : ",", name);
-        for (const char *p = value ?: ""; *p; p++)
+        for (const char *p = valid ?: ""; *p; p++)
                 switch (*p) {
                 case '\\':
                         fputs("\\\\", f);

@@ -1,10 +1,15 @@
 """Faults a host can throw at a sweep, each bounded in time: files in the proc root that would
-block a reader (FIFOs with no writer) or that are enormous. A process's bad file costs that
-process, counted, never the sweep; a bad system-wide file fails the sweep with a clear error and
-the next one tries again."""
+block a reader (FIFOs with no writer) or that are enormous; a process whose comm and command line
+are hostile bytes; and a root file system read-only but for the daemon's own directories. A
+process's bad file costs that process, counted, never the sweep; a bad system-wide file fails
+the sweep with a clear error and the next one tries again."""
+import json
 import os
+import re
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -103,6 +108,50 @@ class BadProcFilesTest(unittest.TestCase):
             self.assertEqual(health["last_sweep"]["skipped"]["malformed"], 1, health)
             self.assertEqual(sampled_pids(d), set(self.pids) - {big})
             self.assertLess(vm_hwm_kb(d.proc.pid), 256 * 1024)
+
+
+# A process whose comm and command line carry every kind of hostile byte: a ")" and spaces (the
+# stat parser's trap), a newline, an escape sequence, invalid UTF-8, quotes and markup, and a
+# password. It sets its comm, says "ready" and waits for stdin to close.
+HOSTILE = r"""
+import ctypes, sys
+ctypes.CDLL(None).prctl(15, b"a) (b\n\x1b[31m\xff", 0, 0, 0)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+HOSTILE_ARGS = [b"\xff\xfe\x1b[2J\n\r\t\"'</script><b>", b"--password=hunter2", b"\x7f\x01"]
+METRIC_LINE = re.compile(r'^(# (HELP|TYPE) .*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*='
+                         r'"([^"\\\n]|\\[\\"n])*",?)*\})? \S+)$')
+
+
+class HostileProcessTest(unittest.TestCase):
+    def test_hostile_comm_and_cmdline(self):
+        # On the real /proc: every endpoint answers 200 with valid JSON (or valid exposition
+        # text), the process is sampled, and with RedactCmdline= its password is nowhere.
+        proc = subprocess.Popen([sys.executable.encode(), b"-c", HOSTILE.encode(),
+                                 *HOSTILE_ARGS], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.stdin.close)
+        self.assertEqual(proc.stdout.readline(), b"ready\n")
+        for redact in ("no", "yes"):
+            with Daemon(["--interval", "1h", "--redact-cmdline", redact]) as d:
+                d.wait_sweeps(1)
+                _, procs = d.get("/processes?limit=1000")
+                mine = [g for g in procs["processes"] if proc.pid in g["pids"]]
+                self.assertEqual(len(mine), 1, procs)
+                bodies = []
+                for path in ("/processes?limit=1000", "/processes/%d" % mine[0]["identity"]["id"],
+                             "/report", "/forecast", "/snapshot", "/metrics", "/healthz"):
+                    status, headers, body = d.request(path, raw=True)
+                    self.assertEqual(status, 200, path)
+                    text = body.decode("utf-8")         # valid UTF-8, whatever the bytes were
+                    if path == "/metrics":
+                        bad = [l for l in text.splitlines() if not METRIC_LINE.match(l)]
+                        self.assertEqual(bad, [])
+                    else:
+                        json.loads(text)
+                    bodies.append(text)
+                self.assertEqual("hunter2" in "".join(bodies), redact == "no")
 
 
 # Runs "$@" after $1 in a mount namespace where every mount is read-only except $1; fails (99)

@@ -1,11 +1,14 @@
 /* Tests for common/parse-util: every checked parser on good values, the limits of each type,
- * trailing garbage, blanks, signs and overflow, and that *ret is written only on success. */
+ * trailing garbage, blanks, signs and overflow, and that *ret is written only on success; and
+ * for the UTF-8 helpers of common/string-util that make a process's bytes printable. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "macro.h"
 #include "parse-util.h"
+#include "string-util.h"
 #include "time-util.h"
 #include "test.h"
 
@@ -286,7 +289,30 @@ static void test_rfc3339(void) {
         ASSERT_INT_EQ(parse_rfc3339_usec(NULL, &(uint64_t) { 0 }), -EBADMSG);
 }
 
+static void test_utf8_make_valid(void) {
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                { "", "" },
+                { "sleep 3600", "sleep 3600" },
+                { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+                { "a\xff", "a\xef\xbf\xbd" },                           /* not UTF-8 at all */
+                { "\xc3", "\xef\xbf\xbd" },                             /* truncated */
+                { "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },             /* overlong "/" */
+                { "\xed\xa0\x80x", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx" }, /* surrogate */
+                { "\x1b[31m\n", "\x1b[31m\n" },                         /* valid, left as is */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *s = utf8_make_valid(cases[i].in);
+
+                ASSERT_STR_EQ(s, cases[i].out);
+                free(s);
+        }
+}
+
 int main(void) {
+        test_utf8_make_valid();
         test_size();
         test_atou64();
         test_atoi64();
