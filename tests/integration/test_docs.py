@@ -277,6 +277,36 @@ class DocsTest(unittest.TestCase):
         for mid in ids:
             self.assertIn("*%s*" % mid, page, "MESSAGE_ID %s is not in mapstatd.8" % mid)
 
+    def test_threat_model_points_at_tests_that_exist(self):
+        # Every claim of docs/threat-model.md names the test that checks it: each named test
+        # file exists, and each test method or class named beside it is defined in one of
+        # the test files of the same row.
+        with open(os.path.join(DOCS, "threat-model.md")) as f:
+            text = f.read()
+        tests_dir = os.path.join(SOURCE_ROOT, "tests")
+        fuzz_dir = os.path.join(SOURCE_ROOT, "fuzz")
+        checked = 0
+        for row in re.split(r"\n(?=\|)|\n\n", text):
+            files = re.findall(r"`((?:integration/|unit/)?test[-_][\w-]+\.(?:py|c))`", row)
+            names = re.findall(r"`((?:test_|Test)\w*|\w+Test)`", row)
+            paths = []
+            for name in files:
+                sub = "" if "/" in name else ("integration" if name.endswith(".py") else "unit")
+                path = os.path.join(tests_dir, sub, name)
+                self.assertTrue(os.path.exists(path), name)
+                paths.append(path)
+            for target in re.findall(r"fuzz targets? ((?:`[\w-]+`(?:, )?)+)", row):
+                for t in re.findall(r"`([\w-]+)`", target):
+                    self.assertTrue(os.path.exists(os.path.join(fuzz_dir, "fuzz-%s.c" % t)), t)
+            sources = ""
+            for path in paths:
+                with open(path) as f:
+                    sources += f.read()
+            for name in names:
+                self.assertRegex(sources, r"(def|class|void) %s\b" % name, (name, row[:80]))
+                checked += 1
+        self.assertGreater(checked, 20)
+
     def test_built_pages_render(self):
         for page in PAGES:
             self.assertTrue(os.path.exists(os.path.join(BUILT_DOCS, page)),
