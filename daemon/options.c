@@ -556,8 +556,10 @@ int options_load_dropins(Options *o, const char *config_path, char **reterr) {
                 goto finish;
         }
 
-        /* Lexical order, each over the result of the ones before, like systemd's drop-ins. */
-        qsort(names, n, sizeof *names, strcmp_ptr);
+        /* Lexical order, each over the result of the ones before, like systemd's drop-ins. An
+         * empty directory leaves names NULL, which qsort() may not be given. */
+        if (n > 1)
+                qsort(names, n, sizeof *names, strcmp_ptr);
         for (size_t i = 0; i < n && r >= 0; i++) {
                 _cleanup_free_ char *path = NULL;
 
