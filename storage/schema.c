@@ -608,11 +608,13 @@ int schema_bind_pagemap(Store *s, sqlite3_stmt *st, int i, const PagemapClassCou
 }
 
 void schema_read_pagemap(sqlite3_stmt *st, int col, PagemapClassCounts *ret) {
-        for (int c = 0; c < _VMA_CLASS_MAX; c++)
+        /* Columns by offset: the expressions of an initializer list are evaluated in no set
+         * order (C11 6.7.9p23), so three col++ in one would read them in any. */
+        for (int c = 0; c < _VMA_CLASS_MAX; c++, col += 3)
                 ret[c] = (PagemapClassCounts) {
-                        .present_pages = store_column_uint64(st, col++),
-                        .swapped_pages = store_column_uint64(st, col++),
-                        .exclusive_pages = store_column_uint64(st, col++),
+                        .present_pages = store_column_uint64(st, col),
+                        .swapped_pages = store_column_uint64(st, col + 1),
+                        .exclusive_pages = store_column_uint64(st, col + 2),
                 };
 }
 
