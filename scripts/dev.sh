@@ -3,6 +3,8 @@
 #   scripts/dev.sh run [DAEMON OPTIONS]   install deps, build, run the daemon in the foreground
 #   scripts/dev.sh test                   install deps, build (plain and ASan/UBSan), run every
 #                                         test suite in both builds, print "N passed, N failed"
+#   scripts/dev.sh fuzz [SECONDS]         install deps, build build-fuzz/, fuzz every target for
+#                                         SECONDS (600) each, one per core at a time
 #   scripts/dev.sh bench [SUITE OPTIONS] install deps and the peers, build, run bench/suite.py
 #                                         (about 45 minutes; writes bench/results.md)
 #   scripts/dev.sh deps | test-deps | build   the individual steps (deps: what building and
@@ -17,9 +19,12 @@ PACKAGES=(build-essential meson ninja-build pkg-config python3 util-linux curl s
           libsystemd-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libinih-dev zlib1g-dev
           libcurl4-openssl-dev libjs-dygraphs python3-yaml)
 # Tests: systemd and systemd-container (a throwaway systemd), python3-jsonschema (the API
-# contract), chromium (the dashboard), iproute2 (the loopback of Prometheus' private network);
-# bench/: wrk.
-TEST_PACKAGES=(systemd systemd-container iproute2 python3-jsonschema chromium wrk)
+# contract), chromium (the dashboard), iproute2 (the loopback of Prometheus' private network),
+# clang (Debian 12's clang 14 with libFuzzer: the fuzzing build of fuzz/build-fuzz.ini),
+# libfuse3-dev and fuse3 (tests/helpers/hangfs.c, a hung file system for the stuck-sweep tests),
+# valgrind (memcheck over full-mode sweeps); tests/integration/test_load.py and bench/: wrk.
+TEST_PACKAGES=(systemd systemd-container iproute2 python3-jsonschema chromium clang
+               libfuse3-dev fuse3 valgrind wrk)
 # bench/suite.py: the peers it measures mapstatd against.
 BENCH_PACKAGES=(smem smemstat)
 
@@ -131,8 +136,24 @@ tests() {
         # The sanitizer build runs the same suites; leaks fail the test.
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                 meson test -C build-asan --print-errorlogs || rc=1
-        count build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+        # Then every fuzz target fuzzed for 20 s (fuzz/meson.build), one per core at a time.
+        fuzz 20 || rc=1
+        count build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+                build-fuzz/meson-logs/testlog.json
         return $rc
+}
+
+# fuzz SECONDS: builds the fuzzing build of fuzz/build-fuzz.ini (clang, libFuzzer coverage in
+# every library, ASan and UBSan) as build-fuzz/ and runs its 'fuzz' suite: each target's corpus
+# replayed, then fuzzed for SECONDS (new inputs and findings stay in build-fuzz/fuzz/run/).
+fuzz() {
+        local seconds=${1:-600}
+        [ -d build-fuzz ] || quietly meson setup --native-file fuzz/build-fuzz.ini build-fuzz
+        quietly ninja -C build-fuzz fuzzers
+        # A run test's timeout (180 s) covers 20 s of fuzzing; longer runs have none (-t 0).
+        MAPSTATD_FUZZ_SECONDS=$seconds UBSAN_OPTIONS=print_stacktrace=1 \
+                meson test -C build-fuzz --no-rebuild --suite fuzz --print-errorlogs \
+                --timeout-multiplier "$((seconds > 60 ? 0 : 1))"
 }
 
 case "${1:-}" in
@@ -146,6 +167,7 @@ run)
         exec build/daemon/mapstatd "$@"
         ;;
 test) test_deps; tests ;;
+fuzz) test_deps; fuzz "${2:-600}" ;;
 bench)
         shift
         bench_deps
@@ -153,7 +175,7 @@ bench)
         exec python3 bench/suite.py "$@"
         ;;
 *)
-        echo "usage: $0 run [OPTIONS] | test | bench [OPTIONS] | deps | test-deps | build" >&2
+        echo "usage: $0 run [OPTIONS] | test | fuzz [SECONDS] | bench [OPTIONS] | deps | test-deps | build" >&2
         exit 2
         ;;
 esac
