@@ -311,6 +311,47 @@ class IdleConnectionsTest(unittest.TestCase):
                     s.close()
 
 
+    def test_connection_limit_and_idle_timeout(self):
+        # With RLIMIT_NOFILE at 600 the daemon holds 600 - 64 connections at most (the rest of
+        # its descriptors are its own). Of 600 idle clients, those beyond the limit wait in the
+        # listen queue; each held one is closed after 15 s of silence, which lets the waiting
+        # ones in: 16 s on, only those are still open. The daemon stays up, says nothing per
+        # client, and answers a request once they are gone.
+        want = 2048
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
+        limit, clients = 600 - 64, 600
+        with Daemon(["--interval", "1h"], wrapper=["prlimit", "--nofile=600:600", "--"]) as d:
+            d.wait_sweeps(1)
+            with open("/proc/%d/limits" % d.proc.pid) as f:
+                self.assertRegex(f.read(), r"Max open files +600 +600")
+            idle = [socket.create_connection(("127.0.0.1", d.port), timeout=10)
+                    for _ in range(clients)]
+            try:
+                time.sleep(16)
+                late = sum(map(still_open, idle))
+                self.assertGreater(late, 0)
+                self.assertLessEqual(late, clients - limit)
+                self.assertIsNone(d.proc.poll())
+            finally:
+                for s in idle:
+                    s.close()
+            self.assertEqual(d.get("/healthz")[0], 200)
+            self.assertNotIn("libmicrohttpd", d.log())      # not one line per client
+
+
+def still_open(s):
+    """Whether the server has not closed the connection s (it sends nothing unasked)."""
+    s.setblocking(False)
+    try:
+        return s.recv(1) != b""
+    except BlockingIOError:
+        return True
+    except ConnectionResetError:
+        return False
+
+
 class RedactTest(unittest.TestCase):
     def test_redact_cmdline(self):
         h = History()
