@@ -31,8 +31,8 @@ ssize_t pread_full(int fd, void *buf, size_t len, off_t offset);
  * proc root or named as a configuration file opens at once) and checks that it is a regular
  * file, as every procfs and sysfs file read here is. Returns the fd, -EISDIR for a directory,
  * -EBADFD for anything else that is not a regular file, or the -errno of open/fstat. Reads of
- * a procfs file ignore O_NONBLOCK; one that blocks in the kernel is the sweep's budget's and
- * the watchdog's to catch. */
+ * a procfs file ignore O_NONBLOCK; one that blocks in the kernel is for /healthz, the watchdog
+ * and the stop guard (daemon/stop.h) to catch. */
 int open_regular_at(int dirfd, const char *path);
 
 /* Reads the regular file dirfd/path (open_regular_at()) into b (replacing its content).

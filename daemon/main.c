@@ -210,6 +210,10 @@ static int daemon_sweep(Daemon *d, SweepResult *ret) {
         int r;
 
         r = sweeper_run(&d->sweeper, &res);
+        if (r < 0 && d->sweeper.failed_step == SWEEP_STEP_STOPPED) {
+                log_debug("Sweep abandoned: stopping");
+                return r;
+        }
         bool storage = r < 0 && d->sweeper.failed_step == SWEEP_STEP_STORAGE;
         count_sweep(d, r < 0);
         publish_status(d, r < 0 ? NULL : &res, r, storage);

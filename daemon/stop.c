@@ -22,6 +22,10 @@ const char *stop_guard_signal_name(void) {
         return signal_name(atomic_load(&stop_signal));
 }
 
+bool stop_guard_requested(void) {
+        return atomic_load_explicit(&stop_signal, memory_order_relaxed) != 0;
+}
+
 static void *stop_guard(void *userdata) {
         struct timespec deadline;
         siginfo_t si;
@@ -34,7 +38,8 @@ static void *stop_guard(void *userdata) {
                 ;       /* EINTR only: the set is valid and the signals blocked */
         atomic_store(&stop_signal, si.si_signo);
         /* Nothing here may block before the deadline: not the log (a full pipe), not
-         * sd_notify() (a full notify socket). The loop says it has the stop (on_stop()). */
+         * sd_notify() (a full notify socket). The sweep in flight sees the flag; the loop
+         * says it has the stop (on_stop()). */
         (void) eventfd_write(stop_fd, 1);
 
         /* A clean stop ends the process from main() before this wakes up. */
@@ -46,8 +51,8 @@ static void *stop_guard(void *userdata) {
          * process a second later. */
         alarm(1);
         log_warning("Still running %.0f s after %s: the sweep loop is blocked in a read or "
-                    "write that does not return; exiting without it (committed sweeps are "
-                    "kept)",
+                    "write that does not return; exiting without finishing it (committed "
+                    "sweeps are kept)",
                     (double) STOP_DEADLINE_USEC / USEC_PER_SEC,
                     signal_name(si.si_signo));
         _exit(EXIT_SUCCESS);

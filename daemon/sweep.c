@@ -9,6 +9,7 @@
 #include "meminfo.h"
 #include "reconstruct.h"
 #include "string-util.h"
+#include "stop.h"
 #include "sweep.h"
 #include "time-util.h"
 
@@ -21,6 +22,7 @@ const char *sweep_step_to_string(SweepStep step) {
                 [SWEEP_STEP_WRITER] = "cannot start the writer thread",
                 [SWEEP_STEP_MEMINFO] = "cannot read meminfo",
                 [SWEEP_STEP_CGROUPS] = "cannot walk the cgroups",
+                [SWEEP_STEP_STOPPED] = "stopped before it ended",
         };
 
         return step >= 0 && step < _SWEEP_STEP_MAX ? names[step] : "cannot sweep";
@@ -299,6 +301,9 @@ static int sweep_enqueue(ProcSample *p, void *userdata) {
         Sweeper *sw = q->sweeper;
         int r;
 
+        if (stop_guard_requested())
+                return -ECANCELED;      /* sweep_processes() says which step */
+
         /* Out of memory for the table only costs a read next time. */
         if (sweeper_reuses(sw))
                 (void) read_table_record(&sw->reads, p, sw->sweep_id, sw->sweep_mono_usec);
@@ -354,6 +359,8 @@ static int sweep_processes(Sweeper *sw, const PagemapOptions *pagemap, ProcScanS
         pthread_mutex_destroy(&q.lock);
         if (q.error < 0)
                 return sweep_fail(sw, q.error_step, q.error);
+        if (r == -ECANCELED)
+                return sweep_fail(sw, SWEEP_STEP_STOPPED, r);
         if (r < 0)
                 return sweep_fail(sw, SWEEP_STEP_PROCESSES, r);
         return 0;
@@ -668,6 +675,10 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
         budget_exhausted = sw->pagemap.mode != PAGEMAP_MODE_OFF &&
                            now_usec(CLOCK_MONOTONIC) > pagemap.deadline_usec;
 
+        if (stop_guard_requested()) {
+                r = sweep_fail(sw, SWEEP_STEP_STOPPED, -ECANCELED);
+                goto fail;
+        }
         if (sw->pagemap.mode == PAGEMAP_MODE_FULL) {
                 int storage_error;
 
@@ -697,6 +708,10 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
         if (r < 0)
                 goto fail;
 
+        if (stop_guard_requested()) {
+                r = sweep_fail(sw, SWEEP_STEP_STOPPED, -ECANCELED);
+                goto fail;
+        }
         summary = (SweepSummary) {
                 .duration_usec = now_usec(CLOCK_MONOTONIC) - mono,
                 .sampled = stats.sampled,

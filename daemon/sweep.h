@@ -55,6 +55,7 @@ typedef enum SweepStep {
         SWEEP_STEP_WRITER,              /* the writer thread could not be started */
         SWEEP_STEP_MEMINFO,             /* out of memory while reading meminfo */
         SWEEP_STEP_CGROUPS,             /* out of memory while walking the cgroups */
+        SWEEP_STEP_STOPPED,             /* a stop was asked (daemon/stop.h): abandoned */
         _SWEEP_STEP_MAX,
 } SweepStep;
 

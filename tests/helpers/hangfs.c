@@ -1,14 +1,16 @@
-/* A FUSE file system whose chosen files never open: a read-only mirror of a directory in which
- * opening any of the named paths blocks until the file system ends, as a read of a procfs file
- * whose producer hangs, or of a hung network file system mounted "intr", would: the opener waits
- * until it is killed or interrupted by a signal (then EINTR). The tests' stuck sweep: O_NONBLOCK
- * does not help, so only the sweep's watchdog, /healthz's bound and the daemon's SIGTERM
- * deadline can.
- *   hangfs SOURCE MOUNTPOINT PATH...
- * PATHs are relative to SOURCE ("proc/sys/kernel/osrelease"). Prints "ready" once mounted and
- * serves until stdin reaches EOF, then unmounts (lazily, so that a blocked opener is released
- * with ENOTCONN when the connection closes) and exits. Root only (mounts with allow_other, so
- * that any user, the daemon's DynamicUser= among them, can read the mirror). */
+/* A FUSE file system that is slow or hangs: a read-only mirror of a directory in which opening
+ * any of the named paths blocks until the opener is interrupted or killed, as a read of a procfs
+ * file whose producer hangs, or of a hung network file system mounted "intr", would (the opener
+ * then gets EINTR), and in which, with --delay, every other open first waits MS milliseconds.
+ * The tests' stuck sweep (O_NONBLOCK does not help, so only the sweep's watchdog, /healthz's
+ * bound and the daemon's SIGTERM deadline can) and their slow one.
+ *   hangfs [--delay MS] SOURCE MOUNTPOINT [PATH...]
+ * PATHs are relative to SOURCE ("proc/sys/kernel/osrelease"). Prints "ready" once mounted,
+ * "blocked PATH" each time an open starts to hang and "delayed PATH" each time one starts to
+ * wait; serves until stdin reaches EOF, then
+ * unmounts (lazily, so that a blocked opener is released with ENOTCONN when the connection
+ * closes) and exits. Root only (mounts with allow_other, so that any user, the daemon's
+ * DynamicUser= among them, can read the mirror). */
 #define FUSE_USE_VERSION 35
 
 #include <dirent.h>
@@ -27,6 +29,7 @@
 static int source_fd = -1;
 static char **hang_paths;
 static int n_hang_paths;
+static long delay_msec;
 
 /* FUSE paths are absolute ("/proc/meminfo"); the mirror is read relative to SOURCE. */
 static const char *relative(const char *path) {
@@ -79,11 +82,22 @@ static int hangfs_open(const char *path, struct fuse_file_info *fi) {
          * SIGKILL could not end the opener (FUSE waits out a request already sent). */
         for (int i = 0; i < n_hang_paths; i++)
                 if (strcmp(relative(path), hang_paths[i]) == 0) {
+                        printf("blocked %s\n", hang_paths[i]);
+                        fflush(stdout);
                         while (!fuse_interrupted())
                                 nanosleep(&(struct timespec) { .tv_nsec = 20 * 1000 * 1000 },
                                           NULL);
                         return -EINTR;
                 }
+        if (delay_msec > 0) {
+                printf("delayed %s\n", relative(path));
+                fflush(stdout);
+        }
+        for (long waited = 0; waited < delay_msec; waited += 10) {
+                if (fuse_interrupted())
+                        return -EINTR;
+                nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
         fd = openat(source_fd, relative(path), O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
@@ -127,9 +141,10 @@ static const struct fuse_operations hangfs_ops = {
 /* Waits for stdin's EOF, then unmounts and ends the process whatever the handlers are doing. */
 static void *watch_stdin(void *userdata) {
         struct fuse *f = userdata;
+        ssize_t n;
         char c;
 
-        while (read(STDIN_FILENO, &c, 1) > 0 || errno == EINTR)
+        while ((n = read(STDIN_FILENO, &c, 1)) > 0 || (n < 0 && errno == EINTR))
                 ;
         fuse_unmount(f);
         _exit(0);
@@ -137,13 +152,18 @@ static void *watch_stdin(void *userdata) {
 
 int main(int argc, char **argv) {
         static char opt[] = "-o", options[] = "ro,allow_other,fsname=hangfs";
-        char *fuse_argv[] = { argv[0], opt, options, NULL };
+        char *fuse_argv[] = { argv[0], opt, options, NULL };     /* before argv moves */
         struct fuse_args args = FUSE_ARGS_INIT(3, fuse_argv);
         pthread_t watcher;
         struct fuse *f;
 
-        if (argc < 4) {
-                fprintf(stderr, "usage: hangfs SOURCE MOUNTPOINT PATH...\n");
+        if (argc >= 3 && strcmp(argv[1], "--delay") == 0) {
+                delay_msec = strtol(argv[2], NULL, 10);
+                argc -= 2;
+                argv += 2;
+        }
+        if (argc < 3 || delay_msec < 0) {
+                fprintf(stderr, "usage: hangfs [--delay MS] SOURCE MOUNTPOINT [PATH...]\n");
                 return 2;
         }
         source_fd = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -152,8 +172,8 @@ int main(int argc, char **argv) {
                 return 1;
         }
         hang_paths = argv + 3;
-        sigaction(SIGUSR1, &(struct sigaction) { .sa_handler = on_interrupt }, NULL);
         n_hang_paths = argc - 3;
+        sigaction(SIGUSR1, &(struct sigaction) { .sa_handler = on_interrupt }, NULL);
 
         f = fuse_new(&args, &hangfs_ops, sizeof hangfs_ops, NULL);
         if (!f || fuse_mount(f, argv[2]) != 0) {

@@ -11,10 +11,14 @@ docs/kernel-semantics.md §3.1 and §4. Only the entries given are written; the 
 a hole and reads as 0, like an unpopulated page."""
 import gzip
 import os
+import queue
+import re
 import shutil
 import struct
 import subprocess
 import tempfile
+import threading
+import time
 
 from harness import FIXTURES
 
@@ -241,18 +245,55 @@ def replace_tree(root, build):
     shutil.rmtree(new)
 
 
-def hangfs_mount(test, source, mount, hang, enter=()):
-    """Mirrors the directory source at mount with hangfs (tests/helpers/hangfs.c): opening the
-    path hang (relative to source) blocks until the opener is killed or interrupted, as a read
-    from a hung file system would, and O_NONBLOCK does not help. enter: a command prefix that
-    runs hangfs elsewhere (the systemd sandbox's mount namespace), where both paths are. Returns
-    once mounted; unmounts at the end of the unittest.TestCase test, which skips when hangfs is
-    not built (no libfuse3) or cannot mount here."""
+class HangFs:
+    """A running hangfs (tests/helpers/hangfs.c) mirroring a directory at `mount`; a thread
+    collects what it reports."""
+
+    def __init__(self, proc, mount):
+        self.proc = proc
+        self.mount = mount
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.strip())
+        self.lines.put(None)                # hangfs ended
+
+    def roots(self):
+        """The mirror as daemon arguments: ["--proc-root", …, "--sys-root", …]."""
+        return ["--proc-root", os.path.join(self.mount, "proc"),
+                "--sys-root", os.path.join(self.mount, "sys")]
+
+    def wait_open(self, pattern=r"blocked ", timeout=30):
+        """Waits until hangfs reports a line matching the regular expression pattern
+        ("ready" once mounted; "blocked PATH": an open of a hanging path blocks; "delayed
+        PATH": an open waits); returns the line, or None when hangfs ended first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError("hangfs reported nothing matching %r within %d s"
+                                     % (pattern, timeout)) from None
+            if line is None or re.match(pattern, line):
+                return line
+
+
+def hangfs_mount(test, source, mount, hang=(), delay_ms=0, enter=()):
+    """Mirrors the directory source at mount with hangfs: opening a path of hang (relative to
+    source) blocks until the opener is killed or interrupted, as a read from a hung file system
+    would, and O_NONBLOCK does not help; every other open first waits delay_ms. enter: a
+    command prefix that runs hangfs elsewhere (the systemd sandbox's mount namespace), where
+    both paths are. Returns a HangFs once mounted; it is unmounted at the end of the
+    unittest.TestCase test, which skips when hangfs is not built (no libfuse3) or cannot mount
+    here."""
     hangfs = os.environ.get("MAPSTATD_HANGFS")
     if not hangfs or not os.path.exists(hangfs):
         test.skipTest("hangfs is not built (libfuse3-dev is missing)")
-    proc = subprocess.Popen([*enter, hangfs, source, mount, hang], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*enter, hangfs, "--delay", str(delay_ms), source, mount, *hang],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
     def end():
         proc.stdin.close()          # hangfs unmounts and exits; a blocked opener gets an error
@@ -261,29 +302,31 @@ def hangfs_mount(test, source, mount, hang, enter=()):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        proc.stderr.close()
         if not enter:
             subprocess.run(["umount", "-l", mount], stderr=subprocess.DEVNULL)
     test.addCleanup(end)
-    if proc.stdout.readline().strip() != "ready":
+    fs = HangFs(proc, mount)
+    if fs.wait_open("ready") is None:
         proc.wait(timeout=10)
         test.skipTest("hangfs cannot mount here: " + proc.stderr.read().strip())
+    return fs
 
 
-def hanging_tree(test, hang="proc/sys/kernel/osrelease"):
+def hanging_tree(test, hang=("proc/sys/kernel/osrelease",), delay_ms=0):
     """A copy of the captured 6.18 tree behind hangfs_mount(): with the default hang, the first
     read of every sweep (the kernel identity) never returns. Readable by any user. Returns the
-    mount point; all of it is removed at the end of test."""
+    HangFs; all of it is removed at the end of test."""
     tmp = tempfile.mkdtemp(prefix="mapstatd-hang-")
     os.chmod(tmp, 0o755)
     test.addCleanup(shutil.rmtree, tmp, True)
     source, mount = os.path.join(tmp, "source"), os.path.join(tmp, "tree")
     shutil.copytree(os.path.join(FIXTURES, "linux-6.18-page"), source, symlinks=True)
     os.mkdir(mount)
-    hangfs_mount(test, source, mount, hang)     # unmounted before the rmtree: cleanups run LIFO
-    return mount
+    # Unmounted before the rmtree: cleanups run last in, first out.
+    return hangfs_mount(test, source, mount, hang, delay_ms)
 
 
-def hanging_roots(test, hang="proc/sys/kernel/osrelease"):
+def hanging_roots(test):
     """hanging_tree() as daemon arguments: ["--proc-root", …, "--sys-root", …]."""
-    tree = hanging_tree(test, hang)
-    return ["--proc-root", os.path.join(tree, "proc"), "--sys-root", os.path.join(tree, "sys")]
+    return hanging_tree(test).roots()

@@ -1,6 +1,7 @@
 """Every HTTP endpoint and error path against a real daemon sweeping the real /proc."""
 import os
 import signal
+import sqlite3
 import time
 import unittest
 
@@ -172,8 +173,9 @@ class StuckSweepTest(unittest.TestCase):
             d.wait_sweeps(1)
             self.assertEqual(d.stop(signal.SIGTERM), 0)
             db = d.db
-            with Daemon(["--interval", "1h", *fixture_tree.hanging_roots(self)], db=db) as d2:
-                time.sleep(0.5)             # the first sweep is blocked by now
+            hung = fixture_tree.hanging_tree(self)
+            with Daemon(["--interval", "1h", *hung.roots()], db=db) as d2:
+                hung.wait_open()
                 status, health = d2.get("/healthz")
                 self.assertEqual((status, health["sweeps_stored"]), (200, 1))
                 started = time.monotonic()
@@ -186,6 +188,25 @@ class StuckSweepTest(unittest.TestCase):
             with Daemon(["--interval", "1h"], db=db) as d3:
                 d3.wait_sweeps(1)
                 self.assertEqual(d3.get("/healthz")[1]["sweeps_stored"], 2)
+
+
+    def test_sigterm_abandons_a_slow_sweep(self):
+        # Every open on this file system takes 300 ms, so a sweep of the tree takes over 10 s.
+        # SIGTERM once it reads its first process: the sweep gives up at the next one and
+        # stores nothing, and the daemon stops cleanly, before the stop guard's deadline.
+        slow = fixture_tree.hanging_tree(self, hang=(), delay_ms=300)
+        with Daemon(["--interval", "1h", *slow.roots()]) as d:
+            slow.wait_open(r"delayed proc/\d+/")
+            started = time.monotonic()
+            self.assertEqual(d.stop(signal.SIGTERM, timeout=10), 0)
+            self.assertLess(time.monotonic() - started, 2.5)
+            self.assertIn("Received SIGTERM, stopping", d.log())
+            self.assertNotIn("Still running", d.log())
+            con = sqlite3.connect(d.db)
+            try:
+                self.assertEqual(con.execute("SELECT count(*) FROM sweeps").fetchone()[0], 0)
+            finally:
+                con.close()
 
 
 class LifecycleTest(unittest.TestCase):

@@ -355,7 +355,7 @@ class SystemdTest(unittest.TestCase):
         os.makedirs(os.path.join(self.sb.root, tree.lstrip("/")))
         # nspawn's /dev has no fuse device; hangfs runs in the container's mount namespace.
         self.sb.exec("mknod", "-m", "0600", "/dev/fuse", "c", "10", "229")
-        fixture_tree.hangfs_mount(self, source, tree, "proc/sys/kernel/osrelease",
+        fixture_tree.hangfs_mount(self, source, tree, ["proc/sys/kernel/osrelease"],
                                   enter=self.sb.box.enter_mounts())
         self.sb.write(self.sb.config, "[Daemon]\nProcRoot=%s/proc\nSysRoot=%s/sys\n"
                       % (tree, tree))
