@@ -326,7 +326,7 @@ static void read_one(const FleetConfig *c, const char *file, ReadBuf *buf, HostR
         r = read_file_at(AT_FDCWD, file, SNAPSHOT_MAX, buf);
         if (r < 0) {
                 (void) fail(ret, "cannot read it: %s",
-                            r == -E2BIG ? "larger than 512 MiB" : strerror(-r));
+                            r == -E2BIG ? "larger than 512 MiB" : read_strerror(r));
                 return;
         }
         doc = json_loadb(buf->data, buf->size, 0, &error);

@@ -43,6 +43,10 @@ int open_regular_at(int dirfd, const char *path) {
         return TAKE_FD(fd);
 }
 
+const char *read_strerror(int r) {
+        return r == -EBADFD ? "not a regular file" : strerror(-r);
+}
+
 /* Reads dirfd/path into b until EOF or, for a prefix, until max bytes; a whole file reads one
  * byte past max so that an oversized file is told from one of exactly max bytes. */
 static int read_at(int dirfd, const char *path, size_t max, bool prefix, ReadBuf *b) {

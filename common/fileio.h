@@ -35,6 +35,10 @@ ssize_t pread_full(int fd, void *buf, size_t len, off_t offset);
  * and the stop guard (daemon/stop.h) to catch. */
 int open_regular_at(int dirfd, const char *path);
 
+/* What a read error means, for messages: strerror(-r), but "not a regular file" for the
+ * -EBADFD of open_regular_at(). */
+const char *read_strerror(int r);
+
 /* Reads the regular file dirfd/path (open_regular_at()) into b (replacing its content).
  * Returns 0, -ENOENT/-ESRCH (vanished), -EACCES/-EPERM, -EISDIR/-EBADFD (not a regular file),
  * -E2BIG (more than max bytes), -ENOMEM or another -errno from open/read. */

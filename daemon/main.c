@@ -21,6 +21,7 @@
 
 #include "catalog-ids.h"
 #include "config.h"
+#include "fileio.h"
 #include "log.h"
 #include "options.h"
 #include "parse-util.h"
@@ -132,7 +133,7 @@ static void publish_status(Daemon *d, const SweepResult *res, int r, bool storag
                          strerror(-r), detail ? ": " : "", detail ? detail : "");
         } else if (r < 0)
                 snprintf(st->sweep_error, sizeof st->sweep_error, "%s: %s",
-                         sweep_step_to_string(d->sweeper.failed_step), strerror(-r));
+                         sweep_step_to_string(d->sweeper.failed_step), read_strerror(r));
         if (r < 0)
                 st->consecutive_failures++;
         else
@@ -219,9 +220,10 @@ static int daemon_sweep(Daemon *d, SweepResult *ret) {
         publish_status(d, r < 0 ? NULL : &res, r, storage);
         if (r < 0 && !storage) {
                 if (log_state_changed(&d->sweep_failing, true))
-                        log_warning_errno(r, "Sweep of '%s' failed: %s: %m, will retry",
-                                          d->root.proc_path,
-                                          sweep_step_to_string(d->sweeper.failed_step));
+                        log_warning("Sweep of '%s' failed: %s: %s, will retry",
+                                    d->root.proc_path,
+                                    sweep_step_to_string(d->sweeper.failed_step),
+                                    read_strerror(r));
                 (void) sd_notifyf(false, "STATUS=Sweep failed: %s",
                                   sweep_step_to_string(d->sweeper.failed_step));
                 return r;

@@ -470,8 +470,8 @@ int options_load_file(Options *o, const char *path, char **reterr) {
          * waited on, and a NUL byte, which would cut its line short unseen, is an error. */
         r = read_file_at(AT_FDCWD, path, CONFIG_FILE_MAX, &buf);
         if ((r == -EBADFD || r == -E2BIG) && reterr &&
-            asprintf(reterr, "%s: %s", path, r == -EBADFD ? "not a regular file" :
-                     "larger than 1 MiB") < 0)
+            asprintf(reterr, "%s: %s", path, r == -E2BIG ? "larger than 1 MiB" :
+                     read_strerror(r)) < 0)
                 *reterr = NULL;
         if (r < 0)
                 return r == -EBADFD || r == -E2BIG ? -EBADMSG : r;

@@ -87,7 +87,7 @@ class BadProcFilesTest(unittest.TestCase):
             status, health = d.get("/healthz")
             self.assertEqual((status, health["status"]), (503, "degraded"), health)
             self.assertIn("cannot read the kernel identity", health["sweep_error"])
-            self.assertIn("File descriptor in bad state", health["sweep_error"])
+            self.assertIn("not a regular file", health["sweep_error"])
             os.unlink(self.path("sys", "kernel", "osrelease"))
             with open(self.path("sys", "kernel", "osrelease"), "w") as f:
                 f.write(KERNEL.release + "\n")

@@ -126,16 +126,20 @@ class FleetTest(unittest.TestCase):
             for name, text in bad.items():
                 with open(os.path.join(tmp, name), "w") as f:
                     f.write(text)
+            # A FIFO nobody writes: refused at once, not waited on.
+            os.mkfifo(os.path.join(tmp, "fifo.json"))
+            bad["fifo.json"] = None
             r, doc = self.compare_json(*files, *[os.path.join(tmp, n) for n in sorted(bad)])
             self.assertEqual(r.returncode, 4, r.stderr)          # flagged, and some skipped
             self.assertEqual(doc["hosts"]["read"], 24)
-            self.assertEqual(doc["hosts"]["skipped"], 5)
+            self.assertEqual(doc["hosts"]["skipped"], 6)
             reasons = {os.path.basename(s["file"]): s["error"] for s in doc["skipped"]}
             self.assertIn("not a JSON document", reasons["garbage.json"])
             self.assertIn("not a JSON document", reasons["truncated.json"])
             self.assertIn("was read already", reasons["duplicate.json"])
             self.assertIn("version newer", reasons["future.json"].replace("snapshot ", ""))
             self.assertIn("not a mapstatd snapshot", reasons["other.json"])
+            self.assertIn("not a regular file", reasons["fifo.json"])
             for name in bad:
                 self.assertIn("skipping '%s'" % os.path.join(tmp, name), r.stderr)
             # The comparison itself is the same.
