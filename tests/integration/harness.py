@@ -8,6 +8,7 @@ is killed on every failure path (context manager).
 import http.client
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -26,6 +27,19 @@ TIMEOUT = float(os.environ.get("MAPSTATD_TEST_TIMEOUT", "60"))
 
 # What ASan, LSan and UBSan print when they find something.
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: ")
+
+
+def sanitized():
+    """Whether the daemon under test is the sanitizer build (its memory is no measure)."""
+    return "asan" in BIN or "ASAN_OPTIONS" in os.environ
+
+
+def raise_nofile(want):
+    """Raises this process's limit of open files to at least want (root may raise the hard
+    one); the daemons it starts inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
 
 
 def run_once(args, timeout=TIMEOUT):
@@ -98,6 +112,17 @@ class Daemon:
     def log(self):
         with open(self.stderr_path) as f:
             return f.read()
+
+    def status_kb(self, field):
+        """A "kB" field of the daemon's /proc/PID/status: VmRSS, VmHWM, …"""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+    def drain(self, timeout=0.05):
+        """Reads the notifications waiting, as systemd would: a full notify socket blocks the
+        daemon's sd_notify()."""
+        while self._recv(timeout):
+            pass
 
     def _recv(self, timeout):
         r, _, _ = select.select([self.notify], [], [], timeout)

@@ -2,7 +2,6 @@
 and processes that change their mappings as fast as they can, while sweeps run every 200 ms.
 No crash, no stuck sweep, the processes that vanished mid-read counted, and none of it logged
 process by process."""
-import os
 import re
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import Daemon, main
+from harness import Daemon, main, stop_process
 
 CHURN_SECONDS = 6
 # A process that maps, touches and unmaps memory in a loop until killed: its maps and pagemap
@@ -47,7 +46,9 @@ class ChurnTest(unittest.TestCase):
             for p in live:
                 p.wait()
 
-        remappers = [subprocess.Popen([sys.executable, "-c", REMAPPER]) for _ in range(2)]
+        for _ in range(2):
+            remapper = subprocess.Popen([sys.executable, "-c", REMAPPER])
+            self.addCleanup(stop_process, remapper, 0)
         with Daemon(["--interval", "200ms", "--pagemap", mode]) as d:
             try:
                 d.wait_sweeps(1)
@@ -58,10 +59,7 @@ class ChurnTest(unittest.TestCase):
                 while time.monotonic() < deadline:
                     status, health = d.get("/healthz")
                     self.assertEqual((status, health["status"]), (200, "ok"), health)
-                    # Read the notifications as systemd would: a full notify socket blocks
-                    # the sender.
-                    while d._recv(0.05):
-                        pass
+                    d.drain()
                 stop.set()
                 spawner.join()
                 d.wait_sweeps(1)
@@ -69,9 +67,6 @@ class ChurnTest(unittest.TestCase):
                 _, _, metrics = d.request("/metrics", raw=True)
             finally:
                 stop.set()
-                for p in remappers:
-                    p.kill()
-                    p.wait()
             self.assertGreater(spawned[0], 1000)
             # A sweep every 200 ms, however slow under a sanitizer: at least a few.
             self.assertGreaterEqual(health["sweeps_stored"] - sweeps_before, 5, health)
