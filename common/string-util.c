@@ -73,8 +73,16 @@ size_t utf8_sequence_length(const char *str) {
         return n;
 }
 
+bool utf8_is_valid(const char *s) {
+        for (size_t l; *s; s += l) {
+                l = utf8_sequence_length(s);
+                if (l == 0)
+                        return false;
+        }
+        return true;
+}
+
 char *utf8_make_valid(const char *s) {
-#define REPLACEMENT_CHARACTER "\xef\xbf\xbd"  /* U+FFFD */
         const char *p;
         char *copy;
         size_t n = 0;
@@ -87,8 +95,9 @@ char *utf8_make_valid(const char *s) {
                 size_t l = utf8_sequence_length(p);
 
                 if (l == 0) {
-                        memcpy(copy + n, REPLACEMENT_CHARACTER, STRLEN(REPLACEMENT_CHARACTER));
-                        n += STRLEN(REPLACEMENT_CHARACTER);
+                        memcpy(copy + n, UTF8_REPLACEMENT_CHARACTER,
+                               STRLEN(UTF8_REPLACEMENT_CHARACTER));
+                        n += STRLEN(UTF8_REPLACEMENT_CHARACTER);
                         p++;
                 } else {
                         memcpy(copy + n, p, l);

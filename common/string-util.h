@@ -62,9 +62,14 @@ size_t utf8_prefix(const char *s, size_t n);
  * the NUL, which is not a continuation byte. */
 size_t utf8_sequence_length(const char *s);
 
-/* A copy of s in which every byte that does not start a well-formed UTF-8 sequence
- * (utf8_sequence_length()) is replaced by U+FFFD, so that text a process chose (its comm, its
- * command line) can go where only UTF-8 may: JSON, Prometheus label values. NULL on ENOMEM. */
+#define UTF8_REPLACEMENT_CHARACTER "\xef\xbf\xbd"   /* U+FFFD */
+
+/* Whether s is well-formed UTF-8 throughout (utf8_sequence_length()). */
+bool utf8_is_valid(const char *s);
+
+/* A copy of s in which every byte that does not start a well-formed UTF-8 sequence is replaced
+ * by U+FFFD, so that text a process chose (its comm, its command line) can go where only
+ * UTF-8 may: JSON, Prometheus label values. NULL on ENOMEM. */
 char *utf8_make_valid(const char *s);
 
 /* The directory part of path ("." when it has none, "/" for "/x"), or NULL on ENOMEM. */

@@ -451,7 +451,7 @@ static bool body_is_small(struct MHD_Connection *connection) {
 /* libmicrohttpd calls the handler once when the headers are in, then once per piece of body and
  * once more at the end. A request is answered at its end, its body discarded, which keeps the
  * connection reusable: the requests pipelined after it are answered too, a wrong method's
- * included. A request with a %00 in its target, or another method with a large or chunked body,
+ * included. A request with a %00 in its target or a large or chunked body, whatever its method,
  * is answered at once; its body is never read, and the connection is closed after the reply. */
 enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connection,
                                    const char *url, const char *method, const char *version,
@@ -470,9 +470,7 @@ enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connec
                 /* The first call; libmicrohttpd has cut the url at a %00 (web_uri_seen()). */
                 nul = *req_cls == &uri_with_nul;
                 *req_cls = &request_seen;
-                if (!nul && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-                             strcmp(method, MHD_HTTP_METHOD_HEAD) == 0 ||
-                             body_is_small(connection)))
+                if (!nul && body_is_small(connection))
                         return MHD_YES;
         } else if (*upload_data_size > 0) {
                 *upload_data_size = 0;

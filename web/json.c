@@ -21,6 +21,8 @@ json_t *json_string_lossy(const char *s) {
 
         if (!s)
                 return json_null();
+        if (utf8_is_valid(s))
+                return json_string(s);
         copy = utf8_make_valid(s);
         return copy ? json_string(copy) : NULL;
 }

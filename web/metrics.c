@@ -14,7 +14,6 @@
 #include <microhttpd.h>
 
 #include "config.h"
-#include "alloc-util.h"
 #include "string-util.h"
 #include "web-internal.h"
 
@@ -32,26 +31,28 @@ static void family(FILE *f, const char *name, MetricType type, const char *help)
 
 /* Appends name="value" (with a leading comma unless first), the value made valid UTF-8 (a
  * process's comm or command line may be any bytes, and one invalid label value fails the whole
- * scrape) and escaped as the format wants: backslash, double quote and newline. On ENOMEM the
- * value is empty. */
+ * scrape: a byte that starts no UTF-8 sequence becomes U+FFFD) and escaped as the format wants:
+ * backslash, double quote and newline. */
 static void label(FILE *f, bool first, const char *name, const char *value) {
-        _cleanup_free_ char *valid = utf8_make_valid(value ?: "");
-
         fprintf(f, "%s%s=\"", first ? "" : ",", name);
-        for (const char *p = valid ?: ""; *p; p++)
-                switch (*p) {
-                case '\\':
-                        fputs("\\\\", f);
-                        break;
-                case '"':
-                        fputs("\\\"", f);
-                        break;
-                case '\n':
-                        fputs("\\n", f);
-                        break;
-                default:
-                        fputc(*p, f);
+        for (const char *p = value ?: ""; *p; ) {
+                size_t l = utf8_sequence_length(p);
+
+                if (l == 0) {
+                        fputs(UTF8_REPLACEMENT_CHARACTER, f);
+                        p++;
+                        continue;
                 }
+                if (*p == '\\')
+                        fputs("\\\\", f);
+                else if (*p == '"')
+                        fputs("\\\"", f);
+                else if (*p == '\n')
+                        fputs("\\n", f);
+                else
+                        fwrite(p, 1, l, f);
+                p += l;
+        }
         fputc('"', f);
 }
 

@@ -307,6 +307,7 @@ static void test_utf8_make_valid(void) {
                 char *s = utf8_make_valid(cases[i].in);
 
                 ASSERT_STR_EQ(s, cases[i].out);
+                ASSERT_INT_EQ(utf8_is_valid(cases[i].in), strcmp(cases[i].in, cases[i].out) == 0);
                 free(s);
         }
 }
