@@ -19,8 +19,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *copy, *s = NULL;
         int r;
 
-        if (size > 64 * 1024)
-                return 0;
         copy = fuzz_copy(data, size);
         if (!copy)
                 return 0;

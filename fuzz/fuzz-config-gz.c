@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *lines = NULL;
         int r;
 
-        if (size > 64 * 1024)
+        if (size > FUZZ_INPUT_MAX)
                 return 0;
         fuzz_write("proc/config.gz", data, size);
         fuzz_write("boot/config-" RELEASE, data, size);

@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Options o = {};
         int r;
 
-        if (size > 64 * 1024)
+        if (size > FUZZ_INPUT_MAX)
                 return 0;
         for (int i = 0; i < DROPINS_MAX; i++) {
                 char name[64];

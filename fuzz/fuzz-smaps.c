@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char line[64];
         int r;
 
-        if (size > 64 * 1024)
+        if (size > FUZZ_INPUT_MAX)
                 return 0;
         fuzz_write("proc/1/smaps", data, size);
 

@@ -14,7 +14,7 @@
 static char scratch[PATH_MAX];
 
 char *fuzz_copy(const uint8_t *data, size_t size) {
-        char *copy = malloc(size ? size : 1);
+        char *copy = size <= FUZZ_INPUT_MAX ? malloc(size ? size : 1) : NULL;
 
         if (copy && size)
                 memcpy(copy, data, size);

@@ -5,8 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The largest input the targets take: more than any file they stand for holds. */
+#define FUZZ_INPUT_MAX (64 * 1024)
+
 /* A malloc()ed copy of data[0..size) of exactly size bytes (1 when empty), so that ASan catches
- * any read past the end. NULL when out of memory. */
+ * any read past the end. NULL when out of memory or larger than FUZZ_INPUT_MAX: the target
+ * skips the input. */
 char *fuzz_copy(const uint8_t *data, size_t size);
 
 /* The same copy with a NUL after it, for functions that take a C string. */
