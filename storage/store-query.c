@@ -483,8 +483,8 @@ static const char *const process_sort_sql[_PROCESS_SORT_MAX] = {
         [PROCESS_SORT_PSS] = "coalesce(pss_kb, 0) DESC",
         [PROCESS_SORT_RSS] = "coalesce(rss_kb, 0) DESC",
         [PROCESS_SORT_SHARED] = "coalesce(shared_clean_kb, 0) + coalesce(shared_dirty_kb, 0) DESC",
-        [PROCESS_SORT_PRIVATE] = "coalesce(private_clean_kb, 0) + coalesce(private_dirty_kb, 0)"
-                                 " DESC",
+        [PROCESS_SORT_PRIVATE] = ("coalesce(private_clean_kb, 0) + coalesce(private_dirty_kb, 0) "
+                                  "DESC"),        /* one string: parenthesized for clang */
         [PROCESS_SORT_NAME] = "d.comm, d.key",
 };
 

@@ -147,6 +147,7 @@ void web_server_request_done(WebServer *s) {
         t->in_snapshot = false;
 }
 
+_printf_(2, 0)
 static void web_mhd_log(void *userdata, const char *fmt, va_list ap) {
         char buf[512];
         size_t len;
