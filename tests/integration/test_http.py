@@ -191,10 +191,11 @@ class StuckSweepTest(unittest.TestCase):
 
 
     def test_sigterm_abandons_a_slow_sweep(self):
-        # Every open on this file system takes 300 ms, so a sweep of the tree takes over 10 s.
-        # SIGTERM once it reads its first process: the sweep gives up at the next one and
-        # stores nothing, and the daemon stops cleanly, before the stop guard's deadline.
-        slow = fixture_tree.hanging_tree(self, hang=(), delay_ms=300)
+        # Every open on this file system takes 150 ms: reading a process takes about 1 s, the
+        # whole tree over 6 s. SIGTERM once the sweep reads its first process: it gives up at
+        # the next one and stores nothing, and the daemon stops cleanly, before the stop
+        # guard's deadline (3 s) would have cut the rest of the sweep.
+        slow = fixture_tree.hanging_tree(self, hang=(), delay_ms=150)
         with Daemon(["--interval", "1h", *slow.roots()]) as d:
             slow.wait_open(r"delayed proc/\d+/")
             started = time.monotonic()
