@@ -296,18 +296,37 @@ static void answer_asset(const WebAsset *asset, bool gzip, WebAnswer *a) {
 }
 
 /* What web_uri_seen() found, the first *req_cls of a request; then request_seen. */
-static int uri_plain, uri_with_nul, request_seen;
+static int uri_plain, uri_with_nul, uri_too_many_params, request_seen;
+
+/* More query parameters than any route takes by far. libmicrohttpd 0.9.75 parses them into
+ * its 32 KiB connection pool right after web_uri_seen() returns; about 500 exhaust it, and then
+ * it cannot even send its own error: the client waits for the idle timeout. */
+#define WEB_QUERY_PARAMS_MAX 64
 
 void *web_uri_seen(void *cls, const char *uri, struct MHD_Connection *connection) {
+        const char *query = strchr(uri, '?');
+        size_t n = 0;
+
         (void) cls;
         (void) connection;
-        return strstr(uri, "%00") ? &uri_with_nul : &uri_plain;
+        if (strstr(uri, "%00"))
+                return &uri_with_nul;
+        for (const char *p = query; p; p = strchr(p + 1, '&'))
+                n++;
+        if (n <= WEB_QUERY_PARAMS_MAX)
+                return &uri_plain;
+        /* The query is cut where it starts, so that none of it is parsed; the request is
+         * answered 400. The text is libmicrohttpd's own read buffer, which it writes in place as
+         * it parses: writable, though passed as const. */
+        ((char *) query)[1] = '\0';
+        return &uri_too_many_params;
 }
 
-/* Decides the answer; nul: the request target holds a %00. Returns 0 or -ENOMEM (a then holds
+/* Decides the answer; bad: what web_uri_seen() refused in the request target (a %00, too many
+ * parameters), or NULL. Returns 0 or -ENOMEM (a then holds
  * nothing). */
 static int web_answer(WebServer *s, struct MHD_Connection *connection, const char *url,
-                      const char *method, bool nul, WebAnswer *a) {
+                      const char *method, const int *bad, WebAnswer *a) {
         _cleanup_free_ char *key = NULL;
         const WebRoute *route;
         const WebAsset *asset;
@@ -319,9 +338,14 @@ static int web_answer(WebServer *s, struct MHD_Connection *connection, const cha
 
         a->cache_control = "no-store";
 
-        if (nul) {
+        if (bad == &uri_with_nul) {
                 r = web_reply_error(&reply, MHD_HTTP_BAD_REQUEST,
                                     "a NUL byte (%%00) in the request target");
+                goto reply;
+        }
+        if (bad == &uri_too_many_params) {
+                r = web_reply_error(&reply, MHD_HTTP_BAD_REQUEST,
+                                    "more than %d query parameters", WEB_QUERY_PARAMS_MAX);
                 goto reply;
         }
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
@@ -459,7 +483,7 @@ enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connec
                                    void **req_cls) {
         WebServer *s = userdata;
         WebAnswer a = {};
-        bool nul = false;
+        const int *bad = NULL;
         enum MHD_Result ret;
         int r;
 
@@ -467,17 +491,19 @@ enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connec
         (void) upload_data;
 
         if (*req_cls != &request_seen) {
-                /* The first call; libmicrohttpd has cut the url at a %00 (web_uri_seen()). */
-                nul = *req_cls == &uri_with_nul;
+                /* The first call; what web_uri_seen() refused (a %00, which libmicrohttpd cut
+                 * the url at, or too many parameters) is answered at once. */
+                if (*req_cls == &uri_with_nul || *req_cls == &uri_too_many_params)
+                        bad = *req_cls;
                 *req_cls = &request_seen;
-                if (!nul && body_is_small(connection))
+                if (!bad && body_is_small(connection))
                         return MHD_YES;
         } else if (*upload_data_size > 0) {
                 *upload_data_size = 0;
                 return MHD_YES;
         }
 
-        r = web_answer(s, connection, url, method, nul, &a);
+        r = web_answer(s, connection, url, method, bad, &a);
         if (r < 0) {
                 log_debug_errno(r, "Failed to answer %s '%s': %m", method, url);
                 web_answer_done(&a);

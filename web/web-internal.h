@@ -150,8 +150,9 @@ void *web_refresher(void *userdata);
 
 /* libmicrohttpd's access handler (http.c): answers every request. */
 /* MHD_OPTION_URI_LOG_CALLBACK: sees the request target before libmicrohttpd decodes it in place,
- * where a %00 would cut the path or a value short unseen; web_access_handler() refuses such a
- * request (400). */
+ * where a %00 would cut the path or a value short unseen, and before it parses the query, which
+ * more than WEB_QUERY_PARAMS_MAX parameters would make it choke on; web_access_handler() refuses
+ * either request (400). */
 void *web_uri_seen(void *cls, const char *uri, struct MHD_Connection *connection);
 
 enum MHD_Result web_access_handler(void *userdata, struct MHD_Connection *connection,
