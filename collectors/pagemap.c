@@ -136,18 +136,25 @@ static int pagemap_errno(int e) {
         }
 }
 
-/* State of one process's scan: the budget of entries left and the deadline. */
+/* State of one process's scan: the budget of entries left, the deadline and the stop. */
 typedef struct PagemapReader {
         int fd;
         ReadBuf *buf;
         uint64_t budget;                /* entries that may still be read; UINT64_MAX = no cap */
         uint64_t deadline;
+        const atomic_int *stop;
         PfnList *pfns;
         PagemapCounts *counts;
         PagemapVisitFunc visit;
         void *visit_userdata;
         bool no_scan_ioctl;             /* PAGEMAP_SCAN is not supported by this file */
 } PagemapReader;
+
+/* Whether the scan must end now: the deadline passed or a stop was asked. */
+static bool pagemap_reader_out_of_time(const PagemapReader *rd) {
+        return (rd->deadline > 0 && now_usec(CLOCK_MONOTONIC) >= rd->deadline) ||
+               (rd->stop && atomic_load_explicit(rd->stop, memory_order_relaxed) != 0);
+}
 
 /* Accounts entries[0..n), the pages from first_page on, and shows them to the visitor. */
 static int pagemap_reader_account(PagemapReader *rd, const uint64_t *entries, size_t n,
@@ -171,8 +178,7 @@ static int pagemap_read_range(PagemapReader *rd, uint64_t page, uint64_t last, V
                 size_t want;
                 ssize_t n;
 
-                if (rd->budget == 0 ||
-                    (rd->deadline > 0 && now_usec(CLOCK_MONOTONIC) >= rd->deadline)) {
+                if (rd->budget == 0 || pagemap_reader_out_of_time(rd)) {
                         rd->counts->truncated = true;
                         return 0;
                 }
@@ -296,7 +302,7 @@ static int pagemap_read_run(PagemapReader *rd, const Vma *vmas, size_t n, uint64
                 }
                 return 0;
         }
-        if (rd->deadline > 0 && now_usec(CLOCK_MONOTONIC) >= rd->deadline) {
+        if (pagemap_reader_out_of_time(rd)) {
                 rd->counts->truncated = true;
                 return 0;
         }
@@ -346,6 +352,7 @@ int pagemap_scan(int pid_dirfd, const VmaList *vmas, const PagemapOptions *o, Re
                 .buf = buf,
                 .budget = o && o->max_scan_bytes ? o->max_scan_bytes / page_size : UINT64_MAX,
                 .deadline = o ? o->deadline_usec : 0,
+                .stop = o ? o->stop : NULL,
                 .pfns = o ? o->pfns : NULL,
                 .counts = &counts,
                 .visit = o ? o->visit : NULL,

@@ -3,6 +3,7 @@
  * the reconstruction (reconstruct.h). Never faults pages in. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +52,8 @@ typedef int (*PagemapVisitFunc)(const uint64_t *entries, size_t n, uint64_t firs
 typedef struct PagemapOptions {
         uint64_t max_scan_bytes;        /* per process, of mapped address space; 0 = no cap */
         uint64_t deadline_usec;         /* CLOCK_MONOTONIC; 0 = none */
+        const atomic_int *stop;         /* non-zero: a stop was asked, the scan ends as at its
+                                         * deadline; NULL = none */
         PfnList *pfns;                  /* NULL: counts only */
         uint64_t page_size;             /* bytes; 0 = 4096. The caller takes it from the kernel
                                          * (kernel-id), never from the reading process */
@@ -66,7 +69,7 @@ int pagemap_account(const uint64_t *entries, size_t n, VmaClass class, PagemapCo
 
 /* Reads PID/pagemap through pid_dirfd over every VMA of vmas, in preads of up to 512 KiB, and
  * accounts them (counts zeroed first). Stops early, setting counts->truncated, when the cap or
- * the deadline is reached (the deadline is checked before each pread). A VMA that reads short
+ * the deadline is reached or a stop is asked (both checked before each pread). A VMA that reads short
  * (EOF: the process exited or a fixture file ends) ends there. o may be NULL (no cap, no
  * deadline, no PFNs, 4096-byte pages). buf is scratch (grown as needed). PFNs appended to
  * o->pfns before a failure stay there: the caller truncates. Returns 0, -ENOENT/-ESRCH

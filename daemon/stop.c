@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -24,6 +23,10 @@ const char *stop_guard_signal_name(void) {
 
 bool stop_guard_requested(void) {
         return atomic_load_explicit(&stop_signal, memory_order_relaxed) != 0;
+}
+
+const atomic_int *stop_guard_flag(void) {
+        return &stop_signal;
 }
 
 static void *stop_guard(void *userdata) {

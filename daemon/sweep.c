@@ -663,6 +663,7 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
                 .page_size = page_size,
                 .max_scan_bytes = sw->pagemap.max_scan_bytes,
                 .deadline_usec = mono + sw->pagemap.budget_usec,
+                .stop = stop_guard_flag(),
                 .pfns = sw->pagemap.mode == PAGEMAP_MODE_FULL ? &sw->pfns : NULL,
         };
         sw->pfns.n = 0;

@@ -284,6 +284,16 @@ static void test_scan_fixture(const char *root) {
         ASSERT_TRUE(c.truncated);
         ASSERT_U64_EQ(c.scanned_pages, 0);
 
+        /* A stop asked: nothing read either; none asked: everything. */
+        atomic_int stop = 15;   /* SIGTERM */
+        o = (PagemapOptions) { .stop = &stop };
+        ASSERT_INT_EQ(pagemap_scan(fd, &vmas, &o, &bin, &c), 0);
+        ASSERT_TRUE(c.truncated);
+        ASSERT_U64_EQ(c.scanned_pages, 0);
+        atomic_store(&stop, 0);
+        ASSERT_INT_EQ(pagemap_scan(fd, &vmas, &o, &bin, &c), 0);
+        ASSERT_FALSE(c.truncated);
+
         /* A larger page size moves every offset: with 8 KiB pages, A is pages 8..15 (file
          * offsets of pages 8..15 hold nothing) — all of it reads as not populated. */
         o = (PagemapOptions) { .page_size = 8192 };
