@@ -69,9 +69,9 @@ int pagemap_account(const uint64_t *entries, size_t n, VmaClass class, PagemapCo
 
 /* Reads PID/pagemap through pid_dirfd over every VMA of vmas, in preads of up to 512 KiB, and
  * accounts them (counts zeroed first). Stops early, setting counts->truncated, when the cap or
- * the deadline is reached or a stop is asked (both checked before each pread). A VMA that reads short
- * (EOF: the process exited or a fixture file ends) ends there. o may be NULL (no cap, no
- * deadline, no PFNs, 4096-byte pages). buf is scratch (grown as needed). PFNs appended to
+ * the deadline is reached or a stop is asked (both checked before each pread). A VMA that reads
+ * short (EOF: the process exited or a fixture file ends) ends there. o may be NULL (no cap, no
+ * deadline, no stop, no PFNs, 4096-byte pages). buf is scratch (grown as needed). PFNs appended to
  * o->pfns before a failure stay there: the caller truncates. Returns 0, -ENOENT/-ESRCH
  * (vanished), -EACCES/-EPERM, -ENOMEM, -EIO. */
 int pagemap_scan(int pid_dirfd, const VmaList *vmas, const PagemapOptions *o, ReadBuf *buf,

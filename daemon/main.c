@@ -1,7 +1,8 @@
 /* mapstatd entry point: options, preconditions (proc root, database, listener), then an
  * sd-event loop that runs a sweep every interval, answers SIGHUP with a reload and SIGTERM with
- * a clean stop (within STOP_DEADLINE_USEC whatever a sweep is doing: daemon/stop.h), and keeps the HTTP server's status current. Exit codes: 0 success, 1 runtime
- * failure, 2 bad usage or configuration. */
+ * a clean stop (within STOP_DEADLINE_USEC whatever a sweep is doing: daemon/stop.h), and keeps
+ * the HTTP server's status current. Exit codes: 0 success, 1 runtime failure, 2 bad usage or
+ * configuration. */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -447,7 +448,8 @@ static bool socket_is_local(int fd) {
         if (sa.ss_family == AF_INET6) {
                 const struct in6_addr *a = &((const struct sockaddr_in6 *) &sa)->sin6_addr;
 
-                return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+                return IN6_IS_ADDR_LOOPBACK(a) ||
+                       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
         }
         return false;
 }

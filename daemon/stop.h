@@ -1,11 +1,12 @@
 /* The stop that no sweep can hold. SIGTERM and SIGINT are taken by a thread of their own rather
  * than by the event loop, which is also the sweep loop. The thread raises a flag that the sweep
  * in flight checks between processes, between a process's pagemap reads, and before its
- * reconstruction and its commit (it is then abandoned, storing nothing), and hands the stop to the loop through a file descriptor. A sweep
- * blocked in a read that never returns (a hung file system under the proc root) checks nothing:
- * if the process is still running STOP_DEADLINE_USEC after the signal, the thread logs it and
- * ends the process itself. That loses nothing a crash would not: every committed sweep is in
- * the database's write-ahead log. */
+ * reconstruction and its commit (it is then abandoned, storing nothing), and hands the stop to
+ * the loop through a file descriptor. A sweep blocked in a read that never returns (a hung file
+ * system under the proc root) checks nothing: if the process is still running
+ * STOP_DEADLINE_USEC after the signal, the thread logs it and ends the process itself. That
+ * loses nothing a crash would not: every committed sweep is in the database's write-ahead
+ * log. */
 #pragma once
 
 #include <stdatomic.h>

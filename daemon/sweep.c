@@ -635,6 +635,11 @@ static int sweep_cgroups(Sweeper *sw, uint64_t deadline, SweepResult *res) {
         return 0;
 }
 
+/* -ECANCELED, with the step set, once a stop was asked (daemon/stop.h); else 0. */
+static int sweep_check_stop(Sweeper *sw) {
+        return stop_guard_requested() ? sweep_fail(sw, SWEEP_STEP_STOPPED, -ECANCELED) : 0;
+}
+
 int sweeper_run(Sweeper *sw, SweepResult *ret) {
         uint64_t start = now_usec(CLOCK_REALTIME), mono = now_usec(CLOCK_MONOTONIC);
         ProcScanStats stats = {};
@@ -676,10 +681,9 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
         budget_exhausted = sw->pagemap.mode != PAGEMAP_MODE_OFF &&
                            now_usec(CLOCK_MONOTONIC) > pagemap.deadline_usec;
 
-        if (stop_guard_requested()) {
-                r = sweep_fail(sw, SWEEP_STEP_STOPPED, -ECANCELED);
+        r = sweep_check_stop(sw);
+        if (r < 0)
                 goto fail;
-        }
         if (sw->pagemap.mode == PAGEMAP_MODE_FULL) {
                 int storage_error;
 
@@ -709,10 +713,9 @@ int sweeper_run(Sweeper *sw, SweepResult *ret) {
         if (r < 0)
                 goto fail;
 
-        if (stop_guard_requested()) {
-                r = sweep_fail(sw, SWEEP_STEP_STOPPED, -ECANCELED);
+        r = sweep_check_stop(sw);
+        if (r < 0)
                 goto fail;
-        }
         summary = (SweepSummary) {
                 .duration_usec = now_usec(CLOCK_MONOTONIC) - mono,
                 .sampled = stats.sampled,

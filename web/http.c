@@ -323,8 +323,7 @@ void *web_uri_seen(void *cls, const char *uri, struct MHD_Connection *connection
 }
 
 /* Decides the answer; bad: what web_uri_seen() refused in the request target (a %00, too many
- * parameters), or NULL. Returns 0 or -ENOMEM (a then holds
- * nothing). */
+ * parameters), or NULL. Returns 0 or -ENOMEM (a then holds nothing). */
 static int web_answer(WebServer *s, struct MHD_Connection *connection, const char *url,
                       const char *method, const int *bad, WebAnswer *a) {
         _cleanup_free_ char *key = NULL;
